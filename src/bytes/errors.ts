@@ -1,0 +1,26 @@
+/**
+ * The one error type for bad input. Codes form a small fixed set; the offset is the absolute
+ * byte position in the image of the field that is wrong.
+ */
+export type FormatErrorCode = 'BAD_MAGIC' | 'TRUNCATED' | 'BAD_CHECKSUM' | 'BAD_FIELD' | 'UNSUPPORTED' | 'LIMIT';
+
+/** The input bytes are not a valid image. Never thrown for caller mistakes (those are TypeError/RangeError). */
+export class FormatError extends Error {
+  override readonly name = 'FormatError';
+  constructor(
+    /** 'bootimg' | 'uimage' | 'squashfs' | 'cpio' | 'fdt' | codec ids … */
+    readonly format: string,
+    readonly code: FormatErrorCode,
+    /** Absolute byte offset of the offending field. */
+    readonly offset: number,
+    /** "Cannot parse <what>: <state>" */
+    readonly detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${format}: ${detail} (at 0x${offset.toString(16)})`, options);
+  }
+}
+
+export function isFormatError(e: unknown): e is FormatError {
+  return e instanceof FormatError;
+}

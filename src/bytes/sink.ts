@@ -1,0 +1,164 @@
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { padding } from './limits.js';
+import { concat } from './source.js';
+
+/** Ordered byte output that knows its absolute position (offsets in headers are computed from it). */
+export interface ByteSink {
+  readonly position: number;
+  /** Takes ownership of the chunks until the promise settles; do not mutate them before that. */
+  writev(chunks: readonly Uint8Array[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+const ZEROS = new Uint8Array(64 * 1024);
+
+/** Writes zero bytes up to the next multiple of `align`. */
+export async function padTo(sink: ByteSink, align: number): Promise<void> {
+  await writeZeros(sink, padding(sink.position, align));
+}
+
+export async function writeZeros(sink: ByteSink, n: number): Promise<void> {
+  const parts: Uint8Array[] = [];
+  for (; n > 0; n -= Math.min(n, ZEROS.length)) parts.push(ZEROS.subarray(0, Math.min(n, ZEROS.length)));
+  if (parts.length) await sink.writev(parts);
+}
+
+/** Copies an async iterable of chunks into the sink; returns how many bytes were written. */
+export async function pipeInto(sink: ByteSink, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number> {
+  let n = 0;
+  for await (const c of chunks) {
+    await sink.writev([c]);
+    n += c.length;
+  }
+  return n;
+}
+
+/** A sink that keeps everything in memory, for tests and `encodeX` functions. */
+export interface MemorySink extends ByteSink {
+  bytes(): Uint8Array;
+}
+
+export function memorySink(): MemorySink {
+  const parts: Uint8Array[] = [];
+  let position = 0;
+  return {
+    get position() {
+      return position;
+    },
+    async writev(chunks) {
+      for (const c of chunks) {
+        parts.push(c);
+        position += c.length;
+      }
+    },
+    async close() {},
+    bytes: () => concat(parts, position),
+  };
+}
+
+/** Linux IOV_MAX: the most buffers one writev(2) takes. */
+const IOV_MAX = 1024;
+
+/** A sink over an open file handle, writing at increasing positions from `start`. */
+export function handleSink(fh: FileHandle, start = 0): ByteSink {
+  let position = start;
+  return {
+    get position() {
+      return position;
+    },
+    async writev(chunks) {
+      for (let i = 0; i < chunks.length; i += IOV_MAX) {
+        let batch = chunks.slice(i, i + IOV_MAX).filter((c) => c.length > 0);
+        while (batch.length) {
+          const { bytesWritten } = await fh.writev(batch, position);
+          position += bytesWritten;
+          batch = dropWritten(batch, bytesWritten);
+        }
+      }
+    },
+    close: () => fh.close(),
+  };
+}
+
+function dropWritten(batch: Uint8Array[], n: number): Uint8Array[] {
+  let i = 0;
+  while (i < batch.length && n >= batch[i]!.length) n -= batch[i++]!.length;
+  const rest = batch.slice(i);
+  if (n > 0 && rest.length) rest[0] = rest[0]!.subarray(n);
+  return rest;
+}
+
+/** Temporary files not yet renamed into place; removed if the process is interrupted. */
+const pending = new Set<string>();
+let hooked = false;
+function hookSignals(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', () => {
+    for (const p of pending) try { unlinkSync(p); } catch { /* already gone */ }
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.once(sig, () => process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const)[sig]));
+}
+
+/** An output file written under a temporary name and renamed into place only by `commit()`. */
+export interface OutputFile extends ByteSink {
+  readonly path: string;
+  /** Closes the file and renames it to `path`. */
+  commit(): Promise<void>;
+  /** Closes and removes the temporary file; `path` is left as it was. */
+  abort(): Promise<void>;
+}
+
+export async function createOutputFile(path: string, mode = 0o644): Promise<OutputFile> {
+  hookSignals();
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  const fh = await open(tmp, 'wx', mode);
+  pending.add(tmp);
+  const sink = handleSink(fh);
+  let open_ = true;
+  const close = async () => {
+    if (open_) {
+      open_ = false;
+      await fh.close();
+    }
+  };
+  return {
+    path,
+    get position() {
+      return sink.position;
+    },
+    writev: (chunks) => sink.writev(chunks),
+    close,
+    async commit() {
+      await close();
+      await rename(tmp, path);
+      pending.delete(tmp);
+    },
+    async abort() {
+      await close().catch(() => {});
+      await unlink(tmp).catch(() => {});
+      pending.delete(tmp);
+    },
+  };
+}
+
+/** Runs `write` against a temporary output file and renames it to `path` only if `write` succeeds. */
+export async function withOutputFile<T>(path: string, write: (sink: ByteSink) => Promise<T>, mode?: number): Promise<T> {
+  const out = await createOutputFile(path, mode);
+  try {
+    const r = await write(out);
+    await out.commit();
+    return r;
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}
+
+/** Writes bytes to `path` atomically (temporary name, then rename). */
+export async function writeFileAtomic(path: string, bytes: Uint8Array, mode?: number): Promise<void> {
+  await withOutputFile(path, (s) => s.writev([bytes]), mode);
+}

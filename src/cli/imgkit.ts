@@ -1,0 +1,28 @@
+/** `imgkit <tool> …`: the umbrella command; loads only the tool asked for. */
+import { runMain, UsageError } from './run.js';
+
+const TOOLS: Record<string, string> = {
+  bootimg: 'Android boot.img, vendor_boot and init_boot: pack, unpack, repack, info',
+  demo: 'build the sample images from bundled inputs and list them',
+};
+
+const HELP = `Usage: imgkit <tool> [arguments…]
+
+Tools:
+${Object.entries(TOOLS)
+  .map(([k, v]) => `  ${k.padEnd(10)} ${v}`)
+  .join('\n')}
+
+Each tool is also installed as its own command ('bootimg …'). 'imgkit <tool> --help' shows its options.
+`;
+
+runMain('imgkit', async (argv) => {
+  const [tool, ...rest] = argv;
+  if (tool === undefined || tool === '--help' || tool === '-h' || tool === 'help') {
+    process.stdout.write(HELP);
+    return tool === undefined ? 2 : 0;
+  }
+  if (!Object.hasOwn(TOOLS, tool)) throw new UsageError(`unknown tool '${tool}'`);
+  process.argv = [process.argv[0]!, `imgkit ${tool}`, ...rest];
+  await import(`./${tool}.js`);
+});

@@ -1,0 +1,59 @@
+/** Shared main for every CLI: exit codes 0 ok, 1 bad input or I/O failure, 2 usage. */
+import { FormatError } from '../bytes/errors.js';
+
+/** A mistake in the command line: printed with a pointer to --help, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export type Main = (argv: string[]) => Promise<number | void>;
+
+export function runMain(tool: string, main: Main, argv = process.argv.slice(2)): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  main(argv).then(
+    (code) => {
+      process.exitCode = code ?? 0;
+    },
+    (e: unknown) => {
+      process.exitCode = report(tool, e);
+    },
+  );
+}
+
+export function report(tool: string, e: unknown): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`${tool}: ${e.message}\nTry '${tool} --help' for more information.\n`);
+    return 2;
+  }
+  if (e instanceof FormatError) {
+    process.stderr.write(`${tool}: ${e.message}\n`);
+    return 1;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && typeof err.message === 'string') {
+    // I/O failures: ENOENT, EACCES, ENOSPC …
+    process.stderr.write(`${tool}: ${err.message}\n`);
+    return 1;
+  }
+  if (err instanceof TypeError || err instanceof RangeError) {
+    process.stderr.write(`${tool}: ${err.message}\n`);
+    return 2;
+  }
+  process.stderr.write(`${tool}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 70;
+}
+
+/** Parses a number as Python's int(x, 0) does: 0x hex, 0o octal, 0b binary, else decimal. */
+export function parseIntAuto(s: string, what: string): number {
+  const t = s.trim().replaceAll('_', '');
+  let v: number;
+  if (/^[+]?0[xX][0-9a-fA-F]+$/.test(t)) v = parseInt(t.replace(/^\+?0[xX]/, ''), 16);
+  else if (/^[+]?0[oO][0-7]+$/.test(t)) v = parseInt(t.replace(/^\+?0[oO]/, ''), 8);
+  else if (/^[+]?0[bB][01]+$/.test(t)) v = parseInt(t.replace(/^\+?0[bB]/, ''), 2);
+  else if (/^[+-]?(0+|[1-9][0-9]*)$/.test(t)) v = parseInt(t, 10);
+  else throw new UsageError(`invalid number for ${what}: '${s}'`);
+  if (!Number.isSafeInteger(v)) throw new UsageError(`number out of range for ${what}: '${s}'`);
+  return v;
+}
