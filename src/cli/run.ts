@@ -31,7 +31,11 @@ export function report(tool: string, e: unknown): number {
     process.stderr.write(`${tool}: ${e.message}\n`);
     return 1;
   }
-  const err = e as NodeJS.ErrnoException;
+  const err = e as NodeJS.ErrnoException & { exitCode?: unknown };
+  if (err instanceof Error && typeof err.exitCode === 'number') {
+    process.stderr.write(`${tool}: ${err.message}\n`);
+    return err.exitCode;
+  }
   if (err && typeof err.code === 'string' && typeof err.message === 'string') {
     // I/O failures: ENOENT, EACCES, ENOSPC …
     process.stderr.write(`${tool}: ${err.message}\n`);

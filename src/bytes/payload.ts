@@ -1,0 +1,86 @@
+/**
+ * A payload is the bytes of one blob of an image (a kernel, a ramdisk …): in memory, or streamed
+ * from a file or another image on demand, so writers can copy large blobs in bounded memory.
+ */
+import { open } from 'node:fs/promises';
+import { FormatError } from './errors.js';
+import { rangeChunks, type RandomAccess } from './random.js';
+
+export interface StreamPayload {
+  readonly size: number;
+  /** The bytes, in order; may be called more than once. */
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
+export type Payload = Uint8Array | StreamPayload;
+
+export const EMPTY: Uint8Array = new Uint8Array(0);
+
+export function payloadSize(p: Payload | undefined): number {
+  return p === undefined ? 0 : p instanceof Uint8Array ? p.length : p.size;
+}
+
+export async function* payloadChunks(p: Payload | undefined): AsyncGenerator<Uint8Array> {
+  if (p === undefined) return;
+  if (p instanceof Uint8Array) {
+    if (p.length) yield p;
+    return;
+  }
+  yield* p.chunks();
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * A file's bytes as a payload. The size is taken now; a file that changes size before it is
+ * read fails with an error rather than producing an inconsistent image.
+ */
+export async function filePayload(path: string): Promise<StreamPayload> {
+  const fh = await open(path, 'r');
+  let size: number;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw Object.assign(new Error(`${path}: not a regular file`), { code: 'EINVAL' });
+    size = st.size;
+  } finally {
+    await fh.close();
+  }
+  return {
+    size,
+    async *chunks() {
+      const h = await open(path, 'r');
+      try {
+        let at = 0;
+        while (at < size) {
+          const buf = new Uint8Array(Math.min(CHUNK, size - at));
+          const { bytesRead } = await h.read(buf, 0, buf.length, at);
+          if (bytesRead === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
+          at += bytesRead;
+          yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+        }
+      } finally {
+        await h.close();
+      }
+    },
+  };
+}
+
+/** `size` bytes of a random-access input from `offset`, as a payload. */
+export function rangePayload(ra: RandomAccess, offset: number, size: number, format = 'input'): StreamPayload {
+  if (offset + size > ra.size)
+    throw new FormatError(format, 'TRUNCATED', offset, `Cannot read ${size} bytes: the input ends at 0x${ra.size.toString(16)}`);
+  return { size, chunks: () => rangeChunks(ra, offset, size, CHUNK) };
+}
+
+/** The payload's bytes in one buffer (for small payloads). */
+export async function payloadBytes(p: Payload | undefined): Promise<Uint8Array> {
+  if (p === undefined) return EMPTY;
+  if (p instanceof Uint8Array) return p;
+  const out = new Uint8Array(p.size);
+  let at = 0;
+  for await (const c of p.chunks()) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
