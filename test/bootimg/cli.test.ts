@@ -1,0 +1,132 @@
+/** The bootimg command line: exit codes, messages, no partial output, no writes outside the folder. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, lstatSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('../../', import.meta.url).pathname;
+const bin = join(root, 'bin/bootimg');
+const fixtures = join(root, 'test/fixtures/bootimg');
+let tmp = '';
+
+function run(...args: string[]) {
+  const r = spawnSync(bin, args, { cwd: tmp, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+before(() => {
+  if (!existsSync(join(root, 'dist/cli/bootimg.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
+  tmp = mkdtempSync(join(tmpdir(), 'imgkit-cli-'));
+  for (const f of ['kernel', 'ramdisk', 'dtb', 'second', 'v2.img']) copyFileSync(join(fixtures, f), join(tmp, f));
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('bootimg CLI', () => {
+  it('--help works for the tool and each command', () => {
+    for (const a of [['--help'], ['pack', '--help'], ['unpack', '--help'], ['repack', '--help'], ['info', '--help']]) {
+      const r = run(...a);
+      assert.equal(r.code, 0);
+      assert.match(r.out, /Usage: bootimg/);
+    }
+  });
+
+  it('usage mistakes exit 2', () => {
+    assert.equal(run('frobnicate').code, 2);
+    assert.equal(run('pack', '--kernel', 'kernel').code, 2); // no output named
+    assert.equal(run('pack', '--kernel', 'kernel', '--pagesize', '3000', '-o', 'x.img').code, 2);
+    assert.equal(run('pack', '--kernel', 'kernel', '--bogus', '1', '-o', 'x.img').code, 2);
+    assert.ok(!existsSync(join(tmp, 'x.img')));
+  });
+
+  it('pack --id prints what mkbootimg prints', () => {
+    const r = run('pack', '--kernel', 'kernel', '--ramdisk', 'ramdisk', '--second', 'second', '--dtb', 'dtb', '--header_version', '2', '--base', '0x80000000',
+      '--cmdline', 'console=ttyMSM0,115200 androidboot.hardware=qcom', '--board', 'sample', '--os_version', '11.2.3', '--os_patch_level', '2021-05-17', '-o', 'p.img', '--id');
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, readFileSync(join(fixtures, 'v2.id'), 'utf8'));
+    assert.deepEqual(readFileSync(join(tmp, 'p.img')), readFileSync(join(fixtures, 'v2.img')));
+  });
+
+  it('a missing input file is exit 1 and leaves no output file', () => {
+    const r = run('pack', '--kernel', 'kernel', '--ramdisk', 'nope', '-o', 'none.img');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^bootimg: .*nope/);
+    assert.deepEqual(readdirSync(tmp).filter((f) => f.includes('none')), []);
+  });
+
+  it('a v2 image without dtb is refused before anything is written', () => {
+    const r = run('pack', '--kernel', 'kernel', '--header_version', '2', '-o', 'nodtb.img');
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /DTB/);
+    assert.ok(!existsSync(join(tmp, 'nodtb.img')));
+  });
+
+  it('bad images: exit 1, a FormatError message with the offset, nothing written', () => {
+    for (const f of readdirSync(join(fixtures, 'bad'))) {
+      for (const args of [['info', join(fixtures, 'bad', f)], ['unpack', join(fixtures, 'bad', f), '-o', 'badout']]) {
+        const r = run(...args);
+        assert.equal(r.code, 1, `${f}: ${r.err}`);
+        assert.match(r.err, /^bootimg: bootimg: Cannot .* \(at 0x[0-9a-f]+\)\n$/, f);
+        assert.ok(!existsSync(join(tmp, 'badout')), f);
+      }
+    }
+  });
+
+  it('unpack then repack gives the image back, with a tail and non-UTF-8 text fields', () => {
+    const img = readFileSync(join(tmp, 'v2.img'));
+    const odd = Buffer.concat([img, Buffer.from('SEANDROIDENFORCE')]);
+    odd[0x40] = 0xff; // not UTF-8: unpack_bootimg crashes on this
+    odd[0x30] = 0xc3;
+    writeFileSync(join(tmp, 'odd.img'), odd);
+    const u = run('unpack', 'odd.img', '-o', 'odd');
+    assert.equal(u.code, 0, u.err);
+    assert.match(u.out, /trailing data: 16 bytes: SEANDROIDENFORCE/);
+    const m = JSON.parse(readFileSync(join(tmp, 'odd/bootimg.json'), 'utf8'));
+    assert.equal(typeof m.cmdline, 'object');
+    assert.equal(m.id, 'sha1');
+    assert.equal(run('repack', 'odd', '-o', 'odd2.img').code, 0);
+    assert.deepEqual(readFileSync(join(tmp, 'odd2.img')), odd);
+  });
+
+  it('a changed blob is repacked with new sizes and a new id', () => {
+    assert.equal(run('unpack', 'v2.img', '-o', 'edit').code, 0);
+    writeFileSync(join(tmp, 'edit/kernel'), Buffer.alloc(9000, 1));
+    assert.equal(run('repack', 'edit', '-o', 'edit.img').code, 0);
+    const i = run('info', 'edit.img');
+    assert.match(i.out, /kernel size: 9000/);
+    assert.match(i.out, /matches the content, sha1/);
+  });
+
+  it('unpack replaces a planted symlink instead of writing through it', () => {
+    const outside = join(tmp, 'outside.txt');
+    writeFileSync(outside, 'keep me');
+    rmSync(join(tmp, 'trap'), { recursive: true, force: true });
+    execFileSync('mkdir', ['-p', join(tmp, 'trap')]);
+    symlinkSync(outside, join(tmp, 'trap/kernel'));
+    assert.equal(run('unpack', 'v2.img', '-o', 'trap').code, 0);
+    assert.equal(readFileSync(outside, 'utf8'), 'keep me');
+    assert.ok(!lstatSync(join(tmp, 'trap/kernel')).isSymbolicLink());
+  });
+
+  it('repack refuses a bootimg.json that names files outside the folder', () => {
+    assert.equal(run('unpack', 'v2.img', '-o', 'evil').code, 0);
+    const p = join(tmp, 'evil/bootimg.json');
+    const m = JSON.parse(readFileSync(p, 'utf8'));
+    m.files.kernel = '../v2.img';
+    writeFileSync(p, JSON.stringify(m));
+    const r = run('repack', 'evil', '-o', 'evil.img');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /files\.kernel/);
+    assert.ok(!existsSync(join(tmp, 'evil.img')));
+  });
+
+  it('info --json is machine-readable', () => {
+    const r = run('info', 'v2.img', '--json');
+    assert.equal(r.code, 0);
+    const j = JSON.parse(r.out);
+    assert.equal(j.headerVersion, 2);
+    assert.equal(j.report.id, 'sha1');
+    assert.equal(j.sections.kernel.size, 5000);
+  });
+});

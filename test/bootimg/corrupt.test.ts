@@ -1,0 +1,62 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { decodeBootImage, encodeBootImage, openBootImage, inspectImage } from '../../src/bootimg/index.js';
+import { FormatError } from '../../src/bytes/errors.js';
+import { bytesAccess } from '../../src/bytes/random.js';
+import { androidImage } from '../arb/bootimg.js';
+
+const fixture = (n: string) => new Uint8Array(readFileSync(new URL(`../fixtures/bootimg/${n}`, import.meta.url)));
+
+/** A value or a FormatError; anything else fails the test. */
+function decodeOrFormatError(b: Uint8Array): void {
+  try {
+    const img = decodeBootImage(b);
+    encodeBootImage(img); // whatever decodes must encode again
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+  }
+}
+
+describe('bootimg corrupt input', () => {
+  for (const name of ['v2.img', 'v3.img', 'vendor_v3.img']) {
+    it(`${name}: every truncation gives a FormatError or a value`, () => {
+      const b = fixture(name);
+      for (let n = 0; n <= b.length; n++) decodeOrFormatError(b.subarray(0, n));
+    });
+  }
+
+  it('every truncation of a header region is TRUNCATED with an offset inside the file', () => {
+    const b = fixture('v2.img');
+    for (let n = 0; n < 2048; n++)
+      assert.throws(() => decodeBootImage(b.subarray(0, n)), (e: unknown) => e instanceof FormatError && e.code === (n < 8 ? 'BAD_MAGIC' : 'TRUNCATED') && e.offset <= 0x1000);
+  });
+
+  it('random byte flips in generated images give a FormatError or a value, never another exception', () => {
+    fc.assert(
+      fc.property(androidImage, fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 8 }), (m, flips) => {
+        const b = encodeBootImage(m).slice();
+        for (const [at, v] of flips) b[at % Math.min(b.length, 4096)] = v;
+        decodeOrFormatError(b);
+      }),
+      { seed: 99, numRuns: 300 },
+    );
+  });
+
+  it('flips of the size and version words of real images never crash inspect either', async () => {
+    const b = fixture('v2.img');
+    const words = [0x08, 0x10, 0x18, 0x24, 0x28, 0x660, 0x664, 0x66c, 0x670];
+    for (const w of words)
+      for (const v of [0, 1, 3, 4, 5, 0x7fff, 0xffff_ffff, 0x8000_0000]) {
+        const c = b.slice();
+        new DataView(c.buffer).setUint32(w, v, true);
+        try {
+          const img = await openBootImage(bytesAccess(c, 'bootimg'));
+          await inspectImage(img);
+        } catch (e) {
+          assert.ok(e instanceof FormatError, `word 0x${w.toString(16)} = ${v}: ${String(e)}`);
+        }
+      }
+  });
+});

@@ -1,0 +1,192 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { ByteCursor } from '../../src/bytes/cursor.js';
+import { ByteSource, collect } from '../../src/bytes/source.js';
+import { FormatError } from '../../src/bytes/errors.js';
+import { memorySink, withOutputFile, padTo, handleSink } from '../../src/bytes/sink.js';
+import { struct } from '../../src/bytes/struct.js';
+import { crc32, crc32Js, crc32IsNative } from '../../src/bytes/crc32.js';
+import { limit, padding } from '../../src/bytes/limits.js';
+import { bytesAccess } from '../../src/bytes/random.js';
+import { filePayload, payloadBytes, rangePayload } from '../../src/bytes/payload.js';
+
+const split = (data: Uint8Array, cuts: number[]) => {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  for (const c of [...cuts, data.length]) {
+    out.push(data.subarray(at, c));
+    at = c;
+  }
+  return out;
+};
+const chunkings = (len: number) =>
+  fc.uniqueArray(fc.integer({ min: 0, max: len }), { maxLength: 16 }).map((c) => [...c].sort((a, b) => a - b));
+
+describe('ByteCursor', () => {
+  it('reads little- and big-endian fields and reports the absolute offset when truncated', () => {
+    const c = new ByteCursor(Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 2, 9), 'test', 0x100);
+    assert.equal(c.u32le(), 1);
+    assert.equal(c.u32be(), 2);
+    assert.throws(() => c.u32le('field'), (e: unknown) => e instanceof FormatError && e.code === 'TRUNCATED' && e.offset === 0x108 && /field/.test(e.message));
+  });
+  it('refuses u64 values past 2^53 instead of rounding them', () => {
+    const b = new Uint8Array(8).fill(0xff);
+    assert.throws(() => new ByteCursor(b, 'test').u64le(), (e: unknown) => e instanceof FormatError && e.code === 'LIMIT');
+    const ok = new Uint8Array(8);
+    new DataView(ok.buffer).setBigUint64(0, 2n ** 52n + 3n, true);
+    assert.equal(new ByteCursor(ok, 'test').u64le(), 2 ** 52 + 3);
+  });
+  it('take() is zero-copy', () => {
+    const b = Uint8Array.of(1, 2, 3, 4);
+    const t = new ByteCursor(b, 'test').take(2);
+    assert.equal(t.buffer, b.buffer);
+  });
+});
+
+describe('padding and limits', () => {
+  it('padding holds past 2 GiB and 4 GiB', () => {
+    assert.equal(padding(2 ** 31 + 1, 4096), 4095);
+    assert.equal(padding(2 ** 32 + 4096, 4096), 0);
+    assert.equal(padding(5 * 2 ** 32 + 1, 2048), 2047);
+  });
+  it('limit throws LIMIT before anything is allocated', () => {
+    assert.throws(() => limit(2 ** 40, 2 ** 30, 'size', 'test', 4), (e: unknown) => e instanceof FormatError && e.code === 'LIMIT' && e.offset === 4);
+    assert.equal(limit(5, 10, 'x', 'test', 0), 5);
+  });
+});
+
+describe('ByteSource', () => {
+  it('returns the same bytes however the input is chunked', async () => {
+    const input = fc
+      .uint8Array({ minLength: 1, maxLength: 512 })
+      .chain((data) => fc.tuple(fc.constant(data), chunkings(data.length), fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 20 })));
+    await fc.assert(
+      fc.asyncProperty(input, async ([data, cuts, reads]) => {
+        const src = new ByteSource(split(data, cuts), 'test');
+        let at = 0;
+        for (const n of reads) {
+          if (at + n > data.length) {
+            await assert.rejects(src.read(n, 'record'), (e: unknown) => e instanceof FormatError && e.code === 'TRUNCATED' && e.offset === data.length);
+            return;
+          }
+          assert.deepEqual(await src.read(n, 'record'), data.subarray(at, (at += n)));
+          assert.equal(src.position, at);
+        }
+        assert.deepEqual(await collect(src.rest()), data.subarray(at));
+      }),
+      { seed: 42, numRuns: 200 },
+    );
+  });
+  it('body() yields subarrays of the input chunks without copying', async () => {
+    const a = Uint8Array.of(1, 2, 3), b = Uint8Array.of(4, 5);
+    const src = new ByteSource([a, b], 'test');
+    const parts: Uint8Array[] = [];
+    for await (const p of src.body(4, 'body')) parts.push(p);
+    assert.equal(parts[0]!.buffer, a.buffer);
+    assert.equal(parts[1]!.buffer, b.buffer);
+    assert.equal(await src.atEnd(), false);
+  });
+});
+
+describe('struct (buffer-layout tables)', () => {
+  const S = struct('test', 'test header', { magic: { bytes: 4 }, a: 'u32le', b: 'u32be', c: 'u64le', d: 'u8', e: 'u16le' });
+  it('computes size and offsets', () => {
+    assert.equal(S.size, 4 + 4 + 4 + 8 + 1 + 2);
+    assert.deepEqual(S.offsets, { magic: 0, a: 4, b: 8, c: 12, d: 20, e: 21 });
+  });
+  it('decode(encode(v)) = v, and byte fields are views of the input', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), fc.maxSafeNat(), fc.nat({ max: 255 }), fc.nat({ max: 0xffff }), (magic, a, b, c, d, e) => {
+        const bytes = S.encode({ magic, a, b, c, d, e });
+        const v = S.decode(bytes);
+        assert.deepEqual({ ...v, magic: [...v.magic] }, { magic: [...magic], a, b, c, d, e });
+        assert.equal(v.magic.buffer, bytes.buffer);
+      }),
+      { seed: 7 },
+    );
+  });
+  it('a short buffer is FormatError TRUNCATED at the absolute offset', () => {
+    assert.throws(() => S.decode(new Uint8Array(10), 0, 0x40), (e: unknown) => e instanceof FormatError && e.code === 'TRUNCATED' && e.offset === 0x40);
+  });
+});
+
+describe('crc32', () => {
+  it('node:zlib crc32 and the crc-32 fallback agree, also when continued', () => {
+    assert.ok(crc32IsNative, 'Node 20.15+ has zlib.crc32');
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat(), (data, cut) => {
+        const at = data.length ? cut % data.length : 0;
+        assert.equal(crc32(data), crc32Js(data));
+        assert.equal(crc32(data.subarray(at), crc32(data.subarray(0, at))), crc32Js(data));
+      }),
+      { seed: 3 },
+    );
+    assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
+  });
+});
+
+describe('sinks', () => {
+  it('padTo pads with zeros from the sink position', async () => {
+    const s = memorySink();
+    await s.writev([Uint8Array.of(1, 2, 3)]);
+    await padTo(s, 8);
+    assert.deepEqual([...s.bytes()], [1, 2, 3, 0, 0, 0, 0, 0]);
+  });
+  it('an output file appears only when complete; a failed write leaves nothing behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'imgkit-sink-'));
+    try {
+      const path = join(dir, 'out.img');
+      await assert.rejects(
+        withOutputFile(path, async (sink) => {
+          await sink.writev([new Uint8Array(100)]);
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
+      assert.deepEqual(await readdir(dir), []);
+      await withOutputFile(path, (sink) => sink.writev([Uint8Array.of(7, 8), new Uint8Array(0), Uint8Array.of(9)]));
+      assert.deepEqual([...(await readFile(path))], [7, 8, 9]);
+      assert.deepEqual(await readdir(dir), ['out.img']);
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+  it('handleSink writes more than IOV_MAX chunks in order', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'imgkit-sink-'));
+    try {
+      const path = join(dir, 'many');
+      const chunks = Array.from({ length: 3000 }, (_, i) => Uint8Array.of(i % 256, (i >> 8) % 256));
+      await withOutputFile(path, (s) => s.writev(chunks));
+      const got = await readFile(path);
+      assert.equal(got.length, 6000);
+      assert.equal(got[2 * 2999], 2999 % 256);
+      void handleSink;
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+});
+
+describe('payloads and random access', () => {
+  it('rangePayload streams a range and refuses one past the end', async () => {
+    const ra = bytesAccess(Uint8Array.from({ length: 100 }, (_, i) => i), 'test');
+    assert.deepEqual([...(await payloadBytes(rangePayload(ra, 10, 5)))], [10, 11, 12, 13, 14]);
+    assert.throws(() => rangePayload(ra, 90, 20, 'test'), (e: unknown) => e instanceof FormatError && e.code === 'TRUNCATED');
+  });
+  it('filePayload reads a file in chunks', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'imgkit-payload-'));
+    try {
+      const data = Uint8Array.from({ length: (1 << 20) + 17 }, (_, i) => (i * 7) % 251);
+      await withOutputFile(join(dir, 'f'), (s) => s.writev([data]));
+      const p = await filePayload(join(dir, 'f'));
+      assert.equal(p.size, data.length);
+      assert.deepEqual(await payloadBytes(p), data);
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+});
