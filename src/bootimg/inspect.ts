@@ -9,6 +9,7 @@ import type { AndroidImage, BootImage } from './model.js';
 import { computeBootId } from './write.js';
 
 const FDT_MAGIC = 0xd00dfeed;
+const FDT_MAGIC_BYTES = Buffer.from([0xd0, 0x0d, 0xfe, 0xed]);
 const ZIMAGE_MAGIC = 0x016f2818;
 const MTK_MAGIC = 0x58881688;
 const AVB_FOOTER_MAGIC = 'AVBf';
@@ -74,12 +75,15 @@ function describeBlob(head: Uint8Array, size: number, whole: Uint8Array | undefi
     const base = info.mtk ? 512 : 0;
     let from = info.zImage ? base + info.zImage.size : base + 1;
     if (info.zImage && fdtAt(whole, from) === undefined) from = base + 1;
-    for (let o = from; o + 40 <= whole.length; o++) {
-      if (whole[o] !== 0xd0 || whole[o + 1] !== 0x0d || whole[o + 2] !== 0xfe || whole[o + 3] !== 0xed) continue;
+    const buf = Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength);
+    for (let o = buf.indexOf(FDT_MAGIC_BYTES, from); o >= 0 && o + 40 <= whole.length; o = buf.indexOf(FDT_MAGIC_BYTES, o)) {
       const n = fdtAt(whole, o);
-      if (n === undefined) continue;
+      if (n === undefined) {
+        o += 1;
+        continue;
+      }
       dtbs.push({ offset: o, size: n });
-      o += n - 1;
+      o += n;
     }
     if (dtbs.length) info.appendedDtbs = dtbs;
   }
@@ -139,13 +143,20 @@ export interface ImageReport {
   id?: IdCheck;
 }
 
-export async function inspectImage(img: AndroidImage<Payload> | AndroidImage<StreamPayload>): Promise<ImageReport> {
+export interface InspectOptions {
+  /** Scan the kernel for appended DTBs (reads up to 64 MiB of it); default true. */
+  appendedDtbs?: boolean;
+  /** The id check, when the caller has already done it (unpack hashes while it copies). */
+  id?: IdCheck | undefined;
+}
+
+export async function inspectImage(img: AndroidImage<Payload> | AndroidImage<StreamPayload>, opts: InspectOptions = {}): Promise<ImageReport> {
   const tail = { ...describeTail(await tailEnds(img.tail)), size: payloadSize(img.tail) };
   if (img.kind === 'boot') {
     const report: ImageReport = { tail };
-    if (payloadSize(img.kernel)) report.kernel = await describePayload(img.kernel, true);
+    if (payloadSize(img.kernel)) report.kernel = await describePayload(img.kernel, opts.appendedDtbs ?? true);
     if (payloadSize(img.ramdisk)) report.ramdisk = await describePayload(img.ramdisk);
-    if (img.headerVersion <= 2) report.id = await checkBootId(img);
+    if (img.headerVersion <= 2) report.id = opts.id ?? (await checkBootId(img));
     return report;
   }
   const vendorRamdisks: BlobInfo[] = [];

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { padding } from '../bytes/limits.js';
 import { EMPTY, payloadChunks, payloadSize, type Payload } from '../bytes/payload.js';
-import { writeZeros, memorySink, type ByteSink } from '../bytes/sink.js';
+import { memorySink, writeBehind, type ByteSink } from '../bytes/sink.js';
 import {
   BOOT_HEADER_V3_PAGESIZE, BOOT_MAGIC, BootHeaderV0, BootHeaderV1Ext, BootHeaderV2Ext, BootHeaderV3, BootHeaderV4Ext,
   VENDOR_BOOT_MAGIC, VENDOR_RAMDISK_TABLE_ENTRY_V4_SIZE, VendorBootHeaderV3, VendorBootHeaderV4Ext, VendorRamdiskEntry,
@@ -211,26 +211,57 @@ function paddings(groups: Payload[][], page: number, finalPadding: number | unde
 
 /**
  * Streams an image into `sink`: header, each blob padded to the page, then the tail. Blobs given
- * as streams are read twice when the id must be computed (once to hash, once to copy), never held
- * in memory.
+ * as streams are never held in memory. When the id must be computed and the sink can seek, the
+ * blobs are hashed as they are copied and the header is written last, in one pass; otherwise they
+ * are read twice (once to hash, once to copy). Returns the id written into a v0–v2 header.
  * @example
  * await withOutputFile('boot.img', (sink) => writeBootImage(sink, buildBootImage({ kernel, ramdisk })));
  */
-export async function writeBootImage(sink: ByteSink, img: AndroidImage<Payload>): Promise<void> {
+export async function writeBootImage(sink: ByteSink, img: AndroidImage<Payload>): Promise<Uint8Array | undefined> {
   const table = img.kind === 'vendor_boot' && img.headerVersion === 4 ? vendorTable(img) : EMPTY;
-  let header: Uint8Array;
-  if (img.kind === 'boot') {
-    const id = img.headerVersion >= 3 ? EMPTY : typeof img.id === 'string' ? await computeBootId(img, img.id) : img.id;
-    header = bootHeaderPage(img, id);
-  } else header = vendorHeaderPages(img, table);
-  await sink.writev([header]);
   const groups = bodyOf(img, table);
   const pads = paddings(groups, pageOf(img), img.finalPadding);
-  for (let i = 0; i < groups.length; i++) {
-    for (const p of groups[i]!) for await (const c of payloadChunks(p)) await sink.writev([c]);
-    await writeZeros(sink, pads[i]!);
+  const start = sink.position;
+  let hash: Hash | undefined;
+  let header: Uint8Array;
+  let id: Uint8Array | undefined;
+  if (img.kind === 'boot' && img.headerVersion <= 2 && typeof img.id === 'string' && sink.writeAt) {
+    hash = createHash(img.id);
+    header = bootHeaderPage(img, EMPTY); // a placeholder of the right size; rewritten below
+  } else if (img.kind === 'boot') {
+    id = img.headerVersion >= 3 ? undefined : typeof img.id === 'string' ? await computeBootId(img, img.id) : img.id;
+    header = bootHeaderPage(img, id ?? EMPTY);
+  } else header = vendorHeaderPages(img, table);
+  const w = writeBehind(sink);
+  try {
+    await w.write([header]);
+    for (let i = 0; i < groups.length; i++) {
+      // v0–v2 groups are kernel, ramdisk, second, dt, recovery_dtbo, dtb: all in the id but an absent dt
+      const hashed = hash && !(i === 3 && payloadSize(img.kind === 'boot' ? img.dt : EMPTY) === 0) ? hash : undefined;
+      for (const p of groups[i]!) {
+        for await (const c of payloadChunks(p)) {
+          hashed?.update(c);
+          await w.write([c]);
+        }
+        hashed?.update(le32(payloadSize(p)));
+      }
+      if (pads[i]) await w.write([zeros(pads[i]!)]);
+    }
+    for await (const c of payloadChunks(img.tail)) await w.write([c]);
+  } finally {
+    await w.flush();
   }
-  for await (const c of payloadChunks(img.tail)) await sink.writev([c]);
+  if (hash && img.kind === 'boot') {
+    id = new Uint8Array(32);
+    id.set(hash.digest());
+    await sink.writeAt!(start, [bootHeaderPage(img, id)]);
+  }
+  return id;
+}
+
+const ZERO_PAGE = new Uint8Array(64 * 1024);
+function zeros(n: number): Uint8Array {
+  return n <= ZERO_PAGE.length ? ZERO_PAGE.subarray(0, n) : new Uint8Array(n);
 }
 
 /**

@@ -29,7 +29,8 @@ export async function* payloadChunks(p: Payload | undefined): AsyncGenerator<Uin
   yield* p.chunks();
 }
 
-const CHUNK = 1 << 20;
+/** Read size for streamed payloads: large enough that per-read overhead vanishes, small enough to stay bounded. */
+const CHUNK = 4 << 20;
 
 /**
  * A file's bytes as a payload. The size is taken now; a file that changes size before it is
@@ -49,16 +50,27 @@ export async function filePayload(path: string): Promise<StreamPayload> {
     size,
     async *chunks() {
       const h = await open(path, 'r');
+      const read = async (at: number): Promise<Uint8Array> => {
+        const buf = new Uint8Array(Math.min(CHUNK, size - at));
+        for (let got = 0; got < buf.length; ) {
+          const { bytesRead } = await h.read(buf, got, buf.length - got, at + got);
+          if (bytesRead === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
+          got += bytesRead;
+        }
+        return buf;
+      };
+      // one read ahead: the next chunk is on its way while the caller uses this one
+      let next = size > 0 ? read(0) : undefined;
       try {
         let at = 0;
-        while (at < size) {
-          const buf = new Uint8Array(Math.min(CHUNK, size - at));
-          const { bytesRead } = await h.read(buf, 0, buf.length, at);
-          if (bytesRead === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
-          at += bytesRead;
-          yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+        while (next) {
+          const c = await next;
+          at += c.length;
+          next = at < size ? read(at) : undefined;
+          yield c;
         }
       } finally {
+        await next?.catch(() => {});
         await h.close();
       }
     },

@@ -54,6 +54,17 @@ export function handleAccess(fh: FileHandle, size: number, format = 'input'): Ra
 }
 
 /** The bytes of `ra` from `offset`, `length` long, as chunks of at most `chunk` bytes. */
-export async function* rangeChunks(ra: RandomAccess, offset: number, length: number, chunk = 1 << 20): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < length; at += chunk) yield ra.readAt(offset + at, Math.min(chunk, length - at));
+export async function* rangeChunks(ra: RandomAccess, offset: number, length: number, chunk = 4 << 20): AsyncGenerator<Uint8Array> {
+  const read = (at: number) => ra.readAt(offset + at, Math.min(chunk, length - at));
+  let next = length > 0 ? read(0) : undefined;
+  try {
+    for (let at = 0; next; ) {
+      const c = await next;
+      at += c.length;
+      next = at < length ? read(at) : undefined; // one read ahead
+      yield c;
+    }
+  } finally {
+    await next?.catch(() => {});
+  }
 }

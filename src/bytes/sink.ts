@@ -7,8 +7,14 @@ import { concat } from './source.js';
 /** Ordered byte output that knows its absolute position (offsets in headers are computed from it). */
 export interface ByteSink {
   readonly position: number;
-  /** Takes ownership of the chunks until the promise settles; do not mutate them before that. */
+  /**
+   * Appends the chunks. `position` advances as soon as this is called, so a caller may start the
+   * next write before this one settles (the writes land at their own offsets). Takes ownership of
+   * the chunks until the promise settles; do not mutate them before that.
+   */
   writev(chunks: readonly Uint8Array[]): Promise<void>;
+  /** Overwrites bytes already written (a header finished last). Sinks that cannot seek leave it out. */
+  writeAt?(offset: number, chunks: readonly Uint8Array[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -25,12 +31,41 @@ export async function writeZeros(sink: ByteSink, n: number): Promise<void> {
   if (parts.length) await sink.writev(parts);
 }
 
-/** Copies an async iterable of chunks into the sink; returns how many bytes were written. */
-export async function pipeInto(sink: ByteSink, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number> {
+/** Keeps up to `depth` writes in flight, so that reading, hashing and writing overlap. */
+export function writeBehind(sink: ByteSink, depth = 2): { write(chunks: readonly Uint8Array[]): Promise<void>; flush(): Promise<void> } {
+  const inflight: Promise<void>[] = [];
+  return {
+    async write(chunks) {
+      while (inflight.length >= depth) await inflight.shift();
+      const p = sink.writev(chunks);
+      p.catch(() => {}); // awaited in order below; this only keeps an early failure from going unhandled
+      inflight.push(p);
+    },
+    async flush() {
+      while (inflight.length) await inflight.shift();
+    },
+  };
+}
+
+/**
+ * Copies an async iterable of chunks into the sink, with writes overlapping the next reads;
+ * `onChunk` sees every chunk (to hash it) before it is written. Returns the bytes written.
+ */
+export async function pipeInto(
+  sink: ByteSink,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  onChunk?: (c: Uint8Array) => void,
+): Promise<number> {
+  const w = writeBehind(sink);
   let n = 0;
-  for await (const c of chunks) {
-    await sink.writev([c]);
-    n += c.length;
+  try {
+    for await (const c of chunks) {
+      onChunk?.(c);
+      await w.write([c]);
+      n += c.length;
+    }
+  } finally {
+    await w.flush();
   }
   return n;
 }
@@ -53,6 +88,17 @@ export function memorySink(): MemorySink {
         position += c.length;
       }
     },
+    async writeAt(offset, chunks) {
+      const all = concat(parts, position);
+      let at = offset;
+      for (const c of chunks) {
+        if (at + c.length > position) throw new RangeError('writeAt past the end of a memory sink');
+        all.set(c, at);
+        at += c.length;
+      }
+      parts.length = 0;
+      parts.push(all);
+    },
     async close() {},
     bytes: () => concat(parts, position),
   };
@@ -68,18 +114,26 @@ export function handleSink(fh: FileHandle, start = 0): ByteSink {
     get position() {
       return position;
     },
-    async writev(chunks) {
-      for (let i = 0; i < chunks.length; i += IOV_MAX) {
-        let batch = chunks.slice(i, i + IOV_MAX).filter((c) => c.length > 0);
-        while (batch.length) {
-          const { bytesWritten } = await fh.writev(batch, position);
-          position += bytesWritten;
-          batch = dropWritten(batch, bytesWritten);
-        }
-      }
+    writev(chunks) {
+      const at = position;
+      for (const c of chunks) position += c.length;
+      return writeAll(fh, at, chunks);
     },
+    writeAt: (offset, chunks) => writeAll(fh, offset, chunks),
     close: () => fh.close(),
   };
+}
+
+/** pwritev(2) of all chunks at `at`, in batches of IOV_MAX, completing short writes. */
+async function writeAll(fh: FileHandle, at: number, chunks: readonly Uint8Array[]): Promise<void> {
+  for (let i = 0; i < chunks.length; i += IOV_MAX) {
+    let batch = chunks.slice(i, i + IOV_MAX).filter((c) => c.length > 0);
+    while (batch.length) {
+      const { bytesWritten } = await fh.writev(batch, at);
+      at += bytesWritten;
+      batch = dropWritten(batch, bytesWritten);
+    }
+  }
 }
 
 function dropWritten(batch: Uint8Array[], n: number): Uint8Array[] {
@@ -131,6 +185,7 @@ export async function createOutputFile(path: string, mode = 0o644): Promise<Outp
       return sink.position;
     },
     writev: (chunks) => sink.writev(chunks),
+    writeAt: (offset, chunks) => sink.writeAt!(offset, chunks),
     close,
     async commit() {
       await close();

@@ -1,13 +1,14 @@
 /** `bootimg`: Android boot.img, vendor_boot.img and init_boot.img — pack, unpack, repack, info. */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileAccess } from '../bytes/random.js';
-import { filePayload, payloadChunks, type StreamPayload } from '../bytes/payload.js';
-import { withOutputFile, writeFileAtomic, pipeInto } from '../bytes/sink.js';
+import { filePayload, type StreamPayload } from '../bytes/payload.js';
+import { withOutputFile } from '../bytes/sink.js';
 import { openBootImage } from '../bootimg/read.js';
-import { writeBootImage, computeBootId } from '../bootimg/write.js';
+import { writeBootImage } from '../bootimg/write.js';
 import { buildBootImage, buildVendorBootImage, type BootImageOptions, type Compat, type VendorBootOptions, type VendorRamdiskFragment } from '../bootimg/build.js';
 import { inspectImage } from '../bootimg/inspect.js';
+import { unpackBootImage } from '../bootimg/unpack.js';
 import { toManifest, fromManifest, MANIFEST_NAME, ManifestError, type Manifest } from '../bootimg/manifest.js';
 import { formatInfo, mkbootimgArgs, shellQuote } from '../bootimg/text.js';
 import { parseIntAuto, runMain, UsageError } from './run.js';
@@ -213,8 +214,7 @@ async function pack(argv: string[]): Promise<number> {
       allowEmptyKernel: true,
     };
     const img = buildBootImage(bo);
-    const id = img.headerVersion <= 2 && typeof img.id === 'string' ? await computeBootId(img, img.id) : undefined;
-    await withOutputFile(out, (sink) => writeBootImage(sink, id ? { ...img, id } : img));
+    const id = await withOutputFile(out, (sink) => writeBootImage(sink, img));
     if (printId && id) process.stdout.write('0x' + Buffer.from(id).toString('hex') + '\n');
   }
   return 0;
@@ -248,15 +248,11 @@ async function unpack(argv: string[]): Promise<number> {
   if (format !== 'info' && format !== 'mkbootimg') throw new UsageError(`--format must be info or mkbootimg, not '${format}'`);
   const { ra, img } = await openImage(imgs[0]!);
   try {
-    const report = await inspectImage(img);
-    const { manifest, files } = toManifest(img, report.id);
-    await mkdir(dir, { recursive: true });
-    for (const [name, p] of files) await withOutputFile(join(dir, name), (sink) => pipeInto(sink, payloadChunks(p)));
-    await writeFileAtomic(join(dir, MANIFEST_NAME), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
+    const { id } = await unpackBootImage(img, dir);
     if (format === 'mkbootimg') {
       const args = mkbootimgArgs(img, dir);
       process.stdout.write(nul ? args.map((a) => a + '\0').join('') : args.map(shellQuote).join(' ') + '\n');
-    } else process.stdout.write(formatInfo(img, report, ra.size));
+    } else process.stdout.write(formatInfo(img, await inspectImage(img, { appendedDtbs: false, id }), ra.size));
   } finally {
     await ra.close?.();
   }
