@@ -1,0 +1,110 @@
+/**
+ * LZMA-alone (".lzma", LZMA SDK lzma-specification.txt) via liblzma. A 13-byte header, then one
+ * LZMA1 range-coded stream:
+ *
+ *   0x00  u8     props: (pb * 5 + lp) * 9 + lc
+ *   0x01  u32le  dictionary size
+ *   0x05  u64le  uncompressed size, all ones when unknown
+ *   0x0d  …      LZMA1 data; with an unknown size it ends with an end marker (EOPM)
+ *
+ * Known-size streams come with or without an end marker: LZMA SDK writes none, this encoder writes
+ * one (liblzma 5.2 cannot omit it), and the kernel's unlzma, U-Boot's LzmaDec and xz ≥ 5.4 read both.
+ * liblzma 5.2 only reads the first, so a known-size stream is decoded as "unknown size" first and
+ * must end at exactly the stated size; if that fails it is decoded as stated (no marker).
+ */
+import { FormatError } from '../bytes/errors.js';
+import { collect } from '../bytes/source.js';
+import { Budget, codecError } from './pipe.js';
+import { checkDictSize, decodeWith, encodeWith, memlimitFor, open, presetOptions } from './liblzma.js';
+import { levelOf, maxOutputOf, type Codec, type EncodeOptions } from './types.js';
+
+const HEADER_SIZE = 13;
+const PROPS_MAX = 225; // 9 * 5 * 5: lc < 9, lp < 5, pb < 5
+const LCLP_MAX = 4; //   liblzma's LZMA_LCLP_MAX
+
+function decoder(maxOutput: number) {
+  return open((s) => s.aloneDecoder({ memlimit: memlimitFor(maxOutput) }));
+}
+
+/** Decodes header + body, the header possibly rewritten; the output must be `size` bytes when `size` is set. */
+function attempt(header: Uint8Array, body: Uint8Array, max: number): Promise<Uint8Array> {
+  return collect(decodeWith('lzma', decoder(max), [header, body], new Budget('lzma', max)));
+}
+
+function header(dict: number, props: number, size: number | undefined): Uint8Array {
+  const h = new Uint8Array(HEADER_SIZE);
+  const dv = new DataView(h.buffer);
+  h[0] = props;
+  dv.setUint32(1, dict, true);
+  if (size === undefined) h.fill(0xff, 5);
+  else {
+    dv.setUint32(5, size % 2 ** 32, true);
+    dv.setUint32(9, Math.floor(size / 2 ** 32), true);
+  }
+  return h;
+}
+
+async function decode(input: Uint8Array, max: number): Promise<Uint8Array> {
+  if (input.length < HEADER_SIZE) throw codecError('lzma', 'TRUNCATED', input.length, `Cannot parse lzma header: need ${HEADER_SIZE} bytes`);
+  const dv = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  const props = input[0]!;
+  if (props >= PROPS_MAX) throw codecError('lzma', 'BAD_FIELD', 0, `Cannot parse lzma header: props byte ${props} is not below ${PROPS_MAX}`);
+  if ((props % 9) + (Math.floor(props / 9) % 5) > LCLP_MAX)
+    throw codecError('lzma', 'UNSUPPORTED', 0, `Cannot parse lzma header: lc + lp exceeds ${LCLP_MAX} (props ${props})`);
+  const dict = dv.getUint32(1, true);
+  const lo = dv.getUint32(5, true);
+  const hi = dv.getUint32(9, true);
+  const body = input.subarray(HEADER_SIZE);
+  if (lo === 0xffff_ffff && hi === 0xffff_ffff) return attempt(input.subarray(0, HEADER_SIZE), body, max);
+
+  const size = hi * 2 ** 32 + lo;
+  if (size > max) throw new Budget('lzma', max).error(5);
+  // The decoder never looks back further than the output so far: a smaller dictionary is exact and
+  // keeps a header that claims 4 GiB from allocating it.
+  const need = 2 ** Math.ceil(Math.log2(Math.max(size, 4096)));
+  const d = Math.min(dict, need);
+  let first: unknown;
+  try {
+    const out = await attempt(header(d, props, undefined), body, size);
+    if (out.length === size) return out;
+    first = codecError('lzma', 'BAD_FIELD', input.length, `Cannot decode lzma stream: end marker after ${out.length} bytes, header says ${size}`);
+  } catch (e) {
+    first = e; // no end marker right at `size`: decode as stated
+  }
+  try {
+    return await attempt(header(d, props, size), body, size);
+  } catch (second) {
+    // Both readings decode the same bytes up to `size`; report the one that got further (a
+    // truncated stream with an end marker is TRUNCATED, not "corrupt"), unless it ran over `size`.
+    const a = first as FormatError, b = second as FormatError;
+    throw a instanceof FormatError && b instanceof FormatError && a.code !== 'LIMIT' && a.offset >= b.offset ? a : second;
+  }
+}
+
+/** lc/lp/pb/dictSize from options over the level's preset, validated (RangeError on a caller mistake). */
+function filterOptions(opts: EncodeOptions | undefined) {
+  const o = { ...presetOptions(levelOf(opts, 0, 9, 6)) };
+  const l = opts?.lzma;
+  for (const k of ['lc', 'lp', 'pb'] as const) {
+    const v = l?.[k];
+    if (v === undefined) continue;
+    if (!Number.isInteger(v) || v < 0 || v > 4) throw new RangeError(`Cannot encode: lzma ${k} ${v} is outside 0..4`);
+    o[k] = v;
+  }
+  if (o.lc + o.lp > LCLP_MAX) throw new RangeError(`Cannot encode: lzma lc + lp is ${o.lc + o.lp}, above ${LCLP_MAX}`);
+  if (l?.dictSize !== undefined) o.dictSize = checkDictSize(l.dictSize);
+  return o;
+}
+
+export const codec: Codec = {
+  id: 'lzma',
+  decode(input, opts) {
+    return decode(input, maxOutputOf(opts));
+  },
+  async encode(input, opts) {
+    const options = filterOptions(opts);
+    const out = await collect(encodeWith(open((s) => s.aloneEncoder(options)), [input]));
+    if (opts?.lzma?.sizeInHeader !== false) out.set(header(0, 0, input.length).subarray(5), 5);
+    return out;
+  },
+};
