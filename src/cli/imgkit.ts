@@ -3,6 +3,12 @@ import { runMain, UsageError } from './run.js';
 
 const TOOLS: Record<string, string> = {
   bootimg: 'Android boot.img, vendor_boot and init_boot: pack, unpack, repack, info',
+  uimage: 'U-Boot legacy uImage: pack (mkimage flags), list, extract',
+  fdt: 'device trees: compile (dtc), decompile, dump, get, set, overlay',
+  initramfs: 'cpio initramfs: pack, ls, extract, cat',
+  squashfs: 'squashfs: pack (mksquashfs flags), ls, cat, extract, info',
+  compress: 'compress a file (gzip, xz, lzma with the size in the header, zstd, lz4 …)',
+  decompress: 'decompress a file, detecting its format',
   demo: 'build the sample images from bundled inputs and list them',
 };
 
