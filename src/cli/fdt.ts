@@ -1,7 +1,286 @@
-/** `fdt`: not yet implemented; it lands with its format. */
-import { runMain } from './run.js';
+/** `fdt`: device trees — compile (dtc), decompile, dump (fdtdump), get (fdtget), set (fdtput). */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../bytes/sink.js';
+import {
+  decodeFdt, encodeFdt, compileDts, reprocessFdt, fileAccessFor, preprocess, formatDts, formatDump, DtsError, CppError,
+  findNode, getProp, type Fdt, type FdtNode, type EncodeOptions,
+} from '../dtb/index.js';
+import { runMain, UsageError } from './run.js';
 
-runMain('fdt', async () => {
-  process.stderr.write('fdt: this tool is not available yet in this version of imgkit\n');
-  return 2;
+const HELP = `Usage: fdt <command> [options]
+
+Commands:
+  compile [dtc options] IN        DTS (or DTB with -I dtb) to DTB or DTS, as dtc
+  decompile IN.dtb [-o OUT]       DTS that recompiles to the same blob
+  dump IN.dtb                     what fdtdump prints
+  get [-t TYPE] [-d DEF] [-p|-l] IN NODE PROP...  as fdtget
+  set [-t TYPE] [-c] [-p] IN NODE PROP VALUE...  as fdtput (-d PROP deletes, -r removes nodes)
+  batch LIST --out-dir DIR [--cpp-I DIR] [-i DIR]  compile many .dts as the kernel does (cpp + dtc -b 0)
+`;
+
+const COMPILE_HELP = `Usage: fdt compile [options] IN
+
+dtc's options:
+  -I dts|dtb   input format (default: from the file name, else dts)
+  -O dtb|dts   output format (default dtb; dts from dtb input)
+  -o FILE      output (default: standard output)
+  -i DIR       /include/ and /incbin/ search folder (repeatable; also a cpp -I folder)
+  -p N  -S N  -a N  -R N  -b N  -V 16|17   blob padding, minimum size, alignment, memreserve slots, boot cpu, version
+  -@  -A  -s  -H epapr|legacy|both  -f  -q  -W/-E CHECK (accepted, ignored)
+C preprocessor (the kernel's cpp -nostdinc -undef -x assembler-with-cpp):
+  --cpp / --no-cpp   run it or not (default: when the source has #include/#define/#if lines)
+  --cpp-I DIR        cpp -I folder (repeatable; the -i folders are searched too)
+  -D NAME[=VAL]      cpp define (__DTS__ is always defined)
+`;
+
+const num = (s: string | undefined, what: string): number | undefined => {
+  if (s === undefined) return undefined;
+  const v = Number(s.trim().toLowerCase().startsWith('0x') ? parseInt(s, 16) : /^0[0-7]+$/.test(s) ? parseInt(s, 8) : Number(s));
+  if (!Number.isSafeInteger(v)) throw new UsageError(`invalid number for ${what}: '${s}'`);
+  return v;
+};
+
+function wrapSourceErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof DtsError || e instanceof CppError) throw Object.assign(new Error(e.message), { exitCode: 1 });
+    throw e;
+  }
+}
+
+async function compile(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      I: { type: 'string' }, O: { type: 'string' }, o: { type: 'string' }, i: { type: 'string', multiple: true },
+      p: { type: 'string' }, S: { type: 'string' }, a: { type: 'string' }, R: { type: 'string' }, b: { type: 'string' },
+      V: { type: 'string' }, '@': { type: 'boolean' }, A: { type: 'boolean' }, s: { type: 'boolean' }, H: { type: 'string' },
+      f: { type: 'boolean' }, q: { type: 'boolean', multiple: true }, W: { type: 'string', multiple: true }, E: { type: 'string', multiple: true },
+      d: { type: 'string' }, cpp: { type: 'boolean' }, 'no-cpp': { type: 'boolean' }, 'cpp-I': { type: 'string', multiple: true },
+      D: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) return void process.stdout.write(COMPILE_HELP), 0;
+  if (positionals.length !== 1) throw new UsageError('compile takes one input file');
+  const input = positionals[0]!;
+  const inform = v.I ?? (/\.dtbo?$/.test(input) ? 'dtb' : 'dts');
+  const outform = v.O ?? (v.o && /\.dts$/.test(v.o) ? 'dts' : inform === 'dts' ? 'dtb' : 'dts');
+  if (!['dts', 'dtb'].includes(inform)) throw new UsageError(`Unknown input format "${inform}"`);
+  if (!['dts', 'dtb'].includes(outform)) throw new UsageError(`Unknown output format "${outform}"`);
+  const H = v.H as 'epapr' | 'legacy' | 'both' | undefined;
+  if (H && !['epapr', 'legacy', 'both'].includes(H)) throw new UsageError(`Invalid argument "${H}" to -H option`);
+  const bootCpuid = num(v.b, '-b');
+  const common = {
+    ...(bootCpuid !== undefined ? { bootCpuid } : {}), ...(H ? { phandleFormat: H } : {}),
+    symbols: !!v['@'], autoAliases: !!v.A, sort: !!v.s, force: !!v.f,
+    onWarning: (m: string) => { if (!v.q) process.stderr.write(`${m}\n`); },
+  };
+  let fdt: Fdt;
+  if (inform === 'dtb') {
+    fdt = reprocessFdt(decodeFdt(new Uint8Array(await readFile(input))), common);
+  } else {
+    const path = resolve(input);
+    let text = readFileSync(path, 'latin1');
+    const wantCpp = v.cpp || (!v['no-cpp'] && /^\s*#\s*(include|define|if|ifdef|ifndef)\b/m.test(text));
+    const dirs = (v.i ?? []).map((d) => resolve(d));
+    if (wantCpp)
+      text = wrapSourceErrors(() => preprocess(path, { includeDirs: [...(v['cpp-I'] ?? []).map((d) => resolve(d)), ...dirs], defines: ['__DTS__', ...(v.D ?? [])] }));
+    fdt = wrapSourceErrors(() => compileDts({ name: path, text }, { ...common, ...fileAccessFor([dirname(path), ...dirs]) }));
+  }
+  let out: Uint8Array;
+  if (outform === 'dts') out = new TextEncoder().encode(formatDts(fdt));
+  else {
+    const opts: EncodeOptions = {
+      ...(v.V !== undefined ? { version: num(v.V, '-V')! } : {}), ...(v.R !== undefined ? { reserveSlots: num(v.R, '-R')! } : {}),
+      ...(v.S !== undefined ? { minSize: num(v.S, '-S')! } : {}), ...(v.p !== undefined ? { pad: num(v.p, '-p')! } : {}),
+      ...(v.a !== undefined ? { align: num(v.a, '-a')! } : {}), onWarning: common.onWarning,
+    };
+    out = encodeFdt(fdt, opts);
+  }
+  if (!v.o || v.o === '-') process.stdout.write(out);
+  else await writeFileAtomic(v.o, out);
+  return 0;
+}
+
+async function decompile(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { o: { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError('decompile takes one input file');
+  const text = formatDts(decodeFdt(new Uint8Array(await readFile(positionals[0]!))));
+  if (!v.o || v.o === '-') process.stdout.write(text);
+  else await writeFileAtomic(v.o, new TextEncoder().encode(text));
+  return 0;
+}
+
+async function dump(argv: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError('dump takes one input file');
+  process.stdout.write(formatDump(new Uint8Array(await readFile(positionals[0]!))));
+  return 0;
+}
+
+/** fdtget/fdtput -t: [hh|h|l|b]? then i|u|x|s. */
+function decodeType(t: string | undefined): { type: string; size: number } {
+  if (t === undefined) return { type: '', size: -1 };
+  const m = /^(hh|h|l|b)?([iuxs])$/.exec(t);
+  if (!m) throw new UsageError(`Invalid type string '${t}'`);
+  const q = m[1] ?? '';
+  return { type: m[2]!, size: m[2] === 's' ? -1 : q === 'hh' || q === 'b' ? 1 : q === 'h' ? 2 : q === 'l' ? 4 : -1 };
+}
+
+function isPrintable(v: Uint8Array): boolean {
+  if (!v.length || v[v.length - 1] !== 0) return false;
+  let s = 0;
+  while (s < v.length) {
+    const ss = s;
+    while (s < v.length && v[s] !== 0 && v[s]! >= 0x20 && v[s]! < 0x7f) s++;
+    if (v[s] !== 0 || s === ss) return false;
+    s++;
+  }
+  return true;
+}
+
+function showData(v: Uint8Array, type: string, size: number): string {
+  if (!v.length) return '';
+  if (type === 's' || (!type && isPrintable(v))) {
+    if (v[v.length - 1] !== 0) throw Object.assign(new Error('Unterminated string'), { exitCode: 1 });
+    return String.fromCharCode(...v.subarray(0, v.length - 1)).split('\0').join(' ');
+  }
+  const sz = size === -1 ? (v.length % 4 === 0 ? 4 : 1) : size;
+  if (v.length % sz) throw Object.assign(new Error('Property length must be a multiple of selected data size'), { exitCode: 1 });
+  const out: string[] = [];
+  for (let i = 0; i < v.length; i += sz) {
+    const x = sz === 4 ? ((v[i]! << 24) | (v[i + 1]! << 16) | (v[i + 2]! << 8) | v[i + 3]!) : sz === 2 ? (v[i]! << 8) | v[i + 1]! : v[i]!;
+    out.push(type === 'x' ? (x >>> 0).toString(16) : type === 'u' ? String(x >>> 0) : String(x | 0));
+  }
+  return out.join(' ');
+}
+
+async function get(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { t: { type: 'string' }, d: { type: 'string' }, p: { type: 'boolean' }, l: { type: 'boolean' } },
+  });
+  if (positionals.length < 2) throw new UsageError('get takes FILE NODE PROPERTY [NODE PROPERTY...]');
+  const [file, ...args] = positionals as [string, ...string[]];
+  const { type, size } = decodeType(v.t);
+  const fdt = decodeFdt(new Uint8Array(await readFile(file)));
+  const fail = (what: string): number => {
+    if (v.d !== undefined) return void process.stdout.write(`${v.d}\n`), 0;
+    process.stderr.write(`Error at '${what}': FDT_ERR_NOTFOUND\n`);
+    return 1;
+  };
+  // fdtget: -l/-p take nodes; otherwise NODE PROPERTY pairs
+  const step = v.l || v.p ? 1 : 2;
+  if (step === 2 && args.length % 2) throw new UsageError('get takes NODE PROPERTY pairs');
+  for (let i = 0; i < args.length; i += step) {
+    const node = findNode(fdt.root, args[i]!);
+    if (!node) return fail(args[i]!);
+    if (v.l) process.stdout.write(node.children.map((c) => `${c.name}\n`).join(''));
+    else if (v.p) process.stdout.write(node.props.map((p) => `${p.name}\n`).join(''));
+    else {
+      const p = getProp(node, args[i + 1]!);
+      if (!p) return fail(args[i + 1]!);
+      process.stdout.write(`${showData(p.value, type, size)}\n`);
+    }
+  }
+  return 0;
+}
+
+function encodeValues(args: string[], type: string, size: number): Uint8Array {
+  if (type === 's') return new Uint8Array(args.flatMap((a) => [...Buffer.from(a, 'latin1'), 0]));
+  const sz = size === -1 ? 4 : size;
+  const out = new Uint8Array(args.length * sz);
+  args.forEach((a, i) => {
+    const t = a.trim();
+    const x = type === 'x' ? parseInt(t, 16) : type === 'i' ? Number(t.startsWith('0x') ? parseInt(t, 16) : /^0[0-7]/.test(t) ? parseInt(t, 8) : parseInt(t, 10)) : parseInt(t, 10);
+    if (Number.isNaN(x)) throw Object.assign(new Error(`Couldn't parse value '${a}'`), { exitCode: 1 });
+    for (let b = 0; b < sz; b++) out[i * sz + b] = Math.floor((x >>> 0) / 2 ** (8 * (sz - 1 - b))) & 0xff;
+  });
+  return out;
+}
+
+async function set(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { t: { type: 'string' }, c: { type: 'boolean' }, p: { type: 'boolean' }, d: { type: 'boolean' }, r: { type: 'boolean' } },
+  });
+  if (positionals.length < 2) throw new UsageError('set takes FILE NODE [PROPERTY VALUE...]');
+  const [file, path, ...rest] = positionals as [string, string, ...string[]];
+  const fdt = decodeFdt(new Uint8Array(await readFile(file)));
+  const notFound = (what: string): never => { throw Object.assign(new Error(`Error at '${what}': FDT_ERR_NOTFOUND`), { exitCode: 1 }); };
+  if (v.c || v.r) {
+    for (const p of [path, ...rest]) {
+      const parts = p.split('/').filter(Boolean);
+      let node: FdtNode = fdt.root;
+      for (let i = 0; i < parts.length; i++) {
+        const found = node.children.find((c) => c.name === parts[i]);
+        if (v.r && i === parts.length - 1) {
+          if (!found) notFound(p);
+          node.children.splice(node.children.indexOf(found!), 1);
+        } else if (found) node = found;
+        else if (v.c && (v.p || i === parts.length - 1)) {
+          const n: FdtNode = { name: parts[i]!, props: [], children: [] };
+          node.children.unshift(n); // libfdt places a new subnode first
+          node = n;
+        } else notFound(p);
+      }
+    }
+  } else {
+    const node = findNode(fdt.root, path) ?? notFound(path);
+    if (v.d) {
+      for (const name of rest) {
+        const i = node.props.findIndex((p) => p.name === name);
+        if (i < 0) notFound(name);
+        node.props.splice(i, 1);
+      }
+    } else {
+      const [name, ...vals] = rest;
+      if (!name) throw new UsageError('set needs a property name');
+      const { type, size } = decodeType(v.t);
+      const value = encodeValues(vals, type, size);
+      const p = getProp(node, name);
+      if (p) p.value = value;
+      else node.props.unshift({ name, value }); // libfdt adds a new property first
+    }
+  }
+  await writeFileAtomic(file, encodeFdt(fdt));
+  return 0;
+}
+
+/** `fdt batch LIST --out-dir DIR [--cpp-I DIR]... [-i DIR]...`: compile many .dts as the kernel does (cpp + dtc -b 0), one process. */
+async function batch(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { 'out-dir': { type: 'string' }, 'cpp-I': { type: 'string', multiple: true }, i: { type: 'string', multiple: true } },
+  });
+  if (positionals.length !== 1 || !v['out-dir']) throw new UsageError('batch takes LIST --out-dir DIR');
+  const list = readFileSync(positionals[0]!, 'utf8').split('\n').filter(Boolean);
+  const cppDirs = (v['cpp-I'] ?? []).map((d) => resolve(d)), dirs = (v.i ?? []).map((d) => resolve(d));
+  const cache = new Map();
+  for (const f of list) {
+    const path = resolve(f);
+    const text = wrapSourceErrors(() => preprocess(path, { includeDirs: cppDirs, defines: ['__DTS__'], cache }));
+    const fdt = wrapSourceErrors(() => compileDts({ name: path, text }, { bootCpuid: 0, ...fileAccessFor([dirname(path), ...dirs]) }));
+    await writeFileAtomic(resolve(v['out-dir'], basename(f).replace(/\.dts$/, '.dtb')), encodeFdt(fdt));
+  }
+  return 0;
+}
+
+runMain('fdt', async (argv) => {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'compile': return compile(rest);
+    case 'decompile': return decompile(rest);
+    case 'dump': return dump(rest);
+    case 'get': return get(rest);
+    case 'set': return set(rest);
+    case 'batch': return batch(rest);
+    case 'overlay': throw new UsageError('overlay is not implemented yet');
+    case undefined: case '-h': case '--help': process.stdout.write(HELP); return cmd ? 0 : 2;
+    default: throw new UsageError(`unknown command '${cmd}'`);
+  }
 });

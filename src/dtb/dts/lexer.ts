@@ -1,0 +1,332 @@
+/**
+ * DTS lexer: dtc 1.6.1 dtc-lexer.l, including its start conditions (PROPNODENAME after '{' and ';',
+ * BYTESTRING inside '[ ]', V1 elsewhere) and flex's longest-match rule between them. Input is a
+ * latin1 string (one char per byte) so strings keep their exact bytes.
+ */
+import { DtsError, type SrcPos } from './errors.js';
+
+export type TokKind =
+  | 'V1' | 'PLUGIN' | 'MEMRESERVE' | 'BITS' | 'DEL_PROP' | 'DEL_NODE' | 'OMIT_NO_REF' | 'INCBIN'
+  | 'PROPNODENAME' | 'LITERAL' | 'CHAR_LITERAL' | 'BYTE' | 'STRING' | 'LABEL' | 'LABEL_REF' | 'PATH_REF'
+  | 'OP' | 'CHAR' | 'EOF';
+
+export interface Tok {
+  kind: TokKind;
+  /** Text: name, label, ref, operator or char; the decoded bytes (latin1) of a STRING. */
+  text: string;
+  /** LITERAL, CHAR_LITERAL, BYTE value. */
+  value: bigint;
+  pos: SrcPos;
+}
+
+type State = 'INITIAL' | 'V1' | 'PROPNODENAME' | 'BYTESTRING';
+
+const PROPNODECHAR = /[a-zA-Z0-9,._+*#?@-]/;
+const isPropNodeChar = (c: string): boolean => PROPNODECHAR.test(c);
+const isLabelStart = (c: string): boolean => /[a-zA-Z_]/.test(c);
+const isLabelChar = (c: string): boolean => /[a-zA-Z0-9_]/.test(c);
+const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
+
+/** Decodes dtc's string escapes (util.c get_escape_char): \a\b\t\n\v\f\r, up to 3 octal digits, \x + up to 2 hex digits. */
+export function unescape(s: string, pos: SrcPos): string {
+  let out = '';
+  for (let i = 0; i < s.length; ) {
+    const c = s[i++]!;
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const e = s[i] ?? '';
+    const simple: Record<string, string> = { a: '\x07', b: '\b', t: '\t', n: '\n', v: '\v', f: '\f', r: '\r' };
+    if (e in simple) {
+      out += simple[e];
+      i++;
+    } else if (e >= '0' && e <= '7') {
+      let j = i;
+      while (j < i + 3 && s[j]! >= '0' && s[j]! <= '7') j++;
+      out += String.fromCharCode(parseInt(s.slice(i, j), 8) & 0xff);
+      i = j;
+    } else if (e === 'x') {
+      let j = i + 1;
+      while (j < i + 3 && /[0-9a-fA-F]/.test(s[j] ?? '')) j++;
+      if (j === i + 1) throw new DtsError('\\x used with no following hex digits', pos);
+      out += String.fromCharCode(parseInt(s.slice(i + 1, j), 16));
+      i = j;
+    } else {
+      out += e; // includes a trailing backslash's NUL-less end: dtc copies the char
+      i++;
+    }
+  }
+  return out;
+}
+
+export interface SourceFile {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** Opens a /include/ target: returns the file, searched relative to `fromDir` then the search path. */
+export type IncludeResolver = (name: string, fromFile: string) => SourceFile;
+
+interface Frame {
+  file: SourceFile;
+  at: number;
+  /** Reported file name and line (changed by # linemarkers). */
+  name: string;
+  line: number;
+  col: number;
+}
+
+const MAX_INCLUDE_DEPTH = 100;
+
+export class Lexer {
+  #state: State = 'INITIAL';
+  #stack: Frame[] = [];
+  #peeked: Tok[] = [];
+
+  constructor(file: SourceFile, readonly resolve: IncludeResolver) {
+    this.#stack.push({ file, at: 0, name: file.name, line: 1, col: 1 });
+  }
+
+  /** The file that is being read (for /incbin/ paths). */
+  get currentFile(): string {
+    return this.#stack[this.#stack.length - 1]!.file.name;
+  }
+
+  peek(n = 0): Tok {
+    while (this.#peeked.length <= n) this.#peeked.push(this.#lex());
+    return this.#peeked[n]!;
+  }
+
+  next(): Tok {
+    return this.#peeked.length ? this.#peeked.shift()! : this.#lex();
+  }
+
+  #pos(f: Frame): SrcPos {
+    return { file: f.name, line: f.line, col: f.col };
+  }
+
+  #advance(f: Frame, n: number): void {
+    const t = f.file.text;
+    for (let i = f.at; i < f.at + n; i++) {
+      if (t.charCodeAt(i) === 10) {
+        f.line++;
+        f.col = 1;
+      } else f.col++;
+    }
+    f.at += n;
+  }
+
+  #lex(): Tok {
+    for (;;) {
+      const f = this.#stack[this.#stack.length - 1]!;
+      const t = f.file.text;
+      if (f.at >= t.length) {
+        if (this.#stack.length > 1) {
+          this.#stack.pop();
+          continue;
+        }
+        return { kind: 'EOF', text: '', value: 0n, pos: this.#pos(f) };
+      }
+      const m = this.#match(f);
+      if (m === null) continue; // whitespace, comment, linemarker, include
+      return m;
+    }
+  }
+
+  /** One flex step: the longest match among the rules active in the current state (ties: first rule). */
+  #match(f: Frame): Tok | null {
+    const t = f.file.text;
+    const at = f.at;
+    const c = t[at]!;
+    const pos = this.#pos(f);
+    const st = this.#state;
+    const tok = (kind: TokKind, len: number, text = t.slice(at, at + len), value = 0n): Tok => {
+      this.#advance(f, len);
+      return { kind, text, value, pos };
+    };
+
+    // candidates: [length, producer]; flex picks the longest, earliest rule on ties
+    let bestLen = 0;
+    let best: (() => Tok | null) | undefined;
+    const offer = (len: number, make: () => Tok | null): void => {
+      if (len > bestLen) {
+        bestLen = len;
+        best = make;
+      }
+    };
+
+    // <*>"/include/"{WS}*{STRING}
+    if (t.startsWith('/include/', at)) {
+      let j = at + 9;
+      while (j < t.length && isSpace(t[j]!)) j++;
+      const e = t[j] === '"' ? stringEnd(t, j) : -1;
+      if (e > 0)
+        offer(e - at, () => {
+          const name = t.slice(j + 1, e - 1);
+          this.#advance(f, e - at);
+          if (this.#stack.length >= MAX_INCLUDE_DEPTH) throw new DtsError('Includes nested too deeply', pos);
+          const file = this.resolve(name, f.file.name);
+          this.#stack.push({ file, at: 0, name: file.name, line: 1, col: 1 });
+          return null;
+        });
+    }
+    // <*>^"#"(line)?[ \t]+[0-9]+[ \t]+{STRING}([ \t]+[0-9]+)*
+    if (c === '#' && (at === 0 || t[at - 1] === '\n')) {
+      const m = /^#(?:line)?[ \t]+([0-9]+)[ \t]+"((?:[^\\"\n]|\\.)*)"(?:[ \t]+[0-9]+)*/.exec(t.slice(at, t.indexOf('\n', at) < 0 ? t.length : t.indexOf('\n', at)));
+      if (m)
+        offer(m[0].length, () => {
+          this.#advance(f, m[0].length);
+          f.name = unescape(m[2]!, pos);
+          f.line = parseInt(m[1]!, 10) - 1;
+          return null;
+        });
+    }
+    // <*>{STRING}
+    if (c === '"') {
+      const e = stringEnd(t, at);
+      if (e > 0) offer(e - at, () => tok('STRING', e - at, unescape(t.slice(at + 1, e - 1), pos)));
+    }
+    const kw = (word: string, kind: TokKind, next?: State): void => {
+      if (t.startsWith(word, at))
+        offer(word.length, () => {
+          if (next) this.#state = next;
+          return tok(kind, word.length);
+        });
+    };
+    if (c === '/') {
+      kw('/dts-v1/', 'V1', 'V1');
+      kw('/plugin/', 'PLUGIN');
+      kw('/memreserve/', 'MEMRESERVE', 'V1');
+      kw('/bits/', 'BITS', 'V1');
+      kw('/delete-property/', 'DEL_PROP', 'PROPNODENAME');
+      kw('/delete-node/', 'DEL_NODE', 'PROPNODENAME');
+      kw('/omit-if-no-ref/', 'OMIT_NO_REF', 'PROPNODENAME');
+    }
+    // <*>{LABEL}:
+    if (isLabelStart(c)) {
+      let j = at + 1;
+      while (j < t.length && isLabelChar(t[j]!)) j++;
+      if (t[j] === ':') offer(j + 1 - at, () => tok('LABEL', j + 1 - at, t.slice(at, j)));
+    }
+    // <V1>([0-9]+|0[xX][0-9a-fA-F]+)(U|L|UL|LL|ULL)?
+    if (st === 'V1' && c >= '0' && c <= '9') {
+      const m = /^(?:0[xX][0-9a-fA-F]+|[0-9]+)(?:ULL|UL|LL|U|L)?/.exec(t.slice(at, at + 64));
+      if (m) offer(m[0].length, () => tok('LITERAL', m[0].length, m[0], parseLiteral(m[0], pos)));
+    }
+    // <*>{CHAR_LITERAL}  '([^']|\\')*'
+    if (c === "'") {
+      const e = charLitEnd(t, at);
+      if (e > 0)
+        offer(e - at, () => {
+          const d = unescape(t.slice(at + 1, e - 1), pos);
+          if (d.length === 0) throw new DtsError('Empty character literal', pos);
+          if (d.length > 1) throw new DtsError(`Character literal has ${d.length} characters instead of 1`, pos);
+          return tok('CHAR_LITERAL', e - at, t.slice(at, e), BigInt(d.charCodeAt(0)));
+        });
+    }
+    if (c === '&') {
+      // <*>\&{LABEL}
+      if (isLabelStart(t[at + 1] ?? '')) {
+        let j = at + 2;
+        while (j < t.length && isLabelChar(t[j]!)) j++;
+        offer(j - at, () => tok('LABEL_REF', j - at, t.slice(at + 1, j)));
+      }
+      // <*>"&{/"{PATHCHAR}*\}
+      if (t.startsWith('&{/', at)) {
+        let j = at + 3;
+        while (j < t.length && (isPropNodeChar(t[j]!) || t[j] === '/')) j++;
+        if (t[j] === '}') offer(j + 1 - at, () => tok('PATH_REF', j + 1 - at, t.slice(at + 2, j)));
+      }
+    }
+    // <BYTESTRING>[0-9a-fA-F]{2}
+    if (st === 'BYTESTRING' && /^[0-9a-fA-F]{2}/.test(t.slice(at, at + 2)))
+      offer(2, () => tok('BYTE', 2, t.slice(at, at + 2), BigInt(parseInt(t.slice(at, at + 2), 16))));
+    if (st === 'BYTESTRING' && c === ']')
+      offer(1, () => {
+        this.#state = 'V1';
+        return tok('CHAR', 1);
+      });
+    // <PROPNODENAME>\\?{PROPNODECHAR}+
+    if (st === 'PROPNODENAME') {
+      let j = at + (c === '\\' ? 1 : 0);
+      const s = j;
+      while (j < t.length && isPropNodeChar(t[j]!)) j++;
+      if (j > s)
+        offer(j - at, () => {
+          this.#state = 'V1';
+          return tok('PROPNODENAME', j - at, t.slice(s, j));
+        });
+    }
+    // "/incbin/" (INITIAL and V1 only)
+    if ((st === 'INITIAL' || st === 'V1') && t.startsWith('/incbin/', at)) offer(8, () => tok('INCBIN', 8));
+    // whitespace and comments
+    if (isSpace(c)) {
+      let j = at;
+      while (j < t.length && isSpace(t[j]!)) j++;
+      offer(j - at, () => (this.#advance(f, j - at), null));
+    }
+    if (t.startsWith('/*', at)) {
+      let j = at;
+      while (t.startsWith('/*', j)) {
+        const e = t.indexOf('*/', j + 2);
+        if (e < 0) break;
+        j = e + 2;
+      }
+      if (j > at) offer(j - at, () => (this.#advance(f, j - at), null));
+    }
+    if (t.startsWith('//', at)) {
+      let j = at;
+      while (t.startsWith('//', j)) {
+        const e = t.indexOf('\n', j);
+        if (e < 0) break;
+        j = e + 1;
+      }
+      if (j > at) offer(j - at, () => (this.#advance(f, j - at), null));
+    }
+    for (const op of ['<<', '>>', '<=', '>=', '==', '!=', '&&', '||'])
+      if (t.startsWith(op, at)) offer(2, () => tok('OP', 2));
+    // <*>.
+    offer(1, () => {
+      if (c === '[') this.#state = 'BYTESTRING';
+      if (c === '{' || c === ';') this.#state = 'PROPNODENAME';
+      return tok('CHAR', 1);
+    });
+    return best!();
+  }
+}
+
+/** End (exclusive) of a "string" starting at `at`, or -1 when unterminated. */
+function stringEnd(t: string, at: number): number {
+  for (let j = at + 1; j < t.length; j++) {
+    const c = t[j];
+    if (c === '\\') {
+      j++;
+      continue;
+    }
+    if (c === '"') return j + 1;
+  }
+  return -1;
+}
+
+/** '([^']|\\')*' — flex takes the longest match, so the literal ends at the last reachable quote run. */
+function charLitEnd(t: string, at: number): number {
+  // [^'] includes newlines and backslashes; \\' lets a quote be inside. Greedy longest match:
+  // the regex can extend past any "\'" pair, so find the longest prefix matching the pattern.
+  const re = /'(?:[^']|\\')*'/y;
+  re.lastIndex = at;
+  const m = re.exec(t);
+  return m ? at + m[0].length : -1;
+}
+
+function parseLiteral(s: string, pos: SrcPos): bigint {
+  const digits = s.replace(/[UL]+$/, '');
+  let v: bigint;
+  if (/^0[xX]/.test(digits)) v = BigInt(digits);
+  else if (digits.length > 1 && digits[0] === '0') {
+    if (!/^[0-7]+$/.test(digits)) throw new DtsError(`Bad integer literal '${s}'`, pos);
+    v = BigInt('0o' + digits.slice(1));
+  } else v = BigInt(digits);
+  if (v >= 1n << 64n) throw new DtsError(`Integer literal '${s}' out of range`, pos);
+  return v;
+}

@@ -1,0 +1,400 @@
+/**
+ * DTS parser: dtc 1.6.1 dtc-parser.y as recursive descent, with the same tree-building actions
+ * (build_node, merge_nodes, add_orphan_node …) in the same order.
+ */
+import { DtsError, type SrcPos } from './errors.js';
+import { Lexer, type Tok } from './lexer.js';
+import {
+  Data, Node, Property, addChild, addLabel, buildNode, deleteNode, getNodeByPath, getNodeByRef, mergeNodes,
+} from './tree.js';
+import { bytesToLatin1 } from '../model.js';
+
+export interface ReserveInfo {
+  address: bigint;
+  size: bigint;
+  labels: string[];
+}
+
+export interface DtInfo {
+  plugin: boolean;
+  reserve: ReserveInfo[];
+  root: Node;
+  bootCpuidPhys: number;
+}
+
+/** Reads an /incbin/ file: `name` as written, relative to the file that names it, then the search path. */
+export type IncbinReader = (name: string, fromFile: string) => Uint8Array;
+
+const M64 = (1n << 64n) - 1n;
+const u64 = (v: bigint): bigint => v & M64;
+
+export class Parser {
+  plugin = false;
+  #orphans = 0;
+  constructor(readonly lx: Lexer, readonly incbin: IncbinReader) {}
+
+  #err(msg: string, pos: SrcPos): never {
+    throw new DtsError(msg, pos);
+  }
+  #syntax(t: Tok): never {
+    this.#err('syntax error', t.pos);
+  }
+  #expectChar(c: string): Tok {
+    const t = this.lx.next();
+    if (t.kind !== 'CHAR' || t.text !== c) this.#syntax(t);
+    return t;
+  }
+  #isChar(t: Tok, c: string): boolean {
+    return t.kind === 'CHAR' && t.text === c;
+  }
+
+  parse(): DtInfo {
+    // headers
+    let flags = -1;
+    for (;;) {
+      const t = this.lx.peek();
+      if (t.kind !== 'V1') break;
+      this.lx.next();
+      this.#expectChar(';');
+      let f = 1;
+      if (this.lx.peek().kind === 'PLUGIN') {
+        this.lx.next();
+        this.#expectChar(';');
+        f = 3;
+      }
+      if (flags >= 0 && f !== flags) this.#err("Header flags don't match earlier ones", t.pos);
+      if (flags < 0) flags = f;
+    }
+    if (flags < 0) this.#syntax(this.lx.peek());
+    this.plugin = flags === 3;
+    // memreserves
+    const reserve: ReserveInfo[] = [];
+    for (;;) {
+      let k = 0;
+      while (this.lx.peek(k).kind === 'LABEL') k++;
+      if (this.lx.peek(k).kind !== 'MEMRESERVE') break;
+      const labels: string[] = [];
+      for (let i = 0; i < k; i++) labels.unshift(this.lx.next().text);
+      this.lx.next();
+      const address = this.#prim();
+      const size = this.#prim();
+      this.#expectChar(';');
+      reserve.push({ address, size, labels });
+    }
+    // devicetree
+    let root: Node;
+    const first = this.lx.next();
+    if (this.#isChar(first, '/')) {
+      root = this.#nodedef();
+      root.name = '';
+    } else if (first.kind === 'LABEL_REF' || first.kind === 'PATH_REF') {
+      const nd = this.#nodedef();
+      if (!this.plugin) this.#err(`Label or path ${first.text} not found`, first.pos);
+      root = buildNode([], []);
+      root.name = '';
+      this.#addOrphan(root, nd, first.text);
+    } else this.#syntax(first);
+    for (;;) {
+      const t = this.lx.next();
+      if (t.kind === 'EOF') break;
+      if (this.#isChar(t, '/')) mergeNodes(root, this.#nodedef());
+      else if (t.kind === 'LABEL') {
+        const ref = this.lx.next();
+        if (ref.kind !== 'LABEL_REF' && ref.kind !== 'PATH_REF') this.#syntax(ref);
+        const nd = this.#nodedef();
+        const target = getNodeByRef(root, ref.text);
+        if (!target) this.#err(`Label or path ${ref.text} not found`, ref.pos);
+        addLabel(target.labels, t.text);
+        mergeNodes(target, nd);
+      } else if (t.kind === 'PATH_REF') {
+        const nd = this.#nodedef();
+        if (this.plugin) this.#addOrphan(root, nd, t.text);
+        else {
+          const target = getNodeByRef(root, t.text);
+          if (!target) this.#err(`Label or path ${t.text} not found`, t.pos);
+          mergeNodes(target, nd);
+        }
+      } else if (t.kind === 'LABEL_REF') {
+        const nd = this.#nodedef();
+        const target = getNodeByRef(root, t.text);
+        if (target) mergeNodes(target, nd);
+        else if (this.plugin) this.#addOrphan(root, nd, t.text);
+        else this.#err(`Label or path ${t.text} not found`, t.pos);
+      } else if (t.kind === 'DEL_NODE' || t.kind === 'OMIT_NO_REF') {
+        const ref = this.lx.next();
+        if (ref.kind !== 'LABEL_REF' && ref.kind !== 'PATH_REF') this.#syntax(ref);
+        this.#expectChar(';');
+        const target = getNodeByRef(root, ref.text);
+        if (!target) this.#err(`Label or path ${ref.text} not found`, ref.pos);
+        if (t.kind === 'DEL_NODE') deleteNode(target);
+        else target.omitIfUnused = true;
+      } else this.#syntax(t);
+    }
+    return { plugin: this.plugin, reserve, root, bootCpuidPhys: guessBootCpuid(root) };
+  }
+
+  #addOrphan(root: Node, nd: Node, ref: string): void {
+    let p: Property;
+    if (ref.startsWith('/')) p = new Property('target-path', Data.fromLatin1(ref + '\0'));
+    else p = new Property('target', new Data().mark('REF_PHANDLE', ref).appendU32(0xffffffff));
+    nd.name = '__overlay__';
+    const frag = buildNode([p], [nd]);
+    frag.name = `fragment@${this.#orphans++}`;
+    addChild(root, frag);
+  }
+
+  /** '{' proplist subnodes '}' ';' */
+  #nodedef(): Node {
+    const open = this.#expectChar('{');
+    const props: Property[] = [];
+    const children: Node[] = [];
+    for (;;) {
+      let k = 0;
+      while (this.lx.peek(k).kind === 'LABEL') k++;
+      const t = this.lx.peek(k);
+      if (this.#isChar(t, '}')) {
+        if (k) this.#syntax(t);
+        break;
+      }
+      let isProp: boolean;
+      if (t.kind === 'DEL_PROP') isProp = true;
+      else if (t.kind === 'DEL_NODE' || t.kind === 'OMIT_NO_REF') isProp = false;
+      else if (t.kind === 'PROPNODENAME') {
+        const n = this.lx.peek(k + 1);
+        isProp = this.#isChar(n, '=') || this.#isChar(n, ';');
+      } else this.#syntax(t);
+      if (isProp) {
+        if (children.length) this.#err('Properties must precede subnodes', t.pos);
+        props.push(this.#propdef());
+      } else children.push(this.#subnode());
+    }
+    this.lx.next();
+    this.#expectChar(';');
+    return buildNode(props, children, open.pos);
+  }
+
+  #labels(): string[] {
+    const out: string[] = [];
+    while (this.lx.peek().kind === 'LABEL') out.push(this.lx.next().text);
+    return out;
+  }
+
+  #propdef(): Property {
+    const labels = this.#labels();
+    const t = this.lx.next();
+    let p: Property;
+    if (t.kind === 'DEL_PROP') {
+      const n = this.lx.next();
+      if (n.kind !== 'PROPNODENAME') this.#syntax(n);
+      this.#expectChar(';');
+      p = new Property(n.text, new Data(), n.pos);
+      p.deleted = true;
+    } else {
+      const nx = this.lx.next();
+      if (this.#isChar(nx, ';')) p = new Property(t.text, new Data(), t.pos);
+      else if (!this.#isChar(nx, '=')) this.#syntax(nx);
+      else {
+        const d = this.#propdata();
+        this.#expectChar(';');
+        p = new Property(t.text, d, t.pos);
+      }
+    }
+    for (let i = labels.length - 1; i >= 0; i--) addLabel(p.labels, labels[i]!);
+    return p;
+  }
+
+  #subnode(): Node {
+    const labels = this.#labels();
+    const t = this.lx.next();
+    let n: Node;
+    if (t.kind === 'DEL_NODE') {
+      const nm = this.lx.next();
+      if (nm.kind !== 'PROPNODENAME') this.#syntax(nm);
+      this.#expectChar(';');
+      n = new Node();
+      n.deleted = true;
+      n.name = nm.text;
+    } else if (t.kind === 'OMIT_NO_REF') {
+      n = this.#subnode();
+      n.omitIfUnused = true;
+    } else if (t.kind === 'PROPNODENAME') {
+      n = this.#nodedef();
+      n.name = t.text;
+    } else this.#syntax(t);
+    for (let i = labels.length - 1; i >= 0; i--) addLabel(n.labels, labels[i]!);
+    return n;
+  }
+
+  /** propdata: items separated by ',', labels anywhere between them. */
+  #propdata(): Data {
+    const d = new Data();
+    for (;;) {
+      for (const l of this.#labels()) d.mark('LABEL', l);
+      const t = this.lx.next();
+      if (t.kind === 'STRING') d.merge(Data.fromLatin1(t.text + '\0'));
+      else if (this.#isChar(t, '<') || t.kind === 'BITS') d.merge(this.#array(t));
+      else if (this.#isChar(t, '[')) {
+        for (;;) {
+          const b = this.lx.next();
+          if (b.kind === 'BYTE') d.val.push(Number(b.value));
+          else if (b.kind === 'LABEL') d.mark('LABEL', b.text);
+          else if (this.#isChar(b, ']')) break;
+          else this.#syntax(b);
+        }
+      } else if (t.kind === 'LABEL_REF' || t.kind === 'PATH_REF') d.mark('REF_PATH', t.text);
+      else if (t.kind === 'INCBIN') {
+        this.#expectChar('(');
+        const name = this.lx.next();
+        if (name.kind !== 'STRING') this.#syntax(name);
+        let offset = 0n, len = -1n;
+        const sep = this.lx.next();
+        if (this.#isChar(sep, ',')) {
+          offset = this.#prim();
+          this.#expectChar(',');
+          len = this.#prim();
+          this.#expectChar(')');
+        } else if (!this.#isChar(sep, ')')) this.#syntax(sep);
+        const file = this.incbin(name.text, this.lx.currentFile);
+        const start = Number(offset > BigInt(file.length) ? BigInt(file.length) : offset);
+        const end = len < 0n ? file.length : Math.min(file.length, start + Number(len));
+        d.merge(Data.fromLatin1(bytesToLatin1(file.subarray(start, end))));
+      } else this.#syntax(t);
+      for (const l of this.#labels()) d.mark('LABEL', l);
+      if (!this.#isChar(this.lx.peek(), ',')) return d;
+      this.lx.next();
+    }
+  }
+
+  /** arrayprefix ... '>' */
+  #array(first: Tok): Data {
+    let bits = 32;
+    if (first.kind === 'BITS') {
+      const n = this.lx.next();
+      if (n.kind !== 'LITERAL') this.#syntax(n);
+      bits = Number(n.value);
+      if (![8, 16, 32, 64].includes(bits) || n.value > 64n) {
+        this.#err('Array elements must be 8, 16, 32 or 64-bits', n.pos);
+      }
+      this.#expectChar('<');
+    }
+    const d = new Data();
+    const mask = bits < 64 ? (1n << BigInt(bits)) - 1n : M64;
+    for (;;) {
+      const t = this.lx.peek();
+      if (this.#isChar(t, '>')) {
+        this.lx.next();
+        return d;
+      }
+      if (t.kind === 'LABEL') {
+        this.lx.next();
+        d.mark('LABEL', t.text);
+      } else if (t.kind === 'LABEL_REF' || t.kind === 'PATH_REF') {
+        this.lx.next();
+        if (bits !== 32) this.#err('References are only allowed in arrays with 32-bit elements.', t.pos);
+        d.mark('REF_PHANDLE', t.text);
+        d.appendInt(mask, bits);
+      } else {
+        const v = this.#prim();
+        if (bits < 64 && v > mask && (v | mask) !== M64) this.#err(`Value out of range for ${bits}-bit array element`, t.pos);
+        d.appendInt(v & mask, bits);
+      }
+    }
+  }
+
+  /** integer_prim: literal, char literal, or '(' expr ')'. */
+  #prim(): bigint {
+    const t = this.lx.next();
+    if (t.kind === 'LITERAL' || t.kind === 'CHAR_LITERAL') return t.value;
+    if (this.#isChar(t, '(')) {
+      const v = this.#expr();
+      this.#expectChar(')');
+      return v;
+    }
+    this.#syntax(t);
+  }
+
+  #expr(): bigint {
+    const c = this.#binary(0);
+    if (this.#isChar(this.lx.peek(), '?')) {
+      this.lx.next();
+      const a = this.#expr();
+      this.#expectChar(':');
+      const b = this.#ternaryTail();
+      return c ? a : b;
+    }
+    return c;
+  }
+  #ternaryTail(): bigint {
+    const c = this.#binary(0);
+    if (this.#isChar(this.lx.peek(), '?')) {
+      this.lx.next();
+      const a = this.#expr();
+      this.#expectChar(':');
+      const b = this.#ternaryTail();
+      return c ? a : b;
+    }
+    return c;
+  }
+
+  /** Precedence climbing over dtc's levels: || && | ^ & ==,!= <,>,<=,>= <<,>> +,- *,/,% */
+  #binary(level: number): bigint {
+    if (level === LEVELS.length) return this.#unary();
+    let l = this.#binary(level + 1);
+    for (;;) {
+      const t = this.lx.peek();
+      const op = t.kind === 'OP' || t.kind === 'CHAR' ? t.text : '';
+      if (!LEVELS[level]!.includes(op)) return l;
+      this.lx.next();
+      const r = this.#binary(level + 1);
+      l = apply(op, l, r, t.pos);
+    }
+  }
+
+  #unary(): bigint {
+    const t = this.lx.peek();
+    if (t.kind === 'CHAR' && (t.text === '-' || t.text === '~' || t.text === '!')) {
+      this.lx.next();
+      const v = this.#unary();
+      return t.text === '-' ? u64(-v) : t.text === '~' ? u64(~v) : v === 0n ? 1n : 0n;
+    }
+    return this.#prim();
+  }
+}
+
+const LEVELS: readonly (readonly string[])[] = [
+  ['||'], ['&&'], ['|'], ['^'], ['&'], ['==', '!='], ['<', '>', '<=', '>='], ['<<', '>>'], ['+', '-'], ['*', '/', '%'],
+];
+
+function apply(op: string, a: bigint, b: bigint, pos: SrcPos): bigint {
+  switch (op) {
+    case '||': return a || b ? 1n : 0n;
+    case '&&': return a && b ? 1n : 0n;
+    case '|': return a | b;
+    case '^': return a ^ b;
+    case '&': return a & b;
+    case '==': return a === b ? 1n : 0n;
+    case '!=': return a !== b ? 1n : 0n;
+    case '<': return a < b ? 1n : 0n;
+    case '>': return a > b ? 1n : 0n;
+    case '<=': return a <= b ? 1n : 0n;
+    case '>=': return a >= b ? 1n : 0n;
+    case '<<': return b < 64n ? u64(a << b) : 0n;
+    case '>>': return b < 64n ? a >> b : 0n;
+    case '+': return u64(a + b);
+    case '-': return u64(a - b);
+    case '*': return u64(a * b);
+    case '/': if (b === 0n) throw new DtsError('Division by zero', pos); return a / b;
+    case '%': if (b === 0n) throw new DtsError('Division by zero', pos); return a % b;
+  }
+  throw new DtsError(`syntax error`, pos);
+}
+
+/** livetree.c guess_boot_cpuid: `reg` of the first child of /cpus when it is one cell. */
+function guessBootCpuid(root: Node): number {
+  const cpus = getNodeByPath(root, '/cpus');
+  const first = cpus?.children[0];
+  const reg = first?.getProp('reg');
+  if (!reg || reg.val.len !== 4) return 0;
+  const v = reg.val.val;
+  return ((v[0]! << 24) | (v[1]! << 16) | (v[2]! << 8) | v[3]!) >>> 0;
+}

@@ -1,0 +1,210 @@
+/**
+ * dtc's live tree (livetree.c): nodes and properties with labels, deletion flags and value markers
+ * (phandle and path references, labels inside values). Merging and deletion follow dtc 1.6.1 exactly,
+ * because property and node order in the blob depends on them.
+ */
+import type { SrcPos } from './errors.js';
+
+export type MarkerType = 'REF_PHANDLE' | 'REF_PATH' | 'LABEL';
+
+export interface Marker {
+  type: MarkerType;
+  offset: number;
+  ref: string;
+}
+
+/** A property value under construction: bytes plus markers at byte offsets. */
+export class Data {
+  constructor(public val: number[] = [], public markers: Marker[] = []) {}
+  static fromLatin1(s: string): Data {
+    const d = new Data();
+    for (let i = 0; i < s.length; i++) d.val.push(s.charCodeAt(i));
+    return d;
+  }
+  get len(): number {
+    return this.val.length;
+  }
+  /** data_merge: append `o`, its markers shifted. */
+  merge(o: Data): this {
+    for (const m of o.markers) this.markers.push({ ...m, offset: m.offset + this.val.length });
+    for (let i = 0; i < o.val.length; i++) this.val.push(o.val[i]!);
+    return this;
+  }
+  mark(type: MarkerType, ref: string): this {
+    this.markers.push({ type, offset: this.val.length, ref });
+    return this;
+  }
+  /** data_append_integer, big-endian, `bits` wide. */
+  appendInt(v: bigint, bits: number): this {
+    for (let s = bits - 8; s >= 0; s -= 8) this.val.push(Number((v >> BigInt(s)) & 0xffn));
+    return this;
+  }
+  appendU32(v: number): this {
+    this.val.push((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+    return this;
+  }
+  appendLatin1(s: string): this {
+    for (let i = 0; i < s.length; i++) this.val.push(s.charCodeAt(i) & 0xff);
+    return this;
+  }
+  setU32(at: number, v: number): void {
+    this.val[at] = (v >>> 24) & 0xff;
+    this.val[at + 1] = (v >>> 16) & 0xff;
+    this.val[at + 2] = (v >>> 8) & 0xff;
+    this.val[at + 3] = v & 0xff;
+  }
+  /** data_insert_at_marker: insert bytes at marker `mi`'s offset; later markers move. */
+  insertAt(mi: number, bytes: number[]): void {
+    const at = this.markers[mi]!.offset;
+    this.val.splice(at, 0, ...bytes);
+    for (let i = mi + 1; i < this.markers.length; i++) this.markers[i]!.offset += bytes.length;
+  }
+}
+
+export interface Label {
+  label: string;
+  deleted: boolean;
+}
+
+export class Property {
+  labels: Label[] = [];
+  deleted = false;
+  constructor(public name: string, public val: Data, public pos?: SrcPos) {}
+}
+
+export class Node {
+  name = '';
+  props: Property[] = [];
+  children: Node[] = [];
+  labels: Label[] = [];
+  parent: Node | undefined;
+  deleted = false;
+  omitIfUnused = false;
+  isReferenced = false;
+  phandle = 0;
+  fullpath = '';
+  pos: SrcPos | undefined;
+  get basename(): string {
+    const i = this.name.indexOf('@');
+    return i < 0 ? this.name : this.name.slice(0, i);
+  }
+  liveChildren(): Node[] {
+    return this.children.filter((c) => !c.deleted);
+  }
+  liveProps(): Property[] {
+    return this.props.filter((p) => !p.deleted);
+  }
+  getProp(name: string): Property | undefined {
+    return this.props.find((p) => !p.deleted && p.name === name);
+  }
+  getSubnode(name: string): Node | undefined {
+    return this.children.find((c) => !c.deleted && c.name === name);
+  }
+}
+
+/** add_label: an existing label is revived; a new one goes to the front (dtc prepends). */
+export function addLabel(labels: Label[], label: string): void {
+  for (const l of labels)
+    if (l.label === label) {
+      l.deleted = false;
+      return;
+    }
+  labels.unshift({ label, deleted: false });
+}
+
+export function buildNode(props: Property[], children: Node[], pos?: SrcPos): Node {
+  const n = new Node();
+  n.props = props;
+  n.children = children;
+  n.pos = pos;
+  for (const c of children) c.parent = n;
+  return n;
+}
+
+export function deleteProperty(p: Property): void {
+  p.deleted = true;
+  for (const l of p.labels) l.deleted = true;
+}
+
+export function deleteNode(n: Node): void {
+  n.deleted = true;
+  for (const c of n.children) if (!c.deleted) deleteNode(c);
+  for (const p of n.props) if (!p.deleted) deleteProperty(p);
+  for (const l of n.labels) l.deleted = true;
+}
+
+export function addChild(parent: Node, child: Node): void {
+  child.parent = parent;
+  parent.children.push(child);
+}
+
+/** merge_nodes: new properties replace same-named ones in place (even deleted ones), others are appended. */
+export function mergeNodes(old: Node, nu: Node): Node {
+  old.deleted = false;
+  for (const l of nu.labels) addLabel(old.labels, l.label);
+  for (const np of nu.props) {
+    if (np.deleted) {
+      const victim = old.props.find((p) => p.name === np.name);
+      if (victim) deleteProperty(victim);
+      continue;
+    }
+    const op = old.props.find((p) => p.name === np.name);
+    if (op) {
+      for (const l of np.labels) addLabel(op.labels, l.label);
+      op.val = np.val;
+      op.deleted = false;
+      op.pos = np.pos;
+    } else old.props.push(np);
+  }
+  for (const nc of nu.children) {
+    nc.parent = undefined;
+    if (nc.deleted) {
+      const victim = old.children.find((c) => c.name === nc.name);
+      if (victim) deleteNode(victim);
+      continue;
+    }
+    const oc = old.children.find((c) => c.name === nc.name);
+    if (oc) mergeNodes(oc, nc);
+    else addChild(old, nc);
+  }
+  return old;
+}
+
+export function getNodeByPath(tree: Node, path: string): Node | undefined {
+  let node = tree;
+  if (tree.deleted && path === '') return undefined;
+  for (const part of path.split('/')) {
+    if (part === '') continue;
+    const next = node.children.find((c) => !c.deleted && c.name === part);
+    if (!next) return undefined;
+    node = next;
+  }
+  return node;
+}
+
+export function getNodeByLabel(tree: Node, label: string): Node | undefined {
+  for (const l of tree.labels) if (!l.deleted && l.label === label) return tree;
+  for (const c of tree.children) {
+    if (c.deleted) continue;
+    const n = getNodeByLabel(c, label);
+    if (n) return n;
+  }
+  return undefined;
+}
+
+export function getNodeByRef(tree: Node, ref: string): Node | undefined {
+  if (ref === '/') return tree;
+  if (ref.startsWith('/')) return getNodeByPath(tree, ref);
+  return getNodeByLabel(tree, ref);
+}
+
+/** dtc util.c join_path. */
+export function joinPath(path: string, name: string): string {
+  return path.endsWith('/') ? path + name : path + '/' + name;
+}
+
+/** dtc.c fill_fullpaths (live nodes only). */
+export function fillFullpaths(node: Node, prefix: string): void {
+  node.fullpath = joinPath(prefix, node.name);
+  for (const c of node.children) if (!c.deleted) fillFullpaths(c, node.fullpath);
+}

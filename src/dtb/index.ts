@@ -1,0 +1,10 @@
+export type { Fdt, FdtNode, FdtProperty, ReserveEntry } from './model.js';
+export { fdtNode, propValue, asCells, asStrings, asString, getProp, findNode, findByPhandle, bytesToLatin1, latin1ToBytes } from './model.js';
+export { FDT_MAGIC, FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_NOP, FDT_END, FdtHeader, VERSIONS } from './layout.js';
+export { decodeFdt, decodeHeader, openFdt, FdtView, type DecodeOptions, type DecodedFdt, type FdtLayout } from './read.js';
+export { encodeFdt, flattenTree, StringTable, type EncodeOptions } from './write.js';
+export { compileDts, parseDts, reprocessFdt, type CompileOptions } from './dts/compile.js';
+export { DtsError, type SrcPos } from './dts/errors.js';
+export { fileAccessFor } from './dts/files.js';
+export { preprocess, Preprocessor, CppError, type CppOptions } from './cpp.js';
+export { formatDts, formatDump, formatValue } from './text.js';
