@@ -1,7 +1,264 @@
-/** `uimage`: not yet implemented; it lands with its format. */
-import { runMain } from './run.js';
+/** `uimage`: U-Boot legacy images — pack (mkimage's flags), list (mkimage -l, CRCs verified), extract (dumpimage -p). */
+import { readFile } from 'node:fs/promises';
+import { parseArgs as nodeParseArgs, type ParseArgsConfig } from 'node:util';
+import { fileAccess } from '../bytes/random.js';
+import { filePayload, type Payload } from '../bytes/payload.js';
+import { pipeInto, withOutputFile } from '../bytes/sink.js';
+import { HEADER_SIZE, multiOffsets } from '../uimage/layout.js';
+import { writeLegacyImage } from '../uimage/legacy-write.js';
+import { openLegacyImage } from '../uimage/legacy-read.js';
+import { legacyJson, legacyListingBytes } from '../uimage/legacy-text.js';
+import { MkimageError, mkimageSpec, sourceDateEpoch, splitDataArg } from '../uimage/mkimage.js';
+import { TABLES, idOf, type Category } from '../uimage/tables.js';
+import { IH_TYPE_MULTI, IH_TYPE_SCRIPT } from '../uimage/tables.js';
+import { compressOptions, COMPRESS_OPTION_HELP, COMPRESS_OPTIONS, compressBytes, type CompressFlags } from './compress.js';
+import { parseIntAuto, runMain, UsageError } from './run.js';
 
-runMain('uimage', async () => {
-  process.stderr.write('uimage: this tool is not available yet in this version of imgkit\n');
-  return 2;
+/** node:util parseArgs, with its mistakes (unknown option, missing value) reported as usage errors (exit 2). */
+function parseArgs<const T extends ParseArgsConfig>(config: T): ReturnType<typeof nodeParseArgs<T>> {
+  try {
+    return nodeParseArgs(config);
+  } catch (e) {
+    if (typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((e as Error).message);
+    throw e;
+  }
+}
+
+const HELP = `Usage: uimage <command> [options]
+
+Commands:
+  pack [mkimage options] -d FILE[:FILE…] IMAGE   build a legacy uImage, as mkimage does
+  list IMG [--json] [--no-verify]                what 'mkimage -l' prints, after checking both CRCs
+  extract IMG [-p N] -o OUT [--no-verify]        the data, or file N of a multi-file image (dumpimage -p)
+
+Run 'uimage <command> --help' for the options of one command.
+`;
+
+const PACK_HELP = `Usage: uimage pack [options] -d FILE[:FILE…] IMAGE
+
+Takes mkimage's options, names and defaults (U-Boot 2023.01):
+  -A, --architecture ARCH   (default ppc)             -A list shows the names
+  -O, --os OS               (default linux)           -O list
+  -T, --type TYPE           (default kernel)          -T list; legacy types only (FIT comes later)
+  -C, --compression COMP    (default gzip) what the header says; the data is not compressed unless --compress
+  -a, --load-address ADDR   load address, hex with or without 0x (default 0)
+  -e, --entry-point ADDR    entry point, hex (default: the load address, +0x40 with -x)
+  -n, --name NAME           image name; cut at 32 bytes (--config is accepted too, as mkimage's long name)
+  -d, --image FILE[:FILE…]  the data; for -T multi and -T script, the files of a multi-file image
+  -x, --xip                 execute in place: the input starts with 64 bytes of 0xff, which the header replaces
+  -s, --no-copy             write the header only
+  -q, --quiet               do not print the listing afterwards
+  --compress FORMAT         compress the -d file first (gzip, lzma, zstd, lz4, bzip2, lzo, xz) and set -C to match
+${COMPRESS_OPTION_HELP}
+ih_time is SOURCE_DATE_EPOCH when set (as mkimage), otherwise now. The image is written under a
+temporary name and renamed when complete; then the listing is printed, as mkimage does.
+`;
+
+const LIST_HELP = `Usage: uimage list IMG [--json] [--no-verify] [--base ADDR]
+
+Prints what 'TZ=UTC mkimage -T <type> -l IMG' prints, after checking the header and data CRCs (a bad
+CRC is an error, exit 1, unless --no-verify). Script images show "Offset = " as the address of each
+file when the image is loaded at --base (default 0); mkimage prints an address in its own memory there.
+`;
+
+const EXTRACT_HELP = `Usage: uimage extract IMG [-p N] -o OUT [--no-verify]
+
+Writes the data of IMG to OUT, or file N (from 0) of a multi-file image, as 'dumpimage -T multi -p N -o OUT IMG'
+(a script image is written whole, size table included, as dumpimage does).
+Both CRCs are checked first (exit 1 on a mismatch) unless --no-verify.
+`;
+
+/** -a / -e: strtoull(…, 16) as mkimage, but values past 32 bits are refused rather than cut. */
+function parseHexAddr(s: string, what: string): number {
+  const m = /^\s*(?:0[xX])?([0-9a-fA-F]+)$/.exec(s);
+  if (!m) throw new UsageError(`invalid ${what} '${s}' (hex, with or without 0x)`);
+  const v = parseInt(m[1]!, 16);
+  if (v > 0xffff_ffff) throw new UsageError(`${what} '${s}' does not fit in 32 bits`);
+  return v;
+}
+
+/** mkimage's show_valid_options(): one row per value (its first name), sorted by name. */
+function listTable(category: Category): string {
+  const seen = new Set<number>();
+  const rows = TABLES[category].filter((e) => !seen.has(e.id) && seen.add(e.id)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return rows.map((e) => `\t${e.name.padEnd(15)}  ${e.long}\n`).join('');
+}
+
+function enumArg(category: Category, flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const id = idOf(category, v);
+  if (id === undefined) throw new UsageError(`invalid ${flag} '${v}'; valid names:\n${listTable(category).trimEnd()}`);
+  return id;
+}
+
+const COMP_OF_CODEC: Record<string, string> = { gzip: 'gzip', lzma: 'lzma', zstd: 'zstd', lz4: 'lz4', bzip2: 'bzip2', lzo: 'lzo' };
+
+async function pack(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      architecture: { type: 'string', short: 'A' },
+      os: { type: 'string', short: 'O' },
+      type: { type: 'string', short: 'T' },
+      compression: { type: 'string', short: 'C' },
+      'load-address': { type: 'string', short: 'a' },
+      'entry-point': { type: 'string', short: 'e' },
+      name: { type: 'string', short: 'n' },
+      config: { type: 'string' },
+      image: { type: 'string', short: 'd' },
+      xip: { type: 'boolean', short: 'x' },
+      'no-copy': { type: 'boolean', short: 's' },
+      quiet: { type: 'boolean', short: 'q' },
+      compress: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      ...COMPRESS_OPTIONS,
+    },
+  });
+  if (v.help) return void process.stdout.write(PACK_HELP), 0;
+  for (const [flag, cat, val] of [['-A', 'arch', v.architecture], ['-O', 'os', v.os], ['-T', 'type', v.type], ['-C', 'comp', v.compression]] as const) {
+    if (val === 'list') return void process.stdout.write(`Supported values for ${flag}:\n${listTable(cat)}`), 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(positionals.length ? `one output image expected, got ${positionals.join(' ')}` : 'missing output image name');
+  const out = positionals[0]!;
+  const type = enumArg('type', '-T type', v.type);
+  let comp = enumArg('comp', '-C compression', v.compression);
+  const name = v.name ?? v.config;
+  if (v.image === undefined) throw new UsageError('missing -d FILE');
+  const t = type ?? 2;
+  const paths = splitDataArg(v.image, t);
+
+  let data: Payload[];
+  if (v.compress !== undefined) {
+    const fmt = COMP_OF_CODEC[v.compress];
+    if (!fmt) throw new UsageError(`--compress takes gzip, lzma, zstd, lz4, bzip2 or lzo, not '${v.compress}'`);
+    if (t === IH_TYPE_MULTI || t === IH_TYPE_SCRIPT) throw new UsageError('--compress works on single-file images (the kernel); compress the parts of a multi-file image first');
+    const asked = idOf('comp', fmt)!;
+    if (comp !== undefined && comp !== asked) throw new UsageError(`--compress ${v.compress} contradicts -C ${v.compression}`);
+    comp = asked;
+    const input = new Uint8Array(await readFile(paths[0]!));
+    data = [await compressBytes(input, v.compress, compressOptions(v as CompressFlags))];
+  } else {
+    data = [];
+    for (const p of paths) data.push(await filePayload(p));
+  }
+
+  const { time, warning } = sourceDateEpoch(process.env.SOURCE_DATE_EPOCH, Math.floor(Date.now() / 1000));
+  if (warning) process.stderr.write(`uimage: ${warning}\n`);
+  let spec;
+  try {
+    spec = await mkimageSpec({
+      ...(v.os === undefined ? {} : { os: enumArg('os', '-O os', v.os)! }),
+      ...(v.architecture === undefined ? {} : { arch: enumArg('arch', '-A architecture', v.architecture)! }),
+      ...(type === undefined ? {} : { type }),
+      ...(comp === undefined ? {} : { comp }),
+      ...(v['load-address'] === undefined ? {} : { load: parseHexAddr(v['load-address'], 'load address') }),
+      ...(v['entry-point'] === undefined ? {} : { ep: parseHexAddr(v['entry-point'], 'entry point') }),
+      ...(name === undefined ? {} : { name }),
+      data,
+      xip: v.xip === true,
+      skipData: v['no-copy'] === true,
+      time,
+    });
+  } catch (e) {
+    if (e instanceof MkimageError) {
+      if (e.exitCode === 2) throw new UsageError(e.message);
+      throw Object.assign(new Error(e.message), { exitCode: 1 });
+    }
+    throw e;
+  }
+  const header = await withOutputFile(out, (sink) => writeLegacyImage(sink, spec));
+  if (!v.quiet) {
+    const multi = !spec.raw && (spec.type === IH_TYPE_MULTI || spec.type === IH_TYPE_SCRIPT);
+    const sizes = spec.parts.map((p) => (p instanceof Uint8Array ? p.length : p.size));
+    const parts = multi ? multiOffsets(sizes).map((o, i) => ({ offset: HEADER_SIZE + o, size: sizes[i]! })) : [];
+    process.stdout.write(legacyListingBytes(header, parts));
+  }
+  return 0;
+}
+
+async function list(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, 'no-verify': { type: 'boolean' }, base: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (v.help) return void process.stdout.write(LIST_HELP), 0;
+  if (positionals.length !== 1) throw new UsageError('list takes one image');
+  const base = v.base === undefined ? 0 : parseIntAuto(v.base, '--base');
+  const ra = await fileAccess(positionals[0]!, 'uimage');
+  try {
+    const img = await openLegacyImage(ra, { verify: !v['no-verify'] });
+    if (v.json) {
+      process.stdout.write(JSON.stringify({ file: positionals[0], fileSize: ra.size, ...legacyJson(img.header, img.parts, { trailing: img.trailing, verified: !v['no-verify'] }) }, null, 2) + '\n');
+    } else {
+      const multi = img.header.type === IH_TYPE_MULTI || img.header.type === IH_TYPE_SCRIPT;
+      process.stdout.write(legacyListingBytes(img.header, multi ? img.parts : [], base));
+    }
+    if (img.trailing > 0) process.stderr.write(`uimage: note: ${img.trailing} bytes follow the image data (ignored, as U-Boot does)\n`);
+  } finally {
+    await ra.close?.();
+  }
+  return 0;
+}
+
+async function extract(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      position: { type: 'string', short: 'p' },
+      output: { type: 'string', short: 'o' },
+      'no-verify': { type: 'boolean' },
+      type: { type: 'string', short: 'T' }, // dumpimage's -T: accepted; the header's type decides, as in dumpimage
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) return void process.stdout.write(EXTRACT_HELP), 0;
+  if (positionals.length !== 1) throw new UsageError('extract takes one image');
+  if (!v.output) throw new UsageError('missing -o OUT');
+  if (v.type !== undefined) enumArg('type', '-T type', v.type);
+  let index = 0;
+  if (v.position !== undefined) {
+    if (!/^[0-9]+$/.test(v.position)) throw new UsageError(`invalid file position '${v.position}'`);
+    index = Number(v.position);
+  }
+  const ra = await fileAccess(positionals[0]!, 'uimage');
+  try {
+    const img = await openLegacyImage(ra, { verify: !v['no-verify'] });
+    // as dumpimage: only a multi-file image is split; a script comes out whole, size table included
+    const payload = img.header.type === IH_TYPE_MULTI ? img.part(index) : img.data();
+    await withOutputFile(v.output, (sink) => pipeInto(sink, payload.chunks()));
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    await ra.close?.();
+  }
+  return 0;
+}
+
+runMain(process.argv[1]?.startsWith('imgkit') ? process.argv[1] : 'uimage', async (argv) => {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'pack':
+      return pack(rest);
+    case 'list':
+    case 'info':
+      return list(rest);
+    case '-l':
+      return list(rest);
+    case 'extract':
+      return extract(rest);
+    case undefined:
+      process.stdout.write(HELP);
+      return 2;
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      throw new UsageError(`unknown command '${cmd}'`);
+  }
 });

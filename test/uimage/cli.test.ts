@@ -1,0 +1,91 @@
+/** The uimage command line: help, exit codes (0 ok, 1 bad input, 2 usage), no partial output, --json. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBuilt, root, tempDir } from '../helpers.js';
+
+const BIN = join(root, 'bin/uimage');
+const FIX = join(root, 'test/fixtures/uimage');
+let dir = '';
+
+function run(...args: string[]) {
+  const r = spawnSync(BIN, args, { cwd: dir, encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+before(() => {
+  ensureBuilt('dist/cli/uimage.js');
+  dir = tempDir('imgkit-uimage-cli-');
+  for (const f of ['multi.img', 'kernel-lzma.img', 'small.bin', 'a.bin', 'b.bin', 'c.bin', 'kernel-lzma.txt']) copyFileSync(join(FIX, f), join(dir, f));
+  copyFileSync(join(FIX, 'bad/BAD_CHECKSUM--dcrc.bin'), join(dir, 'bad.img'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('uimage CLI', () => {
+  it('--help for the tool and each command', () => {
+    for (const a of [['--help'], ['pack', '--help'], ['list', '--help'], ['extract', '--help']]) {
+      const r = run(...a);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /Usage: uimage/);
+    }
+  });
+
+  it('pack writes what mkimage writes and prints its listing', () => {
+    const r = run('pack', '-A', 'mips', '-O', 'linux', '-T', 'kernel', '-C', 'lzma', '-a', '0x80000000', '-e', '0x80000000', '-n', 'Linux-6.1', '-d', 'small.bin', 'k.img');
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(readFileSync(join(dir, 'k.img')), readFileSync(join(dir, 'kernel-lzma.img')));
+    assert.equal(r.out, readFileSync(join(dir, 'kernel-lzma.txt'), 'utf8'));
+  });
+
+  it('usage mistakes exit 2 and write nothing', () => {
+    assert.equal(run('frobnicate').code, 2);
+    assert.equal(run('pack', '-A', 'vax', '-d', 'small.bin', 'x.img').code, 2);
+    assert.equal(run('pack', '-T', 'kwbimage', '-d', 'small.bin', 'x.img').code, 2); // not a legacy type
+    assert.equal(run('pack', '-T', 'flat_dt', '-d', 'small.bin', 'x.img').code, 2); // FIT
+    assert.equal(run('pack', '-a', 'zz', '-d', 'small.bin', 'x.img').code, 2);
+    assert.equal(run('pack', '-a', '100000000', '-d', 'small.bin', 'x.img').code, 2);
+    assert.equal(run('pack', '--bogus', '-d', 'small.bin', 'x.img').code, 2);
+    assert.equal(run('pack', '-d', 'small.bin').code, 2); // no output
+    assert.equal(run('pack', '-T', 'multi', '-x', '-d', 'a.bin:b.bin', 'x.img').code, 2);
+    assert.equal(run('extract', 'multi.img', '-p', '3', '-o', 'x.img').code, 2); // 3 files: 0..2
+    assert.ok(!existsSync(join(dir, 'x.img')));
+  });
+
+  it('a missing or empty input is exit 1 and leaves no output', () => {
+    const r = run('pack', '-d', 'nope.bin', 'none.img');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^uimage: .*nope\.bin/);
+    copyFileSync(join(dir, 'small.bin'), join(dir, 'empty.bin'));
+    spawnSync('truncate', ['-s', '0', join(dir, 'empty.bin')]);
+    assert.equal(run('pack', '-T', 'multi', '-d', 'a.bin:empty.bin', 'none.img').code, 1);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('none')), []);
+  });
+
+  it('list: bad CRC is exit 1 with the offset, --no-verify lists anyway, --json', () => {
+    const bad = run('list', 'bad.img');
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /data CRC is 0x[0-9a-f]{8}, the header says 0x[0-9a-f]{8} \(at 0x18\)/);
+    assert.equal(bad.out, '');
+    const nv = run('list', '--no-verify', 'bad.img');
+    assert.equal(nv.code, 0);
+    assert.match(nv.out, /^Image Name:   Linux-6\.1\n/);
+    const j = JSON.parse(run('list', '--json', 'multi.img').out) as { type: { name: string }; parts: unknown[]; verified: boolean };
+    assert.equal(j.type.name, 'multi');
+    assert.equal(j.parts.length, 3);
+    assert.equal(j.verified, true);
+    assert.equal(run('list', 'small.bin').code, 1); // not a uImage: BAD_MAGIC
+  });
+
+  it('extract: each file of a multi image, and the whole data otherwise', () => {
+    for (const [p, f] of [['0', 'a.bin'], ['1', 'b.bin'], ['2', 'c.bin']] as const) {
+      assert.equal(run('extract', 'multi.img', '-p', p, '-o', `p${p}`).code, 0);
+      assert.deepEqual(readFileSync(join(dir, `p${p}`)), readFileSync(join(dir, f)));
+    }
+    assert.equal(run('extract', 'kernel-lzma.img', '-o', 'data').code, 0);
+    assert.deepEqual(readFileSync(join(dir, 'data')), readFileSync(join(dir, 'small.bin')));
+    assert.equal(run('extract', 'bad.img', '-o', 'nodata').code, 1);
+    assert.ok(!existsSync(join(dir, 'nodata')));
+  });
+});
