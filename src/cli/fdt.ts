@@ -1,4 +1,4 @@
-/** `fdt`: device trees — compile (dtc), decompile, dump (fdtdump), get (fdtget), set (fdtput). */
+/** `fdt`: device trees — compile (dtc), decompile, dump (fdtdump), get (fdtget), set (fdtput), overlay (fdtoverlay). */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../bytes/sink.js';
 import {
   decodeFdt, encodeFdt, compileDts, reprocessFdt, fileAccessFor, preprocess, formatDts, formatDump, DtsError, CppError,
-  findNode, getProp, type Fdt, type FdtNode, type EncodeOptions,
+  findNode, getProp, applyOverlays, type Fdt, type FdtNode, type EncodeOptions,
 } from '../dtb/index.js';
 import { runMain, UsageError } from './run.js';
 
@@ -19,6 +19,7 @@ Commands:
   get [-t TYPE] [-d DEF] [-p|-l] IN NODE PROP...  as fdtget
   set [-t TYPE] [-c] [-p] IN NODE PROP VALUE...  as fdtput (-d PROP deletes, -r removes nodes)
   batch LIST --out-dir DIR [--cpp-I DIR] [-i DIR]  compile many .dts as the kernel does (cpp + dtc -b 0)
+  overlay BASE OV... [-o OUT]     apply overlays in order, byte-identical to fdtoverlay -i BASE -o OUT OV...
 `;
 
 const COMPILE_HELP = `Usage: fdt compile [options] IN
@@ -270,6 +271,27 @@ async function batch(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** `fdt overlay BASE OV... -o OUT` (also fdtoverlay's `-i BASE`): the blob fdtoverlay writes, or nothing on error. */
+async function overlay(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { i: { type: 'string' }, o: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' } },
+  });
+  const input = v.i ?? v.input;
+  const files = [...(input !== undefined ? [input] : []), ...positionals];
+  if (files.length < 2) throw new UsageError('overlay takes BASE and at least one overlay');
+  const [base, ...ovs] = files as [string, ...string[]];
+  const out = applyOverlays(
+    new Uint8Array(await readFile(base)),
+    await Promise.all(ovs.map(async (f) => new Uint8Array(await readFile(f)))),
+    { names: ovs },
+  );
+  const dest = v.o ?? v.output;
+  if (!dest || dest === '-') process.stdout.write(out);
+  else await writeFileAtomic(dest, out);
+  return 0;
+}
+
 runMain('fdt', async (argv) => {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -279,7 +301,7 @@ runMain('fdt', async (argv) => {
     case 'get': return get(rest);
     case 'set': return set(rest);
     case 'batch': return batch(rest);
-    case 'overlay': throw new UsageError('overlay is not implemented yet');
+    case 'overlay': return overlay(rest);
     case undefined: case '-h': case '--help': process.stdout.write(HELP); return cmd ? 0 : 2;
     default: throw new UsageError(`unknown command '${cmd}'`);
   }

@@ -8,3 +8,4 @@ export { DtsError, type SrcPos } from './dts/errors.js';
 export { fileAccessFor } from './dts/files.js';
 export { preprocess, Preprocessor, CppError, type CppOptions } from './cpp.js';
 export { formatDts, formatDump, formatValue } from './text.js';
+export { applyOverlays, type OverlayOptions } from './overlay.js';
