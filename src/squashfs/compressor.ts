@@ -1,0 +1,226 @@
+/**
+ * Per-block compression and the compressor options block (squashfs-tools *_wrapper.c,
+ * squashfs-tools-ng doc/format.adoc "Compression Options"). Payloads, little-endian:
+ *
+ *   gzip  u32 level (1–9), u16 window (8–15), u16 strategies (0x1 default 0x2 filtered 0x4 huffman 0x8 rle 0x10 fixed)
+ *   xz    u32 dictionary size (2^n or 3·2^n), u32 filters (0x1 x86 0x2 powerpc 0x4 ia64 0x8 arm 0x10 armthumb 0x20 sparc)
+ *   lz4   u32 version (1), u32 flags (0x1 HC)
+ *   zstd  u32 level (1–22)
+ *   lzo   u32 algorithm (0 lzo1x_1 … 4 lzo1x_999), u32 level
+ *   lzma  none
+ */
+import { FormatError } from '../bytes/errors.js';
+import { getCodec } from '../codec/registry.js';
+import type { CompressionId } from '../codec/detect.js';
+import type { XzBcj } from '../codec/types.js';
+import { COMPRESSOR, FORMAT, type CompressorName } from './layout.js';
+
+export const XZ_FILTERS: readonly [XzBcj, number][] = [
+  ['x86', 0x1], ['powerpc', 0x2], ['ia64', 0x4], ['arm', 0x8], ['armthumb', 0x10], ['sparc', 0x20],
+];
+export const GZIP_STRATEGIES: readonly [string, number][] = [
+  ['default', 0x1], ['filtered', 0x2], ['huffman_only', 0x4], ['run_length_encoded', 0x8], ['fixed', 0x10],
+];
+
+/** Compressor settings, as the options block and mksquashfs's -X options express them. */
+export interface CompressorOptions {
+  /** gzip 1–9 (default 9), zstd 1–22 (default 15), lzo 1–9 (default 8, lzo1x_999 only). */
+  level?: number;
+  /** gzip window bits 8–15 (default 15). */
+  windowSize?: number;
+  /** gzip strategies to try, the smallest result wins (bitmask of GZIP_STRATEGIES). */
+  strategies?: number;
+  /** xz dictionary size (default: block size). */
+  dictSize?: number;
+  /** xz BCJ filters to try besides none (bitmask of XZ_FILTERS). */
+  filters?: number;
+  /** xz encoder-only settings (OpenWrt's -Xpreset -Xe -Xlc -Xlp -Xpb): not stored in the image. */
+  preset?: number;
+  extreme?: boolean;
+  lc?: number;
+  lp?: number;
+  pb?: number;
+  /** lz4 high compression. */
+  hc?: boolean;
+  /** lzo algorithm 0–4 (default 4, lzo1x_999). */
+  algorithm?: number;
+}
+
+/** The options block payload mksquashfs writes: only for non-default settings (always for lz4). */
+export function encodeCompressorOptions(name: CompressorName, o: CompressorOptions, blockSize: number): Uint8Array | undefined {
+  const b = new Uint8Array(8);
+  const dv = new DataView(b.buffer);
+  switch (name) {
+    case 'gzip': {
+      const level = o.level ?? 9, window = o.windowSize ?? 15, strategies = o.strategies ?? 0;
+      if (level === 9 && window === 15 && strategies === 0) return undefined;
+      dv.setUint32(0, level, true);
+      dv.setUint16(4, window, true);
+      dv.setUint16(6, strategies, true);
+      return b;
+    }
+    case 'xz': {
+      const dict = o.dictSize ?? blockSize, filters = o.filters ?? 0;
+      if (dict === blockSize && filters === 0) return undefined;
+      dv.setUint32(0, dict, true);
+      dv.setUint32(4, filters, true);
+      return b;
+    }
+    case 'lz4':
+      dv.setUint32(0, 1, true);
+      dv.setUint32(4, o.hc ? 1 : 0, true);
+      return b;
+    case 'zstd':
+      if ((o.level ?? 15) === 15) return undefined;
+      dv.setUint32(0, o.level!, true);
+      return b.subarray(0, 4);
+    case 'lzo': {
+      const algorithm = o.algorithm ?? 4, level = o.level ?? 8;
+      if (algorithm === 4 && level === 8) return undefined;
+      dv.setUint32(0, algorithm, true);
+      dv.setUint32(4, algorithm === 4 ? level : 0, true);
+      return b;
+    }
+    case 'lzma':
+      return undefined;
+  }
+}
+
+/** Reads an options block payload; `offset` is where it starts in the image. */
+export function decodeCompressorOptions(name: CompressorName, p: Uint8Array, offset: number): CompressorOptions {
+  const need = ({ gzip: 8, xz: 8, lz4: 8, zstd: 4, lzo: 8, lzma: 0 } as const)[name];
+  if (p.length < need) throw new FormatError(FORMAT, 'TRUNCATED', offset, `Cannot parse ${name} compressor options: need ${need} bytes, got ${p.length}`);
+  const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  const bad = (what: string) => new FormatError(FORMAT, 'BAD_FIELD', offset, `Cannot parse ${name} compressor options: ${what}`);
+  switch (name) {
+    case 'gzip': {
+      const level = dv.getUint32(0, true), windowSize = dv.getUint16(4, true), strategies = dv.getUint16(6, true);
+      if (level < 1 || level > 9) throw bad(`level ${level} is outside 1..9`);
+      if (windowSize < 8 || windowSize > 15) throw bad(`window size ${windowSize} is outside 8..15`);
+      return { level, windowSize, strategies };
+    }
+    case 'xz': {
+      const dictSize = dv.getUint32(0, true), filters = dv.getUint32(4, true);
+      const n = Math.log2(dictSize), m = Math.log2(dictSize / 3);
+      if (!Number.isInteger(n) && !Number.isInteger(m)) throw bad(`dictionary size ${dictSize} is not 2^n or 3·2^n`);
+      return { dictSize, filters };
+    }
+    case 'lz4': {
+      const version = dv.getUint32(0, true), flags = dv.getUint32(4, true);
+      if (version !== 1) throw new FormatError(FORMAT, 'UNSUPPORTED', offset, `Cannot parse lz4 compressor options: version ${version} is not 1`);
+      return { hc: (flags & 1) !== 0 };
+    }
+    case 'zstd':
+      return { level: dv.getUint32(0, true) };
+    case 'lzo':
+      return { algorithm: dv.getUint32(0, true), level: dv.getUint32(4, true) };
+    case 'lzma':
+      return {};
+  }
+}
+
+/** Compresses and decompresses single blocks (data, fragment or metadata) for one image. */
+export interface BlockCodec {
+  readonly name: CompressorName;
+  readonly id: number;
+  /** Compressed bytes, or undefined when compression would not make the block smaller (store it). */
+  compress(src: Uint8Array): Promise<Uint8Array | undefined>;
+  /**
+   * Decompresses one block into at most `max` bytes. Bad data, or output beyond `max`, is a
+   * FormatError at `offset`, the block's position in the image.
+   */
+  decompress(src: Uint8Array, max: number, offset: number): Promise<Uint8Array>;
+}
+
+const CODEC_IDS: Partial<Record<CompressorName, CompressionId>> = { gzip: 'zlib', xz: 'xz', lzma: 'lzma', zstd: 'zstd' };
+
+/** Re-labels a codec's FormatError as a squashfs one at the block's offset, keeping its code. */
+function wrap(e: unknown, name: string, offset: number): unknown {
+  if (!(e instanceof FormatError)) return e;
+  return new FormatError(FORMAT, e.code, offset, `Cannot decompress ${name} block: ${e.detail}`, { cause: e });
+}
+
+export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize: number): BlockCodec {
+  const id = COMPRESSOR[name];
+  const decompress = async (src: Uint8Array, max: number, offset: number): Promise<Uint8Array> => {
+    try {
+      if (name === 'lz4') {
+        const { decodeBlock } = await import('../codec/lz4-block.js');
+        const dst = new Uint8Array(max);
+        const end = decodeBlock(src, 0, src.length, dst, 0, max, 0, FORMAT, offset);
+        if (end < 0) throw new FormatError(FORMAT, 'LIMIT', offset, `Cannot decompress lz4 block: output exceeds ${max} bytes`);
+        return dst.subarray(0, end);
+      }
+      if (name === 'lzo') {
+        const { decodeLzo1x } = await import('../codec/lzo1x.js');
+        return decodeLzo1x(src, max, FORMAT, offset);
+      }
+      const codec = await getCodec(CODEC_IDS[name]!);
+      return await codec.decode(src, { maxOutput: max });
+    } catch (e) {
+      throw wrap(e, name, offset);
+    }
+  };
+  const smaller = (c: Uint8Array | undefined, size: number) => (c && c.length < size ? c : undefined);
+  let compress: (src: Uint8Array) => Promise<Uint8Array | undefined>;
+  switch (name) {
+    case 'gzip': {
+      const level = o.level ?? 9, windowBits = o.windowSize ?? 15;
+      const strategies = o.strategies ? GZIP_STRATEGIES.filter(([, bit]) => (o.strategies! & bit) !== 0).map(([, bit]) => bit) : [0x1];
+      compress = async (src) => {
+        const zlib = await import('node:zlib');
+        const { promisify } = await import('node:util');
+        const deflate = promisify(zlib.deflate);
+        const zs: Record<number, number> = { 1: zlib.constants.Z_DEFAULT_STRATEGY, 2: zlib.constants.Z_FILTERED, 4: zlib.constants.Z_HUFFMAN_ONLY, 8: zlib.constants.Z_RLE, 16: zlib.constants.Z_FIXED };
+        let best: Uint8Array | undefined;
+        for (const s of strategies) {
+          const out = await deflate(src, { level, windowBits, memLevel: 8, strategy: zs[s]! });
+          if (!best || out.length < best.length) best = new Uint8Array(out.buffer, out.byteOffset, out.length);
+        }
+        return smaller(best, src.length);
+      };
+      break;
+    }
+    case 'xz': {
+      const dictSize = o.dictSize ?? blockSize;
+      const bcjs: (XzBcj | undefined)[] = [undefined, ...XZ_FILTERS.filter(([, bit]) => ((o.filters ?? 0) & bit) !== 0).map(([f]) => f)];
+      compress = async (src) => {
+        const { encodeXzBlock } = await import('../codec/xz-block.js');
+        let best: Uint8Array | undefined;
+        for (const bcj of bcjs) {
+          const out = await encodeXzBlock(src, {
+            level: o.preset ?? 6, dictSize, ...(o.extreme && { extreme: true }),
+            ...(o.lc !== undefined && { lc: o.lc }), ...(o.lp !== undefined && { lp: o.lp }), ...(o.pb !== undefined && { pb: o.pb }),
+            ...(bcj && { bcj }),
+          });
+          if (!best || out.length < best.length) best = out;
+        }
+        return smaller(best, src.length);
+      };
+      break;
+    }
+    case 'lzma':
+      compress = async (src) => {
+        const codec = await getCodec('lzma');
+        return smaller(await codec.encode!(src, { level: o.preset ?? 6, lzma: { dictSize: Math.max(blockSize, 4096), lc: o.lc ?? 3, lp: o.lp ?? 0, pb: o.pb ?? 2 } }), src.length);
+      };
+      break;
+    case 'zstd':
+      compress = async (src) => smaller(await (await getCodec('zstd')).encode!(src, { level: o.level ?? 15 }), src.length);
+      break;
+    case 'lz4':
+      compress = async (src) => {
+        const { compressBound, encodeBlock } = await import('../codec/lz4-block.js');
+        const dst = new Uint8Array(compressBound(src.length));
+        const end = encodeBlock(src, 0, src.length, dst, 0, o.hc ? 256 : 0);
+        return smaller(dst.subarray(0, end), src.length);
+      };
+      break;
+    case 'lzo':
+      compress = async () => {
+        throw new TypeError('Cannot compress: writing lzo squashfs images is not supported (reading is)');
+      };
+      break;
+  }
+  return { name, id, compress, decompress };
+}

@@ -1,0 +1,15 @@
+export { openSquashfs, Squashfs, type OpenOptions, type SquashfsStat } from './read.js';
+export { writeSquashfs, type WriteOptions, type WriteResult } from './write.js';
+export { scanSources, type SourceInode, type SourceEntry, type ScanOptions } from './tree.js';
+export { type SquashfsSuperblock, decodeSuperblock, encodeSuperblock, flagNames } from './super.js';
+export { type SquashfsInode, type DirIndexEntry } from './inode.js';
+export { type DirEntry } from './dir.js';
+export { type Xattr } from './xattr.js';
+export { type CompressorOptions } from './compressor.js';
+export { type CompressorName, type FileKind, type MetaRef, decodeRdev, encodeRdev } from './layout.js';
+export { imageTree } from './image-tree.js';
+export { extractSquashfs, type ExtractOptions, type ExtractResult } from './extract.js';
+export { longListing, longLine, modeString, formatInfo } from './text.js';
+export { parseMksquashfsArgs, MksquashfsUsageError, type MksquashfsArgs } from './mksquashfs.js';
+export { packFromArgs } from './pack.js';
+export { applyPseudo, PseudoError } from './pseudo.js';

@@ -1,0 +1,209 @@
+/**
+ * Inodes (inode table). A 16-byte struct squashfs_base_inode, then a per-type body:
+ *
+ *   1 dir     u32 start_block, u32 nlink, u16 file_size, u16 offset, u32 parent_inode
+ *   8 ldir    u32 nlink, u32 file_size, u32 start_block, u32 parent_inode, u16 i_count, u16 offset, u32 xattr,
+ *             i_count × {u32 index, u32 start_block, u32 size, u8 name[size + 1]}
+ *   2 file    u32 start_block, u32 fragment, u32 offset, u32 file_size, u32 block_list[]
+ *   9 lreg    u64 start_block, u64 file_size, u64 sparse, u32 nlink, u32 fragment, u32 offset, u32 xattr, u32 block_list[]
+ *   3 symlink u32 nlink, u32 symlink_size, u8 target[symlink_size]          10 lsymlink: + u32 xattr
+ *   4/5 dev   u32 nlink, u32 rdev                                           11/12: + u32 xattr
+ *   6/7 ipc   u32 nlink                                                     13/14: + u32 xattr
+ */
+import { ByteCursor } from '../bytes/cursor.js';
+import { FormatError } from '../bytes/errors.js';
+import type { MetaReader } from './meta.js';
+import { blockCount, FORMAT, INODE, NAME_MAX, NO_FRAGMENT, NO_XATTR, SYMLINK_MAX, TYPE_KIND, type FileKind, type MetaRef } from './layout.js';
+
+/** One directory index entry: where a header sits in the listing, and the first name after it. */
+export interface DirIndexEntry {
+  /** Byte offset of the header in the directory's listing. */
+  readonly index: number;
+  /** Directory-table block (relative) holding that header. */
+  readonly startBlock: number;
+  readonly name: Uint8Array;
+}
+
+/** A decoded inode. Which fields are set depends on `kind`; `extended` tells basic from extended form. */
+export interface SquashfsInode {
+  readonly type: number;
+  readonly kind: FileKind;
+  readonly extended: boolean;
+  /** Permission bits, including setuid/setgid/sticky (no S_IFMT). */
+  readonly mode: number;
+  readonly uidIndex: number;
+  readonly gidIndex: number;
+  readonly mtime: number;
+  readonly inodeNumber: number;
+  readonly nlink: number;
+  /** Xattr id, or undefined. */
+  readonly xattr: number | undefined;
+  /** Directory: listing position, `size` = listing bytes + 3, parent inode number, index. */
+  readonly startBlock: number;
+  readonly offset: number;
+  readonly size: number;
+  readonly parent: number;
+  readonly index: readonly DirIndexEntry[];
+  /** File: fragment index (undefined when none) and offset in the fragment block, block size words, sparse bytes. */
+  readonly fragment: number | undefined;
+  readonly fragmentOffset: number;
+  readonly blocks: readonly number[];
+  readonly sparse: number;
+  /** Symlink target. */
+  readonly target: Uint8Array | undefined;
+  /** Device number, Linux new encoding. */
+  readonly rdev: number;
+}
+
+export const BASE_SIZE = 16;
+
+/** Reads consecutive bytes of the inode table from a reference. */
+class Seq {
+  constructor(
+    readonly meta: MetaReader,
+    readonly start: number,
+    readonly end: number,
+    public ref: MetaRef,
+  ) {}
+  async take(n: number, what: string): Promise<ByteCursor> {
+    const at = this.start + this.ref.block;
+    const { bytes, end } = await this.meta.readSpan(this.start, this.end, this.ref, n, what);
+    this.ref = end;
+    return new ByteCursor(bytes, FORMAT, at);
+  }
+}
+
+const opt = (v: number, none: number): number | undefined => (v === none ? undefined : v);
+
+/**
+ * Decodes the inode at `ref` of the table `[start, end)`. `blockSize` gives the length of a file's block list.
+ */
+export async function decodeInode(meta: MetaReader, start: number, end: number, ref: MetaRef, blockSize: number): Promise<SquashfsInode> {
+  const s = new Seq(meta, start, end, ref);
+  const h = await s.take(BASE_SIZE, 'inode header');
+  const at = h.offset;
+  const type = h.u16le(), mode = h.u16le(), uidIndex = h.u16le(), gidIndex = h.u16le(), mtime = h.u32le(), inodeNumber = h.u32le();
+  const kind = TYPE_KIND[type > 7 ? type - 7 : type];
+  if (kind === undefined || type > 14) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode: type ${type} is not 1..14`);
+  if (mode > 0o7777) throw new FormatError(FORMAT, 'BAD_FIELD', at + 2, `Cannot parse inode: mode 0o${mode.toString(8)} has type bits`);
+  const base = {
+    type, kind, extended: type > 7, mode, uidIndex, gidIndex, mtime, inodeNumber,
+    nlink: 1, xattr: undefined as number | undefined, startBlock: 0, offset: 0, size: 0, parent: 0, index: [] as DirIndexEntry[],
+    fragment: undefined as number | undefined, fragmentOffset: 0, blocks: [] as number[], sparse: 0, target: undefined as Uint8Array | undefined, rdev: 0,
+  };
+  switch (type) {
+    case INODE.DIR: {
+      const c = await s.take(16, 'directory inode');
+      base.startBlock = c.u32le(); base.nlink = c.u32le(); base.size = c.u16le(); base.offset = c.u16le(); base.parent = c.u32le();
+      break;
+    }
+    case INODE.LDIR: {
+      const c = await s.take(24, 'extended directory inode');
+      base.nlink = c.u32le(); base.size = c.u32le(); base.startBlock = c.u32le(); base.parent = c.u32le();
+      const count = c.u16le();
+      base.offset = c.u16le(); base.xattr = opt(c.u32le(), NO_XATTR);
+      for (let i = 0; i < count; i++) {
+        const e = await s.take(12, 'directory index');
+        const index = e.u32le(), startBlock = e.u32le(), nameSize = e.u32le() + 1;
+        if (nameSize > NAME_MAX) throw new FormatError(FORMAT, 'BAD_FIELD', e.offset - 4, `Cannot parse directory index: name size ${nameSize} exceeds ${NAME_MAX}`);
+        const name = (await s.take(nameSize, 'directory index name')).bytes.slice();
+        base.index.push({ index, startBlock, name });
+      }
+      break;
+    }
+    case INODE.FILE:
+    case INODE.LREG: {
+      let c: ByteCursor;
+      if (type === INODE.FILE) {
+        c = await s.take(16, 'file inode');
+        base.startBlock = c.u32le(); base.fragment = opt(c.u32le(), NO_FRAGMENT); base.fragmentOffset = c.u32le(); base.size = c.u32le();
+      } else {
+        c = await s.take(40, 'extended file inode');
+        base.startBlock = c.u64le('start block'); base.size = c.u64le('file size'); base.sparse = c.u64le('sparse bytes'); base.nlink = c.u32le();
+        base.fragment = opt(c.u32le(), NO_FRAGMENT); base.fragmentOffset = c.u32le(); base.xattr = opt(c.u32le(), NO_XATTR);
+      }
+      const n = blockCount(base.size, blockSize, base.fragment !== undefined);
+      if (n * 4 > end - start + 4 * 8192) throw new FormatError(FORMAT, 'LIMIT', at, `Cannot parse file inode: ${n} blocks cannot fit in the inode table`);
+      if (n > 0) {
+        const b = await s.take(n * 4, 'block list');
+        for (let i = 0; i < n; i++) base.blocks.push(b.dv.getUint32(i * 4, true));
+      }
+      break;
+    }
+    case INODE.SYMLINK:
+    case INODE.LSYMLINK: {
+      const c = await s.take(8, 'symlink inode');
+      base.nlink = c.u32le();
+      const n = c.u32le();
+      if (n > SYMLINK_MAX) throw new FormatError(FORMAT, 'LIMIT', c.offset - 4, `Cannot parse symlink inode: target size ${n} exceeds ${SYMLINK_MAX}`);
+      base.target = (await s.take(n, 'symlink target')).bytes.slice();
+      if (type === INODE.LSYMLINK) base.xattr = opt((await s.take(4, 'symlink xattr')).u32le(), NO_XATTR);
+      break;
+    }
+    case INODE.BLKDEV: case INODE.CHRDEV: case INODE.LBLKDEV: case INODE.LCHRDEV: {
+      const ext = type > 7;
+      const c = await s.take(ext ? 12 : 8, 'device inode');
+      base.nlink = c.u32le(); base.rdev = c.u32le();
+      if (ext) base.xattr = opt(c.u32le(), NO_XATTR);
+      break;
+    }
+    default: {
+      const ext = type > 7;
+      const c = await s.take(ext ? 8 : 4, 'ipc inode');
+      base.nlink = c.u32le();
+      if (ext) base.xattr = opt(c.u32le(), NO_XATTR);
+    }
+  }
+  return base;
+}
+
+/** What the writer knows about an inode; the encoder picks the basic or extended form from `type`. */
+export type InodeFields = Pick<SquashfsInode, 'type' | 'mode' | 'uidIndex' | 'gidIndex' | 'mtime' | 'inodeNumber' | 'nlink' | 'xattr' | 'startBlock' | 'offset' | 'size' | 'parent' | 'index' | 'fragment' | 'fragmentOffset' | 'blocks' | 'sparse' | 'target' | 'rdev'>;
+
+/** Encodes an inode; the mirror of {@link decodeInode}, fields in the same order. */
+export function encodeInode(v: InodeFields): Uint8Array {
+  const x = v.xattr ?? NO_XATTR;
+  let body: number;
+  switch (v.type) {
+    case INODE.DIR: body = 16; break;
+    case INODE.LDIR: body = 24 + v.index.reduce((n, e) => n + 12 + e.name.length, 0); break;
+    case INODE.FILE: body = 16 + 4 * v.blocks.length; break;
+    case INODE.LREG: body = 40 + 4 * v.blocks.length; break;
+    case INODE.SYMLINK: body = 8 + v.target!.length; break;
+    case INODE.LSYMLINK: body = 12 + v.target!.length; break;
+    case INODE.BLKDEV: case INODE.CHRDEV: body = 8; break;
+    case INODE.LBLKDEV: case INODE.LCHRDEV: body = 12; break;
+    case INODE.FIFO: case INODE.SOCKET: body = 4; break;
+    case INODE.LFIFO: case INODE.LSOCKET: body = 8; break;
+    default: throw new RangeError(`Cannot encode inode: type ${v.type}`);
+  }
+  const out = new Uint8Array(BASE_SIZE + body);
+  const dv = new DataView(out.buffer);
+  let p = 0;
+  const u16 = (n: number) => { dv.setUint16(p, n, true); p += 2; };
+  const u32 = (n: number) => { dv.setUint32(p, n, true); p += 4; };
+  const u64 = (n: number) => { dv.setUint32(p, n % 0x1_0000_0000, true); dv.setUint32(p + 4, Math.floor(n / 0x1_0000_0000), true); p += 8; };
+  u16(v.type); u16(v.mode); u16(v.uidIndex); u16(v.gidIndex); u32(v.mtime); u32(v.inodeNumber);
+  switch (v.type) {
+    case INODE.DIR: u32(v.startBlock); u32(v.nlink); u16(v.size); u16(v.offset); u32(v.parent); break;
+    case INODE.LDIR:
+      u32(v.nlink); u32(v.size); u32(v.startBlock); u32(v.parent); u16(v.index.length); u16(v.offset); u32(x);
+      for (const e of v.index) { u32(e.index); u32(e.startBlock); u32(e.name.length - 1); out.set(e.name, p); p += e.name.length; }
+      break;
+    case INODE.FILE:
+    case INODE.LREG:
+      if (v.type === INODE.FILE) { u32(v.startBlock); u32(v.fragment ?? NO_FRAGMENT); u32(v.fragmentOffset); u32(v.size); }
+      else { u64(v.startBlock); u64(v.size); u64(v.sparse); u32(v.nlink); u32(v.fragment ?? NO_FRAGMENT); u32(v.fragmentOffset); u32(x); }
+      for (const b of v.blocks) u32(b);
+      break;
+    case INODE.SYMLINK: case INODE.LSYMLINK:
+      u32(v.nlink); u32(v.target!.length); out.set(v.target!, p); p += v.target!.length;
+      if (v.type === INODE.LSYMLINK) u32(x);
+      break;
+    case INODE.BLKDEV: case INODE.CHRDEV: u32(v.nlink); u32(v.rdev); break;
+    case INODE.LBLKDEV: case INODE.LCHRDEV: u32(v.nlink); u32(v.rdev); u32(x); break;
+    case INODE.FIFO: case INODE.SOCKET: u32(v.nlink); break;
+    default: u32(v.nlink); u32(x);
+  }
+  return out;
+}

@@ -1,0 +1,189 @@
+/**
+ * The writer's input: a tree of inodes, built from host directories (mksquashfs's source rules)
+ * or by hand. Hard links are entries that share one `SourceInode` object.
+ */
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { basename, join, resolve } from 'node:path';
+import { filePayload, type Payload } from '../bytes/payload.js';
+import type { FileKind } from './layout.js';
+import type { Xattr } from './xattr.js';
+
+export interface SourceInode {
+  kind: FileKind;
+  /** Permission bits (07777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  xattrs?: Xattr[];
+  /** Directory entries (any order; the writer sorts them bytewise). */
+  entries?: SourceEntry[];
+  /** Symlink target. */
+  target?: string;
+  major?: number;
+  minor?: number;
+  /** File bytes and their size. */
+  content?: Payload;
+  size?: number;
+  /**
+   * Bytes the host file system allocated (st_blocks × 512). When it covers the size, the file was
+   * not sparse on the host and, as mksquashfs does, the inode does not report its holes.
+   */
+  allocated?: number;
+}
+
+export interface SourceEntry {
+  name: string;
+  inode: SourceInode;
+}
+
+/** How host files map to inodes (mksquashfs's source options). */
+export interface ScanOptions {
+  /** With one source directory: make it a child of the root instead of the root (-keep-as-directory). */
+  keepAsDirectory?: boolean;
+  /** Paths to leave out: absolute, relative to the working directory, or relative to a source (-e, -ef). */
+  exclude?: readonly string[];
+  /** Store hard links as separate inodes (-no-hardlinks). */
+  noHardlinks?: boolean;
+  /** Read xattrs with getfattr (default true; -no-xattrs). */
+  xattrs?: boolean;
+  /** Attributes of a synthesized root (several sources or -keep-as-directory). */
+  rootDefaults?: { mode: number; uid: number; gid: number; mtime: number };
+  onWarning?: (message: string) => void;
+}
+
+const kindOf = (st: import('node:fs').BigIntStats): FileKind | undefined =>
+  st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isBlockDevice() ? 'blockdev'
+    : st.isCharacterDevice() ? 'chardev' : st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : undefined;
+
+/** glibc gnu_dev_major/minor of a dev_t. */
+const devMajor = (d: bigint): number => Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn));
+const devMinor = (d: bigint): number => Number((d & 0xffn) | ((d >> 12n) & ~0xffn));
+
+/**
+ * Builds the tree mksquashfs would build from `sources`: one directory → its contents are the
+ * root; several sources (or -keep-as-directory) → each becomes a root entry named after its last
+ * component, clashes renamed `name_1`, `name_2`…
+ */
+export async function scanSources(sources: readonly string[], o: ScanOptions = {}): Promise<SourceInode> {
+  if (sources.length === 0) throw new TypeError('Cannot scan: no sources');
+  const excluded = new Set<string>();
+  for (const e of o.exclude ?? []) {
+    for (const cand of [resolve(e), ...sources.map((s) => join(s, e))]) {
+      try {
+        const st = await lstat(cand, { bigint: true });
+        excluded.add(`${st.dev}:${st.ino}`);
+      } catch { /* an exclude that matches nothing is not an error */ }
+    }
+  }
+  const links = new Map<string, SourceInode>();
+  const paths = new Map<SourceInode, string>();
+  const scan = async (path: string): Promise<SourceInode | undefined> => {
+    const st = await lstat(path, { bigint: true });
+    const kind = kindOf(st);
+    if (!kind) return undefined;
+    const key = `${st.dev}:${st.ino}`;
+    if (excluded.has(key)) return undefined;
+    if (kind !== 'dir' && !o.noHardlinks && st.nlink > 1n) {
+      const seen = links.get(key);
+      if (seen) return seen;
+    }
+    const node: SourceInode = { kind, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: Number(st.mtimeMs / 1000n) };
+    if (kind !== 'dir' && !o.noHardlinks && st.nlink > 1n) links.set(key, node);
+    paths.set(node, path);
+    switch (kind) {
+      case 'dir': {
+        node.entries = [];
+        for (const name of await readdir(path)) {
+          const child = await scan(join(path, name));
+          if (child) node.entries.push({ name, inode: child });
+        }
+        break;
+      }
+      case 'file':
+        node.content = await filePayload(path);
+        node.size = node.content.size;
+        node.allocated = Number(st.blocks) * 512;
+        break;
+      case 'symlink':
+        node.target = await readlink(path);
+        break;
+      case 'blockdev':
+      case 'chardev':
+        node.major = devMajor(st.rdev);
+        node.minor = devMinor(st.rdev);
+        break;
+    }
+    return node;
+  };
+  const tops: { name: string; inode: SourceInode }[] = [];
+  for (const s of sources) {
+    const inode = await scan(s);
+    if (inode) tops.push({ name: basename(resolve(s)), inode });
+  }
+  let root: SourceInode;
+  if (tops.length === 1 && tops[0]!.inode.kind === 'dir' && !o.keepAsDirectory) root = tops[0]!.inode;
+  else {
+    const d = o.rootDefaults ?? { mode: 0o777, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtime: 0 };
+    root = { kind: 'dir', mode: d.mode, uid: d.uid, gid: d.gid, mtime: d.mtime, entries: [] };
+    const used = new Set<string>();
+    for (const t of tops) {
+      let name = t.name;
+      for (let i = 1; used.has(name); i++) name = `${t.name}_${i}`;
+      used.add(name);
+      root.entries!.push({ name, inode: t.inode });
+    }
+  }
+  if (o.xattrs !== false) await readHostXattrs(paths, o.onWarning);
+  return root;
+}
+
+/** Reads every xattr of the scanned paths with one `getfattr` run (Node has no xattr calls). */
+async function readHostXattrs(paths: Map<SourceInode, string>, onWarning?: (m: string) => void): Promise<void> {
+  if (paths.size === 0) return;
+  const byPath = new Map<string, SourceInode>();
+  for (const [n, p] of paths) byPath.set(p, n);
+  const list = [...byPath.keys()];
+  let out = '';
+  try {
+    for (let i = 0; i < list.length; i += 2000) out += await getfattr(list.slice(i, i + 2000));
+  } catch (e) {
+    onWarning?.(`cannot read xattrs (${(e as Error).message}); the image will have none`);
+    return;
+  }
+  let cur: SourceInode | undefined;
+  for (const line of out.split('\n')) {
+    if (line.startsWith('# file: ')) {
+      cur = byPath.get(unescapeGetfattr(line.slice(8)));
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (!cur || eq < 0) continue;
+    const name = unescapeGetfattr(line.slice(0, eq));
+    const v = line.slice(eq + 1);
+    const value = v.startsWith('0x') ? Buffer.from(v.slice(2), 'hex') : Buffer.alloc(0);
+    if (!/^(user|trusted|security)\./.test(name)) {
+      onWarning?.(`Unrecognised xattr prefix ${name} on ${paths.get(cur)}, ignored`);
+      continue;
+    }
+    (cur.xattrs ??= []).push({ name, value: new Uint8Array(value) });
+  }
+}
+
+function getfattr(paths: readonly string[]): Promise<string> {
+  return new Promise((res, rej) => {
+    const c = spawn('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', ...paths], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    c.stdout.on('data', (d: Buffer) => out.push(d));
+    c.stderr.resume();
+    c.on('error', rej);
+    c.on('close', () => res(Buffer.concat(out).toString('latin1')));
+  });
+}
+
+/** getfattr escapes unprintable bytes in names as \ooo. */
+function unescapeGetfattr(s: string): string {
+  const bytes = s.replace(/\\([0-7]{3}|\\)/g, (_, o: string) => (o === '\\' ? '\\' : String.fromCharCode(parseInt(o, 8))));
+  return Buffer.from(bytes, 'latin1').toString('utf8');
+}
