@@ -52,3 +52,13 @@ export function ensureBuilt(entry = 'dist/cli/bootimg.js'): void {
   const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
   if (!existsSync(join(root, entry))) throw new Error(`cannot build ${entry}: ${r.stdout}${r.stderr}`);
 }
+
+/** The full path `has(tool)` finds, or undefined. */
+export function which(tool: string): string | undefined {
+  if (tool.includes('/')) return has(tool) ? (isAbsolute(tool) ? tool : join(process.cwd(), tool)) : undefined;
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map((d) => join(d, tool))
+    .find((p) => has(p));
+}
