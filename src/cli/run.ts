@@ -28,7 +28,8 @@ export function report(tool: string, e: unknown): number {
     return 2;
   }
   if (e instanceof FormatError) {
-    process.stderr.write(`${tool}: ${e.message}\n`);
+    // the message already names its format; name the tool too when that is another one ("bootimg: gzip: …")
+    process.stderr.write(e.message.startsWith(`${tool}: `) ? `${e.message}\n` : `${tool}: ${e.message}\n`);
     return 1;
   }
   const err = e as NodeJS.ErrnoException & { exitCode?: unknown };

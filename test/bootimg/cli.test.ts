@@ -67,7 +67,7 @@ describe('bootimg CLI', () => {
       for (const args of [['info', join(fixtures, 'bad', f)], ['unpack', join(fixtures, 'bad', f), '-o', 'badout']]) {
         const r = run(...args);
         assert.equal(r.code, 1, `${f}: ${r.err}`);
-        assert.match(r.err, /^bootimg: bootimg: Cannot .* \(at 0x[0-9a-f]+\)\n$/, f);
+        assert.match(r.err, /^bootimg: Cannot .* \(at 0x[0-9a-f]+\)\n$/, f);
         assert.ok(!existsSync(join(tmp, 'badout')), f);
       }
     }

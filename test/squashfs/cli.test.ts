@@ -56,7 +56,7 @@ describe('squashfs CLI basics', () => {
     writeFileSync(join(tmp, 'junk'), 'not a squashfs image at all, just some bytes that go on for a while'.repeat(3));
     const r = run(['info', 'junk']);
     assert.equal(r.code, 1);
-    assert.match(r.err, /^squashfs: squashfs: Cannot parse superblock: magic/);
+    assert.match(r.err, /^squashfs: Cannot parse superblock: magic/);
   });
 
   it('is deterministic: two runs and any -processors give the same bytes', () => {

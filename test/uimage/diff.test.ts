@@ -171,7 +171,7 @@ describe('uimage against mkimage/dumpimage 2023.01', { skip: skipWithout('mkimag
         assert.notEqual(run('mkimage', ['-T', lt, '-l', join(dir, 'bad.img')]).status, 0);
         const ob = run(BIN, ['list', join(dir, 'bad.img')]);
         assert.equal(ob.status, 1);
-        assert.match(ob.stderr, /uimage: uimage: Cannot verify legacy image data: data CRC/);
+        assert.match(ob.stderr, /^uimage: Cannot verify legacy image data: data CRC/);
         assert.equal(run(BIN, ['list', '--no-verify', join(dir, 'bad.img')]).status, 0);
       }),
       { seed: SEED + 1, numRuns: CLI_RUNS, endOnFailure: true },
