@@ -3,8 +3,13 @@
  * FDT header, squashfs superblock, LZMA props), backed by `buffer-layout`. Hot per-record
  * paths do not use this: they are hand-written DataView code.
  */
-import * as BL from 'buffer-layout';
+import { createRequire } from 'node:module';
+import type * as BufferLayout from 'buffer-layout';
 import { FormatError } from './errors.js';
+
+// require(), not import: ESM import of a CommonJS module makes Node scan its source for export names
+// first (cjs-module-lexer), which costs start-up time on every CLI run
+const BL = createRequire(import.meta.url)('buffer-layout') as typeof BufferLayout;
 
 export type FieldKind = 'u8' | 'u16le' | 'u16be' | 'u32le' | 'u32be' | 'u64le' | { readonly bytes: number };
 export type Shape = Readonly<Record<string, FieldKind>>;
@@ -26,7 +31,7 @@ export interface Struct<S extends Shape> {
   encode(value: Value<S>, into?: Uint8Array, at?: number): Uint8Array;
 }
 
-function layoutOf(kind: FieldKind, name: string): BL.Layout {
+function layoutOf(kind: FieldKind, name: string): BufferLayout.Layout {
   if (typeof kind === 'object') return BL.blob(kind.bytes, name);
   switch (kind) {
     case 'u8': return BL.u8(name);
