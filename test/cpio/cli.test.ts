@@ -1,0 +1,136 @@
+/** The initramfs command line: pack from a tree, a spec and stdin; ls, info, extract (safely), cat; exit codes. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeCpio, encodeCpio, S_IFDIR } from '../../src/cpio/index.js';
+import { ensureBuilt, has, root, tempDir } from '../helpers.js';
+
+const bin = join(root, 'bin/initramfs');
+let tmp = '';
+function run(args: string[], opts: { input?: string | Uint8Array; env?: Record<string, string> } = {}) {
+  const r = spawnSync(bin, args, { cwd: tmp, input: opts.input ?? '', env: { ...process.env, ...opts.env }, maxBuffer: 1 << 26 });
+  return { code: r.status, out: r.stdout, text: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+before(() => {
+  ensureBuilt('dist/cli/initramfs.js');
+  tmp = tempDir('imgkit-initramfs-cli-');
+  const t = join(tmp, 'tree');
+  mkdirSync(join(t, 'bin'), { recursive: true });
+  writeFileSync(join(t, 'init'), '#!/bin/sh\necho ok\n', { mode: 0o755 });
+  writeFileSync(join(t, 'bin/data'), Buffer.alloc(5000, 7));
+  symlinkSync('../init', join(t, 'bin/init-link'));
+  for (const p of ['', 'bin', 'init', 'bin/data']) utimesSync(join(t, p), 2_000_000_000, 2_000_000_000);
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('initramfs CLI', () => {
+  it('--help for the tool and every command; usage mistakes exit 2', () => {
+    for (const c of [[], ['pack'], ['ls'], ['extract'], ['cat'], ['info']]) {
+      const r = run([...c, '--help']);
+      assert.equal(r.code, 0);
+      assert.match(r.text, /Usage: initramfs/);
+    }
+    assert.equal(run(['frob']).code, 2);
+    assert.equal(run(['pack', '--dir', 'tree']).code, 2); // no -o
+    assert.equal(run(['pack', '-o', 'x', '--dir', 'tree', '--compress', 'lzo']).code, 2);
+    assert.equal(run(['pack', '-o', 'x', '--dir', 'tree', '--bogus']).code, 2);
+    assert.ok(!existsSync(join(tmp, 'x')));
+  });
+
+  it('pack --dir, SOURCE_DATE_EPOCH clamps mtimes, ls and cat read it back', () => {
+    const r = run(['pack', '-o', 'a.cpio', '--dir', 'tree'], { env: { SOURCE_DATE_EPOCH: '1000' } });
+    assert.equal(r.code, 0, r.err);
+    const { records } = decodeCpio(readFileSync(join(tmp, 'a.cpio')));
+    assert.deepEqual(records.map((x) => x.entry.name), ['.', 'bin', 'bin/data', 'bin/init-link', 'init']);
+    assert.ok(records.every((x) => x.entry.mtime <= 1000 && x.entry.uid === 0));
+    assert.equal(run(['ls', 'a.cpio']).text, '.\nbin\nbin/data\nbin/init-link\ninit\n');
+    assert.match(run(['ls', '-l', 'a.cpio']).text, /^lrwxrwxrwx +1 root +root +7 Jan  1  1970 bin\/init-link -> \.\.\/init$/m);
+    assert.equal(run(['cat', 'a.cpio', '/init']).text, '#!/bin/sh\necho ok\n');
+    assert.equal(run(['cat', 'a.cpio', 'nope']).code, 1);
+  });
+
+  it('pack from a NUL- or newline-separated path list on stdin, as find | cpio -o', () => {
+    const nl = run(['pack', '-o', 'nl.cpio', '-D', 'tree'], { input: '.\n./init\n./bin\n' });
+    assert.equal(nl.code, 0, nl.err);
+    assert.deepEqual(decodeCpio(readFileSync(join(tmp, 'nl.cpio'))).records.map((x) => x.entry.name), ['.', 'init', 'bin']);
+    const z = run(['pack', '-0', '-o', 'z.cpio', '-D', 'tree'], { input: './bin/data\0./init\0' });
+    assert.equal(z.code, 0, z.err);
+    assert.deepEqual(decodeCpio(readFileSync(join(tmp, 'z.cpio'))).records.map((x) => x.entry.name), ['bin/data', 'init']);
+    if (has('cpio')) {
+      const gnu = spawnSync('cpio', ['--quiet', '-o', '-H', 'newc', '--reproducible', '-R', '0:0'], { cwd: join(tmp, 'tree'), input: './bin/data\n./init\n' }).stdout;
+      assert.deepEqual(readFileSync(join(tmp, 'z.cpio')), gnu);
+    }
+  });
+
+  it('pack --spec (gen_init_cpio): device nodes without root, hard links, -t mtime', () => {
+    writeFileSync(join(tmp, 'list'), `# sample
+dir /dev 755 0 0
+nod /dev/console 600 0 0 c 5 1
+nod /dev/sda 660 0 6 b 8 0
+slink /bin/sh busybox 777 0 0
+pipe /fifo 644 0 0
+sock /sock 644 0 0
+file /init \${SRC}/tree/init 755 0 0 /init2
+`);
+    const r = run(['pack', '-o', 's.cpio', '--spec', 'list', '--mtime', '7'], { env: { SRC: tmp } });
+    assert.equal(r.code, 0, r.err);
+    const recs = decodeCpio(readFileSync(join(tmp, 's.cpio'))).records;
+    const byName = Object.fromEntries(recs.map((x) => [x.entry.name, x]));
+    assert.equal(byName['dev/console']!.entry.mode, 0o20600);
+    assert.equal(byName['dev/console']!.entry.rdevMajor, 5);
+    assert.equal(byName['dev/sda']!.entry.gid, 6);
+    assert.equal(new TextDecoder().decode(byName['bin/sh']!.data), 'busybox\0');
+    assert.equal(byName['init']!.data.length, 0);
+    assert.equal(byName['init2']!.entry.ino, byName['init']!.entry.ino);
+    assert.equal(byName['init2']!.entry.nlink, 2);
+    assert.equal(recs[0]!.entry.ino, 721);
+    assert.ok(recs.every((x) => x.entry.mtime === 7 && x.entry.devMajor === 3 && x.entry.devMinor === 1));
+    assert.equal(run(['cat', 's.cpio', 'init']).text, '#!/bin/sh\necho ok\n', 'cat finds the data on the other link');
+    writeFileSync(join(tmp, 'badlist'), 'nod /dev/x 600 0 0 q 1 1\n');
+    const bad = run(['pack', '-o', 'b.cpio', '--spec', 'badlist']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /line 1/);
+  });
+
+  it('pack --compress each kernel method; --prepend puts an early cpio first; info and ls see every segment', () => {
+    writeFileSync(join(tmp, 'early.cpio'), encodeCpio([{ name: 'kernel', mode: S_IFDIR | 0o755 }, { name: 'kernel/ucode.bin', mode: 0o100644, data: new Uint8Array(64) }]));
+    for (const m of ['gzip', 'xz', 'lzma', 'zstd', 'lz4']) {
+      const r = run(['pack', '-o', `c.${m}`, '--dir', 'tree', '--compress', m, '--prepend', 'early.cpio']);
+      assert.equal(r.code, 0, `${m}: ${r.err}`);
+      const ls = run(['ls', `c.${m}`]);
+      assert.equal(ls.text, 'kernel\nkernel/ucode.bin\n.\nbin\nbin/data\nbin/init-link\ninit\n', m);
+      const info = run(['info', '--json', `c.${m}`]);
+      assert.deepEqual(JSON.parse(info.text).map((s: { compression: string }) => s.compression), ['none', m]);
+    }
+    assert.equal(run(['pack', '-o', 'plain.gz', '--dir', 'tree', '--compress', 'gzip']).code, 0);
+    assert.equal(run(['pack', '-o', 'p.cpio', '--dir', 'tree', '--prepend', 'plain.gz']).code, 1, 'a compressed prepend is refused');
+  });
+
+  it('extract writes the tree and refuses .., absolute names and symlinked parents', () => {
+    assert.equal(run(['pack', '-o', 'e.cpio', '--dir', 'tree', '--compress', 'gzip']).code, 0);
+    const r = run(['extract', 'e.cpio', 'out']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(readFileSync(join(tmp, 'out/init'), 'utf8'), '#!/bin/sh\necho ok\n');
+    assert.equal(lstatSync(join(tmp, 'out/init')).mode & 0o777, 0o755);
+    assert.equal(readlinkSync(join(tmp, 'out/bin/init-link')), '../init');
+    const hostile = (items: Parameters<typeof encodeCpio>[0], name: string) => {
+      writeFileSync(join(tmp, name), encodeCpio(items));
+      const x = run(['extract', name, `x-${name}`]);
+      assert.equal(x.code, 1, `${name}: ${x.err}`);
+    };
+    hostile([{ name: '../escape', mode: 0o100644, data: new Uint8Array(1) }], 'dotdot.cpio');
+    hostile([{ name: '/etc/escape', mode: 0o100644, data: new Uint8Array(1) }], 'abs.cpio');
+    hostile([{ name: 'l', mode: 0o120777, data: new TextEncoder().encode(tmp) }, { name: 'l/escape', mode: 0o100644, data: new Uint8Array(1) }], 'symparent.cpio');
+    assert.ok(!existsSync(join(tmp, 'escape')) && !existsSync('/etc/escape'));
+  });
+
+  it('bad input exits 1 with the offset in the message', () => {
+    writeFileSync(join(tmp, 'junk'), 'this is not an initramfs');
+    const r = run(['ls', 'junk']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^initramfs: .*\(at 0x0\)/);
+  });
+});

