@@ -13,6 +13,7 @@ const FORMATS: [string, () => Promise<{ buildSamples(out: string, samples: strin
   ['Android boot images', () => import('./demo-bootimg.js')],
   ['Device trees', () => import('./demo-dtb.js')],
   ['U-Boot images', () => import('./demo-uimage.js')],
+  ['Initramfs (cpio)', () => import('./demo-cpio.js')],
   ['squashfs', () => import('./demo-squashfs.js')],
 ];
 
