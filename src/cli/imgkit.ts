@@ -7,6 +7,7 @@ const TOOLS: Record<string, string> = {
   fdt: 'device trees: compile (dtc), decompile, dump, get, set, overlay',
   initramfs: 'cpio initramfs: pack, ls, extract, cat',
   squashfs: 'squashfs: pack (mksquashfs flags), ls, cat, extract, info',
+  firmware: 'router flash images: kernel uImage + rootfs on erase blocks within a budget; info',
   compress: 'compress a file (gzip, xz, lzma with the size in the header, zstd, lz4 …)',
   decompress: 'decompress a file, detecting its format',
   demo: 'build the sample images from bundled inputs and list them',
