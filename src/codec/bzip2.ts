@@ -1,5 +1,5 @@
 /**
- * bzip2 decoder (decode only). The format has no written spec; this follows bzip2 1.0.8's
+ * bzip2 decoder; the encoder is bzip2-encode.ts. The format has no written spec; this follows bzip2 1.0.8's
  * decompress.c and the kernel's lib/decompress_bunzip2.c. Bits are read most significant first.
  *
  *   stream = "BZh" level('1'…'9'), block…, 0x177245385090 (48 bits), combined CRC (32), pad to byte
@@ -14,7 +14,8 @@
 import { FormatError, type FormatErrorCode } from '../bytes/errors.js';
 import { concat } from '../bytes/source.js';
 import { Budget, codecError } from './pipe.js';
-import { maxOutputOf, type Codec } from './types.js';
+import { encodeBzip2 } from './bzip2-encode.js';
+import { levelOf, maxOutputOf, type Codec } from './types.js';
 
 const MAX_GROUPS = 6;
 const MAX_SELECTORS = 18_002; // BZ_MAX_SELECTORS: bzip2 1.0.8 reads more but keeps this many (CVE-2019-12900)
@@ -290,5 +291,9 @@ export const codec: Codec = {
       if (e instanceof FormatError) throw e;
       throw codecError('bzip2', 'BAD_FIELD', 0, `Cannot decode bzip2 stream: ${String(e)}`, e);
     }
+  },
+  /** `level` 1–9 is the block size in 100 000 bytes (default 9, as the bzip2 tool). */
+  async encode(input, opts) {
+    return encodeBzip2(input, levelOf(opts, 1, 9, 9));
   },
 };

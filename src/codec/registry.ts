@@ -61,7 +61,7 @@ export async function decompress(bytes: Uint8Array, opts?: DecodeOptions): Promi
 }
 
 /**
- * Compresses `bytes` into one `id` stream. A codec without an encoder (bzip2, lzo) is a TypeError.
+ * Compresses `bytes` into one `id` stream. A codec without an encoder (lzo) is a TypeError.
  *
  * @example
  * ```ts

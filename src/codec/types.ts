@@ -26,6 +26,7 @@ export interface EncodeOptions {
   /**
    * Compression level. gzip, zlib: 0–9 (default 6). xz, lzma: 0–9 (default 6, as the xz tool).
    * zstd: -7–22 (default 3). lz4: 1–12 (default 1; 3 and up use the HC match finder, as `lz4 -3`…`-12`).
+   * bzip2: 1–9, the block size in units of 100 000 bytes (default 9, as the bzip2 tool).
    */
   level?: number;
   xz?: {

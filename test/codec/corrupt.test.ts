@@ -140,7 +140,6 @@ describe('corrupt input gives a FormatError for the codec, never another excepti
     const lzop = Uint8Array.of(0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a, 0x10, 0x30);
     await rejectsFormat(decompress(lzop), 'lzo', 'UNSUPPORTED');
     await assert.rejects(compress(lzop, 'lzo'), TypeError);
-    await assert.rejects(compress(lzop, 'bzip2'), TypeError);
   });
 
   it('trailing bytes: zero padding is accepted, anything else is BAD_FIELD', async () => {

@@ -67,7 +67,7 @@ const suites: readonly Suite[] = [
     concatenates: true,
   },
   { id: 'lz4-legacy', tool: 'lz4', theirs: [['-l', '-c', '-q'], ['-l', '-c', '-q', '-12'], ['-l', '-c', '-q', '-3']], decode: ['-dc', '-q'], ours: [{}, { level: 12 }], concatenates: false },
-  { id: 'bzip2', tool: 'bzip2', theirs: [['-c', '-1'], ['-c', '-9']], concatenates: true },
+  { id: 'bzip2', tool: 'bzip2', theirs: [['-c', '-1'], ['-c', '-9']], decode: ['-dc'], ours: [{}, { level: 1 }, { level: 5 }], concatenates: true },
 ];
 
 for (const s of suites) {

@@ -65,7 +65,8 @@ describe('codec registry', () => {
       assert.equal(await getCodec(id), codec);
       assert.equal(typeof codec.decode, 'function');
     }
-    for (const id of ['bzip2', 'lzo'] as const) assert.equal((await getCodec(id)).encode, undefined);
+    assert.equal((await getCodec('lzo')).encode, undefined);
+    assert.equal(typeof (await getCodec('bzip2')).encode, 'function');
   });
 
   it('an unknown id is a TypeError (a caller mistake, not bad input)', async () => {
