@@ -4,7 +4,7 @@
  * whether the stored id matches the blobs.
  */
 import { detectCompression, type CompressionId } from '../codec/detect.js';
-import { payloadBytes, payloadSize, type Payload, type StreamPayload } from '../bytes/payload.js';
+import { payloadBytes, payloadHead, payloadSize, type Payload, type StreamPayload } from '../bytes/payload.js';
 import type { AndroidImage, BootImage } from './model.js';
 import { computeBootId } from './write.js';
 
@@ -102,25 +102,10 @@ export function describeTail(tail: Uint8Array): TailInfo {
   return info;
 }
 
-async function headOf(p: Payload, n: number): Promise<Uint8Array> {
-  if (p instanceof Uint8Array) return p.subarray(0, n);
-  const out: Uint8Array[] = [];
-  let got = 0;
-  for await (const c of p.chunks()) {
-    out.push(c);
-    got += c.length;
-    if (got >= n) break;
-  }
-  const all = new Uint8Array(got);
-  let at = 0;
-  for (const c of out) (all.set(c, at), (at += c.length));
-  return all.subarray(0, n);
-}
-
 export async function describePayload(p: Payload, kernel = false): Promise<BlobInfo> {
   const size = payloadSize(p);
   const whole = kernel && size <= SCAN_LIMIT ? await payloadBytes(p) : undefined;
-  return describeBlob(await headOf(p, 1024), size, whole, kernel);
+  return describeBlob(whole ?? (await payloadHead(p, 1024)), size, whole, kernel);
 }
 
 /** Whether the id stored in a v0–v2 header is the SHA-1 or SHA-256 id of its blobs. */
@@ -168,6 +153,12 @@ export async function inspectImage(img: AndroidImage<Payload> | AndroidImage<Str
 async function tailEnds(p: Payload): Promise<Uint8Array> {
   const n = payloadSize(p);
   if (p instanceof Uint8Array || n <= 128) return payloadBytes(p);
+  if (p.readAt) {
+    const out = new Uint8Array(128);
+    out.set(await p.readAt(0, 64));
+    out.set(await p.readAt(n - 64, 64), 64);
+    return out;
+  }
   const first = new Uint8Array(64);
   let last = new Uint8Array(0);
   let at = 0;

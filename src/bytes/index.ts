@@ -9,4 +9,4 @@ export {
 } from './sink.js';
 export { struct, type Struct, type Shape, type Value, type FieldKind } from './struct.js';
 export { crc32, crc32Js, crc32IsNative } from './crc32.js';
-export { type Payload, type StreamPayload, EMPTY, payloadSize, payloadChunks, filePayload, rangePayload, payloadBytes } from './payload.js';
+export { type Payload, type StreamPayload, EMPTY, payloadSize, payloadChunks, payloadHead, filePayload, rangePayload, payloadBytes } from './payload.js';

@@ -10,6 +10,8 @@ export interface StreamPayload {
   readonly size: number;
   /** The bytes, in order; may be called more than once. */
   chunks(): AsyncIterable<Uint8Array>;
+  /** `length` bytes from `offset` (within the payload), where the source can seek: a header without reading the rest. */
+  readAt?(offset: number, length: number): Promise<Uint8Array>;
 }
 
 export type Payload = Uint8Array | StreamPayload;
@@ -81,7 +83,33 @@ export async function filePayload(path: string): Promise<StreamPayload> {
 export function rangePayload(ra: RandomAccess, offset: number, size: number, format = 'input'): StreamPayload {
   if (offset + size > ra.size)
     throw new FormatError(format, 'TRUNCATED', offset, `Cannot read ${size} bytes: the input ends at 0x${ra.size.toString(16)}`);
-  return { size, chunks: () => rangeChunks(ra, offset, size, CHUNK) };
+  return {
+    size,
+    chunks: () => rangeChunks(ra, offset, size, CHUNK),
+    readAt: (at, n) => ra.readAt(offset + at, Math.max(0, Math.min(n, size - at))),
+  };
+}
+
+/** The first `n` bytes of a payload (fewer if it is shorter), reading no more than needed where it can seek. */
+export async function payloadHead(p: Payload | undefined, n: number): Promise<Uint8Array> {
+  if (p === undefined) return EMPTY;
+  if (p instanceof Uint8Array) return p.subarray(0, n);
+  if (p.readAt) return p.readAt(0, Math.min(n, p.size));
+  const parts: Uint8Array[] = [];
+  let got = 0;
+  for await (const c of p.chunks()) {
+    parts.push(c);
+    got += c.length;
+    if (got >= n) break;
+  }
+  const all = new Uint8Array(Math.min(got, n));
+  let at = 0;
+  for (const c of parts) {
+    all.set(c.subarray(0, all.length - at), at);
+    at += Math.min(c.length, all.length - at);
+    if (at >= all.length) break;
+  }
+  return all;
 }
 
 /** The payload's bytes in one buffer (for small payloads). */

@@ -12,7 +12,7 @@ import { struct } from '../../src/bytes/struct.js';
 import { crc32, crc32Js, crc32IsNative } from '../../src/bytes/crc32.js';
 import { limit, padding } from '../../src/bytes/limits.js';
 import { bytesAccess } from '../../src/bytes/random.js';
-import { filePayload, payloadBytes, rangePayload } from '../../src/bytes/payload.js';
+import { filePayload, payloadBytes, payloadHead, rangePayload } from '../../src/bytes/payload.js';
 
 const split = (data: Uint8Array, cuts: number[]) => {
   const out: Uint8Array[] = [];
@@ -176,6 +176,15 @@ describe('payloads and random access', () => {
     const ra = bytesAccess(Uint8Array.from({ length: 100 }, (_, i) => i), 'test');
     assert.deepEqual([...(await payloadBytes(rangePayload(ra, 10, 5)))], [10, 11, 12, 13, 14]);
     assert.throws(() => rangePayload(ra, 90, 20, 'test'), (e: unknown) => e instanceof FormatError && e.code === 'TRUNCATED');
+  });
+  it('payloadHead reads only the head, from any kind of payload', async () => {
+    const data = Uint8Array.from({ length: 300 }, (_, i) => i % 256);
+    const ra = bytesAccess(data, 'test');
+    const chunked = { size: 300, chunks: async function* () { yield data.subarray(0, 7); yield data.subarray(7); } };
+    for (const p of [data, rangePayload(ra, 0, 300), chunked]) {
+      assert.deepEqual(await payloadHead(p, 10), data.subarray(0, 10));
+      assert.deepEqual(await payloadHead(p, 1000), data);
+    }
   });
   it('filePayload reads a file in chunks', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'imgkit-payload-'));
