@@ -8,22 +8,11 @@
  * own main only when it is the command (argv[1] names compress or decompress).
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs as nodeParseArgs, type ParseArgsConfig } from 'node:util';
 import { getCodec, detectCompression, type CompressionId, type EncodeOptions } from '../codec/index.js';
 import { collect } from '../bytes/source.js';
 import { writeFileAtomic } from '../bytes/sink.js';
 import { FormatError } from '../bytes/errors.js';
-import { runMain, UsageError } from './run.js';
-
-/** node:util parseArgs, with its mistakes (unknown option, missing value) reported as usage errors (exit 2). */
-function parseArgs<const T extends ParseArgsConfig>(config: T): ReturnType<typeof nodeParseArgs<T>> {
-  try {
-    return nodeParseArgs(config);
-  } catch (e) {
-    if (typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((e as Error).message);
-    throw e;
-  }
-}
+import { runMain, UsageError, parseArgs } from './run.js';
 
 const FORMATS: readonly CompressionId[] = ['gzip', 'zlib', 'xz', 'lzma', 'zstd', 'lz4', 'lz4-legacy', 'bzip2', 'lzo'];
 

@@ -4,24 +4,14 @@
  * image as OpenWrt's flash splitter does.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs as nodeParseArgs, type ParseArgsConfig } from 'node:util';
 import { fileAccess } from '../bytes/random.js';
 import { writeFileAtomic } from '../bytes/sink.js';
 import {
   assembleFirmware, describeFirmware, FirmwareBudgetError, formatBudget, formatLayout, layoutJson, parseMtdparts, parseSize, type Budget,
 } from '../firmware/index.js';
-import { parseIntAuto, runMain, UsageError } from './run.js';
+import { parseIntAuto, runMain, UsageError, parseArgs } from './run.js';
 
 const TOOL = process.argv[1]?.startsWith('imgkit ') ? process.argv[1] : 'firmware';
-
-function parseArgs<const T extends ParseArgsConfig>(config: T): ReturnType<typeof nodeParseArgs<T>> {
-  try {
-    return nodeParseArgs(config);
-  } catch (e) {
-    if (typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((e as Error).message);
-    throw e;
-  }
-}
 
 const HELP = `Usage: ${TOOL} <command> [options]
 

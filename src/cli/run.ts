@@ -1,4 +1,5 @@
 /** Shared main for every CLI: exit codes 0 ok, 1 bad input or I/O failure, 2 usage. */
+import { parseArgs as nodeParseArgs, type ParseArgsConfig } from 'node:util';
 import { FormatError } from '../bytes/errors.js';
 
 /** A mistake in the command line: printed with a pointer to --help, exit code 2. */
@@ -61,4 +62,14 @@ export function parseIntAuto(s: string, what: string): number {
   else throw new UsageError(`invalid number for ${what}: '${s}'`);
   if (!Number.isSafeInteger(v)) throw new UsageError(`number out of range for ${what}: '${s}'`);
   return v;
+}
+
+/** node:util parseArgs, with its mistakes (unknown option, missing value) reported as usage errors (exit 2). */
+export function parseArgs<const T extends ParseArgsConfig>(config: T): ReturnType<typeof nodeParseArgs<T>> {
+  try {
+    return nodeParseArgs(config);
+  } catch (e) {
+    if (typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((e as Error).message);
+    throw e;
+  }
 }

@@ -4,7 +4,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseArgs as nodeParseArgs, type ParseArgsConfig } from 'node:util';
 import { fileAccess, type RandomAccess } from '../bytes/random.js';
 import { filePayload, type Payload } from '../bytes/payload.js';
 import { pipeInto, withOutputFile, writeFileAtomic } from '../bytes/sink.js';
@@ -25,17 +24,7 @@ import { FitSignError } from '../uimage/fit-sign.js';
 import { FormatError } from '../bytes/errors.js';
 import { DtsError, FDT_MAGIC } from '../dtb/index.js';
 import { compressOptions, COMPRESS_OPTION_HELP, COMPRESS_OPTIONS, compressBytes, type CompressFlags } from './compress.js';
-import { parseIntAuto, runMain, UsageError } from './run.js';
-
-/** node:util parseArgs, with its mistakes (unknown option, missing value) reported as usage errors (exit 2). */
-function parseArgs<const T extends ParseArgsConfig>(config: T): ReturnType<typeof nodeParseArgs<T>> {
-  try {
-    return nodeParseArgs(config);
-  } catch (e) {
-    if (typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((e as Error).message);
-    throw e;
-  }
-}
+import { parseIntAuto, runMain, UsageError, parseArgs } from './run.js';
 
 const HELP = `Usage: uimage <command> [options]
 

@@ -12,7 +12,7 @@
 import { FormatError } from '../bytes/errors.js';
 import { alignUp, padding } from '../bytes/limits.js';
 import { memorySink, writeZeros, pipeInto, type ByteSink } from '../bytes/sink.js';
-import { payloadChunks, payloadSize, type Payload } from '../bytes/payload.js';
+import { payloadBytes, payloadChunks, payloadSize, type Payload } from '../bytes/payload.js';
 import { encodeFdt, FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, type Fdt, type FdtNode } from '../dtb/index.js';
 import { InPlaceFdt, LibfdtError, cString } from '../dtb/inplace.js';
 import {
@@ -144,22 +144,11 @@ async function precompute(fdt: Fdt, payloads: Map<string, Payload>, o: FitBuildO
       if (!hintV) throw new FitBuildError(`Failed to sign '${s.name}' signature node in '${img.name}' image node: no key-name-hint`);
       const key = keyFor(pre, o.keydir, cString(hintV), algo);
       if (!key) continue;
-      const data = await bytesOf(p);
+      const data = await payloadBytes(p);
       pre.imageSigs.set(`${img.name}/${s.name}`, signData(key, algo, data));
     }
   }
   return pre;
-}
-
-async function bytesOf(p: Payload): Promise<Uint8Array> {
-  if (p instanceof Uint8Array) return p;
-  const out = new Uint8Array(p.size);
-  let at = 0;
-  for await (const c of p.chunks()) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** fit_image_write_sig: each new property lands first, so the final order is the reverse of this. */
