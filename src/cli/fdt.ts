@@ -77,20 +77,27 @@ async function compile(argv: string[]): Promise<number> {
   const bootCpuid = num(v.b, '-b');
   const common = {
     ...(bootCpuid !== undefined ? { bootCpuid } : {}), ...(H ? { phandleFormat: H } : {}),
-    symbols: !!v['@'], autoAliases: !!v.A, sort: !!v.s, force: !!v.f,
+    symbols: !!v['@'], autoAliases: !!v.A, sort: !!v.s, force: !!v.f, quiet: v.q?.length ?? 0, outName: v.o ?? '-', nameChecks: true,
     onWarning: (m: string) => { if (!v.q) process.stderr.write(`${m}\n`); },
   };
   let fdt: Fdt;
   if (inform === 'dtb') {
     fdt = reprocessFdt(decodeFdt(new Uint8Array(await readFile(input))), common);
   } else {
-    const path = resolve(input);
-    let text = readFileSync(path, 'latin1');
+    // dtc's messages name files as they were given (the input, then "DIR/NAME" for /include/ and /incbin/)
+    let text = readFileSync(input, 'latin1');
     const wantCpp = v.cpp || (!v['no-cpp'] && /^\s*#\s*(include|define|if|ifdef|ifndef)\b/m.test(text));
-    const dirs = (v.i ?? []).map((d) => resolve(d));
+    const dirs = v.i ?? [];
     if (wantCpp)
-      text = wrapSourceErrors(() => preprocess(path, { includeDirs: [...(v['cpp-I'] ?? []).map((d) => resolve(d)), ...dirs], defines: ['__DTS__', ...(v.D ?? [])] }));
-    fdt = wrapSourceErrors(() => compileDts({ name: path, text }, { ...common, ...fileAccessFor([dirname(path), ...dirs]) }));
+      text = wrapSourceErrors(() => preprocess(input, { includeDirs: [...(v['cpp-I'] ?? []), ...dirs].map((d) => resolve(d)), defines: ['__DTS__', ...(v.D ?? [])] }));
+    try {
+      fdt = compileDts({ name: input, text }, { ...common, ...fileAccessFor(dirs) });
+    } catch (e) {
+      // what dtc prints, as it prints it; the exit status stays ours (1, bad input) where dtc's is 2 (failed checks)
+      if (!(e instanceof DtsError)) throw e;
+      process.stderr.write(Buffer.from(e.stderr, 'latin1'));
+      return 1;
+    }
   }
   let out: Uint8Array;
   if (outform === 'dts') out = new TextEncoder().encode(formatDts(fdt));

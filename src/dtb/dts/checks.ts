@@ -5,8 +5,8 @@
  * path_references, omit_unused_nodes; then -A aliases, -@ __symbols__, plugin __fixups__ and
  * __local_fixups__. Also dtc's errors for duplicate names and dangling references.
  */
-import { DtsError } from './errors.js';
-import { Data, Node, Property, addChild, deleteNode, getNodeByRef, type Marker } from './tree.js';
+import { DtsError, srcposString } from './errors.js';
+import { Data, Node, Property, addChild, deleteNode, getNodeByLabel, getNodeByRef, type Marker } from './tree.js';
 import type { DtInfo } from './parser.js';
 
 export interface CheckOptions {
@@ -19,6 +19,26 @@ export interface CheckOptions {
   /** -f: write output even with errors. */
   readonly force?: boolean;
   readonly onWarning?: (message: string) => void;
+  /** -q count: 1 hides warnings, 2 errors too (in DtsError.stderr), 3 the forced-output warning. */
+  readonly quiet?: number;
+  /**
+   * dtc's name-character error checks (node_name_chars, node_name_format, property_name_chars). The CLI turns
+   * them on, as dtc; off by default so the library compiles any tree the model can hold (names fdtput can make).
+   */
+  readonly nameChecks?: boolean;
+  /** -o name, for check messages about nodes without a source position ("-": `<stdout>`). */
+  readonly outName?: string;
+}
+
+/** A node's path in messages; a deleted node has none, which glibc's printf shows as "(null)". */
+const pathOf = (n: Node): string => n.fullpath || '(null)';
+
+/** data.c data_is_one_string. */
+function isOneString(d: Data): boolean {
+  const v = d.val;
+  if (!v.length || v[v.length - 1] !== 0) return false;
+  for (let i = 0; i < v.length - 1; i++) if (v[i] === 0) return false;
+  return true;
 }
 
 const u32At = (d: Data, at: number): number =>
@@ -27,17 +47,15 @@ const u32At = (d: Data, at: number): number =>
 class Checker {
   #next = 1;
   readonly #byPhandle = new Map<number, Node>();
-  readonly errors: string[] = [];
+  /** What dtc prints for the checks, in order. */
+  readonly output: string[] = [];
+  failed = false;
   constructor(readonly dti: DtInfo, readonly opts: CheckOptions) {}
 
   #walk(n: Node, fn: (n: Node) => void): void {
     fn(n);
     for (const c of n.children) if (!c.deleted) this.#walk(c, fn);
   }
-  #fail(check: string, n: Node, msg: string): void {
-    this.errors.push(`ERROR (${check}): ${n.fullpath}: ${msg}`);
-  }
-
   #phandleUsed(ph: number): boolean {
     const n = this.#byPhandle.get(ph);
     return n !== undefined && !n.deleted;
@@ -57,64 +75,105 @@ class Checker {
     return ph;
   }
 
+  /** check_msg: `POS: ERROR (check): /path[:prop]: message`, plus dtc's "also defined at" lines for merged nodes. */
+  #msg(check: string, level: 'ERROR' | 'Warning', n: Node, p: Property | undefined, text: string): void {
+    if (level === 'Warning' ? (this.opts.quiet ?? 0) >= 1 : (this.opts.quiet ?? 0) >= 2) return;
+    const pos = p?.pos ?? n.pos;
+    const out = this.opts.outName ?? '-';
+    let str = `${pos ? srcposString(pos) : out === '-' ? '<stdout>' : out}: ${level} (${check}): ${p ? `${pathOf(n)}:${p.name}` : pathOf(n)}: ${text}\n`;
+    if (!p && pos) for (const more of n.morePos) str += `  also defined at ${srcposString(more)}\n`;
+    this.output.push(str);
+  }
+  #fail(check: string, n: Node, msg: string, p?: Property): void {
+    this.failed = true;
+    this.#msg(check, 'ERROR', n, p, msg);
+  }
+
+  /** process_checks: dtc's checks in its table order; the first failing error check stops the rest. */
   run(): void {
     const root = this.dti.root;
-    const structural: string[] = [];
-    this.#walk(root, (n) => {
-      const names = new Set<string>();
-      for (const c of n.children) {
-        if (c.deleted) continue;
-        if (names.has(c.name)) structural.push(`ERROR (duplicate_node_names): ${c.fullpath}: Duplicate node name`);
-        names.add(c.name);
+    const each = (fn: (n: Node) => void): boolean => {
+      this.#walk(root, fn);
+      return this.failed;
+    };
+    // duplicate_node_names: a live child against every later sibling (deleted ones too, as dtc)
+    if (each((n) => {
+      n.children.forEach((c, i) => {
+        if (c.deleted) return;
+        for (const c2 of n.children.slice(i + 1)) if (c2.name === c.name) this.#fail('duplicate_node_names', c2, 'Duplicate node name');
+      });
+    })) return;
+    // duplicate_property_names
+    if (each((n) => {
+      n.props.forEach((p, i) => {
+        if (p.deleted) return;
+        for (const p2 of n.props.slice(i + 1)) if (!p2.deleted && p2.name === p.name) this.#fail('duplicate_property_names', n, 'Duplicate property name', p);
+      });
+    })) return;
+    // node_name_chars, node_name_format
+    const names = this.opts.nameChecks ?? false;
+    if (names && each((n) => {
+      const bad = /[^a-zA-Z0-9,._+\-@]/.exec(n.name);
+      if (bad) this.#fail('node_name_chars', n, `Bad character '${bad[0]}' in node name`);
+    })) return;
+    if (names && each((n) => {
+      const at = n.name.indexOf('@');
+      if (at >= 0 && n.name.indexOf('@', at + 1) >= 0) this.#fail('node_name_format', n, "multiple '@' characters in node name");
+    })) return;
+    // property_name_chars
+    if (names && each((n) => {
+      for (const p of n.liveProps()) {
+        const bad = /[^a-zA-Z0-9,._+*#?\-]/.exec(p.name);
+        if (bad) this.#fail('property_name_chars', n, `Bad character '${bad[0]}' in property name`, p);
       }
-      const pnames = new Set<string>();
-      for (const p of n.props) {
-        if (p.deleted) continue;
-        if (pnames.has(p.name)) structural.push(`ERROR (duplicate_property_names): ${n.fullpath}:${p.name}: Duplicate property name`);
-        pnames.add(p.name);
-      }
-    });
-    this.errors.push(...structural);
-    // name_properties: a correct "name" property is redundant and removed
-    this.#walk(root, (n) => {
+    })) return;
+    // name_is_string, name_properties: a correct "name" property is redundant and removed
+    if (each((n) => {
+      const p = n.getProp('name');
+      if (p && !isOneString(p.val)) this.#fail('name_is_string', n, 'property is not a string', p);
+    })) return;
+    if (each((n) => {
       const i = n.props.findIndex((p) => p.name === 'name');
       if (i < 0) return;
       const p = n.props[i]!;
       const base = n.basename;
       const ok = p.val.len === base.length + 1 && p.val.val.slice(0, base.length).every((b, k) => b === base.charCodeAt(k));
       if (ok) n.props.splice(i, 1);
-      else this.#fail('name_properties', n, `"name" property is incorrect ("${String.fromCharCode(...p.val.val).split('\0')[0]}" instead of base node name)`);
+      else {
+        const z = p.val.val.indexOf(0);
+        this.#fail('name_properties', n, `"name" property is incorrect ("${String.fromCharCode(...p.val.val.slice(0, z < 0 ? undefined : z))}" instead of base node name)`);
+      }
+    })) return;
+    // node_name_vs_property_name (a warning)
+    this.#walk(root, (n) => {
+      if (n.parent && n.parent.getProp(n.name)) this.#msg('node_name_vs_property_name', 'Warning', n, undefined, 'node name and property name conflict');
     });
+    // duplicate_label
+    if (each((n) => {
+      for (const l of n.labels) if (!l.deleted) this.#duplicateLabel(l.label, n, undefined, undefined);
+      for (const p of n.liveProps()) {
+        for (const l of p.labels) if (!l.deleted) this.#duplicateLabel(l.label, n, p, undefined);
+        for (const m of p.val.markers) if (m.type === 'LABEL') this.#duplicateLabel(m.ref, n, p, m);
+      }
+    })) return;
     // explicit_phandles
-    let explicitOk = true;
-    this.#walk(root, (n) => {
-      const ph = this.#checkPhandleProp(n, 'phandle');
+    if (each((n) => {
+      let ph = this.#checkPhandleProp(n, 'phandle');
       const lph = this.#checkPhandleProp(n, 'linux,phandle');
-      if (ph === undefined || lph === undefined) {
-        explicitOk = false;
-        return;
-      }
       if (!ph && !lph) return;
-      if (ph && lph && ph !== lph) {
-        this.#fail('explicit_phandles', n, "mismatching 'phandle' and 'linux,phandle' properties");
-        explicitOk = false;
-      }
-      const v = ph || lph;
-      const other = this.#byPhandle.get(v);
+      if (ph && lph && ph !== lph) this.#fail('explicit_phandles', n, "mismatching 'phandle' and 'linux,phandle' properties");
+      if (lph && !ph) ph = lph;
+      const other = this.#byPhandle.get(ph);
       if (other && other !== n && !other.deleted) {
-        this.#fail('explicit_phandles', n, `duplicated phandle 0x${v.toString(16)} (seen before at ${other.fullpath})`);
-        explicitOk = false;
+        this.#fail('explicit_phandles', n, `duplicated phandle 0x${ph.toString(16)} (seen before at ${other.fullpath})`);
         return;
       }
-      n.phandle = v;
-      this.#byPhandle.set(v, n);
-    });
-    if (!explicitOk || structural.length) return;
+      n.phandle = ph;
+      if (!other || other.deleted) this.#byPhandle.set(ph, n);
+    })) return;
     // phandle_references
-    this.#walk(root, (n) => {
-      for (let pi = 0; pi < n.props.length; pi++) {
-        const p = n.props[pi]!;
-        if (p.deleted) continue;
+    if (each((n) => {
+      for (const p of n.liveProps()) {
         for (const m of p.val.markers) {
           if (m.type !== 'REF_PHANDLE') continue;
           const ref = getNodeByRef(root, m.ref);
@@ -127,11 +186,10 @@ class Checker {
           ref.isReferenced = true;
         }
       }
-    });
+    })) return;
     // path_references
-    this.#walk(root, (n) => {
-      for (const p of n.props) {
-        if (p.deleted) continue;
+    if (each((n) => {
+      for (const p of n.liveProps()) {
         const ms = p.val.markers;
         for (let i = 0; i < ms.length; i++) {
           const m = ms[i]!;
@@ -146,8 +204,7 @@ class Checker {
           ref.isReferenced = true;
         }
       }
-    });
-    if (this.errors.length) return;
+    })) return;
     // omit_unused_nodes
     this.#walk(root, (n) => {
       if (this.opts.symbols && n.labels.length) return;
@@ -155,26 +212,54 @@ class Checker {
     });
   }
 
-  /** check_phandle_prop: 0 = none (or a self-reference, filled in later), undefined = error. */
-  #checkPhandleProp(n: Node, name: string): number | undefined {
+  /** check_duplicate_label: the first holder of `label` (node, then property, then value label) must be this one. */
+  #duplicateLabel(label: string, node: Node, prop: Property | undefined, mark: Marker | undefined): void {
+    const root = this.dti.root;
+    let other: { n: Node; p?: Property; m?: Marker } | undefined;
+    const byNode = getNodeByLabel(root, label);
+    if (byNode) other = { n: byNode };
+    const walk = (n: Node, fn: (n: Node) => { n: Node; p?: Property; m?: Marker } | undefined): { n: Node; p?: Property; m?: Marker } | undefined => {
+      const r = fn(n);
+      if (r) return r;
+      for (const c of n.children) {
+        if (c.deleted) continue;
+        const rc = walk(c, fn);
+        if (rc) return rc;
+      }
+      return undefined;
+    };
+    other ??= walk(root, (n) => {
+      for (const p of n.liveProps()) if (p.labels.some((l) => !l.deleted && l.label === label)) return { n, p };
+      return undefined;
+    });
+    other ??= walk(root, (n) => {
+      for (const p of n.liveProps()) for (const m of p.val.markers) if (m.type === 'LABEL' && m.ref === label) return { n, p, m };
+      return undefined;
+    });
+    if (!other) return;
+    if (other.n !== node || other.p !== prop || other.m !== mark) {
+      const desc = (n: Node, p?: Property, m?: Marker): string => `${m ? 'value of ' : ''}${p ? `'${p.name}' in ` : ''}${n.fullpath}`;
+      this.#fail('duplicate_label', node, `Duplicate label '${label}' on ${desc(node, prop, mark)} and ${desc(other.n, other.p, other.m)}`);
+    }
+  }
+
+  /** check_phandle_prop: 0 = none, a bad one (reported), or a self-reference (filled in later). */
+  #checkPhandleProp(n: Node, name: string): number {
     const p = n.getProp(name);
     if (!p) return 0;
     if (p.val.len !== 4) {
-      this.#fail('explicit_phandles', n, `bad length (${p.val.len}) ${name} property`);
-      return undefined;
+      this.#fail('explicit_phandles', n, `bad length (${p.val.len}) ${name} property`, p);
+      return 0;
     }
     const ref = p.val.markers.find((m) => m.type === 'REF_PHANDLE');
     if (ref) {
-      if (n !== getNodeByRef(this.dti.root, ref.ref)) {
-        this.#fail('explicit_phandles', n, `${name} is a reference to another node`);
-        return undefined;
-      }
+      if (n !== getNodeByRef(this.dti.root, ref.ref)) this.#fail('explicit_phandles', n, `${name} is a reference to another node`);
       return 0;
     }
     const v = u32At(p.val, 0);
     if (v === 0 || v === 0xffffffff) {
-      this.#fail('explicit_phandles', n, `bad value (0x${v.toString(16)}) in ${name} property`);
-      return undefined;
+      this.#fail('explicit_phandles', n, `bad value (0x${v.toString(16)}) in ${name} property`, p);
+      return 0;
     }
     return v;
   }
@@ -267,10 +352,13 @@ function appendToProperty(n: Node, name: string, d: Data): void {
 export function processTree(dti: DtInfo, opts: CheckOptions = {}): void {
   const c = new Checker(dti, opts);
   c.run();
-  if (c.errors.length) {
-    if (!opts.force) throw new DtsError(`${c.errors.join('\n')}\nERROR: Input tree has errors, aborting (use -f to force output)`);
-    opts.onWarning?.('Warning: Input tree has errors, output forced');
+  if (c.failed && !opts.force) {
+    const text = `${c.output.join('')}ERROR: Input tree has errors, aborting (use -f to force output)\n`;
+    const first = c.output.find((l) => l.includes(': ERROR (')) ?? text;
+    throw new DtsError(first.replace(/\n[^]*$/, ''), undefined, text, 2);
   }
+  for (const line of c.output) opts.onWarning?.(line.replace(/\n$/, ''));
+  if (c.failed && (opts.quiet ?? 0) < 3) opts.onWarning?.('Warning: Input tree has errors, output forced');
   if (opts.autoAliases) c.labelTree('aliases', false);
   if (opts.symbols) c.labelTree('__symbols__', true);
   if (dti.plugin) c.fixups();

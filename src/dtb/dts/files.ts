@@ -1,21 +1,36 @@
 /** File access for /include/ and /incbin/ as dtc does it: the including file's folder first, then each -i folder. */
 import { readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { isAbsolute } from 'node:path';
 import type { IncludeResolver } from './lexer.js';
 import type { IncbinReader } from './parser.js';
 import { DtsError } from './errors.js';
 
+/** srcpos.c get_dirname: the part before the last '/', or none. */
+function dirOf(path: string): string | undefined {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? undefined : path.slice(0, i);
+}
+
+/** util.c join_path. */
+const joinPath = (dir: string, name: string): string => (dir.endsWith('/') ? dir + name : `${dir}/${name}`);
+
+/**
+ * srcpos.c fopen_any_on_path: the including file's folder (the working folder when its name has no '/'),
+ * then each search folder; the name comes back as dtc spells it (it appears in error positions).
+ */
 function find(name: string, fromFile: string, searchPaths: readonly string[]): string {
-  if (isAbsolute(name)) return name;
-  for (const dir of [dirname(fromFile), ...searchPaths]) {
-    const p = join(dir, name);
+  const tryOpen = (dir: string | undefined): string | undefined => {
+    const p = dir === undefined || isAbsolute(name) ? name : joinPath(dir, name);
     try {
       if (statSync(p).isFile()) return p;
     } catch {
       /* try the next folder */
     }
-  }
-  throw new DtsError(`Couldn't open "${name}": No such file or directory`);
+    return undefined;
+  };
+  const found = tryOpen(dirOf(fromFile)) ?? searchPaths.reduce<string | undefined>((f, d) => f ?? tryOpen(d), undefined);
+  if (found === undefined) throw new DtsError(`Couldn't open "${name}": No such file or directory`);
+  return found;
 }
 
 export function fileAccessFor(searchPaths: readonly string[]): { resolveInclude: IncludeResolver; readIncbin: IncbinReader } {

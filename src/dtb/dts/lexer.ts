@@ -3,7 +3,7 @@
  * BYTESTRING inside '[ ]', V1 elsewhere) and flex's longest-match rule between them. Input is a
  * latin1 string (one char per byte) so strings keep their exact bytes.
  */
-import { DtsError, type SrcPos } from './errors.js';
+import { DtsError, Diagnostics, type SrcPos } from './errors.js';
 
 export type TokKind =
   | 'V1' | 'PLUGIN' | 'MEMRESERVE' | 'BITS' | 'DEL_PROP' | 'DEL_NODE' | 'OMIT_NO_REF' | 'INCBIN'
@@ -28,7 +28,7 @@ const isLabelChar = (c: string): boolean => /[a-zA-Z0-9_]/.test(c);
 const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
 
 /** Decodes dtc's string escapes (util.c get_escape_char): \a\b\t\n\v\f\r, up to 3 octal digits, \x + up to 2 hex digits. */
-export function unescape(s: string, pos: SrcPos): string {
+export function unescape(s: string, pos: SrcPos, diag?: Diagnostics): string {
   let out = '';
   for (let i = 0; i < s.length; ) {
     const c = s[i++]!;
@@ -49,7 +49,10 @@ export function unescape(s: string, pos: SrcPos): string {
     } else if (e === 'x') {
       let j = i + 1;
       while (j < i + 3 && /[0-9a-fA-F]/.test(s[j] ?? '')) j++;
-      if (j === i + 1) throw new DtsError('\\x used with no following hex digits', pos);
+      if (j === i + 1) {
+        if (diag) diag.fatal('\\x used with no following hex digits');
+        throw new DtsError('\\x used with no following hex digits', pos);
+      }
       out += String.fromCharCode(parseInt(s.slice(i + 1, j), 16));
       i = j;
     } else {
@@ -77,15 +80,19 @@ interface Frame {
   col: number;
 }
 
-const MAX_INCLUDE_DEPTH = 100;
+/** srcpos.c MAX_SRCFILE_DEPTH: files open at once, the first included. */
+const MAX_INCLUDE_DEPTH = 200;
 
 export class Lexer {
   #state: State = 'INITIAL';
   #stack: Frame[] = [];
   #peeked: Tok[] = [];
+  /** yylloc: the range of the last text matched, whitespace and comments included (where an EOF is reported). */
+  #last: SrcPos;
 
-  constructor(file: SourceFile, readonly resolve: IncludeResolver) {
+  constructor(file: SourceFile, readonly resolve: IncludeResolver, readonly diag = new Diagnostics()) {
     this.#stack.push({ file, at: 0, name: file.name, line: 1, col: 1 });
+    this.#last = { file: file.name, line: 0, col: 0 };
   }
 
   /** The file that is being read (for /incbin/ paths). */
@@ -108,6 +115,7 @@ export class Lexer {
 
   #advance(f: Frame, n: number): void {
     const t = f.file.text;
+    const start = this.#pos(f);
     for (let i = f.at; i < f.at + n; i++) {
       if (t.charCodeAt(i) === 10) {
         f.line++;
@@ -115,6 +123,7 @@ export class Lexer {
       } else f.col++;
     }
     f.at += n;
+    this.#last = { ...start, endLine: f.line, endCol: f.col };
   }
 
   #lex(): Tok {
@@ -126,7 +135,7 @@ export class Lexer {
           this.#stack.pop();
           continue;
         }
-        return { kind: 'EOF', text: '', value: 0n, pos: this.#pos(f) };
+        return { kind: 'EOF', text: '', value: 0n, pos: this.#last };
       }
       const m = this.#match(f);
       if (m === null) continue; // whitespace, comment, linemarker, include
@@ -143,7 +152,7 @@ export class Lexer {
     const st = this.#state;
     const tok = (kind: TokKind, len: number, text = t.slice(at, at + len), value = 0n): Tok => {
       this.#advance(f, len);
-      return { kind, text, value, pos };
+      return { kind, text, value, pos: this.#last };
     };
 
     // candidates: [length, producer]; flex picks the longest, earliest rule on ties
@@ -165,8 +174,14 @@ export class Lexer {
         offer(e - at, () => {
           const name = t.slice(j + 1, e - 1);
           this.#advance(f, e - at);
-          if (this.#stack.length >= MAX_INCLUDE_DEPTH) throw new DtsError('Includes nested too deeply', pos);
-          const file = this.resolve(name, f.file.name);
+          if (this.#stack.length >= MAX_INCLUDE_DEPTH) this.diag.fatal('Includes nested too deeply', false);
+          let file: SourceFile;
+          try {
+            file = this.resolve(name, f.file.name);
+          } catch (err) {
+            if (err instanceof DtsError) this.diag.fatal(err.detail);
+            throw err;
+          }
           this.#stack.push({ file, at: 0, name: file.name, line: 1, col: 1 });
           return null;
         });
@@ -177,7 +192,7 @@ export class Lexer {
       if (m)
         offer(m[0].length, () => {
           this.#advance(f, m[0].length);
-          f.name = unescape(m[2]!, pos);
+          f.name = unescape(m[2]!, pos, this.diag);
           f.line = parseInt(m[1]!, 10) - 1;
           return null;
         });
@@ -185,7 +200,7 @@ export class Lexer {
     // <*>{STRING}
     if (c === '"') {
       const e = stringEnd(t, at);
-      if (e > 0) offer(e - at, () => tok('STRING', e - at, unescape(t.slice(at + 1, e - 1), pos)));
+      if (e > 0) offer(e - at, () => tok('STRING', e - at, unescape(t.slice(at + 1, e - 1), pos, this.diag)));
     }
     const kw = (word: string, kind: TokKind, next?: State): void => {
       if (t.startsWith(word, at))
@@ -212,17 +227,23 @@ export class Lexer {
     // <V1>([0-9]+|0[xX][0-9a-fA-F]+)(U|L|UL|LL|ULL)?
     if (st === 'V1' && c >= '0' && c <= '9') {
       const m = /^(?:0[xX][0-9a-fA-F]+|[0-9]+)(?:ULL|UL|LL|U|L)?/.exec(t.slice(at, at + 64));
-      if (m) offer(m[0].length, () => tok('LITERAL', m[0].length, m[0], parseLiteral(m[0], pos)));
+      if (m)
+        offer(m[0].length, () => {
+          const tk = tok('LITERAL', m[0].length, m[0]);
+          tk.value = parseLiteral(m[0], (msg) => this.diag.error('Lexical error', tk.pos, msg));
+          return tk;
+        });
     }
     // <*>{CHAR_LITERAL}  '([^']|\\')*'
     if (c === "'") {
       const e = charLitEnd(t, at);
       if (e > 0)
         offer(e - at, () => {
-          const d = unescape(t.slice(at + 1, e - 1), pos);
-          if (d.length === 0) throw new DtsError('Empty character literal', pos);
-          if (d.length > 1) throw new DtsError(`Character literal has ${d.length} characters instead of 1`, pos);
-          return tok('CHAR_LITERAL', e - at, t.slice(at, e), BigInt(d.charCodeAt(0)));
+          const d = unescape(t.slice(at + 1, e - 1), pos, this.diag);
+          const tk = tok('CHAR_LITERAL', e - at, t.slice(at, e), d.length ? BigInt(d.charCodeAt(0)) : 0n);
+          if (d.length === 0) this.diag.error('Lexical error', tk.pos, 'Empty character literal');
+          else if (d.length > 1) this.diag.error('Lexical error', tk.pos, `Character literal has ${d.length} characters instead of 1`);
+          return tk;
         });
     }
     if (c === '&') {
@@ -301,6 +322,8 @@ function stringEnd(t: string, at: number): number {
   for (let j = at + 1; j < t.length; j++) {
     const c = t[j];
     if (c === '\\') {
+      // \\. : flex's '.' is any char but a newline
+      if (j + 1 >= t.length || t[j + 1] === '\n') return -1;
       j++;
       continue;
     }
@@ -319,14 +342,19 @@ function charLitEnd(t: string, at: number): number {
   return m ? at + m[0].length : -1;
 }
 
-function parseLiteral(s: string, pos: SrcPos): bigint {
+/** strtoull(s, &e, 0) as dtc's lexer uses it: a bad octal digit ends the number (and is an error), overflow gives ULLONG_MAX. */
+function parseLiteral(s: string, error: (msg: string) => void): bigint {
   const digits = s.replace(/[UL]+$/, '');
   let v: bigint;
   if (/^0[xX]/.test(digits)) v = BigInt(digits);
   else if (digits.length > 1 && digits[0] === '0') {
-    if (!/^[0-7]+$/.test(digits)) throw new DtsError(`Bad integer literal '${s}'`, pos);
-    v = BigInt('0o' + digits.slice(1));
+    const m = /^[0-7]+/.exec(digits)![0];
+    v = BigInt('0o' + m);
+    if (m.length < digits.length) error(`Bad integer literal '${s}'`);
   } else v = BigInt(digits);
-  if (v >= 1n << 64n) throw new DtsError(`Integer literal '${s}' out of range`, pos);
+  if (v >= 1n << 64n) {
+    error(`Integer literal '${s}' out of range`);
+    v = (1n << 64n) - 1n;
+  }
   return v;
 }

@@ -2,7 +2,7 @@
  * DTS parser: dtc 1.6.1 dtc-parser.y as recursive descent, with the same tree-building actions
  * (build_node, merge_nodes, add_orphan_node …) in the same order.
  */
-import { DtsError, type SrcPos } from './errors.js';
+import { DtsError, spanPos, type SrcPos } from './errors.js';
 import { Lexer, type Tok } from './lexer.js';
 import {
   Data, Node, Property, addChild, addLabel, buildNode, deleteNode, getNodeByPath, getNodeByRef, mergeNodes,
@@ -33,15 +33,25 @@ export class Parser {
   #orphans = 0;
   constructor(readonly lx: Lexer, readonly incbin: IncbinReader) {}
 
-  #err(msg: string, pos: SrcPos): never {
-    throw new DtsError(msg, pos);
+  /** dtc-parser.y ERROR(): printed, parsing goes on, dtc gives up after the parse. */
+  #err(msg: string, pos: SrcPos): void {
+    this.lx.diag.error('Error', pos, msg);
+  }
+  /** An error that ends the parse (yyparse fails): "Unable to parse input tree". */
+  #abort(msg: string, pos: SrcPos): never {
+    const d = this.lx.diag;
+    d.error('Error', pos, msg);
+    throw new DtsError(msg, pos, `${d.text()}FATAL ERROR: Unable to parse input tree\n`, 1);
   }
   #syntax(t: Tok): never {
-    this.#err('syntax error', t.pos);
+    this.#abort('syntax error', t.pos);
   }
+  /** The range of the last token consumed. */
+  #lastEnd!: SrcPos;
   #expectChar(c: string): Tok {
     const t = this.lx.next();
     if (t.kind !== 'CHAR' || t.text !== c) this.#syntax(t);
+    this.#lastEnd = t.pos;
     return t;
   }
   #isChar(t: Tok, c: string): boolean {
@@ -50,22 +60,25 @@ export class Parser {
 
   parse(): DtInfo {
     // headers
-    let flags = -1;
+    const headers: { f: number; start: SrcPos; end: SrcPos }[] = [];
     for (;;) {
       const t = this.lx.peek();
       if (t.kind !== 'V1') break;
       this.lx.next();
-      this.#expectChar(';');
+      let end = this.#expectChar(';').pos;
       let f = 1;
       if (this.lx.peek().kind === 'PLUGIN') {
         this.lx.next();
-        this.#expectChar(';');
+        end = this.#expectChar(';').pos;
         f = 3;
       }
-      if (flags >= 0 && f !== flags) this.#err("Header flags don't match earlier ones", t.pos);
-      if (flags < 0) flags = f;
+      headers.push({ f, start: t.pos, end });
     }
-    if (flags < 0) this.#syntax(this.lx.peek());
+    if (!headers.length) this.#syntax(this.lx.peek());
+    // headers: header headers — right recursive, so reduced from the last; each compares with the rest's first
+    for (let i = headers.length - 2; i >= 0; i--)
+      if (headers[i + 1]!.f !== headers[i]!.f) this.#err("Header flags don't match earlier ones", spanPos(headers[i + 1]!.start, headers[headers.length - 1]!.end));
+    const flags = headers[0]!.f;
     this.plugin = flags === 3;
     // memreserves
     const reserve: ReserveInfo[] = [];
@@ -76,8 +89,8 @@ export class Parser {
       const labels: string[] = [];
       for (let i = 0; i < k; i++) labels.unshift(this.lx.next().text);
       this.lx.next();
-      const address = this.#prim();
-      const size = this.#prim();
+      const address = this.#prim().v;
+      const size = this.#prim().v;
       this.#expectChar(';');
       reserve.push({ address, size, labels });
     }
@@ -89,7 +102,7 @@ export class Parser {
       root.name = '';
     } else if (first.kind === 'LABEL_REF' || first.kind === 'PATH_REF') {
       const nd = this.#nodedef();
-      if (!this.plugin) this.#err(`Label or path ${first.text} not found`, first.pos);
+      if (!this.plugin) this.#err(`Label or path ${first.text} not found`, nd.pos!);
       root = buildNode([], []);
       root.name = '';
       this.#addOrphan(root, nd, first.text);
@@ -104,15 +117,17 @@ export class Parser {
         const nd = this.#nodedef();
         const target = getNodeByRef(root, ref.text);
         if (!target) this.#err(`Label or path ${ref.text} not found`, ref.pos);
-        addLabel(target.labels, t.text);
-        mergeNodes(target, nd);
+        else {
+          addLabel(target.labels, t.text);
+          mergeNodes(target, nd);
+        }
       } else if (t.kind === 'PATH_REF') {
         const nd = this.#nodedef();
         if (this.plugin) this.#addOrphan(root, nd, t.text);
         else {
           const target = getNodeByRef(root, t.text);
           if (!target) this.#err(`Label or path ${t.text} not found`, t.pos);
-          mergeNodes(target, nd);
+          else mergeNodes(target, nd);
         }
       } else if (t.kind === 'LABEL_REF') {
         const nd = this.#nodedef();
@@ -126,10 +141,12 @@ export class Parser {
         this.#expectChar(';');
         const target = getNodeByRef(root, ref.text);
         if (!target) this.#err(`Label or path ${ref.text} not found`, ref.pos);
-        if (t.kind === 'DEL_NODE') deleteNode(target);
+        else if (t.kind === 'DEL_NODE') deleteNode(target);
         else target.omitIfUnused = true;
       } else this.#syntax(t);
     }
+    const d = this.lx.diag;
+    if (d.failed) throw new DtsError(d.lines[0]!.replace(/\n$/, ''), undefined, `${d.text()}FATAL ERROR: Syntax error parsing input tree\n`, 1);
     return { plugin: this.plugin, reserve, root, bootCpuidPhys: guessBootCpuid(root) };
   }
 
@@ -164,13 +181,15 @@ export class Parser {
         isProp = this.#isChar(n, '=') || this.#isChar(n, ';');
       } else this.#syntax(t);
       if (isProp) {
-        if (children.length) this.#err('Properties must precede subnodes', t.pos);
-        props.push(this.#propdef());
+        const start = this.lx.peek().pos;
+        const p = this.#propdef();
+        if (children.length) this.#abort('Properties must precede subnodes', spanPos(start, this.#lastEnd));
+        props.push(p);
       } else children.push(this.#subnode());
     }
     this.lx.next();
-    this.#expectChar(';');
-    return buildNode(props, children, open.pos);
+    const end = this.#expectChar(';');
+    return buildNode(props, children, spanPos(open.pos, end.pos));
   }
 
   #labels(): string[] {
@@ -187,16 +206,18 @@ export class Parser {
       const n = this.lx.next();
       if (n.kind !== 'PROPNODENAME') this.#syntax(n);
       this.#expectChar(';');
-      p = new Property(n.text, new Data(), n.pos);
+      p = new Property(n.text, new Data());
       p.deleted = true;
     } else {
       const nx = this.lx.next();
-      if (this.#isChar(nx, ';')) p = new Property(t.text, new Data(), t.pos);
-      else if (!this.#isChar(nx, '=')) this.#syntax(nx);
+      if (this.#isChar(nx, ';')) {
+        this.#lastEnd = nx.pos;
+        p = new Property(t.text, new Data(), spanPos(t.pos, nx.pos));
+      } else if (!this.#isChar(nx, '=')) this.#syntax(nx);
       else {
         const d = this.#propdata();
-        this.#expectChar(';');
-        p = new Property(t.text, d, t.pos);
+        const end = this.#expectChar(';');
+        p = new Property(t.text, d, spanPos(t.pos, end.pos));
       }
     }
     for (let i = labels.length - 1; i >= 0; i--) addLabel(p.labels, labels[i]!);
@@ -210,10 +231,11 @@ export class Parser {
     if (t.kind === 'DEL_NODE') {
       const nm = this.lx.next();
       if (nm.kind !== 'PROPNODENAME') this.#syntax(nm);
-      this.#expectChar(';');
+      const end = this.#expectChar(';');
       n = new Node();
       n.deleted = true;
       n.name = nm.text;
+      n.pos = spanPos(t.pos, end.pos);
     } else if (t.kind === 'OMIT_NO_REF') {
       n = this.#subnode();
       n.omitIfUnused = true;
@@ -249,12 +271,18 @@ export class Parser {
         let offset = 0n, len = -1n;
         const sep = this.lx.next();
         if (this.#isChar(sep, ',')) {
-          offset = this.#prim();
+          offset = this.#prim().v;
           this.#expectChar(',');
-          len = this.#prim();
+          len = this.#prim().v;
           this.#expectChar(')');
         } else if (!this.#isChar(sep, ')')) this.#syntax(sep);
-        const file = this.incbin(name.text, this.lx.currentFile);
+        let file: Uint8Array;
+        try {
+          file = this.incbin(name.text, this.lx.currentFile);
+        } catch (e) {
+          if (e instanceof DtsError) this.lx.diag.fatal(e.detail);
+          throw e;
+        }
         const start = Number(offset > BigInt(file.length) ? BigInt(file.length) : offset);
         const end = len < 0n ? file.length : Math.min(file.length, start + Number(len));
         d.merge(Data.fromLatin1(bytesToLatin1(file.subarray(start, end))));
@@ -271,11 +299,12 @@ export class Parser {
     if (first.kind === 'BITS') {
       const n = this.lx.next();
       if (n.kind !== 'LITERAL') this.#syntax(n);
+      this.#expectChar('<');
       bits = Number(n.value);
       if (![8, 16, 32, 64].includes(bits) || n.value > 64n) {
         this.#err('Array elements must be 8, 16, 32 or 64-bits', n.pos);
+        bits = 32;
       }
-      this.#expectChar('<');
     }
     const d = new Data();
     const mask = bits < 64 ? (1n << BigInt(bits)) - 1n : M64;
@@ -291,53 +320,43 @@ export class Parser {
       } else if (t.kind === 'LABEL_REF' || t.kind === 'PATH_REF') {
         this.lx.next();
         if (bits !== 32) this.#err('References are only allowed in arrays with 32-bit elements.', t.pos);
-        d.mark('REF_PHANDLE', t.text);
+        else d.mark('REF_PHANDLE', t.text);
         d.appendInt(mask, bits);
       } else {
-        const v = this.#prim();
-        if (bits < 64 && v > mask && (v | mask) !== M64) this.#err(`Value out of range for ${bits}-bit array element`, t.pos);
+        const { v, pos } = this.#prim();
+        if (bits < 64 && v > mask && (v | mask) !== M64) this.#err(`Value out of range for ${bits}-bit array element`, pos);
         d.appendInt(v & mask, bits);
       }
     }
   }
 
-  /** integer_prim: literal, char literal, or '(' expr ')'. */
-  #prim(): bigint {
+  /** integer_prim: literal, char literal, or '(' expr ')'; with its source range. */
+  #prim(): Val {
     const t = this.lx.next();
-    if (t.kind === 'LITERAL' || t.kind === 'CHAR_LITERAL') return t.value;
+    if (t.kind === 'LITERAL' || t.kind === 'CHAR_LITERAL') return { v: t.value, pos: t.pos };
     if (this.#isChar(t, '(')) {
       const v = this.#expr();
-      this.#expectChar(')');
-      return v;
+      const close = this.#expectChar(')');
+      return { v: v.v, pos: spanPos(t.pos, close.pos) };
     }
     this.#syntax(t);
   }
 
-  #expr(): bigint {
+  /** integer_trinary: integer_or '?' integer_expr ':' integer_trinary (both arms are evaluated, as in dtc). */
+  #expr(): Val {
     const c = this.#binary(0);
     if (this.#isChar(this.lx.peek(), '?')) {
       this.lx.next();
       const a = this.#expr();
       this.#expectChar(':');
-      const b = this.#ternaryTail();
-      return c ? a : b;
-    }
-    return c;
-  }
-  #ternaryTail(): bigint {
-    const c = this.#binary(0);
-    if (this.#isChar(this.lx.peek(), '?')) {
-      this.lx.next();
-      const a = this.#expr();
-      this.#expectChar(':');
-      const b = this.#ternaryTail();
-      return c ? a : b;
+      const b = this.#expr();
+      return { v: c.v ? a.v : b.v, pos: spanPos(c.pos, b.pos) };
     }
     return c;
   }
 
   /** Precedence climbing over dtc's levels: || && | ^ & ==,!= <,>,<=,>= <<,>> +,- *,/,% */
-  #binary(level: number): bigint {
+  #binary(level: number): Val {
     if (level === LEVELS.length) return this.#unary();
     let l = this.#binary(level + 1);
     for (;;) {
@@ -346,26 +365,37 @@ export class Parser {
       if (!LEVELS[level]!.includes(op)) return l;
       this.lx.next();
       const r = this.#binary(level + 1);
-      l = apply(op, l, r, t.pos);
+      const pos = spanPos(l.pos, r.pos);
+      const v = apply(op, l.v, r.v);
+      if (v === undefined) {
+        this.#err('Division by zero', pos);
+        l = { v: 0n, pos };
+      } else l = { v, pos };
     }
   }
 
-  #unary(): bigint {
+  #unary(): Val {
     const t = this.lx.peek();
     if (t.kind === 'CHAR' && (t.text === '-' || t.text === '~' || t.text === '!')) {
       this.lx.next();
-      const v = this.#unary();
-      return t.text === '-' ? u64(-v) : t.text === '~' ? u64(~v) : v === 0n ? 1n : 0n;
+      const { v, pos } = this.#unary();
+      return { v: t.text === '-' ? u64(-v) : t.text === '~' ? u64(~v) : v === 0n ? 1n : 0n, pos: spanPos(t.pos, pos) };
     }
     return this.#prim();
   }
+}
+
+interface Val {
+  v: bigint;
+  pos: SrcPos;
 }
 
 const LEVELS: readonly (readonly string[])[] = [
   ['||'], ['&&'], ['|'], ['^'], ['&'], ['==', '!='], ['<', '>', '<=', '>='], ['<<', '>>'], ['+', '-'], ['*', '/', '%'],
 ];
 
-function apply(op: string, a: bigint, b: bigint, pos: SrcPos): bigint {
+/** A binary operator with dtc's 64-bit rules; undefined for a division by zero. */
+function apply(op: string, a: bigint, b: bigint): bigint | undefined {
   switch (op) {
     case '||': return a || b ? 1n : 0n;
     case '&&': return a && b ? 1n : 0n;
@@ -383,10 +413,10 @@ function apply(op: string, a: bigint, b: bigint, pos: SrcPos): bigint {
     case '+': return u64(a + b);
     case '-': return u64(a - b);
     case '*': return u64(a * b);
-    case '/': if (b === 0n) throw new DtsError('Division by zero', pos); return a / b;
-    case '%': if (b === 0n) throw new DtsError('Division by zero', pos); return a % b;
+    case '/': return b === 0n ? undefined : a / b;
+    case '%': return b === 0n ? undefined : a % b;
   }
-  throw new DtsError(`syntax error`, pos);
+  return 0n;
 }
 
 /** livetree.c guess_boot_cpuid: `reg` of the first child of /cpus when it is one cell. */

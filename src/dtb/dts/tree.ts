@@ -83,7 +83,9 @@ export class Node {
   isReferenced = false;
   phandle = 0;
   fullpath = '';
+  /** Where the node was defined (its `{ … };`); later definitions merged into it in `morePos` (srcpos_extend). */
   pos: SrcPos | undefined;
+  morePos: SrcPos[] = [];
   get basename(): string {
     const i = this.name.indexOf('@');
     return i < 0 ? this.name : this.name.slice(0, i);
@@ -167,6 +169,10 @@ export function mergeNodes(old: Node, nu: Node): Node {
     if (oc) mergeNodes(oc, nc);
     else addChild(old, nc);
   }
+  if (!old.pos) {
+    old.pos = nu.pos;
+    old.morePos = nu.morePos;
+  } else old.morePos.push(...(nu.pos ? [nu.pos] : []), ...nu.morePos);
   return old;
 }
 
