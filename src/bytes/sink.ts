@@ -16,6 +16,31 @@ export interface ByteSink {
   /** Overwrites bytes already written (a header finished last). Sinks that cannot seek leave it out. */
   writeAt?(offset: number, chunks: readonly Uint8Array[]): Promise<void>;
   close(): Promise<void>;
+  /** True if the sink keeps no reference to the chunks once a write settles (it copied them out, to a file). */
+  readonly copies?: boolean;
+}
+
+/** Release callbacks of chunks whose producer wants their memory back: see `releaseWhenWritten`. */
+const releasers = new WeakMap<Uint8Array, () => void>();
+
+/**
+ * Asks for `release` to be called once `chunk` has been written: `writeBehind` (and so
+ * `pipeInto`) calls it when the write of the chunk settles on a sink that `copies`. A producer
+ * uses it to reuse the chunk's memory; a chunk that goes anywhere else is never released and
+ * is simply collected. The consumer must not keep the chunk past its write.
+ */
+export function releaseWhenWritten(chunk: Uint8Array, release: () => void): void {
+  releasers.set(chunk, release);
+}
+
+function released(chunks: readonly Uint8Array[]): void {
+  for (const c of chunks) {
+    const r = releasers.get(c);
+    if (r) {
+      releasers.delete(c);
+      r();
+    }
+  }
 }
 
 const ZEROS = new Uint8Array(64 * 1024);
@@ -39,6 +64,7 @@ export function writeBehind(sink: ByteSink, depth = 2): { write(chunks: readonly
       while (inflight.length >= depth) await inflight.shift();
       const p = sink.writev(chunks);
       p.catch(() => {}); // awaited in order below; this only keeps an early failure from going unhandled
+      if (sink.copies) void p.then(() => released(chunks), () => {});
       inflight.push(p);
     },
     async flush() {
@@ -121,6 +147,7 @@ export function handleSink(fh: FileHandle, start = 0): ByteSink {
     },
     writeAt: (offset, chunks) => writeAll(fh, offset, chunks),
     close: () => fh.close(),
+    copies: true,
   };
 }
 
@@ -187,6 +214,7 @@ export async function createOutputFile(path: string, mode = 0o644): Promise<Outp
     writev: (chunks) => sink.writev(chunks),
     writeAt: (offset, chunks) => sink.writeAt!(offset, chunks),
     close,
+    copies: true,
     async commit() {
       await close();
       await rename(tmp, path);

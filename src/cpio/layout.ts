@@ -147,11 +147,16 @@ function hex8(b: Uint8Array, o: number, base: number, field: string): number {
 }
 
 function put8(out: Uint8Array, o: number, v: number, field: string): void {
-  if (!Number.isInteger(v) || v < 0 || v > U32_MAX) throw new RangeError(`Cannot encode cpio ${field}: ${v} is not a u32`);
-  for (let i = 7; i >= 0; i--) {
-    out[o + i] = HEX[v % 16]!;
-    v = Math.floor(v / 16);
-  }
+  if (!(v >= 0 && v <= U32_MAX && Number.isInteger(v))) throw new RangeError(`Cannot encode cpio ${field}: ${v} is not a u32`);
+  // v is a u32 here: unsigned shifts are exact
+  out[o] = HEX[v >>> 28]!;
+  out[o + 1] = HEX[(v >>> 24) & 15]!;
+  out[o + 2] = HEX[(v >>> 20) & 15]!;
+  out[o + 3] = HEX[(v >>> 16) & 15]!;
+  out[o + 4] = HEX[(v >>> 12) & 15]!;
+  out[o + 5] = HEX[(v >>> 8) & 15]!;
+  out[o + 6] = HEX[(v >>> 4) & 15]!;
+  out[o + 7] = HEX[v & 15]!;
 }
 
 /** The crc format's check: the u32 wrapping sum of the data bytes, continued from `sum`. */

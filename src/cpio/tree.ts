@@ -17,7 +17,7 @@ import * as syncFs from 'node:fs';
 import { posix } from 'node:path';
 import type { StreamPayload } from '../bytes/payload.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, U32_MAX } from './layout.js';
-import { normalizeName, type CpioItem, type ReadInto } from './write.js';
+import { normalizeName, type CpioItem, type ReadInto, type SyncReader } from './write.js';
 
 /** The subset of node:fs/promises the walker uses (also met by `@zenfs/core`'s `fs.promises`). */
 export interface FsLike {
@@ -76,6 +76,10 @@ const nodeFsLike: FsLike = {
 
 /** Linux's major()/minor() of a dev_t (glibc encoding), without int32 shifts. */
 export function splitDev(dev: number | bigint): [number, number] {
+  if (typeof dev === 'number' && dev >= 0 && dev <= U32_MAX && Number.isInteger(dev)) {
+    // the common case without BigInt: bits 8-19 are the major, 0-7 and 20-31 the minor
+    return [(dev >>> 8) & 0xfff, ((dev & 0xff) | ((dev >>> 12) & 0xfff00)) >>> 0];
+  }
   const d = typeof dev === 'bigint' ? dev : BigInt(dev);
   const major = Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn));
   const minor = Number((d & 0xffn) | ((d >> 12n) & ~0xffn));
@@ -86,41 +90,63 @@ const enc = new TextEncoder();
 
 /** A file's bytes, read when the archive reaches it (small files: one readFile; large: streamed). */
 function lazyFile(fs: FsLike, path: string, size: number): StreamPayload & Partial<ReadInto> {
+  if (fs === nodeFsLike) return new NodeFile(path, size);
   return {
     size,
-    // node:fs only: read straight into the writer's batch (no buffer per file, no copy)
-    ...(fs === nodeFsLike && {
-      readInto(buf: Uint8Array, at: number): number {
-        const fd = syncFs.openSync(path, 'r');
-        try {
-          let got = 0;
-          for (let n = -1; n !== 0 && got < size; got += n) n = syncFs.readSync(fd, buf, at + got, size - got, got);
-          return got;
-        } finally {
-          syncFs.closeSync(fd);
-        }
-      },
-    }),
     async *chunks() {
-      if (fs !== nodeFsLike) {
-        yield await fs.readFile(path);
-        return;
-      }
-      // synchronous reads into unzeroed buffers: see nodeFsLike
-      const fd = syncFs.openSync(path, 'r');
-      try {
-        for (let at = 0; ; ) {
-          const buf = Buffer.allocUnsafeSlow(Math.min(4 << 20, Math.max(size - at, 1)));
-          const n = syncFs.readSync(fd, buf, 0, buf.length, at);
-          if (n === 0) return;
-          at += n;
-          yield new Uint8Array(buf.buffer, buf.byteOffset, n);
-        }
-      } finally {
-        syncFs.closeSync(fd);
-      }
+      yield await fs.readFile(path);
     },
   };
+}
+
+/**
+ * A file on node:fs, read synchronously (see nodeFsLike): straight into the writer's batch (no
+ * buffer per file, no copy), or streamed in unzeroed buffers. A class: one object per file, no closures.
+ */
+class NodeFile implements StreamPayload, ReadInto {
+  constructor(
+    readonly path: string,
+    readonly size: number,
+  ) {}
+
+  readInto(buf: Uint8Array, at: number): number {
+    const fd = syncFs.openSync(this.path, 'r');
+    try {
+      return readFully(fd, buf, at, this.size, 0);
+    } finally {
+      syncFs.closeSync(fd);
+    }
+  }
+
+  openReader(): SyncReader {
+    const fd = syncFs.openSync(this.path, 'r');
+    return {
+      read: (buf, at, length, position) => readFully(fd, buf, at, length, position),
+      close: () => syncFs.closeSync(fd),
+    };
+  }
+
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    const fd = syncFs.openSync(this.path, 'r');
+    try {
+      for (let at = 0; ; ) {
+        const buf = Buffer.allocUnsafeSlow(Math.min(4 << 20, Math.max(this.size - at, 1)));
+        const n = syncFs.readSync(fd, buf, 0, buf.length, at);
+        if (n === 0) return;
+        at += n;
+        yield new Uint8Array(buf.buffer, buf.byteOffset, n);
+      }
+    } finally {
+      syncFs.closeSync(fd);
+    }
+  }
+}
+
+/** Reads up to `length` bytes at `position` into `buf[at]`, fewer only at the end of the file. */
+function readFully(fd: number, buf: Uint8Array, at: number, length: number, position: number): number {
+  let got = 0;
+  for (let n = -1; n !== 0 && got < length; got += n) n = syncFs.readSync(fd, buf, at + got, length - got, position + got);
+  return got;
 }
 
 /** Runs `fn` over `xs` with at most `n` calls in flight, keeping the order of results. */
@@ -150,43 +176,58 @@ export async function pathItems(paths: readonly string[], opts: TreeOptions & { 
   return itemsOf(paths, opts, new Map());
 }
 
-async function itemsOf(paths: readonly string[], opts: TreeOptions & { cwd?: string }, cache: Map<string, StatLike>): Promise<CpioItem[]> {
+async function itemsOf(paths: readonly string[], opts: TreeOptions & { cwd?: string }, cache: Map<string, StatLike>, fullOf?: (p: string) => string): Promise<CpioItem[]> {
   const fs = opts.fs ?? nodeFsLike;
   const cwd = opts.cwd ?? '.';
+  const full = fullOf ?? ((p: string): string => (posix.isAbsolute(p) ? p : posix.join(cwd, p)));
+  const isLink = (st: StatLike): boolean => (st.mode & S_IFMT) === S_IFLNK;
+  let stated: { st: StatLike; full: string; target: string | undefined }[];
+  if (fs === nodeFsLike) {
+    // synchronous: no promise per entry (see nodeFsLike)
+    stated = paths.map((p) => {
+      const f = full(p);
+      const st = cache.get(p) ?? syncFs.lstatSync(f);
+      return { st, full: f, target: isLink(st) ? syncFs.readlinkSync(f) : undefined };
+    });
+  } else {
+    stated = await mapLimit(paths, 64, async (p) => {
+      const f = full(p);
+      const st = cache.get(p) ?? (await fs.lstat(f));
+      return { st, full: f, target: isLink(st) ? await fs.readlink(f) : undefined };
+    });
+  }
   const inos = new Map<string, number>();
-  const stated = await mapLimit(paths, 64, async (p) => {
-    const full = posix.isAbsolute(p) ? p : posix.join(cwd, p);
-    const st = cache.get(p) ?? (await fs.lstat(full));
-    const target = (st.mode & S_IFMT) === S_IFLNK ? enc.encode(await fs.readlink(full)) : undefined;
-    return { p, full, st, target };
-  });
+  const dirNlink2 = (opts.dirNlink ?? 2) === 2;
   const out: Stated[] = [];
-  for (const { p, full, st, target } of stated) {
+  for (let i = 0; i < paths.length; i++) {
+    const { full: f, st, target } = stated[i]!;
     const key = `${String(st.dev)}:${String(st.ino)}`;
     let ino = inos.get(key);
     if (ino === undefined) inos.set(key, (ino = inos.size));
     const type = st.mode & S_IFMT;
-    const [rdevMajor, rdevMinor] = splitDev(st.rdev);
+    const [rdevMajor, rdevMinor] = st.rdev === 0 ? NO_DEV : splitDev(st.rdev);
     let mtime = Math.max(0, Math.min(U32_MAX, Math.floor(st.mtimeMs / 1000)));
     if (opts.mtime !== undefined) mtime = opts.mtime;
     if (opts.clampMtime !== undefined && mtime > opts.clampMtime) mtime = opts.clampMtime;
+    const data = type === S_IFREG && st.size > 0 ? lazyFile(fs, f, st.size) : target !== undefined ? enc.encode(target) : undefined;
     const item: CpioItem = {
-      name: normalizeName(p),
+      name: normalizeName(paths[i]!),
       mode: st.mode,
       ino,
       uid: opts.keepOwner ? st.uid : 0,
       gid: opts.keepOwner ? st.gid : 0,
-      nlink: type === S_IFDIR && (opts.dirNlink ?? 2) === 2 ? 2 : st.nlink,
+      nlink: type === S_IFDIR && dirNlink2 ? 2 : st.nlink,
       mtime,
       rdevMajor,
       rdevMinor,
-      ...(type === S_IFREG && st.size > 0 && { data: lazyFile(fs, full, st.size) }),
-      ...(target && { data: target }),
+      ...(data && { data }),
     };
     out.push({ item, key, linkable: type !== S_IFDIR && st.nlink > 1 });
   }
   return gnuLinkOrder(out);
 }
+
+const NO_DEV: readonly [number, number] = [0, 0];
 
 /**
  * GNU cpio's copy-out order for newc/crc hard links (src/copyout.c: last_link, add_link_defer,
@@ -224,16 +265,45 @@ function gnuLinkOrder(list: readonly Stated[]): CpioItem[] {
 export async function listTree(root: string, fs: FsLike = nodeFsLike, cache = new Map<string, StatLike>()): Promise<string[]> {
   const paths: string[] = ['.'];
   let level = ['.'];
+  const full = fullPath(root);
+  const visit = (dir: string, st: StatLike, names: () => string[]): string[] => {
+    cache.set(dir, st);
+    if ((st.mode & S_IFMT) !== S_IFDIR) return [];
+    return names().map((n) => `${dir}/${n}`);
+  };
   while (level.length) {
-    const found = await mapLimit(level, 64, async (dir) => {
-      const st = await fs.lstat(posix.join(root, dir));
-      cache.set(dir, st);
-      if ((st.mode & S_IFMT) !== S_IFDIR) return [];
-      return (await fs.readdir(posix.join(root, dir))).map((n) => `${dir}/${n}`);
-    });
+    let found: string[][];
+    if (fs === nodeFsLike) {
+      // synchronous: no promise per entry (see nodeFsLike)
+      found = level.map((dir) => {
+        const f = full(dir);
+        return visit(dir, syncFs.lstatSync(f), () => syncFs.readdirSync(f));
+      });
+    } else {
+      found = await mapLimit(level, 64, async (dir) => {
+        const f = full(dir);
+        const st = await fs.lstat(f);
+        const names = (st.mode & S_IFMT) === S_IFDIR ? await fs.readdir(f) : [];
+        return visit(dir, st, () => names);
+      });
+    }
     level = found.flat();
-    paths.push(...level);
+    for (const p of level) paths.push(p);
   }
+  return sortByBytes(paths);
+}
+
+/** `posix.join(root, p)` for the `./a/b` paths of listTree, without normalizing each one. */
+function fullPath(root: string): (p: string) => string {
+  const base = posix.join(root, '.');
+  const prefix = base === '.' ? '' : base.endsWith('/') ? base : `${base}/`;
+  return (p) => (p === '.' ? base : prefix + p.slice(2));
+}
+
+/** Sorts by the UTF-8 bytes of each string, as `LC_ALL=C sort`. */
+function sortByBytes(paths: string[]): string[] {
+  // UTF-16 code unit order is code point order (hence UTF-8 byte order) unless surrogates are involved
+  if (!paths.some((p) => /[\ud800-\udfff]/.test(p))) return paths.sort();
   // sort keys encoded once, not per comparison
   const keyed = paths.map((p) => [Buffer.from(p), p] as const);
   keyed.sort((a, b) => Buffer.compare(a[0], b[0]));
@@ -252,5 +322,5 @@ export async function listTree(root: string, fs: FsLike = nodeFsLike, cache = ne
 export async function walkTree(root: string, opts: TreeOptions = {}): Promise<CpioItem[]> {
   const fs = opts.fs ?? nodeFsLike;
   const cache = new Map<string, StatLike>();
-  return itemsOf(await listTree(root, fs, cache), { ...opts, cwd: root }, cache);
+  return itemsOf(await listTree(root, fs, cache), { ...opts, cwd: root }, cache, fullPath(root));
 }

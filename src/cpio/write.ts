@@ -3,7 +3,8 @@
  * stream of chunks from entries whose data may be streamed (files on disk). Deterministic: no
  * clocks; every field comes from the entry or a fixed default; padding is zeros.
  */
-import { payloadChunks, payloadSize, type Payload } from '../bytes/payload.js';
+import { payloadChunks, payloadSize, type Payload, type StreamPayload } from '../bytes/payload.js';
+import { releaseWhenWritten } from '../bytes/sink.js';
 import { collect } from '../bytes/source.js';
 import { BLOCK, byteSum, dataPad, encodeHeader, fileType, HEADER_SIZE, hasData, namePad, PATH_MAX, S_IFDIR, TRAILER, U32_MAX, type CpioFormat, type CpioHeader } from './layout.js';
 
@@ -48,12 +49,28 @@ export interface WriteOptions {
  */
 export interface ReadInto {
   readInto(buf: Uint8Array, at: number): number;
+  /** Optional: a synchronous reader for large files, which the writer reads piecewise into its batches. */
+  openReader?(): SyncReader;
+}
+
+/** Reads of one open file. */
+export interface SyncReader {
+  /** Up to `length` bytes from `position` of the file into `buf[at]`; fewer only at its end. */
+  read(buf: Uint8Array, at: number, length: number, position: number): number;
+  close(): void;
 }
 
 const enc = new TextEncoder();
-/** Header, name and small file data are gathered into batches of this size before they are yielded. */
-const BATCH = 4 * 1024 * 1024;
-/** Files up to this size are read into the batch (or read ahead in parallel when they cannot be). */
+/**
+ * Headers, names and file data are gathered into batches of this size before they are yielded.
+ * Not larger: the bytes are copied twice (file to batch, batch to output), and a batch that still
+ * sits in the CPU cache when it is written makes the second copy cheap. Measured on a 340 MB
+ * tree: 1 MiB batches 0.8 s, 4 MiB 1.4 s.
+ */
+const BATCH = 1024 * 1024;
+/** Written batches kept for reuse at most. */
+const SPARE = 16;
+/** Streamed files without `readInto` up to this size are read ahead in parallel. */
 const SMALL = 1024 * 1024;
 /** How many entries are read ahead. */
 const LOOKAHEAD = 32;
@@ -162,15 +179,6 @@ export function encodeCpio(items: readonly (CpioItem & { data?: Uint8Array })[],
   return out;
 }
 
-async function* lookahead<T, U>(items: AsyncIterable<T> | Iterable<T>, depth: number, start: (t: T) => U): AsyncGenerator<[T, U]> {
-  const queue: [T, U][] = [];
-  for await (const item of items) {
-    queue.push([item, start(item)]);
-    if (queue.length > depth) yield queue.shift()!;
-  }
-  yield* queue;
-}
-
 /**
  * Streams one archive: header, name and data of each entry, then the trailer and the block
  * padding. Small files are read ahead in parallel; large ones are streamed without copying.
@@ -184,12 +192,20 @@ async function* lookahead<T, U>(items: AsyncIterable<T> | Iterable<T>, depth: nu
  */
 export async function* writeCpio(items: AsyncIterable<CpioItem> | Iterable<CpioItem>, opts: WriteOptions = {}): AsyncGenerator<Uint8Array> {
   const { format, block, align } = checkOptions(opts);
-  let batch = newBatch();
   let used = 0;
   let at = 0; // bytes of the archive so far
   let index = 0;
+  // batches come back here once written (releaseWhenWritten), so their memory is reused while it is still in the CPU cache
+  const spare: Uint8Array[] = [];
+  const newBatch = (): Uint8Array => spare.pop() ?? Buffer.allocUnsafeSlow(BATCH); // every byte below `used` is written before it is yielded
+  let batch = newBatch();
   const flush = function* (): Generator<Uint8Array> {
-    if (used > 0) yield new Uint8Array(batch.buffer, batch.byteOffset, used); // a plain Uint8Array view, not a Buffer
+    if (used > 0) {
+      const full = batch;
+      const out = new Uint8Array(full.buffer, full.byteOffset, used); // a plain Uint8Array view, not a Buffer
+      releaseWhenWritten(out, () => void (spare.length < SPARE && spare.push(full)));
+      yield out;
+    } else spare.push(batch);
     batch = newBatch();
     used = 0;
   };
@@ -200,67 +216,112 @@ export async function* writeCpio(items: AsyncIterable<CpioItem> | Iterable<CpioI
     p.catch(() => {}); // awaited in order below
     return p;
   };
-  const all = async function* (): AsyncGenerator<CpioItem> {
-    yield* items;
-    yield TRAILER_ITEM;
-  };
-  for await (const [item, pending] of lookahead(all(), LOOKAHEAD, readAhead)) {
-    const isTrailerItem = item === TRAILER_ITEM;
-    const direct = item.data !== undefined && !(item.data instanceof Uint8Array) && item.data.size <= SMALL && 'readInto' in item.data ? (item.data as unknown as ReadInto) : undefined;
-    if (direct) {
-      const size = payloadSize(item.data);
-      let p = prepare(item, index, at, format, align, 0);
-      const headLen = HEADER_SIZE + p.header.namesize + namePad(p.header.namesize);
-      const pad = dataPad(size);
-      if (used + headLen + size + pad > BATCH) yield* flush();
-      // data first, into its place after the header: the crc check must be known before the header is written
-      const got = direct.readInto(batch, used + headLen);
-      if (got !== size) throw changed(item.name, size, got);
-      if (format === 'crc' && fileType(item.mode) === 0o100000) p = prepare(item, index, at, format, align, byteSum(batch.subarray(used + headLen, used + headLen + size)));
-      index++;
-      putHead(p, batch, used);
-      used += headLen + size;
-      batch.fill(0, used, used + pad);
-      used += pad;
-      at += headLen + size + pad;
-      continue;
-    }
-    const small = pending ? await pending : item.data instanceof Uint8Array ? item.data : undefined;
-    if (small && small.length !== payloadSize(item.data)) throw changed(item.name, payloadSize(item.data), small.length);
-    let check = 0;
-    if (format === 'crc' && fileType(item.mode) === 0o100000 && item.data !== undefined) {
-      if (small) check = byteSum(small);
-      else for await (const c of payloadChunks(item.data)) check = byteSum(c, check);
-    }
-    const p = prepare(item, isTrailerItem ? 0 : index++, at, format, align, check);
-    const headLen = HEADER_SIZE + p.header.namesize + namePad(p.header.namesize);
-    const pad = dataPad(p.size);
-    if (small && used + headLen + p.size + pad <= BATCH) {
-      used += putHead(p, batch, used);
-      batch.set(small, used);
-      used += p.size;
-      batch.fill(0, used, used + pad);
-      used += pad;
-    } else {
-      if (used + headLen > BATCH) yield* flush();
-      used += putHead(p, batch, used);
-      if (small) {
-        yield* flush();
-        yield small;
-      } else if (p.size > 0) {
-        yield* flush();
-        let got = 0;
-        for await (const c of payloadChunks(item.data)) {
-          got += c.length;
-          if (got > p.size) throw changed(item.name, p.size, got);
-          yield c;
-        }
-        if (got !== p.size) throw changed(item.name, p.size, got);
+  // entries LOOKAHEAD ahead, their read-ahead started; arrays are walked without a promise per entry
+  const asyncIt = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : undefined;
+  const syncIt = asyncIt ? undefined : (items as Iterable<CpioItem>)[Symbol.iterator]();
+  const queue: [CpioItem, Promise<Uint8Array> | undefined][] = [];
+  let ended = false;
+  try {
+    for (;;) {
+      while (!ended && queue.length <= LOOKAHEAD) {
+        const r = asyncIt ? await asyncIt.next() : syncIt!.next();
+        if (r.done) {
+          ended = true;
+          queue.push([TRAILER_ITEM, undefined]);
+        } else queue.push([r.value, readAhead(r.value)]);
       }
-      batch.fill(0, used, used + pad);
-      used += pad;
+      const next = queue.shift();
+      if (!next) break;
+      const [item, pending] = next;
+      const d = item.data;
+      const direct = d !== undefined && !(d instanceof Uint8Array) && 'readInto' in d ? (d as StreamPayload & ReadInto) : undefined;
+      const fits = direct !== undefined && HEADER_SIZE + PATH_MAX + 3 + direct.size + dataPad(direct.size) <= BATCH;
+      if (direct && fits) {
+        // fits a batch: read straight into it
+        const size = direct.size;
+        let p = prepare(item, index, at, format, align, 0);
+        const headLen = HEADER_SIZE + p.header.namesize + namePad(p.header.namesize);
+        const pad = dataPad(size);
+        if (used + headLen + size + pad > BATCH) yield* flush();
+        // data first, into its place after the header: the crc check must be known before the header is written
+        const got = direct.readInto(batch, used + headLen);
+        if (got !== size) throw changed(item.name, size, got);
+        if (format === 'crc' && fileType(item.mode) === 0o100000) p = prepare(item, index, at, format, align, byteSum(batch.subarray(used + headLen, used + headLen + size)));
+        index++;
+        putHead(p, batch, used);
+        used += headLen + size;
+        batch.fill(0, used, used + pad);
+        used += pad;
+        at += headLen + size + pad;
+        continue;
+      }
+      if (direct?.openReader && format === 'newc') {
+        // a large file read piecewise into the batches (crc needs its sum before the header: streamed below)
+        const size = direct.size;
+        const p = prepare(item, index++, at, format, align, 0);
+        const headLen = HEADER_SIZE + p.header.namesize + namePad(p.header.namesize);
+        const pad = dataPad(size);
+        if (used + headLen > BATCH) yield* flush();
+        used += putHead(p, batch, used);
+        const r = direct.openReader();
+        try {
+          for (let got = 0; got < size; ) {
+            if (used === BATCH) yield* flush();
+            const want = Math.min(size - got, BATCH - used);
+            const n = r.read(batch, used, want, got);
+            used += n;
+            got += n;
+            if (n < want) throw changed(item.name, size, got);
+          }
+        } finally {
+          r.close();
+        }
+        if (used + pad > BATCH) yield* flush();
+        batch.fill(0, used, used + pad);
+        used += pad;
+        at += headLen + size + pad;
+        continue;
+      }
+      const isTrailerItem = item === TRAILER_ITEM;
+      const small = pending ? await pending : item.data instanceof Uint8Array ? item.data : undefined;
+      if (small && small.length !== payloadSize(item.data)) throw changed(item.name, payloadSize(item.data), small.length);
+      let check = 0;
+      if (format === 'crc' && fileType(item.mode) === 0o100000 && item.data !== undefined) {
+        if (small) check = byteSum(small);
+        else for await (const c of payloadChunks(item.data)) check = byteSum(c, check);
+      }
+      const p = prepare(item, isTrailerItem ? 0 : index++, at, format, align, check);
+      const headLen = HEADER_SIZE + p.header.namesize + namePad(p.header.namesize);
+      const pad = dataPad(p.size);
+      if (small && used + headLen + p.size + pad <= BATCH) {
+        used += putHead(p, batch, used);
+        batch.set(small, used);
+        used += p.size;
+        batch.fill(0, used, used + pad);
+        used += pad;
+      } else {
+        if (used + headLen > BATCH) yield* flush();
+        used += putHead(p, batch, used);
+        if (small) {
+          yield* flush();
+          yield small;
+        } else if (p.size > 0) {
+          yield* flush();
+          let got = 0;
+          for await (const c of payloadChunks(item.data)) {
+            got += c.length;
+            if (got > p.size) throw changed(item.name, p.size, got);
+            yield c;
+          }
+          if (got !== p.size) throw changed(item.name, p.size, got);
+        }
+        batch.fill(0, used, used + pad);
+        used += pad;
+      }
+      at += headLen + p.size + pad;
     }
-    at += headLen + p.size + pad;
+  } finally {
+    if (!ended) await (asyncIt ?? syncIt)?.return?.();
   }
   let tail = (block - (at % block)) % block;
   while (tail > 0) {
@@ -273,8 +334,6 @@ export async function* writeCpio(items: AsyncIterable<CpioItem> | Iterable<CpioI
   yield* flush();
 }
 
-/** Every byte of a batch below `used` is written before it is yielded, so it need not be zeroed first. */
-const newBatch = (): Uint8Array => Buffer.allocUnsafeSlow(BATCH);
 
 function changed(name: string, want: number, got: number): Error {
   return Object.assign(new Error(`${name}: the file changed while it was archived (${want} bytes expected, ${got} read)`), { code: 'EIO' });
