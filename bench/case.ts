@@ -32,6 +32,11 @@ export interface BenchCase {
   readonly theirs: Command;
   /** Target for median(ours) / median(theirs): met when the ratio is at most this. */
   readonly goal?: number;
+  /**
+   * Called before every run of either side, not timed: removes the previous run's output, so that
+   * neither tool pays inside its timing for freeing the page cache of a large file it replaces.
+   */
+  readonly beforeRun?: (side: 'ours' | 'theirs') => void | Promise<void>;
   /** Called after the last run; throws (with a message saying where) when the two outputs differ. */
   readonly check?: () => void | Promise<void>;
   /** Measured runs per side (default 10). `--runs N` overrides it. */

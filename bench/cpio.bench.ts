@@ -99,6 +99,7 @@ export const cases: readonly BenchCase[] = [
     ours: pack(out('ours.cpio')),
     theirs: { argv: ['sh', '-c', GNU], stdout: out('theirs.cpio') },
     goal: 1.0,
+    beforeRun: (side) => remove(out(side === 'ours' ? 'ours.cpio' : 'theirs.cpio')),
     check: () => assertSameFile(out('ours.cpio'), out('theirs.cpio')),
     runs: 5,
     requires: ['cpio', 'find', 'sort'],

@@ -130,6 +130,7 @@ async function runCase(c: BenchCase, o: Options, runner: Runner, progress: (s: s
   for (let i = 0; i < warmup + runs; i++) {
     for (const side of SIDES) {
       progress(i < warmup ? `warm-up ${i + 1}/${warmup} ${side}` : `run ${i - warmup + 1}/${runs} ${side}`);
+      await c.beforeRun?.(side);
       const r = await runner.run(cmd[side], { cwd: ROOT, timeoutMs: o.timeoutMs });
       const failure = describeFailure(r, o.timeoutMs);
       if (failure !== undefined) {
