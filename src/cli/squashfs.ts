@@ -9,6 +9,7 @@ import { MksquashfsUsageError } from '../squashfs/mksquashfs.js';
 import { PseudoError } from '../squashfs/pseudo.js';
 import { flagNames } from '../squashfs/super.js';
 import { parseIntAuto, runMain, UsageError } from './run.js';
+import { progressBar, summary } from '../squashfs/progress.js';
 
 const HELP = `Usage: squashfs <command> [options]
 
@@ -32,7 +33,9 @@ Takes mksquashfs 4.5's syntax. One source directory becomes the root; several so
   -noappend  -all-root|-root-owned  -force-uid N  -force-gid N  -root-mode MODE  -keep-as-directory
   -no-xattrs -xattrs  -no-fragments  -always-use-fragments  -no-duplicates  -no-sparse  -no-exports
   -no-hardlinks  -mkfs-time T  -all-time T  -reproducible  -processors N  -e PATH...  -ef FILE  -nopad
-  -quiet  -no-progress  -noI -noD -noF -noX  -p "pseudo definition" (types d b c s i m)
+  -quiet  -no-progress  -info  -noI -noD -noF -noX  -sort FILE  -wildcards
+  -p "pseudo definition"  -pf FILE|-   (types d m b c f s i l L x, timed D M B C F S I)
+  SOURCE "-" means no sources: an image made of pseudo definitions only
 SOURCE_DATE_EPOCH sets the image time and clamps newer file times. Without it or -mkfs-time the
 image time is the newest file time, so the output is the same on every run.
 `;
@@ -76,15 +79,16 @@ runMain('squashfs', async (argv) => {
         process.stdout.write(PACK_HELP);
         return rest.length === 0 ? 2 : 0;
       }
-      let quiet = false;
+      const quiet = rest.includes('-quiet');
+      const bar = !quiet && !rest.includes('-no-progress') && process.stderr.isTTY ? progressBar() : undefined;
       try {
         const { args, result } = await packFromArgs(rest, process.env, (m) => {
           if (!quiet) process.stderr.write(`squashfs: warning: ${m}\n`);
-        });
-        quiet = args.quiet;
-        if (!args.quiet)
-          process.stderr.write(`${args.dest}: ${result.superblock.compression}, ${result.superblock.blockSize}-byte blocks, ${result.superblock.inodes} inodes, ${result.superblock.fragments} fragments, ${result.duplicates} duplicate files, ${result.superblock.bytesUsed} bytes\n`);
+        }, bar ?? {});
+        bar?.done();
+        if (!args.quiet) process.stderr.write(summary(args.dest, result));
       } catch (e) {
+        bar?.done();
         if (e instanceof MksquashfsUsageError || e instanceof PseudoError) throw new UsageError(e.message);
         throw e;
       }

@@ -184,15 +184,20 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
     case 'xz': {
       const dictSize = o.dictSize ?? blockSize;
       const bcjs: (XzBcj | undefined)[] = [undefined, ...XZ_FILTERS.filter(([, bit]) => ((o.filters ?? 0) & bit) !== 0).map(([f]) => f)];
+      // one reusable native encoder per filter chain (xz-sync.ts), made on first use
+      let encoders: ((input: Uint8Array) => Uint8Array)[] | undefined;
       compress = async (src) => {
-        const { encodeXzBlock } = await import('../codec/xz-block.js');
-        let best: Uint8Array | undefined;
-        for (const bcj of bcjs) {
-          const out = await encodeXzBlock(src, {
+        if (!encoders) {
+          const { syncXzEncoder } = await import('./xz-sync.js');
+          encoders = bcjs.map((bcj) => syncXzEncoder({
             level: o.preset ?? 6, dictSize, ...(o.extreme && { extreme: true }),
             ...(o.lc !== undefined && { lc: o.lc }), ...(o.lp !== undefined && { lp: o.lp }), ...(o.pb !== undefined && { pb: o.pb }),
             ...(bcj && { bcj }),
-          });
+          }));
+        }
+        let best: Uint8Array | undefined;
+        for (const encode of encoders) {
+          const out = encode(src);
           if (!best || out.length < best.length) best = out;
         }
         return smaller(best, src.length);
@@ -209,12 +214,17 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       compress = async (src) => smaller(await (await getCodec('zstd')).encode!(src, { level: o.level ?? 15 }), src.length);
       break;
     case 'lz4':
-      compress = async (src) => {
-        const { compressBound, encodeBlock } = await import('../codec/lz4-block.js');
-        const dst = new Uint8Array(compressBound(src.length));
-        const end = encodeBlock(src, 0, src.length, dst, 0, o.hc ? 256 : 0);
-        return smaller(dst.subarray(0, end), src.length);
-      };
+      {
+        // one scratch buffer per codec: the result is an exact-size copy, so each block makes one allocation
+        let scratch = new Uint8Array(0);
+        compress = async (src) => {
+          const { compressBound, encodeBlock } = await import('../codec/lz4-block.js');
+          const bound = compressBound(src.length);
+          if (scratch.length < bound) scratch = new Uint8Array(bound);
+          const end = encodeBlock(src, 0, src.length, scratch, 0, o.hc ? 256 : 0);
+          return end < src.length ? scratch.slice(0, end) : undefined;
+        };
+      }
       break;
     case 'lzo':
       compress = async () => {

@@ -5,15 +5,21 @@
  * bytes equal an earlier file's shares its blocks and fragment, and a full fragment block is
  * written where the data stands when the next tail does not fit.
  *
- * Part 2 hook: `compress` is the only CPU-heavy step and runs per block; a pool can run it ahead
- * in file order as long as results are written in order.
+ * Pipeline (issue 8): reading, hashing and dedup run here in file order; each block to store is
+ * queued as a {@link Slot} and handed to a {@link Compressor} (a worker pool) at once; the queue is
+ * written to the sink strictly in order as results come back. Block sizes and addresses are known
+ * only once a slot is written, so addFile() returns a {@link PendingFile} that {@link DataWriter.resolve}
+ * turns into a FileData after {@link DataWriter.finish}. The queue holds at most `window` bytes of
+ * uncompressed data (back-pressure on the reader), so memory does not grow with file or image size.
  */
 import { createHash } from 'node:crypto';
 import type { ByteSink } from '../bytes/sink.js';
 import { payloadChunks, type Payload } from '../bytes/payload.js';
-import type { BlockCodec } from './compressor.js';
+import type { Compressor, Compressed } from './pool.js';
 import type { FragmentEntry } from './fragment.js';
+import type { StoredData } from './tree.js';
 import { BLOCK_UNCOMPRESSED } from './layout.js';
+import { garbageMeter } from './gc.js';
 
 export interface DataOptions {
   blockSize: number;
@@ -23,6 +29,10 @@ export interface DataOptions {
   alwaysUseFragments: boolean;
   noDuplicates: boolean;
   noSparse: boolean;
+  /** Uncompressed bytes queued for compression and writing at most (default 8 MiB or 4 blocks). */
+  window?: number;
+  /** The sink is done with a chunk once its writev settles (file sinks), so written blocks' buffers can be reused. */
+  reuseWritten?: boolean;
 }
 
 /** Where a file's bytes went. */
@@ -36,6 +46,37 @@ export interface FileData {
   readonly sparse: number;
 }
 
+/**
+ * A payload the writer can read at positions into its own buffer (host files: {@link hostFile}
+ * in tree.ts). `readFully` fills the whole view or throws; `checkEnd` throws if the file grew.
+ */
+export interface DirectPayload {
+  readonly size: number;
+  open(): { readFully(into: Uint8Array, position: number): void; checkEnd(size: number): void; close(): void };
+}
+
+/** One entry of the output queue: a block (or, with no bytes, a position marker). */
+interface Slot {
+  raw: number;
+  job: Promise<Compressed> | undefined;
+  stored: Uint8Array | undefined;
+  /** Set when written: the address relative to the image and the block size word. */
+  pos: number;
+  word: number;
+}
+
+/** Where a file's bytes will go, known once its slots are written. */
+export interface PendingFile {
+  readonly size: number;
+  readonly start: Slot | undefined;
+  readonly blocks: readonly (Slot | undefined)[];
+  readonly fragment: number | undefined;
+  readonly fragmentOffset: number;
+  readonly sparse: number;
+}
+
+const EMPTY_FILE: PendingFile = { size: 0, start: undefined, blocks: [], fragment: undefined, fragmentOffset: 0, sparse: 0 };
+
 /** What reading a file block by block found. */
 interface Scan {
   /** Block count and each block's digest ("0" for a hole, whatever its length). */
@@ -43,8 +84,8 @@ interface Scan {
   keyCount: number;
   /** Digest of the first block. */
   first: string;
-  blocks: number[];
-  start: number;
+  blocks: (Slot | undefined)[];
+  start: Slot | undefined;
   sparse: number;
   tail: Uint8Array | undefined;
   tailKey: string | undefined;
@@ -59,7 +100,14 @@ interface FragmentStream {
 }
 
 export class DataWriter {
-  readonly fragments: FragmentEntry[] = [];
+  readonly #fragments: (Slot | undefined)[] = [];
+  readonly #queue: Slot[] = [];
+  #queued = 0;
+  #pos: number;
+  readonly #window: number;
+  readonly #block: Uint8Array;
+  readonly #free: Uint8Array[] = [];
+  readonly #meter = garbageMeter(16 << 20);
   /**
    * mksquashfs 4.5 fills two fragment blocks at once: one with whole small files, one with the
    * tails of larger files (-always-use-fragments); at the end the small-file block is written first.
@@ -68,10 +116,10 @@ export class DataWriter {
   readonly #tails: FragmentStream;
   readonly #fragSeen = new Map<string, { index: number; offset: number }>();
   /** Latest file stored with a given block-list key, block counts seen, and the key of each file's tail. */
-  readonly #byBlocks = new Map<string, FileData>();
+  readonly #byBlocks = new Map<string, PendingFile>();
   readonly #byBlockCount = new Set<number>();
   readonly #firstBlocks = new Set<string>();
-  readonly #tailKey = new Map<FileData, string>();
+  readonly #tailKey = new Map<PendingFile, string>();
   /** Files found to duplicate an earlier one. */
   duplicates = 0;
 
@@ -79,22 +127,83 @@ export class DataWriter {
     readonly sink: ByteSink,
     /** Offset of the image in the sink: block addresses are relative to it. */
     readonly base: number,
-    readonly codec: BlockCodec,
+    readonly compressor: Compressor,
     readonly o: DataOptions,
   ) {
+    this.#pos = sink.position - base;
+    this.#window = o.window ?? Math.max(8 << 20, 4 * o.blockSize);
+    this.#block = new Uint8Array(o.blockSize);
     this.#small = { buf: new Uint8Array(o.blockSize), fill: 0, index: -1 };
     this.#tails = { buf: new Uint8Array(o.blockSize), fill: 0, index: -1 };
   }
 
-  get position(): number {
-    return this.sink.position - this.base;
+  /** Queues a copy of `block` (a marker when undefined); waits while the queue is over its window. */
+  async #enqueue(block: Uint8Array | undefined, stored: boolean): Promise<Slot> {
+    let own: Uint8Array | undefined;
+    if (block) {
+      // block-sized buffers come back from the compressor and are reused: no garbage per block
+      const buf = this.#free.pop() ?? new Uint8Array(this.o.blockSize);
+      buf.set(block);
+      own = buf.subarray(0, block.length);
+    }
+    const slot: Slot = { raw: own?.length ?? 0, job: own && !stored ? this.compressor.compress(own) : undefined, stored: stored ? own : undefined, pos: 0, word: 0 };
+    this.#queue.push(slot);
+    this.#queued += slot.raw;
+    while (this.#queued > this.#window) await this.#writeOne();
+    return slot;
   }
 
-  async #writeBlock(block: Uint8Array, stored: boolean): Promise<number> {
-    const c = stored ? undefined : await this.codec.compress(block);
-    const out = c ?? block;
-    await this.sink.writev([c ? out : out.slice()]);
-    return c ? out.length : out.length + BLOCK_UNCOMPRESSED;
+  async #writeOne(): Promise<void> {
+    const s = this.#queue.shift()!;
+    this.#queued -= s.raw;
+    s.pos = this.#pos;
+    let bytes: Uint8Array | undefined = s.stored;
+    let compressed = false;
+    let block = s.stored;
+    if (s.job) ({ bytes, compressed, block } = await s.job);
+    s.job = undefined;
+    s.stored = undefined;
+    if (!bytes) return;
+    s.word = compressed ? bytes.length : bytes.length + BLOCK_UNCOMPRESSED;
+    this.#pos += bytes.length;
+    this.#meter(s.raw);
+    await this.sink.writev([bytes]);
+    // a block written as is belongs to the sink unless it says otherwise; a compressed one is free
+    if ((compressed || this.o.reuseWritten) && block && block.buffer.byteLength === this.o.blockSize && this.#free.length < 64) this.#free.push(new Uint8Array(block.buffer));
+  }
+
+  /** Writes the open fragment blocks and everything still queued. */
+  async finish(): Promise<void> {
+    await this.#flush(this.#small);
+    await this.#flush(this.#tails);
+    while (this.#queue.length) await this.#writeOne();
+  }
+
+  /** Appending: the old image's fragment blocks keep their indexes; new ones follow. */
+  preloadFragments(entries: readonly FragmentEntry[]): void {
+    if (this.#fragments.length) throw new TypeError('Cannot preload fragments: fragments were already added');
+    for (const e of entries) this.#fragments.push({ raw: 0, job: undefined, stored: undefined, pos: e.start, word: e.size });
+  }
+
+  /** Appending: a file whose data stays where the old image has it. */
+  storedFile(size: number, d: StoredData): PendingFile {
+    const fixed = (pos: number, word: number): Slot => ({ raw: 0, job: undefined, stored: undefined, pos, word });
+    return {
+      size, start: fixed(d.startBlock, 0), blocks: d.blocks.map((w) => fixed(0, w)), fragment: d.fragment, fragmentOffset: d.fragmentOffset, sparse: d.sparse,
+    };
+  }
+
+  /** Fragment table entries; complete after {@link finish}. */
+  get fragments(): FragmentEntry[] {
+    return this.#fragments.map((s) => ({ start: s!.pos, size: s!.word }));
+  }
+
+  /** Where a file's bytes went; call after {@link finish}. */
+  resolve(p: PendingFile): FileData {
+    return {
+      size: p.size, startBlock: p.start?.pos ?? 0, blocks: p.blocks.map((b) => b?.word ?? 0), fragment: p.fragment,
+      fragmentOffset: p.fragmentOffset, sparse: p.sparse,
+    };
   }
 
   /**
@@ -106,34 +215,34 @@ export class DataWriter {
    * bytes, holes of any length counting as equal) matches an earlier file's shares its blocks, and
    * its tail is looked up among the fragments on its own, so a partial match still saves the blocks.
    */
-  async addFile(content: Payload, size: number, allocated?: number): Promise<FileData> {
+  async addFile(content: Payload, size: number, allocated?: number): Promise<PendingFile> {
     const bs = this.o.blockSize;
-    if (size === 0) return { size: 0, startBlock: 0, blocks: [], fragment: undefined, fragmentOffset: 0, sparse: 0 };
+    if (size === 0) return EMPTY_FILE;
     const fragmentTail = !this.o.noFragments && (size < bs || (this.o.alwaysUseFragments && size % bs !== 0));
     const nBlocks = fragmentTail ? Math.floor(size / bs) : Math.ceil(size / bs);
     const dedup = !this.o.noDuplicates;
     const report = (sparse: number) => (sparse > 0 && allocated !== undefined && allocated >= size ? 0 : sparse);
 
     // an earlier file with as many blocks may share them: find out before writing anything
-    let match: FileData | undefined;
+    let match: PendingFile | undefined;
     let pre: Scan | undefined;
     if (dedup && nBlocks > 0 && this.#byBlockCount.has(nBlocks)) {
-      pre = await this.#scan(content, size, fragmentTail, undefined);
+      pre = await this.#scan(content, size, fragmentTail, false);
       // pre_duplicate(): only an entry with the expected block count and the same first block lets
       // duplicate() run; an all-zero tail stored as a block makes the real count one more
       if (this.#firstBlocks.has(`${nBlocks}:${pre.first}`)) match = this.#byBlocks.get(pre.key);
     }
-    let fd: FileData;
+    let fd: PendingFile;
     if (match) {
       this.duplicates++;
       const sameTail = pre!.tail === undefined ? match.fragment === undefined : match.fragment !== undefined && this.#tailKey.get(match) === pre!.tailKey;
       if (sameTail && match.size === size) return match; // the whole file
       let fragment: number | undefined, fragmentOffset = 0;
       if (pre!.tail) ({ index: fragment, offset: fragmentOffset } = await this.#addFragment(size < bs ? this.#small : this.#tails, pre!.tail));
-      fd = { size, startBlock: match.startBlock, blocks: match.blocks, fragment, fragmentOffset, sparse: report(pre!.sparse) };
+      fd = { size, start: match.start, blocks: match.blocks, fragment, fragmentOffset, sparse: report(pre!.sparse) };
     } else {
-      const w = await this.#scan(content, size, fragmentTail, this.position);
-      fd = { size, startBlock: w.blocks.length ? w.start : 0, blocks: w.blocks, fragment: undefined, fragmentOffset: 0, sparse: report(w.sparse) };
+      const w = await this.#scan(content, size, fragmentTail, true);
+      fd = { size, start: w.blocks.length ? w.start : undefined, blocks: w.blocks, fragment: undefined, fragmentOffset: 0, sparse: report(w.sparse) };
       if (w.tail) {
         const f = await this.#addFragment(size < bs ? this.#small : this.#tails, w.tail);
         fd = { ...fd, fragment: f.index, fragmentOffset: f.offset };
@@ -152,18 +261,18 @@ export class DataWriter {
   }
 
   /**
-   * Reads a file block by block. With `start` set it writes the blocks (holes as size 0) and
-   * returns their size words; without, it only computes the block-list key. The tail that goes in
-   * a fragment is returned, not written.
+   * Reads a file block by block. With `write` it queues the blocks (holes as undefined) behind a
+   * marker for the file's start; without, it only computes the block-list key. The tail that goes
+   * in a fragment is returned, not written.
    */
-  async #scan(content: Payload, size: number, fragmentTail: boolean, start: number | undefined): Promise<Scan> {
+  async #scan(content: Payload, size: number, fragmentTail: boolean, write: boolean): Promise<Scan> {
     const bs = this.o.blockSize;
-    const write = start !== undefined;
-    const blocks: number[] = [];
+    const start = write ? await this.#enqueue(undefined, false) : undefined;
+    const blocks: (Slot | undefined)[] = [];
     const keys: string[] = [];
     let sparse = 0;
     let tail: Uint8Array | undefined;
-    const buf = new Uint8Array(bs);
+    const buf = this.#block; // one per writer: files are scanned one at a time
     let fill = 0;
     let done = 0;
     const emit = async (block: Uint8Array, last: boolean) => {
@@ -176,13 +285,28 @@ export class DataWriter {
       if (zero) {
         sparse += block.length;
         keys.push('0');
-        if (write) blocks.push(0);
+        if (write) blocks.push(undefined);
       } else {
         keys.push(createHash('sha256').update(block).digest('base64'));
-        if (write) blocks.push(await this.#writeBlock(block, this.o.noDataCompression));
+        if (write) blocks.push(await this.#enqueue(block, this.o.noDataCompression));
       }
     };
-    for await (const chunk of payloadChunks(content)) {
+    const direct = 'open' in content && typeof content.open === 'function' ? (content as DirectPayload).open() : undefined;
+    if (direct) {
+      // host files are read straight into the block buffer: no chunk buffers, no copies
+      try {
+        while (done < size) {
+          const n = Math.min(bs, size - done);
+          direct.readFully(buf.subarray(0, n), done);
+          done += n;
+          if (n === bs) await emit(buf, false);
+          else fill = n;
+        }
+        direct.checkEnd(size);
+      } finally {
+        direct.close();
+      }
+    } else for await (const chunk of payloadChunks(content)) {
       let at = 0;
       while (at < chunk.length) {
         const n = Math.min(bs - fill, chunk.length - at);
@@ -200,7 +324,7 @@ export class DataWriter {
     if (done !== size) throw Object.assign(new Error(`file changed size while being read (expected ${size} bytes, read ${done})`), { code: 'EIO' });
     if (fill > 0) await emit(buf.subarray(0, fill), true);
     const tailKey = tail ? createHash('sha256').update(tail).digest('base64') : undefined;
-    return { key: `${keys.length}:${keys.join(',')}`, keyCount: keys.length, first: keys[0] ?? '', blocks, start: start ?? 0, sparse, tail, tailKey };
+    return { key: `${keys.length}:${keys.join(',')}`, keyCount: keys.length, first: keys[0] ?? '', blocks, start, sparse, tail, tailKey };
   }
 
   async #addFragment(f: FragmentStream, tail: Uint8Array): Promise<{ index: number; offset: number }> {
@@ -213,9 +337,9 @@ export class DataWriter {
     }
     if (f.index >= 0 && f.fill + tail.length > this.o.blockSize) await this.#flush(f);
     if (f.index < 0) {
-      f.index = this.fragments.length;
+      f.index = this.#fragments.length;
       f.fill = 0;
-      this.fragments.push({ start: 0, size: 0 }); // placed when written
+      this.#fragments.push(undefined); // placed when written
     }
     const offset = f.fill;
     f.buf.set(tail, offset);
@@ -226,25 +350,24 @@ export class DataWriter {
 
   async #flush(f: FragmentStream): Promise<void> {
     if (f.index < 0) return;
-    const start = this.position;
-    const size = await this.#writeBlock(f.buf.subarray(0, f.fill), this.o.noFragmentCompression);
-    this.fragments[f.index] = { start, size };
+    const index = f.index;
     f.index = -1;
-  }
-
-  /** Writes the open fragment blocks (at the end of the data). */
-  async flushFragments(): Promise<void> {
-    await this.#flush(this.#small);
-    await this.#flush(this.#tails);
+    this.#fragments[index] = await this.#enqueue(f.buf.subarray(0, f.fill), this.o.noFragmentCompression);
   }
 }
 
 function allZero(b: Uint8Array): boolean {
-  const n = b.length - (b.length % 8);
-  const words = b.byteOffset % 8 === 0 ? new BigUint64Array(b.buffer, b.byteOffset, n / 8) : undefined;
-  if (words) {
-    for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
-  } else for (let i = 0; i < n; i++) if (b[i] !== 0) return false;
+  // 32-bit words: BigUint64Array would box every element as a BigInt, 20 times slower
+  const n = b.byteOffset % 4 === 0 ? b.length - (b.length % 4) : 0;
+  if (n > 0) {
+    const words = new Uint32Array(b.buffer, b.byteOffset, n / 4);
+    let acc = 0;
+    for (let i = 0; i < words.length; i += 64) {
+      const end = Math.min(words.length, i + 64);
+      for (let j = i; j < end; j++) acc |= words[j]!;
+      if (acc !== 0) return false;
+    }
+  }
   for (let i = n; i < b.length; i++) if (b[i] !== 0) return false;
   return true;
 }

@@ -12,7 +12,8 @@ import type { SourceInode } from './tree.js';
 
 const td = new TextDecoder();
 
-export async function imageTree(fs: Squashfs): Promise<SourceInode> {
+/** `keepData`: files also carry {@link SourceInode.stored}, for appending without rewriting their data. */
+export async function imageTree(fs: Squashfs, o: { keepData?: boolean } = {}): Promise<SourceInode> {
   const byNumber = new Map<number, SourceInode>();
   const convert = async (inode: SquashfsInode, depth: number): Promise<SourceInode> => {
     if (depth > 4096) throw new RangeError('Cannot convert image: directories nest deeper than 4096');
@@ -33,6 +34,7 @@ export async function imageTree(fs: Squashfs): Promise<SourceInode> {
         n.size = inode.size;
         // holes the image does not report came from a file that was not sparse on its host
         if (inode.sparse === 0) n.allocated = inode.size;
+        if (o.keepData) n.stored = { startBlock: inode.startBlock, blocks: inode.blocks, fragment: inode.fragment, fragmentOffset: inode.fragmentOffset, sparse: inode.sparse };
         break;
       }
       case 'symlink':

@@ -79,7 +79,8 @@ export class MetaReader {
       const bytes = b.data.subarray(off, off + length);
       return { bytes, end: { block: at - tableStart, offset: off + length } };
     }
-    if (length > tableEnd - tableStart + METADATA_SIZE * 4)
+    // a block on disk takes at least 3 bytes (header and payload) and unpacks to at most 8 KiB
+    if (length > Math.ceil((tableEnd - tableStart) / 3) * METADATA_SIZE + METADATA_SIZE * 4)
       throw new FormatError(FORMAT, 'LIMIT', at, `Cannot read ${what}: ${length} bytes exceed the size of its table`);
     const out = new Uint8Array(length);
     let filled = 0;

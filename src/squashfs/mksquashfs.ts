@@ -26,8 +26,19 @@ export interface MksquashfsArgs {
   allTime?: number;
   exclude: string[];
   excludeFiles: string[];
-  pseudo: string[];
+  /** -p definitions and -pf files ('-' is standard input), in command-line order. */
+  pseudo: (string | { file: string })[];
   quiet: boolean;
+  /** -no-progress (or -quiet): no progress bar even on a terminal. */
+  noProgress: boolean;
+  /** -info: list each file as it is stored. */
+  info: boolean;
+  /** -sort FILE. */
+  sortFile?: string;
+  /** -wildcards: -e/-ef patterns are globs (a leading "... " makes one match at any depth). */
+  wildcards: boolean;
+  /** -root-becomes NAME (appending). */
+  rootBecomes?: string;
   processors?: number;
   /** SOURCE_DATE_EPOCH: inode times after it are clamped to it. */
   clampTime?: number;
@@ -60,6 +71,7 @@ export function parseMksquashfsArgs(argv: readonly string[], env: NodeJS.Process
   const a: MksquashfsArgs = {
     sources, dest, write: { compressor: 'gzip', compressorOptions: {}, blockSize: 131_072 }, noAppend: false, allRoot: false,
     keepAsDirectory: false, noHardlinks: false, exclude: [], excludeFiles: [], pseudo: [], quiet: false,
+    noProgress: false, info: false, wildcards: false,
   };
   const w = a.write;
   const x: CompressorOptions = {};
@@ -149,7 +161,14 @@ export function parseMksquashfsArgs(argv: readonly string[], env: NodeJS.Process
       case '-mem': value(opt); break;
       case '-nopad': w.pad = false; break;
       case '-quiet': a.quiet = true; break;
-      case '-no-progress': case '-progress': case '-info': case '-no-recovery': case '-exit-on-error': break;
+      case '-no-progress': a.noProgress = true; break;
+      case '-progress': a.noProgress = false; break;
+      case '-info': a.info = true; break;
+      case '-no-recovery': case '-exit-on-error': case '-recover': break;
+      case '-pf': a.pseudo.push({ file: value(opt) }); break;
+      case '-sort': a.sortFile = value(opt); break;
+      case '-wildcards': a.wildcards = true; break;
+      case '-root-becomes': a.rootBecomes = value(opt); break;
       case '-noI': case '-noInodeCompression': w.noInodeCompression = true; break;
       case '-noD': case '-noDataCompression': w.noDataCompression = true; break;
       case '-noF': case '-noFragmentCompression': w.noFragmentCompression = true; break;
@@ -157,11 +176,12 @@ export function parseMksquashfsArgs(argv: readonly string[], env: NodeJS.Process
       case '-p': a.pseudo.push(value(opt)); break;
       case '-ef': a.excludeFiles.push(value(opt)); break;
       case '-e':
-        a.exclude.push(...argv.slice(i + 1));
+        // NixWRT passes "-e A -e B": a repeated -e is a separator, not a path
+        a.exclude.push(...argv.slice(i + 1).filter((x) => x !== '-e'));
         i = argv.length;
         break;
       default:
-        throw new MksquashfsUsageError(`option ${opt} is not supported${['-pf', '-sort', '-wildcards', '-regex', '-root-becomes', '-tar', '-cpiostyle', '-no-strip', '-tarstyle', '-offset', '-o'].includes(opt) ? ' yet (squashfs part 2)' : ''}`);
+        throw new MksquashfsUsageError(`option ${opt} is not supported${['-regex', '-tar', '-cpiostyle', '-no-strip', '-tarstyle', '-offset', '-o'].includes(opt) ? ' yet (squashfs part 2)' : ''}`);
     }
   }
   if (dictSize !== undefined) {

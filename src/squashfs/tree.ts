@@ -2,10 +2,11 @@
  * The writer's input: a tree of inodes, built from host directories (mksquashfs's source rules)
  * or by hand. Hard links are entries that share one `SourceInode` object.
  */
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { basename, join, resolve } from 'node:path';
-import { filePayload, type Payload } from '../bytes/payload.js';
+import type { Payload, StreamPayload } from '../bytes/payload.js';
+import type { DirectPayload } from './data.js';
 import type { FileKind } from './layout.js';
 import type { Xattr } from './xattr.js';
 
@@ -25,12 +26,27 @@ export interface SourceInode {
   minor?: number;
   /** File bytes and their size. */
   content?: Payload;
+  /** Host path the inode was scanned from (for -sort and messages). */
+  source?: string;
+  /**
+   * Appending: the file's data already lies in the image being appended to, where it stays
+   * (block addresses and size words, fragment index in the old fragment table).
+   */
+  stored?: StoredData;
   size?: number;
   /**
    * Bytes the host file system allocated (st_blocks × 512). When it covers the size, the file was
    * not sparse on the host and, as mksquashfs does, the inode does not report its holes.
    */
   allocated?: number;
+}
+
+export interface StoredData {
+  readonly startBlock: number;
+  readonly blocks: readonly number[];
+  readonly fragment: number | undefined;
+  readonly fragmentOffset: number;
+  readonly sparse: number;
 }
 
 export interface SourceEntry {
@@ -51,6 +67,57 @@ export interface ScanOptions {
   /** Attributes of a synthesized root (several sources or -keep-as-directory). */
   rootDefaults?: { mode: number; uid: number; gid: number; mtime: number };
   onWarning?: (message: string) => void;
+  /** Leaves out the entry at `rel` (its path relative to its source) when it returns true (-wildcards, -regex). */
+  skip?: (rel: string, isDir: boolean) => boolean;
+}
+
+/** Largest read of a host file: big files stream through buffers of this size. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * A host file's bytes, read when the writer gets to it. Synchronous reads: the writer reads one
+ * file at a time while worker threads compress, and a page-cache read costs less than the
+ * thread-pool hop. A file that changes size is an error, not a silently inconsistent image.
+ */
+export function hostFile(path: string, size: number): StreamPayload & DirectPayload {
+  return {
+    size,
+    open() {
+      const fd = openSync(path, 'r');
+      return {
+        readFully(into: Uint8Array, position: number) {
+          for (let got = 0; got < into.length; ) {
+            const n = readSync(fd, into, got, into.length - got, position + got);
+            if (n === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
+            got += n;
+          }
+        },
+        checkEnd(end: number) {
+          if (readSync(fd, new Uint8Array(1), 0, 1, end) !== 0) throw Object.assign(new Error(`${path}: file grew while being read`), { code: 'EIO' });
+        },
+        close: () => closeSync(fd),
+      };
+    },
+    async *chunks() {
+      const fd = openSync(path, 'r');
+      try {
+        for (let at = 0; at < size; ) {
+          const buf = new Uint8Array(Math.min(READ_CHUNK, size - at));
+          for (let got = 0; got < buf.length; ) {
+            const n = readSync(fd, buf, got, buf.length - got, at + got);
+            if (n === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
+            got += n;
+          }
+          at += buf.length;
+          yield buf;
+        }
+        const probe = new Uint8Array(1);
+        if (readSync(fd, probe, 0, 1, size) !== 0) throw Object.assign(new Error(`${path}: file grew while being read`), { code: 'EIO' });
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
 }
 
 const kindOf = (st: import('node:fs').BigIntStats): FileKind | undefined =>
@@ -71,20 +138,21 @@ export async function scanSources(sources: readonly string[], o: ScanOptions = {
   const excluded = new Set<string>();
   for (const e of o.exclude ?? []) {
     for (const cand of [resolve(e), ...sources.map((s) => join(s, e))]) {
-      try {
-        const st = await lstat(cand, { bigint: true });
-        excluded.add(`${st.dev}:${st.ino}`);
-      } catch { /* an exclude that matches nothing is not an error */ }
+      const st = lstatSync(cand, { bigint: true, throwIfNoEntry: false });
+      if (st) excluded.add(`${st.dev}:${st.ino}`); // an exclude that matches nothing is not an error
     }
   }
+  const skip = o.skip;
   const links = new Map<string, SourceInode>();
   const paths = new Map<SourceInode, string>();
-  const scan = async (path: string): Promise<SourceInode | undefined> => {
-    const st = await lstat(path, { bigint: true });
+  // synchronous calls: a scan is a long chain of dependent metadata reads, each a few µs from the
+  // dentry cache, where a thread-pool round trip would cost ten times more (and grow malloc arenas)
+  const scan = (path: string, rel: string): SourceInode | undefined => {
+    const st = lstatSync(path, { bigint: true });
     const kind = kindOf(st);
     if (!kind) return undefined;
     const key = `${st.dev}:${st.ino}`;
-    if (excluded.has(key)) return undefined;
+    if (excluded.has(key) || (rel !== '' && skip?.(rel, kind === 'dir'))) return undefined;
     if (kind !== 'dir' && !o.noHardlinks && st.nlink > 1n) {
       const seen = links.get(key);
       if (seen) return seen;
@@ -95,19 +163,20 @@ export async function scanSources(sources: readonly string[], o: ScanOptions = {
     switch (kind) {
       case 'dir': {
         node.entries = [];
-        for (const name of await readdir(path)) {
-          const child = await scan(join(path, name));
+        for (const name of readdirSync(path)) {
+          const child = scan(join(path, name), rel === '' ? name : `${rel}/${name}`);
           if (child) node.entries.push({ name, inode: child });
         }
         break;
       }
       case 'file':
-        node.content = await filePayload(path);
-        node.size = node.content.size;
+        node.content = hostFile(path, Number(st.size));
+        node.size = Number(st.size);
         node.allocated = Number(st.blocks) * 512;
+        node.source = path;
         break;
       case 'symlink':
-        node.target = await readlink(path);
+        node.target = readlinkSync(path);
         break;
       case 'blockdev':
       case 'chardev':
@@ -119,7 +188,7 @@ export async function scanSources(sources: readonly string[], o: ScanOptions = {
   };
   const tops: { name: string; inode: SourceInode }[] = [];
   for (const s of sources) {
-    const inode = await scan(s);
+    const inode = scan(s, '');
     if (inode) tops.push({ name: basename(resolve(s)), inode });
   }
   let root: SourceInode;

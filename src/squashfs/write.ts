@@ -10,10 +10,10 @@
 import { FormatError } from '../bytes/errors.js';
 import { writeZeros, type ByteSink } from '../bytes/sink.js';
 import { blockCodec, encodeCompressorOptions, type CompressorOptions } from './compressor.js';
-import { DataWriter, type FileData } from './data.js';
+import { DataWriter, type PendingFile } from './data.js';
 import { DirBuilder } from './dir.js';
 import { encodeExportTable } from './export.js';
-import { encodeFragmentTable } from './fragment.js';
+import { encodeFragmentTable, type FragmentEntry } from './fragment.js';
 import { IdTable } from './id.js';
 import { encodeInode } from './inode.js';
 import { COMPRESSOR, encodeRdev, FLAG, INODE, KIND_TYPE, METADATA_SIZE, SUPERBLOCK_SIZE, type CompressorName, type MetaRef } from './layout.js';
@@ -22,6 +22,7 @@ import { encodeSuperblock, type SquashfsSuperblock } from './super.js';
 import { encodeLookupTable } from './table.js';
 import type { SourceInode } from './tree.js';
 import { XattrWriter } from './xattr.js';
+import { compressorFor } from './pool.js';
 
 export interface WriteOptions {
   /** Default gzip. */
@@ -45,6 +46,32 @@ export interface WriteOptions {
   noXattrs?: boolean;
   /** Pad the image to a multiple of 4 KiB (default true; -nopad). */
   pad?: boolean;
+  /**
+   * Worker threads compressing data blocks (-processors). 0 (the default) compresses on the
+   * calling thread. The image is the same for every value.
+   */
+  processors?: number;
+  /** Uncompressed bytes in flight between reading and writing at most (default 8 MiB). */
+  window?: number;
+  /**
+   * The sink no longer reads a chunk once its writev settles (file sinks do; memorySink keeps
+   * them), so the writer may reuse the buffers of blocks stored uncompressed.
+   */
+  reuseWritten?: boolean;
+  /**
+   * -sort: a priority per file (−32768…32767, default 0). Data is then stored highest priority
+   * first and, as mksquashfs's priority lists are built by prepending, in reverse tree order
+   * within one priority.
+   */
+  priority?: (file: SourceInode) => number;
+  /**
+   * Appending (mksquashfs without -noappend): the sink already holds the old image's first
+   * `dataEnd` bytes (superblock, options, data and fragment blocks), which stay; new data follows
+   * them and every table is written anew. Files with `stored` data point into the old bytes.
+   */
+  appendTo?: { dataEnd: number; fragments: readonly FragmentEntry[] };
+  /** Called as file data is stored: files done, bytes read so far. */
+  onProgress?: (files: number, bytes: number) => void;
 }
 
 export interface WriteResult {
@@ -52,6 +79,9 @@ export interface WriteResult {
   /** Bytes written including padding. */
   readonly size: number;
   readonly duplicates: number;
+  /** Regular files and the bytes they hold. */
+  readonly files: number;
+  readonly fileBytes: number;
 }
 
 interface Prepared {
@@ -91,7 +121,7 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
     throw new RangeError(`Cannot write squashfs: xz dictionary ${copts.dictSize} exceeds the block size ${blockSize}`);
   const codec = blockCodec(name, copts, blockSize);
   const optionsBlock = encodeCompressorOptions(name, copts, blockSize);
-  const base = sink.position;
+  const base = sink.position - (opts.appendTo?.dataEnd ?? 0);
 
   // number the inodes as mksquashfs's dir_scan6 does
   const prepared = new Map<SourceInode, Prepared>();
@@ -142,11 +172,37 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
 
   // superblock and options block are written last; reserve their room
   const head = SUPERBLOCK_SIZE + (optionsBlock ? 2 + optionsBlock.length : 0);
-  await writeZeros(sink, head);
-  const data = new DataWriter(sink, base, codec, {
+  if (opts.appendTo) {
+    if (sink.position - base !== opts.appendTo.dataEnd) throw new TypeError('Cannot append: the sink does not hold the old image data');
+  } else await writeZeros(sink, head);
+  const compressor = compressorFor(name, copts, blockSize, opts.processors ?? 0);
+  const data = new DataWriter(sink, base, compressor, {
     blockSize, noDataCompression: !!opts.noDataCompression, noFragmentCompression: !!opts.noFragmentCompression,
     noFragments: !!opts.noFragments, alwaysUseFragments: !!opts.alwaysUseFragments, noDuplicates: !!opts.noDuplicates, noSparse: !!opts.noSparse,
+    ...(opts.window !== undefined && { window: opts.window }), reuseWritten: !!opts.reuseWritten,
   });
+  // pass 1: file data, in the order writeDir meets the files (depth first, sorted; a hard link's
+  // data goes where its first name is)
+  if (opts.appendTo) data.preloadFragments(opts.appendTo.fragments);
+  const pending = new Map<Prepared, PendingFile>();
+  let files = 0, fileBytes = 0;
+  let order = dataOrder(top);
+  try {
+    if (opts.priority) {
+      const pri = new Map(order.map((p) => [p, opts.priority!(p.inode)]));
+      order = order.reverse().sort((a, b) => pri.get(b)! - pri.get(a)!); // stable: reverse tree order within a priority
+    }
+    for (const p of order) {
+      const st = p.inode.stored;
+      pending.set(p, st ? data.storedFile(p.inode.size ?? 0, st) : await data.addFile(p.inode.content ?? new Uint8Array(0), p.inode.size ?? 0, p.inode.allocated));
+      files++;
+      fileBytes += p.inode.size ?? 0;
+      opts.onProgress?.(files, fileBytes);
+    }
+    await data.finish();
+  } finally {
+    await compressor.close();
+  }
   const inodes = new MetaWriter(codec, !!opts.noInodeCompression);
   const dirs = new MetaWriter(codec, !!opts.noInodeCompression);
   const kv = new MetaWriter(codec, !!opts.noXattrCompression);
@@ -173,7 +229,7 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
   const writeFile = async (p: Prepared): Promise<MetaRef> => {
     const n = p.inode;
     const size = n.size ?? 0;
-    const fd: FileData = await data.addFile(n.content ?? new Uint8Array(0), size, n.allocated);
+    const fd = data.resolve(pending.get(p)!);
     const xattr = await xattrOf(n);
     // a duplicate reports what the first copy reported (mksquashfs returns the first file's entry)
     let sparse = fd.sparse;
@@ -217,8 +273,15 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
       : { type: INODE.DIR, startBlock: at.block, offset: at.offset, size, parent });
   };
 
+  if (opts.priority) {
+    // mksquashfs's sort_files_and_write() creates each file's inode as it stores the data, so with
+    // -sort the file inodes lead the inode table in data order
+    for (const p of order) {
+      p.ref = await writeFile(p);
+      p.type = KIND_TYPE.file;
+    }
+  }
   const rootRef = await writeDir(top, inodeCount + 1);
-  await data.flushFragments();
 
   // tables, in the order the kernel requires
   const rel = () => sink.position - base;
@@ -271,5 +334,22 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
   const headChunks = [encodeSuperblock(superblock)];
   if (optionsBlock) headChunks.push(await encodeMetaBlock(optionsBlock, codec, true));
   await sink.writeAt(base, headChunks);
-  return { superblock, size: sink.position - base, duplicates: data.duplicates };
+  return { superblock, size: sink.position - base, duplicates: data.duplicates, files, fileBytes };
+}
+
+/** Regular files in the order writeDir() stores them; a -sort priority list may reorder them (stable). */
+function dataOrder(top: Prepared): Prepared[] {
+  const out: Prepared[] = [];
+  const seen = new Set<Prepared>();
+  const walk = (p: Prepared) => {
+    for (const e of p.entries!) {
+      const c = e.node;
+      if (seen.has(c)) continue;
+      seen.add(c);
+      if (c.inode.kind === 'dir') walk(c);
+      else if (c.inode.kind === 'file') out.push(c);
+    }
+  };
+  walk(top);
+  return out;
 }

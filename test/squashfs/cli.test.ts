@@ -46,7 +46,7 @@ describe('squashfs CLI basics', () => {
     assert.equal(r.code, 2);
     assert.match(r.err, /-bogus/);
     assert.ok(!existsSync(join(tmp, 'x.sqfs')));
-    assert.match(run(['pack', 'tree', 'x.sqfs', '-pf', 'p']).err, /part 2/);
+    assert.match(run(['pack', 'tree', 'x.sqfs', '-regex']).err, /-regex is not supported/);
     assert.equal(run(['pack', 'tree', 'x.sqfs', '-b', '3000']).code, 2);
     assert.equal(run(['pack', 'tree', 'x.sqfs', '-comp', 'xz', '-Xdict-size', '200%']).code, 2);
   });
@@ -69,11 +69,15 @@ describe('squashfs CLI basics', () => {
     assert.ok(a.equals(readFileSync(join(tmp, 'd3.sqfs'))));
   });
 
-  it('refuses to append to an existing image without -noappend (appending is part 2)', () => {
-    run(['pack', 'tree', 'ap.sqfs', '-quiet']);
+  it('appends to an existing image without -noappend (issue 8), and refuses to overwrite a non-image without it', () => {
+    run(['pack', 'tree', 'ap.sqfs', '-quiet', '-noappend']);
     const r = run(['pack', 'tree', 'ap.sqfs', '-quiet']);
-    assert.equal(r.code, 2);
-    assert.match(r.err, /-noappend/);
+    assert.equal(r.code, 0, r.err);
+    assert.match(run(['ls', 'ap.sqfs']).out.toString(), /^squashfs-root\/one_1$/m);
+    writeFileSync(join(tmp, 'notimg'), 'x'.repeat(100));
+    const n = run(['pack', 'tree', 'notimg', '-quiet']);
+    assert.equal(n.code, 2);
+    assert.match(n.err, /-noappend/);
   });
 });
 

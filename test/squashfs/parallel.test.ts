@@ -1,0 +1,134 @@
+/**
+ * Issue 8: the compression pipeline. The image is the same bytes for any number of worker threads
+ * and any queue window (back-pressure engaged at every block), and a pack of multi-GiB sparse and
+ * streamed files stays in bounded memory (peak RSS of the CLI in a child process; no timings).
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync, ftruncateSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { memorySink } from '../../src/bytes/sink.js';
+import { writeSquashfs, type WriteOptions } from '../../src/squashfs/write.js';
+import type { SourceInode } from '../../src/squashfs/tree.js';
+import { ensureBuilt, root, tempDir, which } from '../helpers.js';
+import { seeded } from './fixture.js';
+import { encodeXzBlock } from '../../src/codec/xz-block.js';
+import { syncXzEncoder } from '../../src/squashfs/xz-sync.js';
+
+async function image(t: SourceInode, o: WriteOptions): Promise<Buffer> {
+  const sink = memorySink();
+  await writeSquashfs(sink, t, o);
+  return Buffer.from(sink.bytes());
+}
+
+const file = (content: Uint8Array): SourceInode => ({ kind: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 1, content, size: content.length });
+
+/** Files around the block size, duplicates (whole and partial), holes and tails. */
+function mixedTree(bs: number): SourceInode {
+  const big = seeded(5 * bs + 123, 1);
+  const entries = [
+    { name: 'big', inode: file(big) },
+    { name: 'big-copy', inode: file(big.slice()) },
+    { name: 'big-prefix', inode: file(big.slice(0, 3 * bs + 7)) },
+    { name: 'holes', inode: file(Uint8Array.from({ length: 4 * bs }, (_, i) => (i >= bs && i < 3 * bs ? 0 : i % 251))) },
+    { name: 'zeros', inode: file(new Uint8Array(2 * bs)) },
+  ];
+  for (let i = 0; i < 40; i++) entries.push({ name: `small${String(i).padStart(2, '0')}`, inode: file(seeded(100 + i * 97, 100 + (i % 7))) });
+  const sub: SourceInode = { kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 1, entries: entries.slice(0, 20) };
+  return { kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 1, entries: [...entries.slice(20), { name: 'sub', inode: sub }] };
+}
+
+describe('squashfs parallel compression', () => {
+  for (const compressor of ['gzip', 'zstd', 'xz', 'lz4'] as const) {
+    it(`${compressor}: identical bytes with 0, 1, 2 and 3 workers and any window`, async () => {
+      const bs = 8192;
+      const t = mixedTree(bs);
+      const base = await image(t, { compressor, blockSize: bs, processors: 0 });
+      for (const [processors, window] of [[1, 1], [2, bs], [3, 5 * bs], [2, undefined]] as const) {
+        const got = await image(t, { compressor, blockSize: bs, processors, ...(window !== undefined && { window }) });
+        assert.ok(got.equals(base), `${processors} workers, window ${window ?? 'default'}`);
+      }
+    });
+  }
+
+  it('the reusable synchronous xz encoder writes what encodeXzBlock writes, block after block', async () => {
+    for (const o of [{}, { bcj: 'x86' as const, dictSize: 65536 }, { level: 9, extreme: true, lc: 0, lp: 2, pb: 2 }]) {
+      const enc = syncXzEncoder(o);
+      for (let i = 0; i < 3; i++) {
+        const input = seeded(70_000, i).map((b, j) => (j % 3 ? b : 0));
+        assert.deepEqual(enc(input), await encodeXzBlock(input, o));
+      }
+    }
+  });
+
+  it('property: any tree, options, worker count and window give the same image', async () => {
+    const content = fc.oneof(fc.uint8Array({ maxLength: 20_000 }), fc.integer({ min: 0, max: 20_000 }).map((n) => new Uint8Array(n)));
+    const tree = fc.array(content, { maxLength: 12 }).map((cs): SourceInode => ({
+      kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 1, entries: cs.map((c, i) => ({ name: `f${i}`, inode: file(c) })),
+    }));
+    const opts = fc.record({
+      blockSize: fc.constantFrom(4096, 8192), noFragments: fc.boolean(), alwaysUseFragments: fc.boolean(), noDuplicates: fc.boolean(), noSparse: fc.boolean(),
+    });
+    await fc.assert(fc.asyncProperty(tree, opts, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 40_000 }), async (t, o, processors, window) => {
+      const a = await image(t, { ...o, compressor: 'gzip', processors: 0 });
+      const b = await image(t, { ...o, compressor: 'gzip', processors, window });
+      assert.ok(a.equals(b));
+    }), { numRuns: 8 });
+  });
+});
+
+const time = which('time') ?? (statSync('/usr/bin/time', { throwIfNoEntry: false }) ? '/usr/bin/time' : undefined);
+
+describe('squashfs bounded memory', { skip: !time && 'GNU time (/usr/bin/time) is not installed: peak RSS cannot be measured' }, () => {
+  let tmp = '';
+  before(() => {
+    ensureBuilt('dist/cli/squashfs.js');
+    tmp = tempDir('imgkit-sqfs-mem-');
+    const tree = join(tmp, 'tree');
+    mkdirSync(tree);
+    // a 3 GiB sparse file with 8 incompressible 1 MiB islands, and a 64 MiB incompressible file
+    const chunk = Buffer.from(seeded(1 << 20, 9));
+    let fd = openSync(join(tree, 'sparse'), 'w');
+    ftruncateSync(fd, 3 * 2 ** 30);
+    for (let i = 0; i < 8; i++) writeSync(fd, chunk, 0, chunk.length, i * 384 * 2 ** 20 + 4096);
+    closeSync(fd);
+    fd = openSync(join(tree, 'stream'), 'w');
+    for (let i = 0; i < 64; i++) {
+      chunk[0] = i; // no two blocks alike: nothing deduplicates
+      writeSync(fd, chunk);
+    }
+    closeSync(fd);
+  });
+  after(() => tmp && rmSync(tmp, { recursive: true, force: true }));
+
+  for (const comp of ['lz4', 'gzip']) {
+    it(`${comp}: packs 3 GiB of sparse and 64 MiB of streamed data with peak RSS under 160 MB, 2 workers`, () => {
+      const out = join(tmp, 'out.sqfs');
+      const r = spawnSync(time!, ['-f', '%M', '-o', join(tmp, 'rss'), join(root, 'bin/squashfs'), 'pack', join(tmp, 'tree'), out, '-noappend', '-quiet', '-comp', comp, '-processors', '2'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const kb = Number(readFileSync(join(tmp, 'rss'), 'utf8').trim().split('\n').pop());
+      assert.ok(kb > 0 && kb < 160 * 1024, `peak RSS ${kb} KiB`);
+      const ls = spawnSync(join(root, 'bin/squashfs'), ['ls', '-l', out], { encoding: 'utf8' });
+      assert.match(ls.stdout, / 3221225472 /);
+    });
+  }
+});
+
+describe('squashfs pack progress and summary', () => {
+  it('draws a bar with files, bytes, percentage and ETA on a terminal stream, and ends the line', async () => {
+    const { progressBar, summary } = await import('../../src/squashfs/progress.js');
+    let out = '';
+    const bar = progressBar({ columns: 100, write: (s: string) => ((out += s), true) } as unknown as NodeJS.WriteStream);
+    bar.onStart(4, 4 * 1048576);
+    bar.onProgress(4, 4 * 1048576);
+    bar.done();
+    assert.match(out, /^\r\[=+\] 4\/4 files 4\.0\/4\.0 MiB 100% ETA 0:00 \x1b\[K\n$/);
+    const sb = { compression: 'gzip', blockSize: 131072, flags: 0xc0, bytesUsed: 2048, inodes: 5, fragments: 1, noIds: 1 };
+    const text = summary('x.sqfs', { superblock: sb, size: 4096, duplicates: 2, files: 3, fileBytes: 8192 } as never);
+    assert.match(text, /gzip compressed, data block size 131072/);
+    assert.match(text, /25\.00% of uncompressed file data/);
+    assert.match(text, /files 3, duplicate files removed 2/);
+  });
+});
