@@ -1,10 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { payloadChunks, payloadSize, type Payload } from '../bytes/payload.js';
-import { pipeInto, withOutputFile, writeFileAtomic } from '../bytes/sink.js';
+import { pipeInto, withOutputFile, writeBehind, writeFileAtomic, type ByteSink } from '../bytes/sink.js';
 import type { AndroidImage } from './model.js';
 import { idParts } from './write.js';
+import { idHash, type AsyncHash } from './hash-worker.js';
 import { toManifest, MANIFEST_NAME, type Manifest } from './manifest.js';
 import type { IdCheck } from './inspect.js';
 
@@ -27,34 +27,53 @@ export function idAlgorithm(stored: Uint8Array): 'sha1' | 'sha256' | undefined {
  */
 export async function unpackBootImage(img: AndroidImage<Payload>, dir: string): Promise<{ manifest: Manifest; id: IdCheck | undefined }> {
   await mkdir(dir, { recursive: true });
-  let hash: Hash | undefined;
+  let hash: AsyncHash | undefined;
   let id: IdCheck | undefined;
   let parts: Payload[] = [];
   if (img.kind === 'boot' && img.headerVersion <= 2 && img.id instanceof Uint8Array) {
     const algo = idAlgorithm(img.id);
     if (algo) {
-      hash = createHash(algo);
       id = algo;
       parts = idParts(img);
+      hash = idHash(algo, parts.reduce((n, p) => n + payloadSize(p), 0));
     } else id = 'zero';
   }
   const { files } = toManifest(img, undefined);
   let next = 0;
-  for (const [name, p] of files) {
-    // absent id parts (never written as files) count as le32(0)
-    while (hash && next < parts.length && parts[next] !== p && payloadSize(parts[next]) === 0) (hash.update(le32(0)), next++);
-    const inId = hash !== undefined && next < parts.length && parts[next] === p;
-    const h = inId ? hash : undefined;
-    await withOutputFile(join(dir, name), (sink) => pipeInto(sink, payloadChunks(p), h && ((c) => h.update(c))));
-    if (inId) (hash!.update(le32(payloadSize(p))), next++);
+  let digest: Uint8Array | undefined;
+  try {
+    for (const [name, p] of files) {
+      // absent id parts (never written as files) count as le32(0)
+      while (hash && next < parts.length && parts[next] !== p && payloadSize(parts[next]) === 0) (await hash.update(le32(0)), next++);
+      const h = hash !== undefined && next < parts.length && parts[next] === p ? hash : undefined;
+      await withOutputFile(join(dir, name), async (sink) => void (h ? await copyHashed(sink, p, h) : await pipeInto(sink, payloadChunks(p))));
+      if (h) (await h.update(le32(payloadSize(p))), next++);
+    }
+    if (hash) {
+      for (; next < parts.length; next++) await hash.update(le32(payloadSize(parts[next])));
+      digest = await hash.digest();
+    }
+  } finally {
+    hash?.close();
   }
-  if (hash) {
-    for (; next < parts.length; next++) hash.update(le32(payloadSize(parts[next])));
-    const digest = hash.digest();
+  if (digest) {
     const stored = img.kind === 'boot' && img.id instanceof Uint8Array ? img.id : new Uint8Array(32);
     if (!digest.every((x, i) => x === stored[i]) || stored.subarray(digest.length).some((x) => x !== 0)) id = 'mismatch';
   }
   const { manifest } = toManifest(img, id);
   await writeFileAtomic(join(dir, MANIFEST_NAME), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
   return { manifest, id };
+}
+
+/** Copies a payload into the sink, hashing each chunk as it goes (writes overlap the next reads). */
+async function copyHashed(sink: ByteSink, p: Payload, h: AsyncHash): Promise<void> {
+  const w = writeBehind(sink);
+  try {
+    for await (const c of payloadChunks(p)) {
+      await h.update(c);
+      await w.write([c]);
+    }
+  } finally {
+    await w.flush();
+  }
 }

@@ -1,4 +1,5 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { idHash, type AsyncHash } from './hash-worker.js';
 import { padding } from '../bytes/limits.js';
 import { EMPTY, payloadChunks, payloadSize, type Payload } from '../bytes/payload.js';
 import { memorySink, writeBehind, type ByteSink } from '../bytes/sink.js';
@@ -222,11 +223,11 @@ export async function writeBootImage(sink: ByteSink, img: AndroidImage<Payload>)
   const groups = bodyOf(img, table);
   const pads = paddings(groups, pageOf(img), img.finalPadding);
   const start = sink.position;
-  let hash: Hash | undefined;
+  let hash: AsyncHash | undefined;
   let header: Uint8Array;
   let id: Uint8Array | undefined;
   if (img.kind === 'boot' && img.headerVersion <= 2 && typeof img.id === 'string' && sink.writeAt) {
-    hash = createHash(img.id);
+    hash = idHash(img.id, idParts(img).reduce((n, p) => n + payloadSize(p), 0));
     header = bootHeaderPage(img, EMPTY); // a placeholder of the right size; rewritten below
   } else if (img.kind === 'boot') {
     id = img.headerVersion >= 3 ? undefined : typeof img.id === 'string' ? await computeBootId(img, img.id) : img.id;
@@ -240,22 +241,23 @@ export async function writeBootImage(sink: ByteSink, img: AndroidImage<Payload>)
       const hashed = hash && !(i === 3 && payloadSize(img.kind === 'boot' ? img.dt : EMPTY) === 0) ? hash : undefined;
       for (const p of groups[i]!) {
         for await (const c of payloadChunks(p)) {
-          hashed?.update(c);
+          if (hashed) await hashed.update(c);
           await w.write([c]);
         }
-        hashed?.update(le32(payloadSize(p)));
+        if (hashed) await hashed.update(le32(payloadSize(p)));
       }
       if (pads[i]) await w.write([zeros(pads[i]!)]);
     }
     for await (const c of payloadChunks(img.tail)) await w.write([c]);
+    if (hash && img.kind === 'boot') {
+      id = new Uint8Array(32);
+      id.set(await hash.digest());
+    }
   } finally {
+    hash?.close();
     await w.flush();
   }
-  if (hash && img.kind === 'boot') {
-    id = new Uint8Array(32);
-    id.set(hash.digest());
-    await sink.writeAt!(start, [bootHeaderPage(img, id)]);
-  }
+  if (id && hash && img.kind === 'boot') await sink.writeAt!(start, [bootHeaderPage(img, id)]);
   return id;
 }
 

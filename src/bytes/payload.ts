@@ -5,6 +5,7 @@
 import { open } from 'node:fs/promises';
 import { FormatError } from './errors.js';
 import { rangeChunks, type RandomAccess } from './random.js';
+import { releaseWhenWritten } from './sink.js';
 
 export interface StreamPayload {
   readonly size: number;
@@ -31,8 +32,8 @@ export async function* payloadChunks(p: Payload | undefined): AsyncGenerator<Uin
   yield* p.chunks();
 }
 
-/** Read size for streamed payloads: large enough that per-read overhead vanishes, small enough to stay bounded. */
-const CHUNK = 4 << 20;
+/** Read size for streamed payloads: large enough that per-read overhead vanishes, small enough to stay in cache while it is hashed and written (1 MiB measured faster than 2, 4 and 8). */
+const CHUNK = 1 << 20;
 
 /**
  * A file's bytes as a payload. The size is taken now; a file that changes size before it is
@@ -52,13 +53,18 @@ export async function filePayload(path: string): Promise<StreamPayload> {
     size,
     async *chunks() {
       const h = await open(path, 'r');
+      // buffers written out to a file come back here (releaseWhenWritten): fresh memory costs a page fault per page
+      const pool: Uint8Array[] = [];
       const read = async (at: number): Promise<Uint8Array> => {
-        const buf = new Uint8Array(Math.min(CHUNK, size - at));
+        const n = Math.min(CHUNK, size - at);
+        const mem = (n === CHUNK && pool.pop()) || new Uint8Array(n);
+        const buf = mem.subarray(0, n);
         for (let got = 0; got < buf.length; ) {
           const { bytesRead } = await h.read(buf, got, buf.length - got, at + got);
           if (bytesRead === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
           got += bytesRead;
         }
+        if (n === CHUNK) releaseWhenWritten(buf, () => pool.push(mem));
         return buf;
       };
       // one read ahead: the next chunk is on its way while the caller uses this one

@@ -1,16 +1,8 @@
 /** `bootimg`: Android boot.img, vendor_boot.img and init_boot.img — pack, unpack, repack, info. */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileAccess } from '../bytes/random.js';
-import { filePayload, type StreamPayload } from '../bytes/payload.js';
-import { withOutputFile } from '../bytes/sink.js';
-import { openBootImage } from '../bootimg/read.js';
-import { writeBootImage } from '../bootimg/write.js';
-import { buildBootImage, buildVendorBootImage, type BootImageOptions, type Compat, type VendorBootOptions, type VendorRamdiskFragment } from '../bootimg/build.js';
-import { inspectImage } from '../bootimg/inspect.js';
-import { unpackBootImage } from '../bootimg/unpack.js';
-import { toManifest, fromManifest, MANIFEST_NAME, ManifestError, type Manifest } from '../bootimg/manifest.js';
-import { formatInfo, mkbootimgArgs, shellQuote } from '../bootimg/text.js';
+import type { StreamPayload } from '../bytes/payload.js';
+import type { RandomAccess } from '../bytes/random.js';
+import type { BootImageOptions, Compat, VendorBootOptions, VendorRamdiskFragment } from '../bootimg/build.js';
+import type { Manifest } from '../bootimg/manifest.js';
 import { parseIntAuto, runMain, UsageError } from './run.js';
 
 const HELP = `Usage: bootimg <command> [options]
@@ -155,6 +147,10 @@ async function pack(argv: string[]): Promise<number> {
   const out = o['-o'];
   const vout = o['--vendor_boot'];
   if (!out && !vout) throw new UsageError('nothing to write: give -o/--output and/or --vendor_boot');
+  // each command loads only the modules it uses: start-up is a large part of a run
+  const [{ filePayload }, { withOutputFile }, { writeBootImage }, { buildBootImage, buildVendorBootImage }] = await Promise.all([
+    import('../bytes/payload.js'), import('../bytes/sink.js'), import('../bootimg/write.js'), import('../bootimg/build.js'),
+  ]);
   const file = async (k: string) => (o[k] === undefined ? undefined : filePayload(o[k]!));
   const n = (k: string) => (o[k] === undefined ? undefined : num(k, o[k]!));
   const headerVersion = n('--header_version') ?? 0;
@@ -220,8 +216,45 @@ async function pack(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * `fileAccess`, except that large reads (the chunks blobs are copied in) reuse the memory of
+ * chunks already written to a file (`releaseWhenWritten`): fresh memory costs a page fault per page.
+ */
+async function pooledFileAccess(path: string): Promise<RandomAccess> {
+  const [{ open }, { handleAccess }, { releaseWhenWritten }] = await Promise.all([
+    import('node:fs/promises'), import('../bytes/random.js'), import('../bytes/sink.js'),
+  ]);
+  const fh = await open(path, 'r');
+  let size: number;
+  try {
+    size = (await fh.stat()).size;
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+  const plain = handleAccess(fh, size, 'bootimg');
+  const pools = new Map<number, Uint8Array[]>();
+  return {
+    size,
+    async readAt(offset, length) {
+      if (length < POOLED_READ || offset < 0 || offset + length > size) return plain.readAt(offset, length);
+      const pool = pools.get(length) ?? pools.set(length, []).get(length)!;
+      const buf = pool.pop() ?? new Uint8Array(length);
+      for (let got = 0; got < length; ) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) return plain.readAt(offset, length); // raises the same TRUNCATED error
+        got += bytesRead;
+      }
+      releaseWhenWritten(buf, () => pool.push(buf));
+      return buf;
+    },
+    close: () => fh.close(),
+  };
+}
+const POOLED_READ = 1 << 20;
+
 async function openImage(path: string) {
-  const ra = await fileAccess(path, 'bootimg');
+  const [ra, { openBootImage }] = await Promise.all([pooledFileAccess(path), import('../bootimg/read.js')]);
   try {
     return { ra, img: await openBootImage(ra) };
   } catch (e) {
@@ -246,13 +279,19 @@ async function unpack(argv: string[]): Promise<number> {
   }
   if (imgs.length !== 1) throw new UsageError('give exactly one image to unpack');
   if (format !== 'info' && format !== 'mkbootimg') throw new UsageError(`--format must be info or mkbootimg, not '${format}'`);
-  const { ra, img } = await openImage(imgs[0]!);
+  // what prints the result loads while the blobs are copied
+  const text = import('../bootimg/text.js');
+  const inspect = format === 'info' ? import('../bootimg/inspect.js') : undefined;
+  inspect?.catch(() => {});
+  text.catch(() => {});
+  const [{ ra, img }, { unpackBootImage }] = await Promise.all([openImage(imgs[0]!), import('../bootimg/unpack.js')]);
   try {
     const { id } = await unpackBootImage(img, dir);
+    const { formatInfo, mkbootimgArgs, shellQuote } = await text;
     if (format === 'mkbootimg') {
       const args = mkbootimgArgs(img, dir);
       process.stdout.write(nul ? args.map((a) => a + '\0').join('') : args.map(shellQuote).join(' ') + '\n');
-    } else process.stdout.write(formatInfo(img, await inspectImage(img, { appendedDtbs: false, id }), ra.size));
+    } else process.stdout.write(formatInfo(img, await (await inspect!).inspectImage(img, { appendedDtbs: false, id }), ra.size));
   } finally {
     await ra.close?.();
   }
@@ -270,6 +309,9 @@ async function repack(argv: string[]): Promise<number> {
   if (pos.length !== 1) throw new UsageError('give exactly one unpacked folder');
   if (!out) throw new UsageError('give the output image with -o');
   const dir = pos[0]!;
+  const [{ readFile }, { join }, { fromManifest, MANIFEST_NAME, ManifestError }, { withOutputFile }, { writeBootImage }] = await Promise.all([
+    import('node:fs/promises'), import('node:path'), import('../bootimg/manifest.js'), import('../bytes/sink.js'), import('../bootimg/write.js'),
+  ]);
   const path = join(dir, MANIFEST_NAME);
   let manifest: Manifest;
   try {
@@ -292,6 +334,9 @@ async function info(argv: string[]): Promise<number> {
     else throw new UsageError(`unrecognized option '${k}'`);
   }
   if (pos.length < 1) throw new UsageError('give an image');
+  const [{ inspectImage }, { toManifest }, { formatInfo }] = await Promise.all([
+    import('../bootimg/inspect.js'), import('../bootimg/manifest.js'), import('../bootimg/text.js'),
+  ]);
   let first = true;
   for (const file of pos) {
     const { ra, img } = await openImage(file);
