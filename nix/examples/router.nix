@@ -66,11 +66,13 @@ rec {
 
   rootfs = if twoStepRootfs
     then runCommand "rootfs.squashfs" env ''
-      ${exe} squashfs pack ${programs} "$out" -noappend ${sq}
-      ${exe} squashfs pack ${skeleton} "$out" -root-becomes usr ${sq}
+      # writable copies, as the one-step build makes: the same modes, and mtimes clamped to SOURCE_DATE_EPOCH
+      mkdir programs skeleton && cp -r ${programs}/. programs/ && cp -r ${skeleton}/. skeleton/ && chmod -R u+w programs skeleton
+      ${exe} squashfs pack programs "$out" -noappend ${sq}
+      ${exe} squashfs pack skeleton "$out" -root-becomes usr ${sq}
     ''
     else runCommand "rootfs.squashfs" env ''
-      mkdir root && cp -r ${skeleton}/. root/ && chmod -R u+w root && mkdir root/usr && cp -r ${programs}/. root/usr/
+      mkdir root && cp -r ${skeleton}/. root/ && mkdir root/usr && cp -r ${programs}/. root/usr/ && chmod -R u+w root
       ${exe} squashfs pack root "$out" -noappend ${sq}
     '';
 

@@ -36,7 +36,7 @@ function why(): string | undefined {
 }
 const reason = why();
 
-describe('router pipeline: nix/examples/router.nix, built offline and booted on MIPS Malta', { skip: skipUnless(reason), timeout: 280_000 }, () => {
+describe('router pipeline: nix/examples/router.nix, built offline and booted on MIPS Malta', { skip: skipUnless(reason), timeout: 600_000 }, () => {
   let work = '';
   let nix: Nix;
   const out: Record<string, string> = {};
