@@ -28,6 +28,7 @@ buildNpmPackage {
       (root + "/bin")
       (root + "/src")
       (root + "/samples")
+      (root + "/scripts")
     ];
   };
 
