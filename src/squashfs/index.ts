@@ -13,3 +13,5 @@ export { longListing, longLine, modeString, formatInfo } from './text.js';
 export { parseMksquashfsArgs, MksquashfsUsageError, type MksquashfsArgs } from './mksquashfs.js';
 export { packFromArgs } from './pack.js';
 export { applyPseudo, PseudoError } from './pseudo.js';
+export { SquashFS, createSquashFS, type SquashFSOptions, type SquashFSFileSystem } from './zenfs.js';
+export { fsTree, writeSquashfsFromFs, type FsPromisesLike, type FsHandleLike, type FsStatLike, type FsTreeOptions } from './zenfs-tree.js';
