@@ -17,6 +17,13 @@ import { IH_TYPE_FIRMWARE_IVT, IH_TYPE_MULTI, IH_TYPE_SCRIPT } from './tables.js
 export interface LegacyReadOptions {
   /** Check the header CRC and the data CRC (default true). With false, only structure is checked. */
   readonly verify?: boolean;
+  /**
+   * Check the data CRC while {@link OpenedLegacyImage.data} is streamed rather than at open: one
+   * pass over the data instead of two. The stream throws the FormatError after its last chunk, so a
+   * consumer writing a file must discard it then (withOutputFile does). Only for non-multi images;
+   * the header CRC is still checked at open.
+   */
+  readonly dataCrcWhileStreaming?: boolean;
   /** Most entries accepted in a multi-file size table (default 65536). */
   readonly maxParts?: number;
 }
@@ -171,7 +178,8 @@ export interface OpenedLegacyImage extends LegacyImageInfo {
  */
 export async function openLegacyImage(ra: RandomAccess, opts?: LegacyReadOptions): Promise<OpenedLegacyImage> {
   const { header, dataSize } = checkLegacyHeader(await ra.readAt(0, Math.min(HEADER_SIZE, ra.size)), ra.size, opts);
-  if (opts?.verify !== false) {
+  const deferCrc = opts?.verify !== false && opts?.dataCrcWhileStreaming === true && !isMulti(header.type);
+  if (opts?.verify !== false && !deferCrc) {
     let c = 0;
     for await (const chunk of rangeChunks(ra, HEADER_SIZE, dataSize)) c = crc32(chunk, c);
     checkDataCrc(header, c);
@@ -194,15 +202,30 @@ export async function openLegacyImage(ra: RandomAccess, opts?: LegacyReadOptions
     }
     parts = w.parts();
   }
+  const data = (): StreamPayload => {
+    const whole = rangePayload(ra, HEADER_SIZE, dataSize, 'uimage');
+    if (!deferCrc) return whole;
+    return {
+      size: dataSize,
+      async *chunks() {
+        let c = 0;
+        for await (const chunk of whole.chunks()) {
+          c = crc32(chunk, c);
+          yield chunk;
+        }
+        checkDataCrc(header, c);
+      },
+    };
+  };
   return {
     header,
     dataOffset: HEADER_SIZE,
     dataSize,
     parts,
     trailing: ra.size - HEADER_SIZE - dataSize,
-    data: () => rangePayload(ra, HEADER_SIZE, dataSize, 'uimage'),
+    data,
     part(index) {
-      if (!isMulti(header.type)) return rangePayload(ra, HEADER_SIZE, dataSize, 'uimage');
+      if (!isMulti(header.type)) return data();
       const p = parts[index];
       if (!Number.isInteger(index) || p === undefined)
         throw new RangeError(`Cannot extract file ${index}: the image has ${parts.length} (0..${parts.length - 1})`);

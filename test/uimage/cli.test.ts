@@ -2,7 +2,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, root, tempDir } from '../helpers.js';
 
@@ -87,5 +87,23 @@ describe('uimage CLI', () => {
     assert.deepEqual(readFileSync(join(dir, 'data')), readFileSync(join(dir, 'small.bin')));
     assert.equal(run('extract', 'bad.img', '-o', 'nodata').code, 1);
     assert.ok(!existsSync(join(dir, 'nodata')));
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('nodata')), []); // no temporary file left either
+  });
+
+  it('extract checks the data CRC in the same pass as it copies: a bad byte in the last MiB leaves no output', () => {
+    const big = new Uint8Array(3 * 1024 * 1024 + 123).map((_, i) => (i * 31 + (i >> 12)) & 0xff);
+    writeFileSync(join(dir, 'big.bin'), big);
+    assert.equal(run('pack', '-q', '-A', 'arm', '-T', 'kernel', '-C', 'none', '-d', 'big.bin', 'big.img').code, 0);
+    const img = readFileSync(join(dir, 'big.img'));
+    img[img.length - 5]! ^= 0x40;
+    writeFileSync(join(dir, 'big-bad.img'), img);
+    const r = run('extract', 'big-bad.img', '-o', 'big-out');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /data CRC/);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('big-out')), []);
+    assert.equal(run('extract', '--no-verify', 'big-bad.img', '-o', 'big-out').code, 0);
+    assert.equal(readFileSync(join(dir, 'big-out')).length, big.length);
+    assert.equal(run('extract', 'big.img', '-o', 'big-ok').code, 0);
+    assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'big-ok'))), big);
   });
 });
