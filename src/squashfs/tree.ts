@@ -78,46 +78,54 @@ const READ_CHUNK = 1 << 20;
  * A host file's bytes, read when the writer gets to it. Synchronous reads: the writer reads one
  * file at a time while worker threads compress, and a page-cache read costs less than the
  * thread-pool hop. A file that changes size is an error, not a silently inconsistent image.
+ * A class, not closures: a tree of 100k files keeps one of these per file.
  */
 export function hostFile(path: string, size: number): StreamPayload & DirectPayload {
-  return {
-    size,
-    open() {
-      const fd = openSync(path, 'r');
-      return {
-        readFully(into: Uint8Array, position: number) {
-          for (let got = 0; got < into.length; ) {
-            const n = readSync(fd, into, got, into.length - got, position + got);
-            if (n === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
-            got += n;
-          }
-        },
-        checkEnd(end: number) {
-          if (readSync(fd, new Uint8Array(1), 0, 1, end) !== 0) throw Object.assign(new Error(`${path}: file grew while being read`), { code: 'EIO' });
-        },
-        close: () => closeSync(fd),
-      };
-    },
-    async *chunks() {
-      const fd = openSync(path, 'r');
-      try {
-        for (let at = 0; at < size; ) {
-          const buf = new Uint8Array(Math.min(READ_CHUNK, size - at));
-          for (let got = 0; got < buf.length; ) {
-            const n = readSync(fd, buf, got, buf.length - got, at + got);
-            if (n === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
-            got += n;
-          }
-          at += buf.length;
-          yield buf;
+  return new HostFile(path, size);
+}
+
+const changed = (path: string, how: string) => Object.assign(new Error(`${path}: file ${how} while being read`), { code: 'EIO' });
+
+class HostFile implements StreamPayload, DirectPayload {
+  constructor(readonly path: string, readonly size: number) {}
+
+  open(): { readFully(into: Uint8Array, position: number): void; checkEnd(end: number): void; close(): void } {
+    const fd = openSync(this.path, 'r');
+    const path = this.path;
+    return {
+      readFully(into: Uint8Array, position: number) {
+        for (let got = 0; got < into.length; ) {
+          const n = readSync(fd, into, got, into.length - got, position + got);
+          if (n === 0) throw changed(path, 'shrank');
+          got += n;
         }
-        const probe = new Uint8Array(1);
-        if (readSync(fd, probe, 0, 1, size) !== 0) throw Object.assign(new Error(`${path}: file grew while being read`), { code: 'EIO' });
-      } finally {
-        closeSync(fd);
+      },
+      checkEnd(end: number) {
+        if (readSync(fd, new Uint8Array(1), 0, 1, end) !== 0) throw changed(path, 'grew');
+      },
+      close: () => closeSync(fd),
+    };
+  }
+
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    const { path, size } = this;
+    const fd = openSync(path, 'r');
+    try {
+      for (let at = 0; at < size; ) {
+        const buf = new Uint8Array(Math.min(READ_CHUNK, size - at));
+        for (let got = 0; got < buf.length; ) {
+          const n = readSync(fd, buf, got, buf.length - got, at + got);
+          if (n === 0) throw changed(path, 'shrank');
+          got += n;
+        }
+        at += buf.length;
+        yield buf;
       }
-    },
-  };
+      if (readSync(fd, new Uint8Array(1), 0, 1, size) !== 0) throw changed(path, 'grew');
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 const kindOf = (st: import('node:fs').BigIntStats): FileKind | undefined =>
