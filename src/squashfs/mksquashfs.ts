@@ -1,6 +1,7 @@
 /**
  * mksquashfs 4.5's command line (`mksquashfs source1 source2 ... FILESYSTEM [OPTIONS] [-e list]`),
- * so a build swaps the binary and keeps its arguments. Parsing only: the result feeds
+ * so a build swaps the binary and keeps its arguments, plus `-pack-file`/`-pack-dir` for
+ * gensquashfs pack files (then the sources may be left out). Parsing only: the result feeds
  * scanSources() and writeSquashfs().
  */
 import { XZ_FILTERS, GZIP_STRATEGIES, type CompressorOptions } from './compressor.js';
@@ -37,6 +38,12 @@ export interface MksquashfsArgs {
   sortFile?: string;
   /** -wildcards: -e/-ef patterns are globs (a leading "... " makes one match at any depth). */
   wildcards: boolean;
+  /** -regex: -e/-ef patterns are POSIX extended regular expressions, per path component. The later of -wildcards and -regex wins. */
+  regex: boolean;
+  /** -pack-file FILE (repeatable; '-' is standard input): gensquashfs pack files, applied in order before the pseudo definitions. */
+  packFiles: string[];
+  /** -pack-dir DIR: where pack-file locations are relative to (default: each pack file's folder). */
+  packDir?: string;
   /** -root-becomes NAME (appending). */
   rootBecomes?: string;
   processors?: number;
@@ -65,13 +72,14 @@ export function parseMksquashfsArgs(argv: readonly string[], env: NodeJS.Process
     positional.push(argv[i]!);
     for (i++; i < argv.length && !argv[i]!.startsWith('-'); i++) positional.push(argv[i]!);
   }
-  if (positional.length < 2) throw new MksquashfsUsageError('pack needs at least one source and the output image');
+  if (positional.length === 0) throw new MksquashfsUsageError('pack needs at least one source and the output image');
   const dest = positional.pop()!;
+  const noSources = positional.length === 0;
   const sources = positional.filter((s) => s !== '-');
   const a: MksquashfsArgs = {
     sources, dest, write: { compressor: 'gzip', compressorOptions: {}, blockSize: 131_072 }, noAppend: false, allRoot: false,
     keepAsDirectory: false, noHardlinks: false, exclude: [], excludeFiles: [], pseudo: [], quiet: false,
-    noProgress: false, info: false, wildcards: false,
+    noProgress: false, info: false, wildcards: false, regex: false, packFiles: [],
   };
   const w = a.write;
   const x: CompressorOptions = {};
@@ -167,7 +175,10 @@ export function parseMksquashfsArgs(argv: readonly string[], env: NodeJS.Process
       case '-no-recovery': case '-exit-on-error': case '-recover': break;
       case '-pf': a.pseudo.push({ file: value(opt) }); break;
       case '-sort': a.sortFile = value(opt); break;
-      case '-wildcards': a.wildcards = true; break;
+      case '-wildcards': a.wildcards = true; a.regex = false; break;
+      case '-regex': a.regex = true; a.wildcards = false; break;
+      case '-pack-file': case '--pack-file': a.packFiles.push(value(opt)); break;
+      case '-pack-dir': case '--pack-dir': a.packDir = value(opt); break;
       case '-root-becomes': a.rootBecomes = value(opt); break;
       case '-noI': case '-noInodeCompression': w.noInodeCompression = true; break;
       case '-noD': case '-noDataCompression': w.noDataCompression = true; break;
@@ -181,9 +192,12 @@ export function parseMksquashfsArgs(argv: readonly string[], env: NodeJS.Process
         i = argv.length;
         break;
       default:
-        throw new MksquashfsUsageError(`option ${opt} is not supported${['-regex', '-tar', '-cpiostyle', '-no-strip', '-tarstyle', '-offset', '-o'].includes(opt) ? ' yet (squashfs part 2)' : ''}`);
+        throw new MksquashfsUsageError(`option ${opt} is not supported${['-tar', '-cpiostyle', '-no-strip', '-tarstyle', '-offset', '-o'].includes(opt) ? ' yet (squashfs part 2)' : ''}`);
     }
   }
+  // an image made from pack files alone names no source: "squashfs pack IMG -pack-file FILE"
+  if (noSources && a.packFiles.length === 0) throw new MksquashfsUsageError('pack needs at least one source and the output image');
+  if (a.packDir !== undefined && a.packFiles.length === 0) throw new MksquashfsUsageError('-pack-dir needs -pack-file');
   if (dictSize !== undefined) {
     if (w.compressor !== 'xz') throw new MksquashfsUsageError('-Xdict-size needs -comp xz');
     const pct = /^(\d+)%$/.exec(dictSize);

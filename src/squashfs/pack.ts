@@ -1,20 +1,24 @@
 /**
- * `mksquashfs SOURCES... IMAGE [options]` end to end: scan, pseudo definitions, attribute
- * overrides (-all-root, -force-uid/gid, -root-mode, -all-time, SOURCE_DATE_EPOCH), write.
+ * `mksquashfs SOURCES... IMAGE [options]` end to end: scan, pack files, pseudo definitions,
+ * attribute overrides (-all-root, -force-uid/gid, -root-mode, -all-time, SOURCE_DATE_EPOCH),
+ * write, and the -info listing.
  */
 import { open, readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { withOutputFile } from '../bytes/sink.js';
 import { parseMksquashfsArgs, MksquashfsUsageError, type MksquashfsArgs } from './mksquashfs.js';
 import { lstatSync } from 'node:fs';
-import { applyPseudo, parsePseudoFile, PseudoError } from './pseudo.js';
-import { readSortFile, wildcardExcluder } from './select.js';
+import { applyPseudo, readPseudoFile, PseudoError } from './pseudo.js';
+import { applyPackFile } from './packfile.js';
+import { readSortFile, regexExcluder, wildcardExcluder } from './select.js';
 import { scanSources, type SourceInode } from './tree.js';
 import { writeSquashfs, type WriteOptions, type WriteResult } from './write.js';
 import { fileAccess, rangeChunks, type RandomAccess } from '../bytes/random.js';
 import { openSquashfs, type Squashfs } from './read.js';
 import { imageTree } from './image-tree.js';
-import { FLAG } from './layout.js';
+import { FLAG, refToNumber, type MetaRef } from './layout.js';
+import type { SquashfsInode } from './inode.js';
 import type { FragmentEntry } from './fragment.js';
 
 function* inodes(root: SourceInode): Generator<SourceInode> {
@@ -34,12 +38,31 @@ export interface PackHooks {
   /** Files and bytes to store, known once the sources are scanned. */
   onStart?: (files: number, bytes: number) => void;
   onProgress?: (files: number, bytes: number) => void;
+  /** -info: one line per inode, as mksquashfs 4.5 prints them, once the image is written. */
+  onInfo?: (line: string) => void;
 }
 
-async function readStdin(): Promise<string> {
+async function readStdin(): Promise<Uint8Array> {
   const parts: Buffer[] = [];
   for await (const c of process.stdin) parts.push(c as Buffer);
-  return Buffer.concat(parts).toString('utf8');
+  const b = Buffer.concat(parts);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * An -ef file's patterns as mksquashfs's process_exclude_file() reads them: leading white space
+ * and `#` comment lines dropped, one leading backslash removed (for names that start with a space
+ * or "#"), the rest of the line kept as written.
+ */
+function excludeFileLines(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    let l = raw.replace(/^[ \t\n\v\f\r]+/, '');
+    if (l.startsWith('#')) continue;
+    if (l.startsWith('\\')) l = l.slice(1);
+    if (l) out.push(l);
+  }
+  return out;
 }
 
 /** Runs a mksquashfs command line (without the program name). */
@@ -64,17 +87,28 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
     else if (exists) throw new MksquashfsUsageError(`${a.dest} exists and is not a squashfs image: pass -noappend to overwrite it`);
   }
   if (a.rootBecomes !== undefined && !old) throw new MksquashfsUsageError('-root-becomes needs an existing image to append to');
-  for (const f of a.excludeFiles) a.exclude.push(...(await readFile(f, 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
-  if (a.sources.length === 0 && a.pseudo.length === 0) throw new MksquashfsUsageError('no sources given');
-  const sourceTimes = await Promise.all(a.sources.map((s) => stat(s).then((st) => Math.floor(st.mtimeMs / 1000))));
-  const rootTime = a.clampTime ?? a.mkfsTime ?? Math.max(0, ...sourceTimes);
+  for (const f of a.excludeFiles) a.exclude.push(...excludeFileLines(await readFile(f, 'utf8')));
+  if (a.sources.length === 0 && a.pseudo.length === 0 && a.packFiles.length === 0) throw new MksquashfsUsageError('no sources given');
+  let skip: ((rel: string) => boolean) | undefined;
+  try {
+    if (a.regex) skip = regexExcluder(a.exclude);
+    else if (a.wildcards) skip = wildcardExcluder(a.exclude);
+  } catch (e) {
+    throw new MksquashfsUsageError((e as Error).message);
+  }
+  const sourceStats = await Promise.all(a.sources.map((s) => stat(s)));
+  const rootTime = a.clampTime ?? a.mkfsTime ?? Math.max(0, ...sourceStats.map((st) => Math.floor(st.mtimeMs / 1000)));
+  // patterns match paths in the image: relative to a lone source folder, which becomes the root,
+  // else starting with each source's entry name, which the scan does not see, so those trees are pruned after it
+  const sourceIsRoot = a.sources.length === 1 && !a.keepAsDirectory && lstatSync(a.sources[0]!).isDirectory();
   let root: SourceInode = a.sources.length
     ? await scanSources(a.sources, {
-        keepAsDirectory: a.keepAsDirectory, exclude: a.wildcards ? [] : a.exclude, noHardlinks: a.noHardlinks, xattrs: !a.write.noXattrs, onWarning,
-        ...(a.wildcards && { skip: wildcardExcluder(a.exclude) }),
+        keepAsDirectory: a.keepAsDirectory, exclude: skip ? [] : a.exclude, noHardlinks: a.noHardlinks, xattrs: !a.write.noXattrs, onWarning,
+        ...(skip && sourceIsRoot && { skip }),
         rootDefaults: { mode: 0o777, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtime: rootTime },
       })
     : { kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: rootTime, entries: [] };
+  if (skip && !sourceIsRoot && a.sources.length) prune(root, skip);
   // appended runs only touch what they add: overrides below skip the old image's inodes
   const oldInodes = new Set<SourceInode>();
   if (old) {
@@ -93,15 +127,22 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
   };
   const hostFiles = new Map<string, SourceInode>();
   const scanSourcesSync = (path: string) => hostFiles.get(path);
+  // gensquashfs pack files first, so that pseudo definitions can modify what they made
+  let stdin: Uint8Array | undefined;
+  for (const f of a.packFiles) {
+    const text = f === '-' ? Buffer.from((stdin ??= await readStdin())).toString('utf8') : await readFile(f, 'utf8');
+    applyPackFile(root, text, { name: f === '-' ? '<stdin>' : f, base: a.packDir ?? (f === '-' ? '.' : dirname(f)), mtime: a.allTime ?? rootTime });
+  }
   for (const p of a.pseudo) {
-    const defs = typeof p === 'string' ? [p] : parsePseudoFile(p.file === '-' ? await readStdin() : await readFile(p.file, 'utf8'));
+    const { defs, data } = typeof p === 'string' ? { defs: [p], data: undefined } : readPseudoFile(p.file, p.file === '-' ? (stdin ??= await readStdin()) : undefined);
+    const fileHost = data ? { ...host, data } : host;
     for (const d of defs) {
       const m = /^\S+\s+l\s+(.*)$/.exec(d);
       if (m && !hostFiles.has(m[1]!.trim())) {
         const top = await scanSources([m[1]!.trim()], { keepAsDirectory: true, xattrs: !a.write.noXattrs, noHardlinks: true, onWarning });
         if (top.entries?.[0]) hostFiles.set(m[1]!.trim(), top.entries[0].inode);
       }
-      applyPseudo(root, d, a.allTime ?? rootTime, host);
+      applyPseudo(root, d, a.allTime ?? rootTime, fileHost);
     }
   }
   let newest = 0;
@@ -142,6 +183,7 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
         ...(priority && { priority }), ...(hooks.onProgress && { onProgress: hooks.onProgress }),
       });
     });
+    if (hooks.onInfo) await infoLines(a.dest, !a.write.noDuplicates, hooks.onInfo);
     return { args: a, result };
   } finally {
     await old?.fs.close();
@@ -198,4 +240,62 @@ function mergeForAppend(oldRoot: SourceInode, added: SourceInode, a: MksquashfsA
     root.entries!.push({ name, inode: e.inode });
   }
   return root;
+}
+
+/** Drops the entries whose image path (no leading "/") `skip` excludes, folders with their contents. */
+function prune(dir: SourceInode, skip: (rel: string) => boolean, prefix = ''): void {
+  dir.entries = dir.entries!.filter((e) => {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (skip(rel)) return false;
+    if (e.inode.kind === 'dir') prune(e.inode, skip, rel);
+    return true;
+  });
+}
+
+/**
+ * mksquashfs 4.5's -info lines (dir_scan7): every inode in the order the inode table holds them,
+ * children before their folder and the root last; a file with its size and DUPLICATE when its data
+ * is an earlier file's, other inodes with their inode reference, LINK for a hard link's later names.
+ * They are read back from the written image, which holds every fact they print. (With -sort,
+ * mksquashfs prints the files in data order with host paths; these stay in tree order.)
+ */
+async function infoLines(img: string, dedup: boolean, out: (line: string) => void): Promise<void> {
+  const ra = await fileAccess(img, 'squashfs');
+  const fs = await openSquashfs(ra).catch(async (e: unknown) => {
+    await ra.close?.();
+    throw e;
+  });
+  try {
+    const hex = (r: MetaRef) => `0x${refToNumber(r).toString(16)}`;
+    const linked = new Set<number>();
+    const stored = new Set<string>();
+    const NAMES = { symlink: 'symbolic link', chardev: 'character device', blockdev: 'block device', fifo: 'fifo', socket: 'unix domain socket' } as const;
+    const td = new TextDecoder();
+    const walk = async (dir: SquashfsInode, ref: MetaRef, path: string, depth: number): Promise<void> => {
+      if (depth > 4096) throw new RangeError('-info: directories nest deeper than 4096');
+      for (const e of await fs.readdir(dir)) {
+        const p = `${path === '/' ? '' : path}/${td.decode(e.name)}`;
+        const inode = await fs.inode(e.inode);
+        if (inode.kind === 'dir') {
+          await walk(inode, e.inode, p, depth + 1);
+          continue;
+        }
+        const link = linked.has(inode.inodeNumber);
+        linked.add(inode.inodeNumber);
+        if (inode.kind === 'file') {
+          let status = link ? 'LINK' : '';
+          if (!link && inode.size > 0) {
+            const key = `${inode.size}:${inode.startBlock}:${inode.blocks.join(',')}:${inode.fragment}:${inode.fragmentOffset}`;
+            if (dedup && stored.has(key)) status = 'DUPLICATE';
+            stored.add(key);
+          }
+          out(`file ${p}, uncompressed size ${inode.size} bytes ${status}`);
+        } else out(`${NAMES[inode.kind]} ${p} inode ${hex(e.inode)}${link ? ' LINK' : ''}`);
+      }
+      out(`directory ${path} inode ${hex(ref)}`);
+    };
+    await walk(await fs.root(), fs.superblock.rootInode, '/', 0);
+  } finally {
+    await fs.close();
+  }
 }

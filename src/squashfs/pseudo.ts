@@ -9,13 +9,19 @@
  *   name i mode uid gid s|f        socket or fifo
  *   name l hostpath                the host file, as if it were in a source
  *   name L pseudoname              hard link to an entry already in the image
- *   name x name=value              add an xattr (4.6; value raw, 0x hex, 0s base64)
+ *   name x name=value              add an xattr (4.6; value raw, 0x hex, 0s base64, 0t with \ooo escapes)
+ *   name R time mode uid gid length offset   regular file whose bytes are in the pseudo file's data
+ *                                  section (what `unsquashfs -pf` and `squashfs unpack-pf` write)
  *
  * uid and gid are numbers or names (looked up in /etc/passwd and /etc/group, as getpwnam would).
  * In a `-pf` file blank lines and `#` comments are skipped and a trailing backslash continues a line.
+ * The line `# START OF DATA - DO NOT MODIFY` ends the definitions; R offsets count from two bytes
+ * after it (past the "#" line that follows), as mksquashfs 4.5's read_pseudo_file() does.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import type { Payload, StreamPayload } from '../bytes/payload.js';
+import type { DirectPayload } from './data.js';
 import type { SourceInode } from './tree.js';
 import type { FileKind } from './layout.js';
 
@@ -31,6 +37,8 @@ export interface PseudoHost {
   scan?(path: string): SourceInode;
   /** uid or gid of a name. */
   lookup?(name: string, kind: 'user' | 'group'): number | undefined;
+  /** `length` bytes at `offset` of the pseudo file's data section (type R); absent for -p definitions. */
+  data?(offset: number, length: number): Payload;
   onWarning?(message: string): void;
 }
 
@@ -76,10 +84,11 @@ export function parsePseudoFile(text: string): string[] {
       continue;
     }
     pending = '';
-    const t = line.trim();
+    // leading white space only: a symlink target or xattr value keeps its trailing spaces, as in mksquashfs
+    const t = line.replace(/^\s+/, '');
     if (t && !t.startsWith('#')) out.push(t);
   }
-  if (pending.trim()) out.push(pending.trim());
+  if (pending.trim()) out.push(pending.replace(/^\s+/, ''));
   return out;
 }
 
@@ -104,10 +113,30 @@ function hostRun(command: string): Uint8Array {
   return new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.byteLength);
 }
 
-function xattrValue(v: string): Uint8Array {
-  if (/^0x/i.test(v)) return new Uint8Array(Buffer.from(v.slice(2), 'hex'));
-  if (/^0s/i.test(v)) return new Uint8Array(Buffer.from(v.slice(2), 'base64'));
-  return new TextEncoder().encode(v.replace(/^0t/i, ''));
+/** An xattr value as mksquashfs 4.6's xattr_parse() reads it: 0x hex, 0s base64, 0t text with \ooo escapes, 0b raw, else raw. */
+function xattrValue(v: string, bad: (what: string) => Error): Uint8Array {
+  const body = v.slice(2);
+  if (/^0[xtsb]/i.test(v) && body === '') throw bad('xattr (empty value after its 0x/0s/0t/0b prefix)');
+  if (/^0x/i.test(v)) {
+    if (!/^([0-9a-f]{2})+$/i.test(body)) throw bad('xattr hex value');
+    return new Uint8Array(Buffer.from(body, 'hex'));
+  }
+  if (/^0s/i.test(v)) return new Uint8Array(Buffer.from(body, 'base64'));
+  if (/^0t/i.test(v)) {
+    const out: number[] = [];
+    const raw = Buffer.from(body, 'utf8');
+    for (let i = 0; i < raw.length; i++) {
+      if (raw[i] !== 0x5c) out.push(raw[i]!);
+      else {
+        const oct = raw.subarray(i + 1, i + 4).toString('latin1');
+        if (!/^[0-3][0-7]{2}$/.test(oct)) throw bad('xattr 0t value (a backslash needs three octal digits)');
+        out.push(parseInt(oct, 8));
+        i += 3;
+      }
+    }
+    return new Uint8Array(out);
+  }
+  return new TextEncoder().encode(/^0b/i.test(v) ? body : v);
 }
 
 /** Applies one definition to the tree rooted at `root`, as mksquashfs does after scanning the sources. */
@@ -160,16 +189,17 @@ export function applyPseudo(root: SourceInode, def: string, mtime: number, host:
   if (typeWord === 'x') {
     const node = find(parts);
     if (!node) throw new PseudoError(`pseudo definition "${def}": "${path}" does not exist`);
-    const eq = (w[2] ?? '').indexOf('=');
+    // the rest of the line as written: the value's own escapes are xattr_parse()'s business
+    const rest = def.slice(ws[1]!.end).trimStart();
+    const eq = rest.indexOf('=');
     if (eq <= 0) throw bad('xattr (want name=value)');
-    const name = w[2]!.slice(0, eq);
-    (node.xattrs ??= []).push({ name, value: xattrValue(w[2]!.slice(eq + 1)) });
+    (node.xattrs ??= []).push({ name: rest.slice(0, eq), value: xattrValue(rest.slice(eq + 1), bad) });
     return;
   }
 
   const timed = typeWord !== typeWord.toLowerCase();
   const type = typeWord.toLowerCase();
-  if (!'dmbcfsi'.includes(type)) throw new PseudoError(`pseudo type "${typeWord}" in "${def}" is not supported (d m b c f s i l L x and D M B C F S I)`);
+  if (!'dmbcfsi'.includes(type) && typeWord !== 'R') throw new PseudoError(`pseudo type "${typeWord}" in "${def}" is not supported (d m b c f s i l L x and D M B C F S I R)`);
   let k = 2;
   if (timed) {
     if (!/^\d+$/.test(w[k] ?? '')) throw bad('time');
@@ -219,9 +249,16 @@ export function applyPseudo(root: SourceInode, def: string, mtime: number, host:
     }
     case 's': {
       // mksquashfs 4.5 takes the rest of the line as written, quotes included
-      const target = def.slice(ws[k - 1]!.end).trim();
+      const target = def.slice(ws[k - 1]!.end).trimStart();
       if (!target) throw bad('symlink target');
       node = { kind: 'symlink', ...attrs, mode: 0o777, target };
+      break;
+    }
+    case 'r': {
+      if (!host.data) throw new PseudoError(`pseudo definition "${def}": 'R' definition can only be used in a pseudo file`);
+      if (!/^\d+$/.test(w[k] ?? '') || !/^\d+$/.test(w[k + 1] ?? '') || w.length > k + 2) throw bad('file length or offset');
+      const size = Number(w[k]);
+      node = { kind: 'file', ...attrs, content: host.data(Number(w[k + 1]), size), size };
       break;
     }
     case 'f': {
@@ -239,4 +276,97 @@ export function applyPseudo(root: SourceInode, def: string, mtime: number, host:
     }
   }
   place(node);
+}
+
+const DEMARKER = '# START OF DATA - DO NOT MODIFY';
+
+/**
+ * A `-pf` file's definitions and, when it has a data section, a reader for R definitions. A file
+ * on disk is read only up to its data section; R contents are read from it when the image is written.
+ */
+export function readPseudoFile(path: string, stdin?: Uint8Array): { defs: string[]; data?: (offset: number, length: number) => Payload } {
+  let bytes: Uint8Array;
+  let fileSize: number;
+  let fd: number | undefined;
+  if (stdin) {
+    bytes = stdin;
+    fileSize = stdin.length;
+  } else {
+    fd = openSync(path, 'r');
+    fileSize = fstatSync(fd).size;
+    bytes = new Uint8Array(0);
+  }
+  try {
+    const marker = Buffer.from(DEMARKER, 'latin1');
+    let searched = 0;
+    for (;;) {
+      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      // the demarker counts only as a whole line of its own (leading white space allowed)
+      for (let at = buf.indexOf(marker, searched); at >= 0; at = buf.indexOf(marker, at + 1)) {
+        const lineStart = buf.lastIndexOf(0x0a, at - 1) + 1;
+        const end = at + marker.length;
+        if (!/^[ \t\v\f\r]*$/.test(buf.subarray(lineStart, at).toString('latin1'))) continue;
+        if (end < buf.length ? buf[end] !== 0x0a : fd !== undefined && buf.length < fileSize) continue;
+        const text = buf.subarray(0, lineStart).toString('utf8');
+        const dataStart = (end < buf.length ? end + 1 : end) + 2;
+        const data = (offset: number, length: number): Payload => {
+          if (dataStart + offset + length > fileSize) throw new PseudoError(`pseudo file ${path}: R data at ${offset}+${length} is past the end of the file`);
+          return stdin ? stdin.subarray(dataStart + offset, dataStart + offset + length) : fileRange(path, dataStart + offset, length);
+        };
+        return { defs: parsePseudoFile(text), data };
+      }
+      if (fd === undefined || bytes.length >= fileSize) break;
+      searched = Math.max(0, bytes.length - marker.length);
+      const chunk = new Uint8Array(Math.min(1 << 20, fileSize - bytes.length));
+      const n = readSync(fd, chunk, 0, chunk.length, bytes.length);
+      if (n === 0) break;
+      const grown = new Uint8Array(bytes.length + n);
+      grown.set(bytes);
+      grown.set(chunk.subarray(0, n), bytes.length);
+      bytes = grown;
+    }
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const defs = parsePseudoFile(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  if (defs.some((d) => words(d)[1]?.w === 'R')) throw new PseudoError(`No START OF DATA demarker found in pseudo file ${path}`);
+  return { defs };
+}
+
+/** `size` bytes at `start` of a host file, read when the writer gets to them. */
+function fileRange(path: string, start: number, size: number): StreamPayload & DirectPayload {
+  return {
+    size,
+    open() {
+      const fd = openSync(path, 'r');
+      return {
+        readFully(into: Uint8Array, position: number) {
+          for (let got = 0; got < into.length; ) {
+            const n = readSync(fd, into, got, into.length - got, start + position + got);
+            if (n === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
+            got += n;
+          }
+        },
+        checkEnd() {},
+        close: () => closeSync(fd),
+      };
+    },
+    async *chunks() {
+      const fd = openSync(path, 'r');
+      try {
+        for (let at = 0; at < size; ) {
+          const buf = new Uint8Array(Math.min(1 << 20, size - at));
+          for (let got = 0; got < buf.length; ) {
+            const n = readSync(fd, buf, got, buf.length - got, start + at + got);
+            if (n === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
+            got += n;
+          }
+          at += buf.length;
+          yield buf;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
 }

@@ -46,7 +46,12 @@ describe('squashfs CLI basics', () => {
     assert.equal(r.code, 2);
     assert.match(r.err, /-bogus/);
     assert.ok(!existsSync(join(tmp, 'x.sqfs')));
-    assert.match(run(['pack', 'tree', 'x.sqfs', '-regex']).err, /-regex is not supported/);
+    // -regex is supported: a bad expression or a "/"-prefixed exclude is a usage error, before any output
+    const re = run(['pack', 'tree', 'x.sqfs', '-regex', '-e', 'f(']);
+    assert.equal(re.code, 2);
+    assert.match(re.err, /invalid regex f\( in exclude f\(/);
+    assert.match(run(['pack', 'tree', 'x.sqfs', '-regex', '-e', '/one']).err, /\/, \.\/ and \.\.\/ prefixed excludes are not supported/);
+    assert.ok(!existsSync(join(tmp, 'x.sqfs')));
     assert.equal(run(['pack', 'tree', 'x.sqfs', '-b', '3000']).code, 2);
     assert.equal(run(['pack', 'tree', 'x.sqfs', '-comp', 'xz', '-Xdict-size', '200%']).code, 2);
   });
@@ -136,6 +141,23 @@ describe('squashfs CLI against squashfs-tools', { skip: skipWithout('mksquashfs'
       sh('mksquashfs', ['tree', 'opt.sqfs', '-noappend', '-quiet', '-no-progress', '-comp', ...c]);
       assert.equal(run(['info', 'opt.sqfs']).out.toString(), sh('unsquashfs', ['-s', 'opt.sqfs']), c.join(' '));
     }
+  });
+
+  it('-info prints mksquashfs 4.5.1\'s lines (-processors 1 order): sizes, DUPLICATE, LINK, inode references', () => {
+    const args = (o: string, ...more: string[]) => ['tree', o, '-noappend', '-info', '-quiet', '-b', '4K', ...more];
+    // uncompressed inode table: the same references; compressed, zlib builds differ in block sizes, not offsets
+    for (const extra of [['-noI'], ['-always-use-fragments', '-no-sparse']]) {
+      const mine = run(['pack', ...args('info-o.sqfs', ...extra)]);
+      assert.equal(mine.code, 0, mine.err);
+      const ref = sh('mksquashfs', [...args('info-m.sqfs', ...extra), '-processors', '1']);
+      const offsets = (t: string) => t.replace(/inode 0x([0-9a-f]+)/g, (_, h: string) => `inode +${parseInt(h, 16) % 0x1_0000}`);
+      assert.equal(extra[0] === '-noI' ? mine.out.toString() : offsets(mine.out.toString()), extra[0] === '-noI' ? ref : offsets(ref), extra.join(' '));
+    }
+    const text = run(['pack', ...args('info-o.sqfs', '-noI')]).out.toString();
+    assert.match(text, /^file \/small100\.dup, uncompressed size 100 bytes DUPLICATE$/m);
+    assert.match(text, /^file \/empty, uncompressed size 0 bytes $/m);
+    assert.match(text, /^file \/\S+, uncompressed size \d+ bytes LINK$/m);
+    assert.match(text, /\ndirectory \/ inode 0x[0-9a-f]+\n$/);
   });
 
   it('lzma (id 2): our image is read by unsquashfs, and by us', () => {

@@ -1,0 +1,125 @@
+/**
+ * An image as a mksquashfs pseudo file (`unsquashfs -pf`, squashfs-tools 4.5.1 pseudo_scan1/2):
+ * one definition per inode, directories before their contents, then the data section with every
+ * file's bytes (holes written out as zeros). `mksquashfs - IMG -pf FILE` (or `squashfs pack`)
+ * rebuilds the image from it:
+ *
+ *   / D time mode uid gid                   the root, then each path without its leading "/"
+ *   name R time mode uid gid size offset    file; offset into the data section
+ *   name S time mode uid gid target         symlink
+ *   name B|C time mode uid gid major minor  device
+ *   name I time mode uid gid s|f            socket or fifo
+ *   name L first-name                       later names of a hard link
+ *   #
+ *   # START OF DATA - DO NOT MODIFY
+ *   #
+ *   <data>
+ *
+ * Names escape quote, double quote, backslash and space (and tab) with a backslash. Devices carry
+ * the real major and minor, where unsquashfs 4.5 prints `rdev >> 8` and `rdev & 0xff` (wrong for
+ * minor > 255). With `xattrs`, each inode's xattrs follow it as `name x key=value` lines
+ * (unsquashfs 4.6; mksquashfs 4.5 does not read them).
+ */
+import type { SquashfsInode } from './inode.js';
+import { decodeRdev } from './layout.js';
+import type { Squashfs } from './read.js';
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+/** process_filename(): a name as a pseudo file word. */
+function word(path: string): string {
+  if (path.includes('\n')) throw new RangeError(`Cannot write a pseudo file: the name ${JSON.stringify(path)} holds a newline`);
+  return path.replace(/['"\\ \t]/g, '\\$&');
+}
+
+/** print_xattr_name_value() of unsquashfs 4.6: printable values as they are, others as 0t with \ooo escapes. */
+function xattrText(value: Uint8Array): string {
+  const text = Buffer.from(value).toString('latin1');
+  // a printable value that looks like an encoding prefix would be misread: encode it too
+  if (/^[\x20-\x7e]*$/.test(text) && !/^0[xXsStTbB]/.test(text)) return text;
+  let out = '0t';
+  for (const b of value) out += b < 32 || b > 126 || b === 0x5c ? `\\${b.toString(8).padStart(3, '0')}` : String.fromCharCode(b);
+  return out;
+}
+
+/**
+ * The pseudo file of an image, as chunks: the definitions, then the file data streamed from the
+ * image. A name with a newline cannot be written (RangeError).
+ *
+ * @example
+ * ```ts
+ * const fs = await openSquashfs(await fileAccess('root.sqfs', 'squashfs'));
+ * for await (const c of formatPseudoFile(fs)) process.stdout.write(c);
+ * ```
+ */
+export async function* formatPseudoFile(fs: Squashfs, o: { xattrs?: boolean } = {}): AsyncGenerator<Uint8Array> {
+  const files: SquashfsInode[] = [];
+  const first = new Map<number, string>();
+  let text = '';
+  let offset = 0;
+  const chunks: Uint8Array[] = [];
+  const emit = (line: string) => {
+    text += line + '\n';
+    if (text.length > 65536) {
+      chunks.push(te.encode(text));
+      text = '';
+    }
+  };
+  const define = async (name: string, inode: SquashfsInode) => {
+    const head = `${name} ${'DRSBCII'[KIND_INDEX[inode.kind]]} ${inode.mtime} ${inode.mode.toString(8)} ${await fs.uid(inode)} ${await fs.gid(inode)}`;
+    switch (inode.kind) {
+      case 'dir':
+        emit(head);
+        break;
+      case 'file':
+        emit(`${head} ${inode.size} ${offset}`);
+        offset += inode.size;
+        files.push(inode);
+        break;
+      case 'symlink': {
+        const target = td.decode(inode.target);
+        if (target.includes('\n')) throw new RangeError(`Cannot write a pseudo file: the symlink ${name} points to a target with a newline`);
+        emit(`${head} ${target}`);
+        break;
+      }
+      case 'blockdev':
+      case 'chardev': {
+        const { major, minor } = decodeRdev(inode.rdev);
+        emit(`${head} ${major} ${minor}`);
+        break;
+      }
+      default:
+        emit(`${head} ${inode.kind === 'socket' ? 's' : 'f'}`);
+    }
+    if (o.xattrs) for (const x of await fs.xattrs(inode)) emit(`${name} x ${x.name}=${xattrText(x.value)}`);
+  };
+  async function* walk(dir: SquashfsInode, path: string, depth: number): AsyncGenerator<Uint8Array> {
+    if (depth > 4096) throw new RangeError('Cannot write a pseudo file: directories nest deeper than 4096');
+    for (const e of await fs.readdir(dir)) {
+      const name = path + word(td.decode(e.name));
+      const inode = await fs.inode(e.inode);
+      if (inode.kind === 'dir') {
+        await define(name, inode);
+        yield* walk(inode, name + '/', depth + 1);
+        continue;
+      }
+      const seen = first.get(inode.inodeNumber);
+      if (seen !== undefined) emit(`${name} L ${seen}`);
+      else {
+        first.set(inode.inodeNumber, name);
+        await define(name, inode);
+      }
+      yield* chunks.splice(0);
+    }
+  }
+  const root = await fs.root();
+  await define('/', root);
+  yield* walk(root, '', 0);
+  emit('#\n# START OF DATA - DO NOT MODIFY\n#');
+  yield* chunks.splice(0);
+  yield te.encode(text);
+  for (const f of files) yield* fs.createReadStream(f);
+}
+
+const KIND_INDEX = { dir: 0, file: 1, symlink: 2, blockdev: 3, chardev: 4, fifo: 5, socket: 6 } as const;
