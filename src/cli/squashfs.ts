@@ -2,14 +2,7 @@
 import { parseArgs } from 'node:util';
 import { fileAccess } from '../bytes/random.js';
 import { openSquashfs, type Squashfs } from '../squashfs/read.js';
-import { longListing, formatInfo } from '../squashfs/text.js';
-import { extractSquashfs } from '../squashfs/extract.js';
-import { packFromArgs } from '../squashfs/pack.js';
-import { MksquashfsUsageError } from '../squashfs/mksquashfs.js';
-import { PseudoError } from '../squashfs/pseudo.js';
-import { flagNames } from '../squashfs/super.js';
 import { parseIntAuto, runMain, UsageError } from './run.js';
-import { progressBar, summary } from '../squashfs/progress.js';
 
 const HELP = `Usage: squashfs <command> [options]
 
@@ -19,6 +12,8 @@ Commands:
   cat IMG PATH                              write a file's content to standard output
   extract IMG DIR [PATH]                    extract everything (or PATH) into DIR, never outside it
   info IMG [--json]                         superblock summary, as unsquashfs -s
+  unpack-pf [--xattrs] IMG [FILE|-]         the image as a mksquashfs pseudo file (unsquashfs -pf);
+                                            'squashfs pack - NEW -pf FILE' rebuilds it
 
 Reader options: --offset N  the image starts N bytes into the file (firmware blobs)
 Run 'squashfs pack --help' for the pack options.
@@ -33,8 +28,10 @@ Takes mksquashfs 4.5's syntax. One source directory becomes the root; several so
   -noappend  -all-root|-root-owned  -force-uid N  -force-gid N  -root-mode MODE  -keep-as-directory
   -no-xattrs -xattrs  -no-fragments  -always-use-fragments  -no-duplicates  -no-sparse  -no-exports
   -no-hardlinks  -mkfs-time T  -all-time T  -reproducible  -processors N  -e PATH...  -ef FILE  -nopad
-  -quiet  -no-progress  -info  -noI -noD -noF -noX  -sort FILE  -wildcards
-  -p "pseudo definition"  -pf FILE|-   (types d m b c f s i l L x, timed D M B C F S I)
+  -quiet  -no-progress  -info  -noI -noD -noF -noX  -sort FILE  -wildcards  -regex
+  -p "pseudo definition"  -pf FILE|-   (types d m b c f s i l L x, timed D M B C F S I, R)
+  -pack-file FILE|-  -pack-dir DIR     gensquashfs pack files (file dir nod slink link pipe sock glob),
+                                       applied before -p/-pf; with them, SOURCE may be left out
   SOURCE "-" means no sources: an image made of pseudo definitions only
 SOURCE_DATE_EPOCH sets the image time and clamps newer file times. Without it or -mkfs-time the
 image time is the newest file time, so the output is the same on every run.
@@ -63,7 +60,7 @@ function readerArgs(argv: string[]): { values: { offset?: string; help?: boolean
 
 const offsetOf = (v: unknown): number => (typeof v === 'string' ? parseIntAuto(v, '--offset') : 0);
 
-async function write(s: string): Promise<void> {
+async function write(s: string | Uint8Array): Promise<void> {
   if (!process.stdout.write(s)) await new Promise((r) => process.stdout.once('drain', r));
 }
 
@@ -79,12 +76,21 @@ runMain('squashfs', async (argv) => {
         process.stdout.write(PACK_HELP);
         return rest.length === 0 ? 2 : 0;
       }
+      // each command loads only what it uses: listing an image should not compile the writer
+      const [{ packFromArgs }, { MksquashfsUsageError }, { PseudoError }, { progressBar, summary }] = await Promise.all([
+        import('../squashfs/pack.js'), import('../squashfs/mksquashfs.js'), import('../squashfs/pseudo.js'), import('../squashfs/progress.js'),
+      ]);
       const quiet = rest.includes('-quiet');
-      const bar = !quiet && !rest.includes('-no-progress') && process.stderr.isTTY ? progressBar() : undefined;
+      // -info turns the bar off unless -progress asks for it, as in mksquashfs
+      const info = rest.includes('-info');
+      const wantBar = info ? rest.includes('-progress') : !rest.includes('-no-progress');
+      const bar = !quiet && wantBar && process.stderr.isTTY ? progressBar() : undefined;
+      let infoText = '';
       try {
         const { args, result } = await packFromArgs(rest, process.env, (m) => {
           if (!quiet) process.stderr.write(`squashfs: warning: ${m}\n`);
-        }, bar ?? {});
+        }, { ...bar, ...(info && { onInfo: (line: string) => void (infoText += line + '\n') }) });
+        await write(infoText);
         bar?.done();
         if (!args.quiet) process.stderr.write(summary(args.dest, result));
       } catch (e) {
@@ -99,17 +105,9 @@ runMain('squashfs', async (argv) => {
       if (values.help) return void process.stdout.write('Usage: squashfs ls [-l] [--offset N] IMG [PATH]\n');
       const [img, path, ...more] = positionals;
       if (!img || more.length) throw new UsageError('ls takes an image and an optional path');
-      const fs = await open(img, offsetOf(values.offset));
+      const [fs, { longListingChunks }] = await Promise.all([open(img, offsetOf(values.offset)), import('../squashfs/text.js')]);
       try {
-        let buf = '';
-        for await (const line of longListing(fs, path ?? '/', 'squashfs-root', !!values.long)) {
-          buf += line + '\n';
-          if (buf.length > 65536) {
-            await write(buf);
-            buf = '';
-          }
-        }
-        await write(buf);
+        for await (const lines of longListingChunks(fs, path ?? '/', 'squashfs-root', !!values.long)) if (lines.length) await write(lines.join('\n') + '\n');
       } finally {
         await fs.close();
       }
@@ -124,7 +122,7 @@ runMain('squashfs', async (argv) => {
       try {
         const inode = await fs.lookup(path);
         if (inode.kind !== 'file') throw Object.assign(new Error(`${path}: not a regular file`), { code: 'EISDIR' });
-        for await (const c of fs.createReadStream(inode)) {
+        for await (const c of fs.createReadStream(inode, { ahead: 4 })) {
           if (!process.stdout.write(c)) await new Promise((r) => process.stdout.once('drain', r));
         }
       } finally {
@@ -137,7 +135,7 @@ runMain('squashfs', async (argv) => {
       if (values.help) return void process.stdout.write('Usage: squashfs extract [--offset N] IMG DIR [PATH]\n');
       const [img, dir, path, ...more] = positionals;
       if (!img || !dir || more.length) throw new UsageError('extract takes an image, a folder and an optional path');
-      const fs = await open(img, offsetOf(values.offset));
+      const [fs, { extractSquashfs }] = await Promise.all([open(img, offsetOf(values.offset)), import('../squashfs/extract.js')]);
       try {
         const r = await extractSquashfs(fs, dir, { ...(path !== undefined && { path }), onWarning: (m) => process.stderr.write(`squashfs: warning: ${m}\n`) });
         process.stderr.write(`${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks, ${r.devices} devices${r.skipped ? `, ${r.skipped} skipped` : ''}\n`);
@@ -151,7 +149,7 @@ runMain('squashfs', async (argv) => {
       if (values.help) return void process.stdout.write('Usage: squashfs info [--json] [--offset N] IMG\n');
       const [img, ...more] = positionals;
       if (!img || more.length) throw new UsageError('info takes one image');
-      const fs = await open(img, offsetOf(values.offset));
+      const [fs, { formatInfo }, { flagNames }] = await Promise.all([open(img, offsetOf(values.offset)), import('../squashfs/text.js'), import('../squashfs/super.js')]);
       try {
         if (values.json) {
           const sb = fs.superblock;
@@ -160,6 +158,38 @@ runMain('squashfs', async (argv) => {
             offset: offsetOf(values.offset),
           }, null, 2) + '\n');
         } else await write(await formatInfo(fs, img));
+      } finally {
+        await fs.close();
+      }
+      return 0;
+    }
+    case 'unpack-pf': {
+      let parsed;
+      try {
+        parsed = parseArgs({ args: rest, allowPositionals: true, options: { offset: { type: 'string' }, xattrs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const { values, positionals } = parsed;
+      if (values.help) return void process.stdout.write('Usage: squashfs unpack-pf [--xattrs] [--offset N] IMG [FILE|-]\n');
+      const [img, out, ...more] = positionals;
+      if (!img || more.length) throw new UsageError('unpack-pf takes an image and an optional output file');
+      const [fs, { formatPseudoFile }, { createWriteStream }, { finished }] = await Promise.all([
+        open(img, offsetOf(values.offset)), import('../squashfs/pseudo-dump.js'), import('node:fs'), import('node:stream/promises'),
+      ]);
+      try {
+        const chunks = formatPseudoFile(fs, { xattrs: !!values.xattrs });
+        if (out === undefined || out === '-') {
+          for await (const c of chunks) await write(c);
+        } else {
+          const ws = createWriteStream(out);
+          try {
+            for await (const c of chunks) if (!ws.write(c)) await new Promise<void>((r) => ws.once('drain', () => r()));
+          } finally {
+            ws.end();
+            await finished(ws);
+          }
+        }
       } finally {
         await fs.close();
       }

@@ -17,6 +17,11 @@ export type Wrapper = 'gzip' | 'zlib';
 export interface DeflateBackend {
   readonly name: 'node:zlib' | 'pako';
   inflate(wrapper: Wrapper, input: Uint8Array, maxOutput: number): Promise<Uint8Array>;
+  /**
+   * As `inflate`, on the calling thread: the same bytes, or a FormatError. For input that is bad
+   * in two ways at once (cut short and decoding past `maxOutput`), node:zlib may name the other one.
+   */
+  inflateSync(wrapper: Wrapper, input: Uint8Array, maxOutput: number): Uint8Array;
   deflate(wrapper: Wrapper, input: Uint8Array, level: number): Promise<Uint8Array>;
   inflateStream(wrapper: Wrapper, chunks: AsyncIterable<Uint8Array>, maxOutput: number): AsyncGenerator<Uint8Array>;
   deflateStream(wrapper: Wrapper, chunks: AsyncIterable<Uint8Array>, level: number): AsyncGenerator<Uint8Array>;
@@ -73,20 +78,38 @@ interface Engine {
 function nodeBackend(zlib: NodeZlib, maxLength: number): DeflateBackend {
   const call = (fn: NodeCall, input: Uint8Array, opts: object): Promise<unknown> =>
     new Promise((resolve, reject) => fn(input, opts, (err, out) => (err ? reject(err) : resolve(out))));
+  // maxOutputLength must lie in 1..buffer.constants.MAX_LENGTH; `info` reports the bytes consumed.
+  // A known small output (a squashfs block) comes in one chunk, not in 16 KiB pieces, each a round
+  // trip to the thread pool.
+  const inflateOpts = (maxOutput: number) => ({
+    maxOutputLength: Math.min(Math.max(maxOutput, 1), maxLength),
+    info: true,
+    ...(maxOutput <= 1 << 20 && { chunkSize: Math.max(maxOutput, 64) }),
+  });
+  const inflated = (wrapper: Wrapper, input: Uint8Array, maxOutput: number, r: { buffer: Uint8Array; engine: Engine }): Uint8Array => {
+    if (r.buffer.length > maxOutput) throw new Budget(wrapper, maxOutput).error();
+    checkTail(wrapper, input, r.engine.bytesWritten);
+    return plain(r.buffer);
+  };
   return {
     name: 'node:zlib',
     async inflate(wrapper, input, maxOutput) {
       let r: { buffer: Uint8Array; engine: Engine };
       try {
-        // maxOutputLength must lie in 1..buffer.constants.MAX_LENGTH; `info` reports the bytes consumed.
-        const opts = { maxOutputLength: Math.min(Math.max(maxOutput, 1), maxLength), info: true };
-        r = (await call(wrapper === 'gzip' ? zlib.gunzip : zlib.inflate, input, opts)) as typeof r;
+        r = (await call(wrapper === 'gzip' ? zlib.gunzip : zlib.inflate, input, inflateOpts(maxOutput))) as typeof r;
       } catch (e) {
         throw zlibError(wrapper, e, Math.max(0, input.length - trailer(wrapper)), input.length);
       }
-      if (r.buffer.length > maxOutput) throw new Budget(wrapper, maxOutput).error();
-      checkTail(wrapper, input, r.engine.bytesWritten);
-      return plain(r.buffer);
+      return inflated(wrapper, input, maxOutput, r);
+    },
+    inflateSync(wrapper, input, maxOutput) {
+      let r: { buffer: Uint8Array; engine: Engine };
+      try {
+        r = (wrapper === 'gzip' ? zlib.gunzipSync : zlib.inflateSync)(input, inflateOpts(maxOutput)) as unknown as typeof r;
+      } catch (e) {
+        throw zlibError(wrapper, e, Math.max(0, input.length - trailer(wrapper)), input.length);
+      }
+      return inflated(wrapper, input, maxOutput, r);
     },
     async deflate(wrapper, input, level) {
       return plain((await call(wrapper === 'gzip' ? zlib.gzip : zlib.deflate, input, { level })) as Uint8Array);
@@ -148,6 +171,7 @@ export async function pakoBackend(): Promise<DeflateBackend> {
     async inflate(wrapper, input, maxOutput) {
       return inflate(wrapper, input, maxOutput);
     },
+    inflateSync: inflate,
     async deflate(wrapper, input, level) {
       return wrapper === 'gzip' ? pako.gzip(input, { level: level as 6 }) : pako.deflate(input, { level: level as 6 });
     },

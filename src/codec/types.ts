@@ -83,6 +83,11 @@ export interface Codec {
   readonly id: CompressionId;
   /** Decodes a whole compressed buffer. Concatenated streams (multi-member gzip, xz, zstd frames, lz4 frames) are joined. */
   decode(input: Uint8Array, opts?: DecodeOptions): Promise<Uint8Array>;
+  /**
+   * As `decode`, on the calling thread, where that costs less than a round trip elsewhere (zlib):
+   * the same bytes, or a FormatError (whose code may differ for input bad in two ways at once).
+   */
+  decodeSync?(input: Uint8Array, opts?: DecodeOptions): Uint8Array;
   /** Encodes a whole buffer into one stream. */
   encode?(input: Uint8Array, opts?: EncodeOptions): Promise<Uint8Array>;
   /**

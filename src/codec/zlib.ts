@@ -6,24 +6,36 @@ import { deflateBackend } from './deflate.js';
 import { codecError } from './pipe.js';
 import { levelOf, maxOutputOf, type Codec } from './types.js';
 
+// loaded with this module, so that decodeSync has it
+const backend = await deflateBackend();
+
+function checkHeader(input: Uint8Array): void {
+  if (input.length < 2) throw codecError('zlib', 'TRUNCATED', 0, 'Cannot parse zlib header: need 2 bytes');
+  if ((input[0]! & 0x0f) !== 8 || (input[0]! * 256 + input[1]!) % 31 !== 0)
+    throw codecError('zlib', 'BAD_MAGIC', 0, 'Cannot parse zlib header: not DEFLATE, or FCHECK is wrong');
+}
+
 export const codec: Codec = {
   id: 'zlib',
   async decode(input, opts) {
     const max = maxOutputOf(opts);
-    if (input.length < 2) throw codecError('zlib', 'TRUNCATED', 0, 'Cannot parse zlib header: need 2 bytes');
-    if ((input[0]! & 0x0f) !== 8 || (input[0]! * 256 + input[1]!) % 31 !== 0)
-      throw codecError('zlib', 'BAD_MAGIC', 0, 'Cannot parse zlib header: not DEFLATE, or FCHECK is wrong');
-    return (await deflateBackend()).inflate('zlib', input, max);
+    checkHeader(input);
+    return backend.inflate('zlib', input, max);
+  },
+  decodeSync(input, opts) {
+    const max = maxOutputOf(opts);
+    checkHeader(input);
+    return backend.inflateSync('zlib', input, max);
   },
   async encode(input, opts) {
-    return (await deflateBackend()).deflate('zlib', input, levelOf(opts, 0, 9, 6));
+    return backend.deflate('zlib', input, levelOf(opts, 0, 9, 6));
   },
   async *decodeStream(chunks, opts) {
     const max = maxOutputOf(opts);
-    yield* (await deflateBackend()).inflateStream('zlib', chunks, max);
+    yield* backend.inflateStream('zlib', chunks, max);
   },
   async *encodeStream(chunks, opts) {
     const level = levelOf(opts, 0, 9, 6);
-    yield* (await deflateBackend()).deflateStream('zlib', chunks, level);
+    yield* backend.deflateStream('zlib', chunks, level);
   },
 };

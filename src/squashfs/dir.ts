@@ -8,7 +8,7 @@
  */
 import { ByteCursor } from '../bytes/cursor.js';
 import { FormatError } from '../bytes/errors.js';
-import type { MetaReader } from './meta.js';
+import { MetaMiss, MetaSeq, type MetaReader } from './meta.js';
 import { DIR_COUNT, FORMAT, METADATA_SIZE, NAME_MAX, TYPE_KIND, type FileKind, type MetaRef } from './layout.js';
 
 export interface DirEntry {
@@ -23,37 +23,52 @@ const ENTRY_SIZE = 8;
 
 /** Reads and decodes a listing of `size - 3` bytes at `ref` of the directory table `[start, end)`. */
 export async function readDirectory(meta: MetaReader, start: number, end: number, ref: MetaRef, size: number): Promise<DirEntry[]> {
-  if (size < 3) throw new FormatError(FORMAT, 'BAD_FIELD', start + ref.block, `Cannot parse directory: size ${size} is below 3`);
+  const s = new MetaSeq(meta, start, end);
+  for (;;) {
+    try {
+      return readDirectoryAt(s, ref, size);
+    } catch (e) {
+      if (!(e instanceof MetaMiss)) throw e;
+      await s.load(e);
+    }
+  }
+}
+
+/** As {@link readDirectory}, synchronously from the blocks in memory: a missing block is a {@link MetaMiss}. */
+export function readDirectoryAt(s: MetaSeq, ref: MetaRef, size: number): DirEntry[] {
+  if (size < 3) throw new FormatError(FORMAT, 'BAD_FIELD', s.start + ref.block, `Cannot parse directory: size ${size} is below 3`);
   const length = size - 3;
   if (length === 0) return [];
-  const bytes = await meta.read(start, end, ref, length, 'directory listing');
-  return decodeListing(new ByteCursor(bytes, FORMAT, start + ref.block));
+  const p = s.seek(ref).take(length, 'directory listing');
+  return decodeListing(new ByteCursor(s.bytes.subarray(p, p + length), FORMAT, s.start + ref.block));
 }
 
 export function decodeListing(c: ByteCursor): DirEntry[] {
   const out: DirEntry[] = [];
+  const bytes = c.bytes, dv = c.dv;
   let prev: Uint8Array | undefined;
   while (c.remaining > 0) {
     const h = c.record(HEADER_SIZE, 'directory header');
-    const count = c.dv.getUint32(h, true) + 1, block = c.dv.getUint32(h + 4, true), base = c.dv.getUint32(h + 8, true);
+    const count = dv.getUint32(h, true) + 1, block = dv.getUint32(h + 4, true), base = dv.getUint32(h + 8, true);
     if (count > DIR_COUNT) throw new FormatError(FORMAT, 'BAD_FIELD', c.base + h, `Cannot parse directory header: ${count} entries exceed ${DIR_COUNT}`);
     for (let i = 0; i < count; i++) {
       const e = c.record(ENTRY_SIZE, 'directory entry');
-      const offset = c.dv.getUint16(e, true), delta = c.dv.getInt16(e + 2, true), type = c.dv.getUint16(e + 4, true), nameSize = c.dv.getUint16(e + 6, true) + 1;
+      const offset = dv.getUint16(e, true), delta = dv.getInt16(e + 2, true), type = dv.getUint16(e + 4, true), nameSize = dv.getUint16(e + 6, true) + 1;
       const kind = TYPE_KIND[type];
       if (kind === undefined) throw new FormatError(FORMAT, 'BAD_FIELD', c.base + e + 4, `Cannot parse directory entry: type ${type} is not 1..7`);
       if (nameSize > NAME_MAX) throw new FormatError(FORMAT, 'BAD_FIELD', c.base + e + 6, `Cannot parse directory entry: name size ${nameSize} exceeds ${NAME_MAX}`);
       if (offset >= METADATA_SIZE) throw new FormatError(FORMAT, 'BAD_FIELD', c.base + e, `Cannot parse directory entry: inode offset ${offset} is past a metadata block`);
       const at = c.offset;
-      const name = c.take(nameSize, 'directory entry name');
-      if (name.includes(0x2f) || name.includes(0) || (name.length <= 2 && name.every((b) => b === 0x2e)))
+      const n = c.record(nameSize, 'directory entry name');
+      const name = bytes.slice(n, n + nameSize);
+      if (name.includes(0x2f) || name.includes(0) || (nameSize <= 2 && name[0] === 0x2e && name[nameSize - 1] === 0x2e))
         throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse directory entry: name "${new TextDecoder().decode(name)}" is not a file name`);
       if (prev && Buffer.compare(prev, name) >= 0)
         throw new FormatError(FORMAT, 'BAD_FIELD', at, 'Cannot parse directory entry: names are not sorted or not unique');
       prev = name;
       const inodeNumber = base + delta;
       if (inodeNumber < 1 || inodeNumber > 0xffff_ffff) throw new FormatError(FORMAT, 'BAD_FIELD', c.base + e + 2, `Cannot parse directory entry: inode number ${inodeNumber} is out of range`);
-      out.push({ name: name.slice(), kind, inode: { block, offset }, inodeNumber });
+      out.push({ name, kind, inode: { block, offset }, inodeNumber });
     }
   }
   return out;

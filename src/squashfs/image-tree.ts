@@ -14,6 +14,7 @@ const td = new TextDecoder();
 
 /** `keepData`: files also carry {@link SourceInode.stored}, for appending without rewriting their data. */
 export async function imageTree(fs: Squashfs, o: { keepData?: boolean } = {}): Promise<SourceInode> {
+  await fs.preload(); // every inode and listing is read: one read per table, not one per block
   const byNumber = new Map<number, SourceInode>();
   const convert = async (inode: SquashfsInode, depth: number): Promise<SourceInode> => {
     if (depth > 4096) throw new RangeError('Cannot convert image: directories nest deeper than 4096');

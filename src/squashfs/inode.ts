@@ -10,9 +10,8 @@
  *   4/5 dev   u32 nlink, u32 rdev                                           11/12: + u32 xattr
  *   6/7 ipc   u32 nlink                                                     13/14: + u32 xattr
  */
-import { ByteCursor } from '../bytes/cursor.js';
 import { FormatError } from '../bytes/errors.js';
-import type { MetaReader } from './meta.js';
+import { MetaMiss, MetaSeq, type MetaReader } from './meta.js';
 import { blockCount, FORMAT, INODE, NAME_MAX, NO_FRAGMENT, NO_XATTR, SYMLINK_MAX, TYPE_KIND, type FileKind, type MetaRef } from './layout.js';
 
 /** One directory index entry: where a header sits in the listing, and the first name after it. */
@@ -57,106 +56,129 @@ export interface SquashfsInode {
 
 export const BASE_SIZE = 16;
 
-/** Reads consecutive bytes of the inode table from a reference. */
-class Seq {
-  constructor(
-    readonly meta: MetaReader,
-    readonly start: number,
-    readonly end: number,
-    public ref: MetaRef,
-  ) {}
-  async take(n: number, what: string): Promise<ByteCursor> {
-    const at = this.start + this.ref.block;
-    const { bytes, end } = await this.meta.readSpan(this.start, this.end, this.ref, n, what);
-    this.ref = end;
-    return new ByteCursor(bytes, FORMAT, at);
-  }
-}
-
 const opt = (v: number, none: number): number | undefined => (v === none ? undefined : v);
 
+function u64(dv: DataView, p: number, what: string, at: number): number {
+  const hi = dv.getUint32(p + 4, true);
+  if (hi >= 0x20_0000) throw new FormatError(FORMAT, 'LIMIT', at, `Cannot read ${what}: value exceeds 2^53`);
+  return hi * 0x1_0000_0000 + dv.getUint32(p, true);
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
 /**
- * Decodes the inode at `ref` of the table `[start, end)`. `blockSize` gives the length of a file's block list.
+ * Decodes the inode at `ref` of the inode table that `s` reads, synchronously: a block that is not
+ * in memory is a {@link MetaMiss} (see {@link decodeInode}). `blockSize` gives the length of a file's block list.
  */
-export async function decodeInode(meta: MetaReader, start: number, end: number, ref: MetaRef, blockSize: number): Promise<SquashfsInode> {
-  const s = new Seq(meta, start, end, ref);
-  const h = await s.take(BASE_SIZE, 'inode header');
-  const at = h.offset;
-  const type = h.u16le(), mode = h.u16le(), uidIndex = h.u16le(), gidIndex = h.u16le(), mtime = h.u32le(), inodeNumber = h.u32le();
+export function decodeInodeAt(s: MetaSeq, ref: MetaRef, blockSize: number): SquashfsInode {
+  s.seek(ref);
+  let p = s.take(BASE_SIZE, 'inode header');
+  let dv = s.dv;
+  const at = s.at;
+  const type = dv.getUint16(p, true), mode = dv.getUint16(p + 2, true), uidIndex = dv.getUint16(p + 4, true), gidIndex = dv.getUint16(p + 6, true);
+  const mtime = dv.getUint32(p + 8, true), inodeNumber = dv.getUint32(p + 12, true);
   const kind = TYPE_KIND[type > 7 ? type - 7 : type];
   if (kind === undefined || type > 14) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode: type ${type} is not 1..14`);
   if (mode > 0o7777) throw new FormatError(FORMAT, 'BAD_FIELD', at + 2, `Cannot parse inode: mode 0o${mode.toString(8)} has type bits`);
-  const base = {
-    type, kind, extended: type > 7, mode, uidIndex, gidIndex, mtime, inodeNumber,
-    nlink: 1, xattr: undefined as number | undefined, startBlock: 0, offset: 0, size: 0, parent: 0, index: [] as DirIndexEntry[],
-    fragment: undefined as number | undefined, fragmentOffset: 0, blocks: [] as number[], sparse: 0, target: undefined as Uint8Array | undefined, rdev: 0,
-  };
+  let nlink = 1, xattr: number | undefined, startBlock = 0, offset = 0, size = 0, parent = 0, index: readonly DirIndexEntry[] = NONE;
+  let fragment: number | undefined, fragmentOffset = 0, blocks: readonly number[] = NONE, sparse = 0, target: Uint8Array | undefined, rdev = 0;
   switch (type) {
-    case INODE.DIR: {
-      const c = await s.take(16, 'directory inode');
-      base.startBlock = c.u32le(); base.nlink = c.u32le(); base.size = c.u16le(); base.offset = c.u16le(); base.parent = c.u32le();
+    case INODE.DIR:
+      p = s.take(16, 'directory inode');
+      dv = s.dv;
+      startBlock = dv.getUint32(p, true); nlink = dv.getUint32(p + 4, true); size = dv.getUint16(p + 8, true); offset = dv.getUint16(p + 10, true); parent = dv.getUint32(p + 12, true);
       break;
-    }
     case INODE.LDIR: {
-      const c = await s.take(24, 'extended directory inode');
-      base.nlink = c.u32le(); base.size = c.u32le(); base.startBlock = c.u32le(); base.parent = c.u32le();
-      const count = c.u16le();
-      base.offset = c.u16le(); base.xattr = opt(c.u32le(), NO_XATTR);
+      p = s.take(24, 'extended directory inode');
+      dv = s.dv;
+      nlink = dv.getUint32(p, true); size = dv.getUint32(p + 4, true); startBlock = dv.getUint32(p + 8, true); parent = dv.getUint32(p + 12, true);
+      const count = dv.getUint16(p + 16, true);
+      offset = dv.getUint16(p + 18, true); xattr = opt(dv.getUint32(p + 20, true), NO_XATTR);
+      const list: DirIndexEntry[] = [];
       for (let i = 0; i < count; i++) {
-        const e = await s.take(12, 'directory index');
-        const index = e.u32le(), startBlock = e.u32le(), nameSize = e.u32le() + 1;
-        if (nameSize > NAME_MAX) throw new FormatError(FORMAT, 'BAD_FIELD', e.offset - 4, `Cannot parse directory index: name size ${nameSize} exceeds ${NAME_MAX}`);
-        const name = (await s.take(nameSize, 'directory index name')).bytes.slice();
-        base.index.push({ index, startBlock, name });
+        p = s.take(12, 'directory index');
+        dv = s.dv;
+        const index = dv.getUint32(p, true), startBlock = dv.getUint32(p + 4, true), nameSize = dv.getUint32(p + 8, true) + 1;
+        if (nameSize > NAME_MAX) throw new FormatError(FORMAT, 'BAD_FIELD', s.at + 8, `Cannot parse directory index: name size ${nameSize} exceeds ${NAME_MAX}`);
+        p = s.take(nameSize, 'directory index name');
+        list.push({ index, startBlock, name: s.bytes.slice(p, p + nameSize) });
       }
+      index = list;
       break;
     }
     case INODE.FILE:
     case INODE.LREG: {
-      let c: ByteCursor;
       if (type === INODE.FILE) {
-        c = await s.take(16, 'file inode');
-        base.startBlock = c.u32le(); base.fragment = opt(c.u32le(), NO_FRAGMENT); base.fragmentOffset = c.u32le(); base.size = c.u32le();
+        p = s.take(16, 'file inode');
+        dv = s.dv;
+        startBlock = dv.getUint32(p, true); fragment = opt(dv.getUint32(p + 4, true), NO_FRAGMENT); fragmentOffset = dv.getUint32(p + 8, true); size = dv.getUint32(p + 12, true);
       } else {
-        c = await s.take(40, 'extended file inode');
-        base.startBlock = c.u64le('start block'); base.size = c.u64le('file size'); base.sparse = c.u64le('sparse bytes'); base.nlink = c.u32le();
-        base.fragment = opt(c.u32le(), NO_FRAGMENT); base.fragmentOffset = c.u32le(); base.xattr = opt(c.u32le(), NO_XATTR);
+        p = s.take(40, 'extended file inode');
+        dv = s.dv;
+        startBlock = u64(dv, p, 'start block', s.at + p); size = u64(dv, p + 8, 'file size', s.at + p + 8); sparse = u64(dv, p + 16, 'sparse bytes', s.at + p + 16);
+        nlink = dv.getUint32(p + 24, true); fragment = opt(dv.getUint32(p + 28, true), NO_FRAGMENT); fragmentOffset = dv.getUint32(p + 32, true); xattr = opt(dv.getUint32(p + 36, true), NO_XATTR);
       }
-      const n = blockCount(base.size, blockSize, base.fragment !== undefined);
+      const n = blockCount(size, blockSize, fragment !== undefined);
       // each metadata block on disk (2-byte header and at least one byte) unpacks to at most 8 KiB:
       // a sparse multi-GiB file's block list of zeros compresses far below its 4 bytes per block
-      if (n * 4 > Math.ceil((end - start) / 3) * 8192 + 4 * 8192) throw new FormatError(FORMAT, 'LIMIT', at, `Cannot parse file inode: ${n} blocks cannot fit in the inode table`);
+      if (n * 4 > Math.ceil((s.end - s.start) / 3) * 8192 + 4 * 8192) throw new FormatError(FORMAT, 'LIMIT', at, `Cannot parse file inode: ${n} blocks cannot fit in the inode table`);
       if (n > 0) {
-        const b = await s.take(n * 4, 'block list');
-        for (let i = 0; i < n; i++) base.blocks.push(b.dv.getUint32(i * 4, true));
+        p = s.take(n * 4, 'block list');
+        dv = s.dv;
+        const list = new Array<number>(n);
+        for (let i = 0; i < n; i++) list[i] = dv.getUint32(p + i * 4, true);
+        blocks = list;
       }
       break;
     }
     case INODE.SYMLINK:
     case INODE.LSYMLINK: {
-      const c = await s.take(8, 'symlink inode');
-      base.nlink = c.u32le();
-      const n = c.u32le();
-      if (n > SYMLINK_MAX) throw new FormatError(FORMAT, 'LIMIT', c.offset - 4, `Cannot parse symlink inode: target size ${n} exceeds ${SYMLINK_MAX}`);
-      base.target = (await s.take(n, 'symlink target')).bytes.slice();
-      if (type === INODE.LSYMLINK) base.xattr = opt((await s.take(4, 'symlink xattr')).u32le(), NO_XATTR);
+      p = s.take(8, 'symlink inode');
+      dv = s.dv;
+      nlink = dv.getUint32(p, true);
+      const n = dv.getUint32(p + 4, true);
+      if (n > SYMLINK_MAX) throw new FormatError(FORMAT, 'LIMIT', s.at + 4, `Cannot parse symlink inode: target size ${n} exceeds ${SYMLINK_MAX}`);
+      p = s.take(n, 'symlink target');
+      target = s.bytes.slice(p, p + n);
+      if (type === INODE.LSYMLINK) {
+        p = s.take(4, 'symlink xattr');
+        xattr = opt(s.dv.getUint32(p, true), NO_XATTR);
+      }
       break;
     }
     case INODE.BLKDEV: case INODE.CHRDEV: case INODE.LBLKDEV: case INODE.LCHRDEV: {
       const ext = type > 7;
-      const c = await s.take(ext ? 12 : 8, 'device inode');
-      base.nlink = c.u32le(); base.rdev = c.u32le();
-      if (ext) base.xattr = opt(c.u32le(), NO_XATTR);
+      p = s.take(ext ? 12 : 8, 'device inode');
+      dv = s.dv;
+      nlink = dv.getUint32(p, true); rdev = dv.getUint32(p + 4, true);
+      if (ext) xattr = opt(dv.getUint32(p + 8, true), NO_XATTR);
       break;
     }
     default: {
       const ext = type > 7;
-      const c = await s.take(ext ? 8 : 4, 'ipc inode');
-      base.nlink = c.u32le();
-      if (ext) base.xattr = opt(c.u32le(), NO_XATTR);
+      p = s.take(ext ? 8 : 4, 'ipc inode');
+      dv = s.dv;
+      nlink = dv.getUint32(p, true);
+      if (ext) xattr = opt(dv.getUint32(p + 4, true), NO_XATTR);
     }
   }
-  return base;
+  return {
+    type, kind, extended: type > 7, mode, uidIndex, gidIndex, mtime, inodeNumber,
+    nlink, xattr, startBlock, offset, size, parent, index, fragment, fragmentOffset, blocks, sparse, target, rdev,
+  };
+}
+
+/** Decodes the inode at `ref` of the table `[start, end)`, reading the blocks it needs. */
+export async function decodeInode(meta: MetaReader, start: number, end: number, ref: MetaRef, blockSize: number): Promise<SquashfsInode> {
+  const s = new MetaSeq(meta, start, end);
+  for (;;) {
+    try {
+      return decodeInodeAt(s, ref, blockSize);
+    } catch (e) {
+      if (!(e instanceof MetaMiss)) throw e;
+      await s.load(e);
+    }
+  }
 }
 
 /** What the writer knows about an inode; the encoder picks the basic or extended form from `type`. */

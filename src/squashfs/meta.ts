@@ -4,7 +4,7 @@
  * {block, offset} names the block by its distance from the table start and a byte inside it.
  */
 import { FormatError } from '../bytes/errors.js';
-import type { RandomAccess } from '../bytes/random.js';
+import { readAtNow, type RandomAccess } from '../bytes/random.js';
 import type { BlockCodec } from './compressor.js';
 import { FORMAT, META_UNCOMPRESSED, METADATA_SIZE, type MetaRef } from './layout.js';
 
@@ -13,14 +13,32 @@ export interface MetaBlock {
   readonly data: Uint8Array;
   /** Absolute offset of the following block. */
   readonly next: number;
+  /** A view of `data`, made once per block (decoders read through it). */
+  readonly dv: DataView;
+}
+
+const metaBlock = (data: Uint8Array, next: number): MetaBlock => ({ data, next, dv: new DataView(data.buffer, data.byteOffset, data.byteLength) });
+
+/**
+ * Thrown by {@link MetaSeq.take} when a block it needs is not in memory. Never escapes this module's
+ * callers: the async readers load the blocks from `at` on (enough for `need` more bytes) and retry.
+ */
+export class MetaMiss {
+  constructor(
+    readonly at: number,
+    readonly need: number,
+  ) {}
 }
 
 /**
- * Reads metadata blocks of one image, keeping the most recently used ones. Every block must lie
- * inside the byte range of the table it belongs to (`[start, end)`).
+ * Reads metadata blocks of one image, keeping the most recently used ones, and the tables that
+ * {@link MetaReader.preload} decoded whole. Every block must lie inside the byte range of the
+ * table it belongs to (`[start, end)`).
  */
 export class MetaReader {
-  readonly #cache = new Map<number, Promise<MetaBlock>>();
+  readonly #cache = new Map<number, Promise<MetaBlock> | MetaBlock>();
+  /** Blocks of preloaded tables, kept for the reader's lifetime. */
+  readonly #pinned = new Map<number, MetaBlock>();
   constructor(
     readonly ra: RandomAccess,
     readonly codec: BlockCodec,
@@ -31,22 +49,35 @@ export class MetaReader {
 
   /** The block at absolute image offset `at`, which must end by `end`. */
   block(at: number, end: number): Promise<MetaBlock> {
+    const pinned = this.#pinned.get(at);
+    if (pinned) return Promise.resolve(pinned);
     let p = this.#cache.get(at);
     if (p) {
       this.#cache.delete(at); // LRU: move to the back
       this.#cache.set(at, p);
-      return p;
+      return Promise.resolve(p);
     }
-    p = this.#load(at, end);
-    this.#cache.set(at, p);
-    p.catch(() => this.#cache.delete(at));
+    const load = this.#load(at, end);
+    this.#cache.set(at, load);
+    load.then(
+      (b) => {
+        if (this.#cache.get(at) === load) this.#cache.set(at, b);
+      },
+      () => this.#cache.delete(at),
+    );
     if (this.#cache.size > this.cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
-    return p;
+    return load;
+  }
+
+  /** The block at `at` when it is already decoded, else undefined. */
+  blockNow(at: number): MetaBlock | undefined {
+    const b = this.#pinned.get(at) ?? this.#cache.get(at);
+    return b instanceof Promise ? undefined : b;
   }
 
   async #load(at: number, end: number): Promise<MetaBlock> {
     if (at + 2 > end) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot read metadata block: it starts past the end of its table (0x${end.toString(16)})`);
-    const h = await this.ra.readAt(this.base + at, 2);
+    const h = await readAtNow(this.ra, this.base + at, 2);
     const header = h[0]! | (h[1]! << 8);
     const size = header & 0x7fff;
     const stored = (header & META_UNCOMPRESSED) !== 0;
@@ -54,9 +85,49 @@ export class MetaReader {
       throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot read metadata block: stored size ${size} is outside 1..${METADATA_SIZE}`);
     if (at + 2 + size > end)
       throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot read metadata block: its ${size} bytes run past the end of its table (0x${end.toString(16)})`);
-    const raw = await this.ra.readAt(this.base + at + 2, size);
+    const raw = await readAtNow(this.ra, this.base + at + 2, size);
     const data = stored ? raw : await this.codec.decompress(raw, METADATA_SIZE, at + 2);
-    return { data, next: at + 2 + size };
+    return metaBlock(data, at + 2 + size);
+  }
+
+  /**
+   * Decodes the whole table `[start, end)` with one read and keeps its blocks, as unsquashfs does
+   * with the inode and directory tables, so that walking a tree needs no further I/O. Stops quietly
+   * at the first block that does not decode, or when the next block would take the decoded size
+   * past `budget` bytes: the blocks after it are read one by one when asked for, and report their
+   * errors then. Returns the bytes decoded.
+   */
+  async preload(start: number, end: number, budget: number): Promise<number> {
+    if (end <= start || end - start > budget) return 0;
+    const raw = await readAtNow(this.ra, this.base + start, end - start);
+    const blocks: { at: number; stored: boolean; payload: Uint8Array }[] = [];
+    for (let at = start; at + 2 <= end && (blocks.length + 1) * METADATA_SIZE <= budget; ) {
+      const header = raw[at - start]! | (raw[at - start + 1]! << 8);
+      const size = header & 0x7fff;
+      if (size === 0 || size > METADATA_SIZE || at + 2 + size > end) break;
+      blocks.push({ at, stored: (header & META_UNCOMPRESSED) !== 0, payload: raw.subarray(at - start + 2, at - start + 2 + size) });
+      at += 2 + size;
+    }
+    let decoded = 0;
+    let failed = false;
+    // 8 KiB blocks decode faster here than a trip to the thread pool takes, where the codec can;
+    // else a few at a time, in parallel
+    const sync = await this.codec.syncDecompressor();
+    let next = 0;
+    const worker = async () => {
+      while (next < blocks.length && !failed) {
+        const b = blocks[next++]!;
+        try {
+          const data = b.stored ? b.payload : sync ? sync(b.payload, METADATA_SIZE, b.at + 2) : await this.codec.decompress(b.payload, METADATA_SIZE, b.at + 2);
+          this.#pinned.set(b.at, metaBlock(data, b.at + 2 + b.payload.length));
+          decoded += data.length;
+        } catch {
+          failed = true; // left to block(), which reports the error when the block is needed
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(sync ? 1 : 8, blocks.length) }, worker));
+    return decoded;
   }
 
   /**
@@ -70,31 +141,118 @@ export class MetaReader {
 
   /** As `read`, and also the reference just past the bytes read. */
   async readSpan(tableStart: number, tableEnd: number, ref: MetaRef, length: number, what: string): Promise<{ bytes: Uint8Array; end: MetaRef }> {
-    let at = tableStart + ref.block;
-    let b = await this.block(at, tableEnd);
-    if (ref.offset > b.data.length || (ref.offset === b.data.length && length > 0 && b.data.length < METADATA_SIZE))
-      throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot read ${what}: offset ${ref.offset} is past the end of its ${b.data.length}-byte metadata block`);
-    let off = ref.offset;
-    if (off + length <= b.data.length) {
-      const bytes = b.data.subarray(off, off + length);
-      return { bytes, end: { block: at - tableStart, offset: off + length } };
+    const s = new MetaSeq(this, tableStart, tableEnd);
+    for (;;) {
+      s.seek(ref);
+      try {
+        const p = s.take(length, what);
+        return { bytes: s.bytes.subarray(p, p + length), end: { block: s.block, offset: s.offset } };
+      } catch (e) {
+        if (!(e instanceof MetaMiss)) throw e;
+        await s.load(e);
+      }
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
+
+/**
+ * Consecutive bytes of one table from a reference, read synchronously from blocks in memory: the
+ * decoders of inodes and listings run on it. `take` throws {@link MetaMiss} for a block that is
+ * not loaded yet; async callers then `load` it and decode again from the start.
+ */
+export class MetaSeq {
+  /** The bytes (and a view of them) that the last `take` returned a position in. */
+  bytes: Uint8Array = EMPTY;
+  dv: DataView = EMPTY_VIEW;
+  /** Absolute offset of the block the last `take` started in. */
+  at = 0;
+  /** The reference of the next byte. */
+  block = 0;
+  offset = 0;
+  /** Blocks loaded for this reader's own reads, kept even when the shared cache drops them. */
+  #own: Map<number, MetaBlock> | undefined;
+  #lastAt = -1;
+  #last: MetaBlock | undefined;
+
+  constructor(
+    readonly meta: MetaReader,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  seek(ref: MetaRef): this {
+    this.block = ref.block;
+    this.offset = ref.offset;
+    return this;
+  }
+
+  #get(at: number, need: number): MetaBlock {
+    if (at === this.#lastAt) return this.#last!;
+    const b = this.meta.blockNow(at) ?? this.#own?.get(at);
+    if (!b) throw new MetaMiss(at, need);
+    // consecutive reads mostly stay in one block; a block in memory does not change
+    this.#lastAt = at;
+    this.#last = b;
+    return b;
+  }
+
+  /**
+   * Takes `n` bytes and returns their position in `this.bytes` / `this.dv`. A run inside one block
+   * is a view of it; a run across blocks is copied.
+   */
+  take(n: number, what: string): number {
+    const at = this.start + this.block;
+    const b = this.#get(at, this.offset + n);
+    const off = this.offset;
+    const len = b.data.length;
+    if (off > len || (off === len && n > 0 && len < METADATA_SIZE))
+      throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot read ${what}: offset ${off} is past the end of its ${len}-byte metadata block`);
+    this.at = at;
+    if (off + n <= len) {
+      this.bytes = b.data;
+      this.dv = b.dv;
+      this.offset = off + n;
+      return off;
     }
     // a block on disk takes at least 3 bytes (header and payload) and unpacks to at most 8 KiB
-    if (length > Math.ceil((tableEnd - tableStart) / 3) * METADATA_SIZE + METADATA_SIZE * 4)
-      throw new FormatError(FORMAT, 'LIMIT', at, `Cannot read ${what}: ${length} bytes exceed the size of its table`);
-    const out = new Uint8Array(length);
-    let filled = 0;
+    if (n > Math.ceil((this.end - this.start) / 3) * METADATA_SIZE + METADATA_SIZE * 4)
+      throw new FormatError(FORMAT, 'LIMIT', at, `Cannot read ${what}: ${n} bytes exceed the size of its table`);
+    const out = new Uint8Array(n);
+    let cur = b, curAt = at, o = off, filled = 0;
     for (;;) {
-      const n = Math.min(length - filled, b.data.length - off);
-      out.set(b.data.subarray(off, off + n), filled);
-      filled += n;
-      off += n;
-      if (filled === length) return { bytes: out, end: { block: at - tableStart, offset: off } };
-      if (b.data.length !== METADATA_SIZE)
-        throw new FormatError(FORMAT, 'TRUNCATED', at, `Cannot read ${what}: the metadata ends ${length - filled} bytes early`);
+      const k = Math.min(n - filled, cur.data.length - o);
+      out.set(cur.data.subarray(o, o + k), filled);
+      filled += k;
+      o += k;
+      if (filled === n) break;
+      if (cur.data.length !== METADATA_SIZE)
+        throw new FormatError(FORMAT, 'TRUNCATED', curAt, `Cannot read ${what}: the metadata ends ${n - filled} bytes early`);
+      curAt = cur.next;
+      cur = this.#get(curAt, n - filled);
+      o = 0;
+    }
+    this.block = curAt - this.start;
+    this.offset = o;
+    this.bytes = out;
+    this.dv = new DataView(out.buffer);
+    return 0;
+  }
+
+  /** Loads the blocks a failed `take` needed: from `miss.at` on, until they hold `miss.need` bytes. */
+  async load(miss: MetaMiss): Promise<void> {
+    const own = (this.#own ??= new Map());
+    let at = miss.at;
+    // past the bound take() checks, one block is enough for it to report the LIMIT error
+    let need = miss.need > Math.ceil((this.end - this.start) / 3) * METADATA_SIZE ? 1 : miss.need;
+    for (;;) {
+      const b = this.meta.blockNow(at) ?? own.get(at) ?? (await this.meta.block(at, this.end));
+      own.set(at, b);
+      need -= b.data.length;
+      if (need <= 0 || b.data.length !== METADATA_SIZE) return;
       at = b.next;
-      b = await this.block(at, tableEnd);
-      off = 0;
     }
   }
 }

@@ -5,16 +5,17 @@
  */
 import { FormatError } from '../bytes/errors.js';
 import { limit } from '../bytes/limits.js';
-import type { RandomAccess } from '../bytes/random.js';
+import { readAtNow, type RandomAccess } from '../bytes/random.js';
 import { blockCodec, decodeCompressorOptions, type BlockCodec, type CompressorOptions } from './compressor.js';
-import { readDirectory, type DirEntry } from './dir.js';
+import type { BlockDecoder } from './decode-pool.js';
+import { readDirectory, readDirectoryAt, type DirEntry } from './dir.js';
 import { decodeFragmentEntry, type FragmentEntry } from './fragment.js';
-import { decodeInode, type SquashfsInode } from './inode.js';
+import { decodeInode, decodeInodeAt, type SquashfsInode } from './inode.js';
 import {
   blockDiskSize, blockIsStored, decodeRdev, EXPORT_ENTRY_SIZE, FLAG, FORMAT, FRAGMENT_ENTRY_SIZE, ID_ENTRY_SIZE, KIND_IFMT,
   META_UNCOMPRESSED, METADATA_SIZE, refFromNumber, refToNumber, SUPERBLOCK_SIZE, XATTR_ID_ENTRY_SIZE, type FileKind, type MetaRef,
 } from './layout.js';
-import { MetaReader } from './meta.js';
+import { MetaMiss, MetaReader, MetaSeq } from './meta.js';
 import { decodeSuperblock, type SquashfsSuperblock } from './super.js';
 import { LookupTable } from './table.js';
 import { readXattrs, type Xattr } from './xattr.js';
@@ -24,6 +25,32 @@ export interface OpenOptions {
   offset?: number;
   /** Largest file `readFile` returns in one buffer (default 1 GiB); use createReadStream beyond. */
   maxFileSize?: number;
+  /**
+   * Most bytes of decoded inode and directory tables that {@link Squashfs.preload} keeps in memory
+   * (default 256 MiB); the rest is read a block at a time, when needed.
+   */
+  maxTableBytes?: number;
+  /** Bytes of decoded fragment blocks kept for the next files' tails (default 32 MiB, at least one block). */
+  fragmentCacheBytes?: number;
+}
+
+/** A path of the image, as {@link Squashfs.walk} yields it. */
+export interface WalkEntry {
+  /** "/" for the root, else "/a/b". */
+  readonly path: string;
+  readonly inode: SquashfsInode;
+  /** The last part of the path, as bytes (names need not be UTF-8). */
+  readonly name: Uint8Array;
+}
+
+/** One data block of a regular file. */
+export interface DataBlock {
+  /** Absolute offset in the image. */
+  readonly at: number;
+  /** Size word: bytes on disk (0 = a sparse block, all zeros), bit 24 = stored uncompressed. */
+  readonly word: number;
+  /** Bytes of the file it holds: the block size, less for the last one. */
+  readonly size: number;
 }
 
 /** stat(2)-like view of an inode. */
@@ -50,7 +77,17 @@ export class Squashfs {
   readonly meta: MetaReader;
   readonly #inodes = new Map<number, Promise<SquashfsInode>>();
   readonly #dirs = new Map<string, Promise<DirEntry[]>>();
-  readonly #frags = new Map<number, Promise<Uint8Array>>();
+  readonly #frags = new Map<number, Promise<Uint8Array> | Uint8Array>();
+  readonly #fragCacheSize: number;
+  readonly #inodeSeq: MetaSeq;
+  readonly #dirSeq: MetaSeq;
+  #preloaded: Promise<void> | undefined;
+  #idValues: number[] | undefined;
+  /**
+   * Where data and fragment blocks are decompressed (worker threads, for reading everything);
+   * the calling thread when unset. A block the decoder rejects is decoded here, for its error.
+   */
+  decoder: BlockDecoder | undefined;
   readonly dataStart: number;
   readonly directoryTableEnd: number;
 
@@ -66,12 +103,18 @@ export class Squashfs {
     readonly xattrIds: LookupTable | undefined,
     readonly xattrKvStart: number,
     readonly maxFileSize: number,
+    readonly maxTableBytes: number,
+    fragmentCacheBytes: number,
     meta: MetaReader,
     dataStart: number,
   ) {
     this.meta = meta;
     this.dataStart = dataStart;
     this.directoryTableEnd = fragmentTable?.start ?? exportTable?.start ?? ids.start;
+    this.#inodeSeq = new MetaSeq(meta, superblock.inodeTableStart, superblock.directoryTableStart);
+    this.#dirSeq = new MetaSeq(meta, superblock.directoryTableStart, this.directoryTableEnd);
+    // files in directory order mostly take their tails from the last few fragment blocks
+    this.#fragCacheSize = Math.max(1, Math.floor(fragmentCacheBytes / superblock.blockSize));
   }
 
   static async open(ra: RandomAccess, opts: OpenOptions = {}): Promise<Squashfs> {
@@ -79,18 +122,18 @@ export class Squashfs {
     if (!Number.isSafeInteger(base) || base < 0) throw new RangeError(`Cannot open squashfs: offset ${base} is not a non-negative integer`);
     if (ra.size - base < SUPERBLOCK_SIZE)
       throw new FormatError(FORMAT, 'TRUNCATED', 0, `Cannot read superblock: need ${SUPERBLOCK_SIZE} bytes, ${Math.max(0, ra.size - base)} available`);
-    const sb = decodeSuperblock(await ra.readAt(base, SUPERBLOCK_SIZE), ra.size - base);
+    const sb = decodeSuperblock(await readAtNow(ra, base, SUPERBLOCK_SIZE), ra.size - base);
     let options: CompressorOptions | undefined;
     let dataStart = SUPERBLOCK_SIZE;
     if (sb.flags & FLAG.COMPRESSOR_OPTIONS) {
-      const h = await ra.readAt(base + SUPERBLOCK_SIZE, 2);
+      const h = await readAtNow(ra, base + SUPERBLOCK_SIZE, 2);
       const header = h[0]! | (h[1]! << 8);
       const n = header & 0x7fff;
       if (!(header & META_UNCOMPRESSED) || n > 64)
         throw new FormatError(FORMAT, 'BAD_FIELD', SUPERBLOCK_SIZE, `Cannot parse compressor options: header 0x${header.toString(16)} is not a small stored block`);
       dataStart += 2 + n;
       if (dataStart > sb.inodeTableStart) throw new FormatError(FORMAT, 'BAD_FIELD', SUPERBLOCK_SIZE, 'Cannot parse compressor options: they overlap the inode table');
-      options = decodeCompressorOptions(sb.compression, await ra.readAt(base + SUPERBLOCK_SIZE + 2, n), SUPERBLOCK_SIZE + 2);
+      options = decodeCompressorOptions(sb.compression, await readAtNow(ra, base + SUPERBLOCK_SIZE + 2, n), SUPERBLOCK_SIZE + 2);
     } else if (sb.compression === 'lz4') {
       throw new FormatError(FORMAT, 'BAD_FIELD', 0x18, 'Cannot parse superblock: an lz4 image must have a compressor options block');
     }
@@ -103,7 +146,7 @@ export class Squashfs {
     if (sb.xattrIdTableStart !== undefined) {
       const x = sb.xattrIdTableStart;
       if (x + 16 > end) throw new FormatError(FORMAT, 'TRUNCATED', x, 'Cannot read xattr id table header: it runs past bytes used');
-      const h = await ra.readAt(base + x, 16);
+      const h = await readAtNow(ra, base + x, 16);
       const dv = new DataView(h.buffer, h.byteOffset, 16);
       const hi = dv.getUint32(4, true);
       if (hi >= 0x20_0000) throw new FormatError(FORMAT, 'LIMIT', x, 'Cannot read xattr id table header: kv start exceeds 2^53');
@@ -128,7 +171,36 @@ export class Squashfs {
     }
     if (end < sb.directoryTableStart) throw new FormatError(FORMAT, 'BAD_FIELD', sb.directoryTableStart, 'Cannot read directory table: it overlaps the next table');
     const maxFileSize = opts.maxFileSize ?? 2 ** 30;
-    return new Squashfs(ra, base, sb, options, codec, ids, fragmentTable, exportTable, xattrIds, kvStart, maxFileSize, meta, dataStart);
+    const maxTableBytes = opts.maxTableBytes ?? 2 ** 28;
+    const fragmentCacheBytes = opts.fragmentCacheBytes ?? 2 ** 25;
+    return new Squashfs(ra, base, sb, options, codec, ids, fragmentTable, exportTable, xattrIds, kvStart, maxFileSize, maxTableBytes, fragmentCacheBytes, meta, dataStart);
+  }
+
+  /**
+   * Reads the inode, directory and id tables into memory, one read per table (as unsquashfs does),
+   * so that `walk`, `inode`, `readdir` and `stat` need no further I/O. `walk` calls it. Tables past
+   * `maxTableBytes`, and blocks that do not decode, are left to be read when needed (and report
+   * their errors then).
+   */
+  preload(): Promise<void> {
+    return (this.#preloaded ??= this.#preload());
+  }
+
+  async #preload(): Promise<void> {
+    const sb = this.superblock;
+    const quietly = (e: unknown) => {
+      if (!(e instanceof FormatError)) throw e;
+      return 0;
+    };
+    const used = await this.meta.preload(sb.inodeTableStart, sb.directoryTableStart, this.maxTableBytes).catch(quietly);
+    await this.meta.preload(sb.directoryTableStart, this.directoryTableEnd, this.maxTableBytes - used).catch(quietly);
+    const values: number[] = [];
+    try {
+      for (let i = 0; i < this.ids.count; i++) values.push((await this.ids.entry(i)).u32le());
+      this.#idValues = values;
+    } catch (e) {
+      quietly(e);
+    }
   }
 
   /** The inode at `ref`, cached. */
@@ -144,6 +216,19 @@ export class Squashfs {
     return p;
   }
 
+  /**
+   * The inode at `ref` when its blocks are in memory (after {@link preload}), else undefined: then
+   * use {@link inode}. Bad inodes throw, as there.
+   */
+  inodeNow(ref: MetaRef): SquashfsInode | undefined {
+    try {
+      return this.#check(decodeInodeAt(this.#inodeSeq, ref, this.superblock.blockSize));
+    } catch (e) {
+      if (e instanceof MetaMiss) return undefined;
+      throw e;
+    }
+  }
+
   #check(i: SquashfsInode): SquashfsInode {
     const sb = this.superblock;
     const at = sb.inodeTableStart;
@@ -157,13 +242,16 @@ export class Squashfs {
       if (i.fragment !== undefined && i.fragment >= sb.fragments)
         throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode ${i.inodeNumber}: fragment index ${i.fragment} is outside 0..${sb.fragments - 1}`);
       let pos = i.startBlock;
-      for (const w of i.blocks) {
+      let stored = false;
+      for (let k = 0; k < i.blocks.length; k++) {
+        const w = i.blocks[k]!;
         if (w >= 2 ** 25) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode ${i.inodeNumber}: block size word 0x${w.toString(16)} has bits above 24`);
         const n = blockDiskSize(w);
         if (n > sb.blockSize) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode ${i.inodeNumber}: block of ${n} bytes exceeds the block size ${sb.blockSize}`);
         pos += n;
+        if (w !== 0) stored = true;
       }
-      if (i.blocks.some((w) => w !== 0) && (i.startBlock < this.dataStart || pos > sb.inodeTableStart))
+      if (stored && (i.startBlock < this.dataStart || pos > sb.inodeTableStart))
         throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode ${i.inodeNumber}: data 0x${i.startBlock.toString(16)}..0x${pos.toString(16)} lies outside the data area`);
     }
     if (i.kind === 'dir' && i.size < 3) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse directory inode ${i.inodeNumber}: size ${i.size} is below 3`);
@@ -179,6 +267,17 @@ export class Squashfs {
     const dir = await this.#resolve(p);
     if (dir.kind !== 'dir') throw fsError('ENOTDIR', 'not a directory');
     return this.#readdir(dir);
+  }
+
+  /** As {@link readdir} for a directory inode whose listing is in memory (after {@link preload}), else undefined. */
+  readdirNow(dir: SquashfsInode): DirEntry[] | undefined {
+    if (dir.kind !== 'dir' || dir.offset >= METADATA_SIZE) return undefined;
+    try {
+      return readDirectoryAt(this.#dirSeq, { block: dir.startBlock, offset: dir.offset }, dir.size);
+    } catch (e) {
+      if (e instanceof MetaMiss) return undefined;
+      throw e;
+    }
   }
 
   #readdir(dir: SquashfsInode): Promise<DirEntry[]> {
@@ -215,17 +314,26 @@ export class Squashfs {
   }
 
   async uid(i: SquashfsInode): Promise<number> {
-    return (await this.ids.entry(i.uidIndex)).u32le();
+    return this.#idValues?.[i.uidIndex] ?? (await this.ids.entry(i.uidIndex)).u32le();
   }
   async gid(i: SquashfsInode): Promise<number> {
-    return (await this.ids.entry(i.gidIndex)).u32le();
+    return this.#idValues?.[i.gidIndex] ?? (await this.ids.entry(i.gidIndex)).u32le();
   }
 
   async stat(p: string | SquashfsInode): Promise<SquashfsStat> {
     const i = await this.#resolve(p);
-    const { major, minor } = decodeRdev(i.rdev);
-    const size = i.kind === 'symlink' ? i.target!.length : i.kind === 'dir' ? i.size : i.kind === 'file' ? i.size : 0;
-    return { kind: i.kind, mode: KIND_IFMT[i.kind] + i.mode, uid: await this.uid(i), gid: await this.gid(i), mtime: i.mtime, size, nlink: i.nlink, inodeNumber: i.inodeNumber, major, minor, inode: i };
+    return this.statNow(i) ?? statOf(i, await this.uid(i), await this.gid(i));
+  }
+
+  /** The id table (uids and gids, by the indexes inodes hold) when it is in memory (after {@link preload}). */
+  idsNow(): readonly number[] | undefined {
+    return this.#idValues;
+  }
+
+  /** As {@link stat} for an inode, when the id table is in memory (after {@link preload}), else undefined. */
+  statNow(i: SquashfsInode): SquashfsStat | undefined {
+    const uid = this.#idValues?.[i.uidIndex], gid = this.#idValues?.[i.gidIndex];
+    return uid === undefined || gid === undefined ? undefined : statOf(i, uid, gid);
   }
 
   async readlink(p: string | SquashfsInode): Promise<string> {
@@ -253,51 +361,116 @@ export class Squashfs {
     if (i.kind !== 'file') throw fsError('EISDIR', 'not a regular file');
     const out = new Uint8Array(limit(i.size, this.maxFileSize, 'file size', FORMAT, this.superblock.inodeTableStart));
     let at = 0;
-    for await (const c of this.createReadStream(i)) {
+    for await (const c of this.createReadStream(i, { ahead: 2 })) {
       out.set(c, at);
       at += c.length;
     }
     return out;
   }
 
-  /** A file's content, one block at a time; sparse blocks come as zeros. */
-  async *createReadStream(p: string | SquashfsInode): AsyncGenerator<Uint8Array> {
+  /**
+   * A file's content, one block at a time; sparse blocks come as zeros. With `ahead`, that many
+   * blocks after the one being read are decoded meanwhile (off this thread, in parallel).
+   */
+  async *createReadStream(p: string | SquashfsInode, o: { ahead?: number } = {}): AsyncGenerator<Uint8Array> {
     const i = await this.#resolve(p);
     if (i.kind !== 'file') throw fsError('EISDIR', 'not a regular file');
+    const blocks = this.dataBlocks(i);
+    const ahead = Math.max(0, Math.floor(o.ahead ?? 0));
+    const queue: Promise<Uint8Array>[] = [];
+    let next = 0;
+    try {
+      for (let k = 0; k < blocks.length; k++) {
+        while (next < blocks.length && next <= k + ahead) {
+          const load = this.readBlock(blocks[next++]!);
+          load.catch(() => {}); // reported when its turn comes
+          queue.push(load);
+        }
+        yield await queue.shift()!;
+      }
+    } finally {
+      queue.length = 0;
+    }
+    const tail = await this.readTail(i);
+    if (tail.length > 0) yield tail.slice();
+  }
+
+  /**
+   * Where a regular file's data blocks lie, checked against its size. The bytes after them (if
+   * any) are the tail, in a fragment block: {@link readTail}.
+   */
+  dataBlocks(i: SquashfsInode): DataBlock[] {
+    if (i.kind !== 'file') throw fsError('EISDIR', 'not a regular file');
     const bs = this.superblock.blockSize;
+    const out = new Array<DataBlock>(i.blocks.length);
     let pos = i.startBlock;
     let done = 0;
-    for (const w of i.blocks) {
-      const want = Math.min(bs, i.size - done);
-      if (want <= 0) throw new FormatError(FORMAT, 'BAD_FIELD', pos, 'Cannot read file: more blocks than its size needs');
-      yield await this.#dataBlock(w, pos, want);
-      pos += blockDiskSize(w);
-      done += want;
+    for (let k = 0; k < i.blocks.length; k++) {
+      const word = i.blocks[k]!;
+      const size = Math.min(bs, i.size - done);
+      if (size <= 0) throw new FormatError(FORMAT, 'BAD_FIELD', pos, 'Cannot read file: more blocks than its size needs');
+      out[k] = { at: pos, word, size };
+      pos += blockDiskSize(word);
+      done += size;
     }
-    if (i.fragment !== undefined) {
-      const tail = i.size - done;
-      const frag = await this.fragmentBlock(i.fragment);
-      if (tail > bs || i.fragmentOffset + tail > frag.length)
-        throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.inodeTableStart, `Cannot read file tail: ${tail} bytes at ${i.fragmentOffset} run past its ${frag.length}-byte fragment block`);
-      if (tail > 0) yield frag.slice(i.fragmentOffset, i.fragmentOffset + tail);
-    } else if (done !== i.size) {
-      throw new FormatError(FORMAT, 'BAD_FIELD', pos, `Cannot read file: its blocks hold ${done} of ${i.size} bytes`);
+    if (i.fragment === undefined && done !== i.size) throw new FormatError(FORMAT, 'BAD_FIELD', pos, `Cannot read file: its blocks hold ${done} of ${i.size} bytes`);
+    return out;
+  }
+
+  /** One data block, decoded (zeros for a sparse block). The result is the caller's. */
+  async readBlock(b: DataBlock): Promise<Uint8Array> {
+    if (blockDiskSize(b.word) === 0) return new Uint8Array(b.size);
+    const raw = await this.readRawBlock(b);
+    const data = blockIsStored(b.word) ? raw : await this.#decompress(raw, b.size, b.at);
+    if (data.length === b.size) return data;
+    const full = new Uint8Array(b.size); // a short block reads as zeros after its data, as in the kernel
+    full.set(data);
+    return full;
+  }
+
+  /**
+   * A data block as the image stores it: compressed unless `blockIsStored(b.word)` (then it may be
+   * shorter than `b.size`: the rest reads as zeros); empty for a sparse block.
+   */
+  async readRawBlock(b: DataBlock): Promise<Uint8Array> {
+    const n = blockDiskSize(b.word);
+    if (blockIsStored(b.word) && n > b.size) throw new FormatError(FORMAT, 'BAD_FIELD', b.at, `Cannot read data block: ${n} stored bytes exceed the ${b.size} expected`);
+    return readAtNow(this.ra, this.base + b.at, n);
+  }
+
+  /** `raw` (the `raw.length` bytes at `at`) decompressed, by the decoder when there is one. */
+  async #decompress(raw: Uint8Array, max: number, at: number): Promise<Uint8Array> {
+    if (!this.decoder) return this.codec.decompress(raw, max, at);
+    const n = raw.length;
+    try {
+      return await this.decoder.decode(raw, max);
+    } catch {
+      // the decoder may have taken `raw`: read it again, and let the codec say what is wrong
+      return this.codec.decompress(await readAtNow(this.ra, this.base + at, n), max, at);
     }
   }
 
-  async #dataBlock(word: number, pos: number, want: number): Promise<Uint8Array> {
-    const n = blockDiskSize(word);
-    if (n === 0) return new Uint8Array(want);
-    const raw = await this.ra.readAt(this.base + pos, n);
-    let data: Uint8Array;
-    if (blockIsStored(word)) {
-      if (n > want) throw new FormatError(FORMAT, 'BAD_FIELD', pos, `Cannot read data block: ${n} stored bytes exceed the ${want} expected`);
-      data = raw;
-    } else data = await this.codec.decompress(raw, want, pos);
-    if (data.length === want) return data;
-    const full = new Uint8Array(want); // a short block reads as zeros after its data, as in the kernel
-    full.set(data);
-    return full;
+  /**
+   * The bytes of a regular file that follow its data blocks (its tail in a fragment block), or
+   * nothing. A view of a cached block: copy it to keep or change it.
+   */
+  async readTail(i: SquashfsInode): Promise<Uint8Array> {
+    return i.fragment === undefined ? new Uint8Array(0) : this.#tail(i, await this.fragmentBlock(i.fragment));
+  }
+
+  /** As {@link readTail}, when the fragment block is in the cache (or there is none), else undefined. */
+  tailNow(i: SquashfsInode): Uint8Array | undefined {
+    if (i.fragment === undefined) return new Uint8Array(0);
+    const frag = this.#frags.get(i.fragment);
+    return frag instanceof Uint8Array ? this.#tail(i, frag) : undefined;
+  }
+
+  #tail(i: SquashfsInode, frag: Uint8Array): Uint8Array {
+    const bs = this.superblock.blockSize;
+    const tail = i.size - Math.min(i.size, i.blocks.length * bs);
+    if (tail > bs || i.fragmentOffset + tail > frag.length)
+      throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.inodeTableStart, `Cannot read file tail: ${tail} bytes at ${i.fragmentOffset} run past its ${frag.length}-byte fragment block`);
+    return frag.subarray(i.fragmentOffset, i.fragmentOffset + tail);
   }
 
   async fragmentEntry(index: number): Promise<FragmentEntry> {
@@ -309,20 +482,30 @@ export class Squashfs {
     return e;
   }
 
-  /** A decoded fragment block, cached. */
+  /** A decoded fragment block, cached (the most recently used ones, `fragmentCacheBytes` of them). */
   fragmentBlock(index: number): Promise<Uint8Array> {
-    let p = this.#frags.get(index);
-    if (!p) {
-      p = (async () => {
-        const e = await this.fragmentEntry(index);
-        const n = blockDiskSize(e.size);
-        const raw = await this.ra.readAt(this.base + e.start, n);
-        return blockIsStored(e.size) ? raw : this.codec.decompress(raw, this.superblock.blockSize, e.start);
-      })();
-      if (this.#frags.size >= 8) this.#frags.delete(this.#frags.keys().next().value!);
-      this.#frags.set(index, p);
-      p.catch(() => this.#frags.delete(index));
+    const hit = this.#frags.get(index);
+    if (hit !== undefined) {
+      this.#frags.delete(index); // LRU: move to the back
+      this.#frags.set(index, hit);
+      return hit instanceof Uint8Array ? Promise.resolve(hit) : hit;
     }
+    const p = (async () => {
+      const e = await this.fragmentEntry(index);
+      const n = blockDiskSize(e.size);
+      const raw = await readAtNow(this.ra, this.base + e.start, n);
+      return blockIsStored(e.size) ? raw : this.#decompress(raw, this.superblock.blockSize, e.start);
+    })();
+    if (this.#frags.size >= this.#fragCacheSize) this.#frags.delete(this.#frags.keys().next().value!);
+    this.#frags.set(index, p);
+    p.then(
+      (b) => {
+        if (this.#frags.get(index) === p) this.#frags.set(index, b);
+      },
+      () => {
+        if (this.#frags.get(index) === p) this.#frags.delete(index);
+      },
+    );
     return p;
   }
 
@@ -336,36 +519,66 @@ export class Squashfs {
    * Every path in the image, depth-first in directory order, root first ("/"). A directory reached
    * twice (a loop or shared listing) is a FormatError, so hostile images cannot make this run forever.
    */
-  async *walk(from = '/'): AsyncGenerator<{ path: string; inode: SquashfsInode; name: Uint8Array }> {
+  async *walk(from = '/'): AsyncGenerator<WalkEntry> {
+    for await (const chunk of this.walkChunks(from)) yield* chunk;
+  }
+
+  /**
+   * As {@link walk}, in arrays of up to `max` entries: a caller that visits the whole tree waits
+   * once per array, not once per entry. An error comes after the entries before it.
+   */
+  async *walkChunks(from = '/', max = 1024): AsyncGenerator<WalkEntry[]> {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`Cannot walk: chunk size ${max} is not a positive integer`);
+    await this.preload();
     const start = await this.lookup(from);
     const seen = new Set<number>();
     const prefix = from.split('/').filter(Boolean).join('/');
-    const rootPath = prefix ? `/${prefix}` : '/';
-    yield { path: rootPath, inode: start, name: te.encode(prefix.split('/').pop() ?? '') };
+    let out: WalkEntry[] = [{ path: prefix ? `/${prefix}` : '/', inode: start, name: te.encode(prefix.split('/').pop() ?? '') }];
     seen.add(-1 - start.inodeNumber);
-    yield* this.#walkDir(start, prefix ? `/${prefix}/` : '/', seen, 0);
-  }
-
-  async *#walkDir(dir: SquashfsInode, path: string, seen: Set<number>, depth: number): AsyncGenerator<{ path: string; inode: SquashfsInode; name: Uint8Array }> {
-    if (dir.kind !== 'dir') return;
-    if (depth > 4096 || seen.size > 2 * this.superblock.inodes + 2)
-      throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart + dir.startBlock, `Cannot walk ${path}: the tree is deeper or larger than the image's inode count allows (a loop)`);
-    for (const e of await this.#readdir(dir)) {
-      if (e.kind === 'dir') {
-        // directories cannot be hard linked: reaching one twice (by reference or by number) is a loop
-        const key = refToNumber(e.inode);
-        if (seen.has(key) || seen.has(-1 - e.inodeNumber))
-          throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart + dir.startBlock, `Cannot walk ${path}: directory reached twice (a loop)`);
-        seen.add(key);
-        seen.add(-1 - e.inodeNumber);
+    // depth-first with an explicit stack: what is in memory is read without waiting on anything
+    const stack: { dir: SquashfsInode; path: string; entries: DirEntry[]; next: number }[] = [];
+    const enter = async (dir: SquashfsInode, path: string) => {
+      if (stack.length > 4096 || seen.size > 2 * this.superblock.inodes + 2)
+        throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart + dir.startBlock, `Cannot walk ${path}: the tree is deeper or larger than the image's inode count allows (a loop)`);
+      stack.push({ dir, path, entries: this.readdirNow(dir) ?? (await this.#readdir(dir)), next: 0 });
+    };
+    try {
+      if (out.length >= max) {
+        yield out;
+        out = [];
       }
-      const inode = await this.inode(e.inode);
-      if (inode.kind !== e.kind)
-        throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart, `Cannot read ${path}${td.decode(e.name)}: the directory entry says ${e.kind}, the inode ${inode.kind}`);
-      const p = path + td.decode(e.name);
-      yield { path: p, inode, name: e.name };
-      if (inode.kind === 'dir') yield* this.#walkDir(inode, p + '/', seen, depth + 1);
+      if (start.kind === 'dir') await enter(start, prefix ? `/${prefix}/` : '/');
+      while (stack.length > 0) {
+        const f = stack[stack.length - 1]!;
+        const e = f.entries[f.next++];
+        if (e === undefined) {
+          stack.pop();
+          continue;
+        }
+        if (e.kind === 'dir') {
+          // directories cannot be hard linked: reaching one twice (by reference or by number) is a loop
+          const key = refToNumber(e.inode);
+          if (seen.has(key) || seen.has(-1 - e.inodeNumber))
+            throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart + f.dir.startBlock, `Cannot walk ${f.path}: directory reached twice (a loop)`);
+          seen.add(key);
+          seen.add(-1 - e.inodeNumber);
+        }
+        const inode = this.inodeNow(e.inode) ?? (await this.inode(e.inode));
+        if (inode.kind !== e.kind)
+          throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart, `Cannot read ${f.path}${td.decode(e.name)}: the directory entry says ${e.kind}, the inode ${inode.kind}`);
+        const path = f.path + td.decode(e.name);
+        out.push({ path, inode, name: e.name });
+        if (out.length >= max) {
+          yield out;
+          out = [];
+        }
+        if (inode.kind === 'dir') await enter(inode, path + '/');
+      }
+    } catch (e) {
+      if (out.length > 0) yield out;
+      throw e;
     }
+    if (out.length > 0) yield out;
   }
 
   async close(): Promise<void> {
@@ -374,6 +587,14 @@ export class Squashfs {
 }
 
 const TYPE_OF: Readonly<Record<FileKind, number>> = { dir: 1, file: 2, symlink: 3, blockdev: 4, chardev: 5, fifo: 6, socket: 7 };
+
+const NO_DEVICE = decodeRdev(0);
+
+function statOf(i: SquashfsInode, uid: number, gid: number): SquashfsStat {
+  const { major, minor } = i.rdev === 0 ? NO_DEVICE : decodeRdev(i.rdev);
+  const size = i.kind === 'symlink' ? i.target!.length : i.kind === 'dir' ? i.size : i.kind === 'file' ? i.size : 0;
+  return { kind: i.kind, mode: KIND_IFMT[i.kind] + i.mode, uid, gid, mtime: i.mtime, size, nlink: i.nlink, inodeNumber: i.inodeNumber, major, minor, inode: i };
+}
 
 function fsError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });

@@ -5,7 +5,7 @@
  */
 import { ByteCursor } from '../bytes/cursor.js';
 import { FormatError } from '../bytes/errors.js';
-import type { RandomAccess } from '../bytes/random.js';
+import { readAtNow, type RandomAccess } from '../bytes/random.js';
 import type { BlockCodec } from './compressor.js';
 import { encodeMetaBlock, type MetaReader } from './meta.js';
 import { FORMAT, lookupBlocks, METADATA_SIZE } from './layout.js';
@@ -31,7 +31,7 @@ export class LookupTable {
     const n = lookupBlocks(count, entrySize);
     if (indexAt + n * 8 > limitEnd)
       throw new FormatError(FORMAT, 'BAD_FIELD', indexAt, `Cannot read ${name} table index: ${n} entries run past 0x${limitEnd.toString(16)}`);
-    const c = new ByteCursor(await ra.readAt(meta.base + indexAt, n * 8), FORMAT, indexAt);
+    const c = new ByteCursor(await readAtNow(ra, meta.base + indexAt, n * 8), FORMAT, indexAt);
     const blocks: number[] = [];
     let prev = after;
     for (let i = 0; i < n; i++) {

@@ -5,7 +5,10 @@
  */
 import { GZIP_STRATEGIES, XZ_FILTERS } from './compressor.js';
 import { decodeRdev, FLAG, KIND_IFMT } from './layout.js';
+import type { SquashfsInode } from './inode.js';
 import type { Squashfs } from './read.js';
+
+const td = new TextDecoder();
 
 /** `ls -l` mode string with setuid/setgid/sticky letters. */
 export function modeString(kind: keyof typeof KIND_IFMT, mode: number): string {
@@ -17,38 +20,73 @@ export function modeString(kind: keyof typeof KIND_IFMT, mode: number): string {
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
+/** "2020-09-13 12:26" in UTC. */
+function utcMinute(t: number): string {
+  const d = new Date(t * 1000);
+  return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
+}
+
+// a listing repeats a few modes and times many times over (files of one package share them)
+const modes = new Map<number, string>();
+const minutes = new Map<number, string>();
+const remember = <K, V>(m: Map<K, V>, k: K, v: V): V => {
+  if (m.size >= 4096) m.clear();
+  m.set(k, v);
+  return v;
+};
+
 /** One line of `unsquashfs -lln -UTC` (TOTALCHARS 25 for "uid/gid size"). */
 export function longLine(kind: keyof typeof KIND_IFMT, mode: number, uid: number, gid: number, size: number, rdev: number, mtime: number, path: string, target?: string): string {
   const ids = `${uid}/${gid}`;
-  const padchars = 25 - String(uid).length - String(gid).length;
+  const padchars = 25 - ids.length + 1;
   let sizeField: string;
   if (kind === 'blockdev' || kind === 'chardev') {
     const { major, minor } = decodeRdev(rdev);
     sizeField = `${' '.repeat(Math.max(0, padchars - 7))}${String(major).padStart(3)},${String(minor).padStart(3)}`;
   } else sizeField = String(size).padStart(Math.max(0, padchars));
-  const d = new Date(mtime * 1000);
-  const time = `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
-  return `${modeString(kind, mode)} ${ids} ${sizeField} ${time} ${path}${target !== undefined ? ` -> ${target}` : ''}`;
+  const m = modes.get(KIND_IFMT[kind] + mode) ?? remember(modes, KIND_IFMT[kind] + mode, modeString(kind, mode));
+  const time = minutes.get(mtime) ?? remember(minutes, mtime, utcMinute(mtime));
+  return `${m} ${ids} ${sizeField} ${time} ${path}${target !== undefined ? ` -> ${target}` : ''}`;
 }
 
 /** The listing of `path` and everything under it, as `unsquashfs -lln -UTC IMG [PATH]` prints it. */
 export async function* longListing(fs: Squashfs, path = '/', prefix = 'squashfs-root', long = true): AsyncGenerator<string> {
+  for await (const lines of longListingChunks(fs, path, prefix, long)) yield* lines;
+}
+
+/** As {@link longListing}, a chunk of lines at a time (one wait per chunk, not per line). */
+export async function* longListingChunks(fs: Squashfs, path = '/', prefix = 'squashfs-root', long = true): AsyncGenerator<string[]> {
+  await fs.preload();
   const parts = path.split('/').filter((p) => p && p !== '.');
-  // unsquashfs prints the root and every directory on the way to PATH, then PATH's subtree
-  const line = async (p: string, inode: Awaited<ReturnType<Squashfs['root']>>) => {
-    if (!long) return p;
-    const st = await fs.stat(inode);
+  const line = (p: string, inode: SquashfsInode, uid: number, gid: number) => {
     const size = inode.kind === 'file' ? inode.size : inode.kind === 'dir' ? inode.size : inode.kind === 'symlink' ? inode.target!.length : 0;
-    return longLine(inode.kind, inode.mode, st.uid, st.gid, size, inode.rdev, inode.mtime, p, inode.kind === 'symlink' ? new TextDecoder().decode(inode.target) : undefined);
+    return longLine(inode.kind, inode.mode, uid, gid, size, inode.rdev, inode.mtime, p, inode.kind === 'symlink' ? td.decode(inode.target) : undefined);
   };
-  yield await line(prefix, await fs.root());
+  const statLine = async (p: string, inode: SquashfsInode) => {
+    const { uid, gid } = await fs.stat(inode);
+    return line(p, inode, uid, gid);
+  };
+  // unsquashfs prints the root and every directory on the way to PATH, then PATH's subtree
+  const root = await fs.root();
+  const head = [long ? await statLine(prefix, root) : prefix];
   for (let i = 1; i < parts.length; i++) {
-    const p = parts.slice(0, i).join('/');
-    yield await line(`${prefix}/${p}`, await fs.lookup(p));
+    const p = `${prefix}/${parts.slice(0, i).join('/')}`;
+    const inode = await fs.lookup(parts.slice(0, i).join('/'));
+    head.push(long ? await statLine(p, inode) : p);
   }
-  for await (const { path: p, inode } of fs.walk(parts.length ? parts.join('/') : '/')) {
-    if (p === '/') continue;
-    yield await line(prefix + p, inode);
+  yield head;
+  const ids = fs.idsNow();
+  for await (const chunk of fs.walkChunks(parts.length ? parts.join('/') : '/')) {
+    const lines: string[] = [];
+    for (const { path: p, inode } of chunk) {
+      if (p === '/') continue;
+      if (!long) lines.push(prefix + p);
+      else {
+        const uid = ids?.[inode.uidIndex], gid = ids?.[inode.gidIndex];
+        lines.push(uid === undefined || gid === undefined ? await statLine(prefix + p, inode) : line(prefix + p, inode, uid, gid));
+      }
+    }
+    yield lines;
   }
 }
 

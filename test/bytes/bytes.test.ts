@@ -11,7 +11,7 @@ import { memorySink, withOutputFile, padTo, handleSink } from '../../src/bytes/s
 import { struct } from '../../src/bytes/struct.js';
 import { crc32, crc32Js, crc32IsNative } from '../../src/bytes/crc32.js';
 import { limit, padding } from '../../src/bytes/limits.js';
-import { bytesAccess } from '../../src/bytes/random.js';
+import { bytesAccess, fileAccess } from '../../src/bytes/random.js';
 import { filePayload, payloadBytes, payloadHead, rangePayload } from '../../src/bytes/payload.js';
 
 const split = (data: Uint8Array, cuts: number[]) => {
@@ -184,6 +184,25 @@ describe('payloads and random access', () => {
     for (const p of [data, rangePayload(ra, 0, 300), chunked]) {
       assert.deepEqual(await payloadHead(p, 10), data.subarray(0, 10));
       assert.deepEqual(await payloadHead(p, 1000), data);
+    }
+  });
+  it('readAtSync returns what readAt does, for bytes and for files, and is TRUNCATED past the end', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'imgkit-ra-'));
+    try {
+      const data = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 13) % 251);
+      await withOutputFile(join(dir, 'f'), (s) => s.writev([data]));
+      const file = await fileAccess(join(dir, 'f'), 'test');
+      try {
+        for (const ra of [bytesAccess(data, 'test'), file]) {
+          for (const [at, n] of [[0, 0], [0, 70_000], [65_530, 4_000], [69_999, 1]] as const) assert.deepEqual(ra.readAtSync!(at, n), await ra.readAt(at, n));
+          assert.throws(() => ra.readAtSync!(69_000, 1_001), (e: unknown) => e instanceof FormatError && e.code === 'TRUNCATED');
+          assert.throws(() => ra.readAtSync!(-1, 1), (e: unknown) => e instanceof FormatError && e.code === 'TRUNCATED');
+        }
+      } finally {
+        await file.close!();
+      }
+    } finally {
+      await rm(dir, { recursive: true });
     }
   });
   it('filePayload reads a file in chunks', async () => {

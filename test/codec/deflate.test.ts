@@ -75,6 +75,27 @@ describe('DEFLATE backends: node:zlib and the pako fallback agree', () => {
     });
   }
 
+  it('inflateSync gives what inflate gives: the same bytes, or a FormatError for the same input, in both backends', async () => {
+    for (const w of wrappers) {
+      const good = await node.deflate(w, sample(5000, 5), 6);
+      await fc.assert(
+        fc.asyncProperty(fc.nat({ max: good.length + 3 }), fc.nat({ max: good.length - 1 }), fc.integer({ min: 0, max: 255 }), fc.constantFrom(MAX, 5000, 4999), async (cut, at, xor, max) => {
+          const bad = Uint8Array.of(...good, 0, 0, 7).slice(0, cut);
+          if (at < bad.length) bad[at]! ^= xor;
+          for (const b of [node, pako]) {
+            // which of two faults is named can differ (a cut-short stream that also decodes past max)
+            const sync = await outcome((async () => b.inflateSync(w, bad, max))());
+            assert.equal(sync === 'ok', (await outcome(b.inflate(w, bad, max))) === 'ok', `${b.name} ${w}`);
+            if (sync === 'ok') equalBytes(b.inflateSync(w, bad, max), await b.inflate(w, bad, max));
+          }
+          // within the limit, only one fault is possible: the code is the same
+          if (max === MAX) for (const b of [node, pako]) assert.equal(await outcome((async () => b.inflateSync(w, bad, max))()), await outcome(b.inflate(w, bad, max)));
+        }),
+        { numRuns: 100 },
+      );
+    }
+  });
+
   it('gzip members may be concatenated, even split exactly at a chunk boundary', async () => {
     const [a, b] = [sample(1000, 3), sample(2000, 4)];
     const one = await node.deflate('gzip', a, 6);

@@ -1,0 +1,197 @@
+/**
+ * Reading a whole image fast without changing what is read: preloaded tables against block-by-block
+ * reads, walkChunks against walk, the fragment cache (many files per fragment block, a cache of one
+ * block), read-ahead, and extraction with decoder threads against unsquashfs -d, including a data
+ * block that does not decode (the same FormatError with or without threads).
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FormatError } from '../../src/bytes/errors.js';
+import { bytesAccess, fileAccess } from '../../src/bytes/random.js';
+import { extractSquashfs } from '../../src/squashfs/extract.js';
+import { openSquashfs, type OpenOptions, type Squashfs } from '../../src/squashfs/read.js';
+import { blockDiskSize } from '../../src/squashfs/layout.js';
+import { requireTools, skipWithout, tempDir } from '../helpers.js';
+import { seeded, TIME } from './fixture.js';
+import { entries, snapshotHost, snapshotImage } from './snapshot.js';
+
+let tmp = '';
+
+function sh(cmd: string, args: string[]) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** 400 small files in 8 folders (about 50 per 128 KiB fragment block), one large file with a hole, a link. */
+function makeTree(dir: string): void {
+  for (let d = 0; d < 8; d++) {
+    mkdirSync(join(dir, `d${d}`), { recursive: true });
+    for (let f = 0; f < 50; f++) {
+      const n = ((d * 50 + f) * 977) % 5000;
+      writeFileSync(join(dir, `d${d}`, `f${f}`), f % 3 ? seeded(n, d * 100 + f) : 'text '.repeat(n / 5));
+    }
+  }
+  // 1.5 MiB of data, a 1 MiB hole, 1 MiB of compressible data and a tail: several hundred 4 KiB blocks
+  writeFileSync(join(dir, 'big'), seeded(1_500_000, 7));
+  truncateSync(join(dir, 'big'), 2_548_576);
+  appendFileSync(join(dir, 'big'), Buffer.alloc(1 << 20, 'squashfs '));
+  appendFileSync(join(dir, 'big'), seeded(3000, 8));
+  spawnSync('ln', ['-s', 'd0/f1', join(dir, 'link')]);
+  spawnSync('touch', ['-h', '-d', `@${TIME}`, ...['big', 'link', ...Array.from({ length: 8 }, (_, d) => `d${d}`)].map((p) => join(dir, p))]);
+}
+
+async function open(img: string, o: OpenOptions = {}): Promise<Squashfs> {
+  return openSquashfs(await fileAccess(img, 'squashfs'), o);
+}
+
+async function extracted(img: string, to: string, threads: number, o: OpenOptions = {}): Promise<ReturnType<typeof snapshotHost>> {
+  const fs = await open(img, o);
+  try {
+    await extractSquashfs(fs, to, { threads });
+  } finally {
+    await fs.close();
+  }
+  return snapshotHost(to);
+}
+
+describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'unsquashfs') }, () => {
+  const img = () => join(tmp, 'tree-4k.sqfs');
+  before(() => {
+    requireTools('mksquashfs', 'unsquashfs');
+    tmp = tempDir('imgkit-sqfs-extract-');
+    makeTree(join(tmp, 'tree'));
+    // 4 KiB blocks: the large file has hundreds of blocks; 128 KiB: the small files share fragment blocks
+    sh('mksquashfs', [join(tmp, 'tree'), img(), '-noappend', '-quiet', '-no-progress', '-b', '4096', '-mkfs-time', String(TIME)]);
+    sh('mksquashfs', [join(tmp, 'tree'), join(tmp, 'tree-128k.sqfs'), '-noappend', '-quiet', '-no-progress', '-mkfs-time', String(TIME)]);
+    sh('unsquashfs', ['-q', '-n', '-d', join(tmp, 'ref-4k'), img()]);
+    sh('unsquashfs', ['-q', '-n', '-d', join(tmp, 'ref-128k'), join(tmp, 'tree-128k.sqfs')]);
+  });
+  after(() => tmp && rmSync(tmp, { recursive: true, force: true }));
+
+  it('preloaded tables and block-by-block reads give the same tree', async () => {
+    for (const f of ['tree-4k.sqfs', 'tree-128k.sqfs']) {
+      const bytes = new Uint8Array(readFileSync(join(tmp, f)));
+      const lazy = await openSquashfs(bytesAccess(bytes, 'squashfs'), { maxTableBytes: 0 });
+      const whole = await openSquashfs(bytesAccess(bytes, 'squashfs'));
+      await whole.preload();
+      const root = await whole.root();
+      assert.ok(whole.readdirNow(root), 'the root listing is in memory');
+      assert.equal(lazy.readdirNow(await lazy.root()), undefined, 'nothing is preloaded past maxTableBytes');
+      assert.deepEqual(entries(await snapshotImage(whole, { nlink: true })), entries(await snapshotImage(lazy, { nlink: true })));
+    }
+  });
+
+  it('walkChunks yields what walk yields, in the same order, for any chunk size', async () => {
+    const fs = await open(img());
+    const one = [];
+    for await (const e of fs.walk()) one.push(e.path);
+    for (const max of [1, 7, 1024]) {
+      const got = [];
+      for await (const chunk of fs.walkChunks('/', max)) {
+        assert.ok(chunk.length <= max);
+        got.push(...chunk.map((e) => e.path));
+      }
+      assert.deepEqual(got, one);
+    }
+    const sub = [];
+    for await (const chunk of fs.walkChunks('d3')) sub.push(...chunk.map((e) => e.path));
+    assert.deepEqual(sub, one.filter((p) => p === '/d3' || p.startsWith('/d3/')));
+    await fs.close();
+  });
+
+  it('files that share fragment blocks read the same through a cache of one block and of many', async () => {
+    const big = await open(join(tmp, 'tree-128k.sqfs'));
+    const small = await open(join(tmp, 'tree-128k.sqfs'), { fragmentCacheBytes: 1 });
+    assert.ok(big.superblock.fragments >= 5, `${big.superblock.fragments} fragment blocks`);
+    const sharing = new Map<number, number>();
+    for await (const { path, inode } of big.walk()) {
+      if (inode.kind !== 'file') continue;
+      if (inode.fragment !== undefined) sharing.set(inode.fragment, (sharing.get(inode.fragment) ?? 0) + 1);
+      const want = readFileSync(join(tmp, 'tree', path));
+      assert.deepEqual(Buffer.from(await big.readFile(inode)), want, path);
+      assert.deepEqual(Buffer.from(await small.readFile(inode)), want, path);
+      // the tail as the extractor takes it, from the cache when it is there
+      const tail = big.tailNow(inode) ?? (await big.readTail(inode));
+      assert.deepEqual(Buffer.from(tail), want.subarray(want.length - tail.length), path);
+    }
+    assert.ok(Math.max(...sharing.values()) >= 20, 'fragment blocks are shared by many files');
+    await big.close();
+    await small.close();
+  });
+
+  it('read-ahead gives the same chunks as reading one block at a time', async () => {
+    const fs = await open(img());
+    const inode = await fs.lookup('big');
+    const plain = [], ahead = [];
+    for await (const c of fs.createReadStream(inode)) plain.push(Buffer.from(c));
+    for await (const c of fs.createReadStream(inode, { ahead: 6 })) ahead.push(Buffer.from(c));
+    assert.ok(plain.length > 500);
+    assert.deepEqual(ahead, plain);
+    assert.deepEqual(Buffer.concat(plain), readFileSync(join(tmp, 'tree/big')));
+    await fs.close();
+  });
+
+  it('extracts as unsquashfs -d does, with and without decoder threads, with a small fragment cache', async () => {
+    for (const [f, ref] of [['tree-4k.sqfs', 'ref-4k'], ['tree-128k.sqfs', 'ref-128k']]) {
+      const want = entries(snapshotHost(join(tmp, ref!)));
+      for (const threads of [0, 2]) {
+        const to = join(tmp, `out-${f}-${threads}`);
+        assert.deepEqual(entries(await extracted(join(tmp, f!), to, threads, { fragmentCacheBytes: 1 })), want, `${f}, ${threads} threads`);
+        // the hole stays a hole
+        const blocks = Number(sh('stat', ['-c', '%b', join(to, 'big')]));
+        assert.ok(blocks * 512 < 2_548_576 + (1 << 20), `big allocates ${blocks * 512} bytes`);
+      }
+    }
+  });
+
+  it('decoder threads read every compressor as the calling thread does (synchronous and asynchronous codecs)', async () => {
+    for (const comp of ['xz', 'lz4', 'zstd']) {
+      const f = join(tmp, `tree-${comp}.sqfs`);
+      sh('mksquashfs', [join(tmp, 'tree'), f, '-noappend', '-quiet', '-no-progress', '-b', '16384', '-comp', comp, '-mkfs-time', String(TIME)]);
+      const want = entries(snapshotHost(join(tmp, 'ref-4k')));
+      for (const threads of [0, 2]) assert.deepEqual(entries(await extracted(f, join(tmp, `out-${comp}-${threads}`), threads)), want, `${comp}, ${threads} threads`);
+    }
+  });
+
+  it('a decoder thread refuses a block that does not decode, and answers a failed write with its own error', async () => {
+    const { DecodePool, WriteError } = await import('../../src/squashfs/decode-pool.js');
+    const { deflateSync } = await import('node:zlib');
+    const pool = new DecodePool('gzip', {}, 4096, 1);
+    try {
+      const data = seeded(3000, 9);
+      assert.deepEqual(await pool.decode(new Uint8Array(deflateSync(data)), 4096), data);
+      const refused = (e: unknown) => e instanceof Error && !(e instanceof WriteError);
+      await assert.rejects(pool.decode(new Uint8Array([0x78, 0x9c, 1, 2, 3]), 4096), refused);
+      await assert.rejects(pool.decode(new Uint8Array(deflateSync(data)), 2000), refused, 'past max');
+      await assert.rejects(pool.decodeTo(new Uint8Array([0x78, 0x9c, 1, 2, 3]), 4096, 987_654, 0), refused, 'nothing to write');
+      await assert.rejects(pool.decodeTo(new Uint8Array(deflateSync(data)), 4096, 987_654, 0), (e: unknown) => e instanceof WriteError && e.code === 'EBADF');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a data block that does not decode fails extraction with the same FormatError with or without decoder threads', async () => {
+    const bytes = new Uint8Array(readFileSync(img()));
+    const fs = await openSquashfs(bytesAccess(bytes, 'squashfs'));
+    const blocks = fs.dataBlocks(await fs.lookup('big')).filter((b) => blockDiskSize(b.word) > 100 && !(b.word & (1 << 24)));
+    const b = blocks[Math.floor(blocks.length / 2)]!;
+    const bad = bytes.slice();
+    for (let i = 10; i < 60; i++) bad[b.at + i]! ^= 0x5a;
+    const bad1 = join(tmp, 'bad.sqfs');
+    writeFileSync(bad1, bad);
+    const errors = [];
+    for (const threads of [0, 2]) {
+      const e = await extracted(bad1, join(tmp, `bad-out-${threads}`), threads).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      assert.ok(e instanceof FormatError, `${threads} threads: ${String(e)}`);
+      errors.push([e.code, e.message]);
+    }
+    assert.deepEqual(errors[1], errors[0]);
+  });
+});
