@@ -130,6 +130,11 @@ export interface BlockCodec {
    * FormatError at `offset`, the block's position in the image.
    */
   decompress(src: Uint8Array, max: number, offset: number): Promise<Uint8Array>;
+  /**
+   * `decompress` on the calling thread, for codecs where that is cheaper than a round trip to
+   * another (gzip, lz4, lzo); undefined for the others. Loads the codec first.
+   */
+  syncDecompressor(): Promise<((src: Uint8Array, max: number, offset: number) => Uint8Array) | undefined>;
 }
 
 const CODEC_IDS: Partial<Record<CompressorName, CompressionId>> = { gzip: 'zlib', xz: 'xz', lzma: 'lzma', zstd: 'zstd' };
@@ -142,24 +147,47 @@ function wrap(e: unknown, name: string, offset: number): unknown {
 
 export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize: number): BlockCodec {
   const id = COMPRESSOR[name];
-  const decompress = async (src: Uint8Array, max: number, offset: number): Promise<Uint8Array> => {
-    try {
+  type Sync = (src: Uint8Array, max: number, offset: number) => Uint8Array;
+  let sync: Promise<Sync | undefined> | undefined;
+  const syncDecompressor = (): Promise<Sync | undefined> =>
+    (sync ??= (async (): Promise<Sync | undefined> => {
       if (name === 'lz4') {
         const { decodeBlock } = await import('../codec/lz4-block.js');
-        const dst = new Uint8Array(max);
-        const end = decodeBlock(src, 0, src.length, dst, 0, max, 0, FORMAT, offset);
-        if (end < 0) throw new FormatError(FORMAT, 'LIMIT', offset, `Cannot decompress lz4 block: output exceeds ${max} bytes`);
-        return dst.subarray(0, end);
+        return (src, max, offset) => {
+          const dst = new Uint8Array(max);
+          const end = decodeBlock(src, 0, src.length, dst, 0, max, 0, FORMAT, offset);
+          if (end < 0) throw new FormatError(FORMAT, 'LIMIT', offset, `Cannot decompress lz4 block: output exceeds ${max} bytes`);
+          return dst.subarray(0, end);
+        };
       }
       if (name === 'lzo') {
         const { decodeLzo1x } = await import('../codec/lzo1x.js');
-        return decodeLzo1x(src, max, FORMAT, offset);
+        return (src, max, offset) => decodeLzo1x(src, max, FORMAT, offset);
       }
+      const codec = await getCodec(CODEC_IDS[name]!);
+      return codec.decodeSync && ((src, max) => codec.decodeSync!(src, { maxOutput: max }));
+    })());
+  const decompress = async (src: Uint8Array, max: number, offset: number): Promise<Uint8Array> => {
+    try {
+      if (name === 'lz4' || name === 'lzo') return (await syncDecompressor())!(src, max, offset);
       const codec = await getCodec(CODEC_IDS[name]!);
       return await codec.decode(src, { maxOutput: max });
     } catch (e) {
       throw wrap(e, name, offset);
     }
+  };
+  const syncWrapped = async (): Promise<Sync | undefined> => {
+    const f = await syncDecompressor();
+    return (
+      f &&
+      ((src, max, offset) => {
+        try {
+          return f(src, max, offset);
+        } catch (e) {
+          throw wrap(e, name, offset);
+        }
+      })
+    );
   };
   const smaller = (c: Uint8Array | undefined, size: number) => (c && c.length < size ? c : undefined);
   let compress: (src: Uint8Array) => Promise<Uint8Array | undefined>;
@@ -172,9 +200,14 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
         const { promisify } = await import('node:util');
         const deflate = promisify(zlib.deflate);
         const zs: Record<number, number> = { 1: zlib.constants.Z_DEFAULT_STRATEGY, 2: zlib.constants.Z_FILTERED, 4: zlib.constants.Z_HUFFMAN_ONLY, 8: zlib.constants.Z_RLE, 16: zlib.constants.Z_FIXED };
+        // metadata blocks (8 KiB, when data blocks are larger) compress here and now: a thread-pool
+        // round trip costs more than deflating 8 KiB, and the sync call frees its ~260 KB of zlib
+        // state at once instead of leaving it to the garbage collector
+        const small = src.length <= 8192 && blockSize > 8192;
         let best: Uint8Array | undefined;
         for (const s of strategies) {
-          const out = await deflate(src, { level, windowBits, memLevel: 8, strategy: zs[s]! });
+          const o = { level, windowBits, memLevel: 8, strategy: zs[s]! };
+          const out = small ? zlib.deflateSync(src, o) : await deflate(src, o);
           if (!best || out.length < best.length) best = new Uint8Array(out.buffer, out.byteOffset, out.length);
         }
         return smaller(best, src.length);
@@ -232,5 +265,5 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       };
       break;
   }
-  return { name, id, compress, decompress };
+  return { name, id, compress, decompress, syncDecompressor: syncWrapped };
 }

@@ -107,7 +107,7 @@ export class DataWriter {
   readonly #window: number;
   readonly #block: Uint8Array;
   readonly #free: Uint8Array[] = [];
-  readonly #meter = garbageMeter(16 << 20);
+  readonly #meter = garbageMeter(16 << 20, 64 << 20);
   /**
    * mksquashfs 4.5 fills two fragment blocks at once: one with whole small files, one with the
    * tails of larger files (-always-use-fragments); at the end the small-file block is written first.
@@ -238,13 +238,13 @@ export class DataWriter {
       const sameTail = pre!.tail === undefined ? match.fragment === undefined : match.fragment !== undefined && this.#tailKey.get(match) === pre!.tailKey;
       if (sameTail && match.size === size) return match; // the whole file
       let fragment: number | undefined, fragmentOffset = 0;
-      if (pre!.tail) ({ index: fragment, offset: fragmentOffset } = await this.#addFragment(size < bs ? this.#small : this.#tails, pre!.tail));
+      if (pre!.tail) ({ index: fragment, offset: fragmentOffset } = await this.#addFragment(size < bs ? this.#small : this.#tails, pre!.tail, pre!.tailKey));
       fd = { size, start: match.start, blocks: match.blocks, fragment, fragmentOffset, sparse: report(pre!.sparse) };
     } else {
       const w = await this.#scan(content, size, fragmentTail, true);
       fd = { size, start: w.blocks.length ? w.start : undefined, blocks: w.blocks, fragment: undefined, fragmentOffset: 0, sparse: report(w.sparse) };
       if (w.tail) {
-        const f = await this.#addFragment(size < bs ? this.#small : this.#tails, w.tail);
+        const f = await this.#addFragment(size < bs ? this.#small : this.#tails, w.tail, w.tailKey);
         fd = { ...fd, fragment: f.index, fragmentOffset: f.offset };
       }
       pre = w;
@@ -279,7 +279,8 @@ export class DataWriter {
       const zero = !this.o.noSparse && allZero(block);
       // an all-zero tail or small file becomes a hole, never a fragment (mksquashfs: fragment && c_byte)
       if (last && fragmentTail && !zero) {
-        tail = block.slice();
+        // a view of the scan buffer: the caller copies it into a fragment block before the next scan
+        tail = block;
         return;
       }
       if (zero) {
@@ -327,11 +328,11 @@ export class DataWriter {
     return { key: `${keys.length}:${keys.join(',')}`, keyCount: keys.length, first: keys[0] ?? '', blocks, start, sparse, tail, tailKey };
   }
 
-  async #addFragment(f: FragmentStream, tail: Uint8Array): Promise<{ index: number; offset: number }> {
+  async #addFragment(f: FragmentStream, tail: Uint8Array, tailKey: string | undefined): Promise<{ index: number; offset: number }> {
     // mksquashfs also deduplicates fragments: a tail equal to an earlier one shares its bytes
     let key: string | undefined;
     if (!this.o.noDuplicates) {
-      key = createHash('sha256').update(tail).digest('hex');
+      key = tailKey ?? createHash('sha256').update(tail).digest('base64');
       const seen = this.#fragSeen.get(key);
       if (seen) return seen;
     }

@@ -7,13 +7,13 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-let collect: (() => void) | undefined;
+type Gc = (o?: { type: 'minor' | 'major' }) => void;
+let gc: Gc | undefined;
 
-function init(): () => void {
+function init(): Gc {
   try {
     setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as (o?: { type: 'minor' | 'major' }) => void;
-    return () => gc({ type: 'minor' });
+    return runInNewContext('gc') as Gc;
   } catch {
     return () => {};
   }
@@ -21,15 +21,29 @@ function init(): () => void {
 
 /** Collects the young generation (no-op where the runtime does not allow it). */
 export function collectYoung(): void {
-  (collect ??= init())();
+  (gc ??= init())({ type: 'minor' });
 }
 
-/** Calls {@link collectYoung} once every `every` bytes reported to it. */
-export function garbageMeter(every: number): (bytes: number) => void {
-  let n = 0;
+/** A full collection (no-op where the runtime does not allow it). */
+export function collectAll(): void {
+  (gc ??= init())({ type: 'major' });
+}
+
+/**
+ * Calls {@link collectYoung} once every `every` bytes reported to it, and a full collection once
+ * every `majorEvery` bytes: buffers that lived through two scavenges (a small young generation
+ * promotes them quickly) are freed only by a full one, which V8 otherwise starts only after
+ * another 64 MB of external memory.
+ */
+export function garbageMeter(every: number, majorEvery = Infinity): (bytes: number) => void {
+  let n = 0, m = 0;
   return (bytes) => {
     n += bytes;
-    if (n >= every) {
+    m += bytes;
+    if (m >= majorEvery) {
+      n = m = 0;
+      (gc ??= init())({ type: 'major' });
+    } else if (n >= every) {
       n = 0;
       collectYoung();
     }

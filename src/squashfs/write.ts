@@ -23,6 +23,7 @@ import { encodeLookupTable } from './table.js';
 import type { SourceEntry, SourceInode } from './tree.js';
 import { XattrWriter } from './xattr.js';
 import { compressorFor } from './pool.js';
+import { collectAll, garbageMeter } from './gc.js';
 
 export interface WriteOptions {
   /** Default gzip. */
@@ -222,6 +223,11 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
   } finally {
     await compressor.close();
   }
+  // the data's buffers are garbage now; free them before the metadata tables start allocating
+  collectAll();
+  // each compressed 8 KiB metadata block leaves a codec context (gzip: ~260 KB of zlib state) to the
+  // garbage collector; collect every 32 blocks or so (fully every 128) rather than after 64 MB of external memory
+  const metaMeter = garbageMeter(256 << 10, 1 << 20);
   const inodes = new MetaWriter(codec, !!opts.noInodeCompression);
   const dirs = new MetaWriter(codec, !!opts.noInodeCompression);
   const kv = new MetaWriter(codec, !!opts.noXattrCompression);
@@ -240,6 +246,7 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
       ...fields,
     });
     await inodes.append(bytes);
+    metaMeter(bytes.length);
     exportRefs[p.number - 1] = ref;
     return ref;
   };
@@ -283,6 +290,7 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
     const at = await dirs.ref();
     const startPos = dirs.total;
     await dirs.append(bytes);
+    metaMeter(bytes.length);
     const index = listing.index.map((i) => ({ index: i.index, startBlock: dirs.blockOffsetAt(startPos + i.index), name: i.name }));
     const xattr = await xattrOf(p.inode);
     const size = bytes.length + 3;
