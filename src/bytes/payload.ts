@@ -91,9 +91,31 @@ export function rangePayload(ra: RandomAccess, offset: number, size: number, for
     throw new FormatError(format, 'TRUNCATED', offset, `Cannot read ${size} bytes: the input ends at 0x${ra.size.toString(16)}`);
   return {
     size,
-    chunks: () => rangeChunks(ra, offset, size, CHUNK),
+    chunks: () => (ra.readIntoSync ? pooledChunks(ra, offset, size) : rangeChunks(ra, offset, size, CHUNK)),
     readAt: (at, n) => ra.readAt(offset + at, Math.max(0, Math.min(n, size - at))),
   };
+}
+
+/**
+ * Synchronous reads into 1 MiB buffers that come back for reuse once a file sink has written
+ * them (releaseWhenWritten), as filePayload does: no page faults on fresh memory per chunk.
+ */
+async function* pooledChunks(ra: RandomAccess, offset: number, size: number): AsyncGenerator<Uint8Array> {
+  const pool: Uint8Array[] = [];
+  // a consumer that does not write to a file never releases: past a few chunks out, stop pooling
+  // (each registration lives until a full collection, and 1 GiB of them would set the peak RSS)
+  let out = 0;
+  for (let at = 0; at < size; ) {
+    const n = Math.min(CHUNK, size - at);
+    const mem = (n === CHUNK && pool.pop()) || new Uint8Array(n);
+    ra.readIntoSync!(offset + at, mem);
+    if (n === CHUNK && out < 8) {
+      out++;
+      releaseWhenWritten(mem, () => (out--, pool.push(mem)));
+    }
+    at += n;
+    yield mem;
+  }
 }
 
 /** The first `n` bytes of a payload (fewer if it is shorter), reading no more than needed where it can seek. */

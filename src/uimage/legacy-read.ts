@@ -10,7 +10,7 @@ import { crc32 } from '../bytes/crc32.js';
 import { FormatError } from '../bytes/errors.js';
 import { limit, padding } from '../bytes/limits.js';
 import { rangePayload, type StreamPayload } from '../bytes/payload.js';
-import { bytesAccess, rangeChunks, type RandomAccess } from '../bytes/random.js';
+import { bytesAccess, scanRange, type RandomAccess } from '../bytes/random.js';
 import { HEADER_SIZE, IH_MAGIC, IVT_CSF_EXTRA, LegacyHeader, OFF } from './layout.js';
 import { IH_TYPE_FIRMWARE_IVT, IH_TYPE_MULTI, IH_TYPE_SCRIPT } from './tables.js';
 
@@ -181,7 +181,7 @@ export async function openLegacyImage(ra: RandomAccess, opts?: LegacyReadOptions
   const deferCrc = opts?.verify !== false && opts?.dataCrcWhileStreaming === true && !isMulti(header.type);
   if (opts?.verify !== false && !deferCrc) {
     let c = 0;
-    for await (const chunk of rangeChunks(ra, HEADER_SIZE, dataSize)) c = crc32(chunk, c);
+    await scanRange(ra, HEADER_SIZE, dataSize, (chunk) => (c = crc32(chunk, c)));
     checkDataCrc(header, c);
   }
   let parts: LegacyPart[] = [{ offset: HEADER_SIZE, size: dataSize }];
