@@ -18,6 +18,7 @@ import { posix } from 'node:path';
 import type { StreamPayload } from '../bytes/payload.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, U32_MAX } from './layout.js';
 import { normalizeName, type CpioItem, type ReadInto, type SyncReader } from './write.js';
+import { mapLimit } from '../bytes/map-limit.js';
 
 /** The subset of node:fs/promises the walker uses (also met by `@zenfs/core`'s `fs.promises`). */
 export interface FsLike {
@@ -147,20 +148,6 @@ function readFully(fd: number, buf: Uint8Array, at: number, length: number, posi
   let got = 0;
   for (let n = -1; n !== 0 && got < length; got += n) n = syncFs.readSync(fd, buf, at + got, length - got, position + got);
   return got;
-}
-
-/** Runs `fn` over `xs` with at most `n` calls in flight, keeping the order of results. */
-async function mapLimit<T, U>(xs: readonly T[], n: number, fn: (x: T) => Promise<U>): Promise<U[]> {
-  const out = new Array<U>(xs.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < xs.length) {
-      const i = next++;
-      out[i] = await fn(xs[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, xs.length) }, worker));
-  return out;
 }
 
 /**

@@ -119,6 +119,13 @@ export function decodeCompressorOptions(name: CompressorName, p: Uint8Array, off
   }
 }
 
+/** What a compression or decompression worker needs to build the image's block codec. */
+export interface CodecInit {
+  name: CompressorName;
+  options: CompressorOptions;
+  blockSize: number;
+}
+
 /** Compresses and decompresses single blocks (data, fragment or metadata) for one image. */
 export interface BlockCodec {
   readonly name: CompressorName;

@@ -6,16 +6,9 @@
  */
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { blockCodec, type CompressorOptions } from './compressor.js';
-import type { CompressorName } from './layout.js';
+import { blockCodec, type CodecInit } from './compressor.js';
 
-interface Init {
-  name: CompressorName;
-  options: CompressorOptions;
-  blockSize: number;
-}
-
-const { name, options, blockSize } = workerData as Init;
+const { name, options, blockSize } = workerData as CodecInit;
 const codec = blockCodec(name, options, blockSize);
 const sync = await codec.syncDecompressor();
 const port = parentPort!;

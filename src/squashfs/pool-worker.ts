@@ -5,17 +5,10 @@
  * Buffers travel both ways as transferred ArrayBuffers, so nothing is copied between threads.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { blockCodec, type CompressorOptions } from './compressor.js';
-import type { CompressorName } from './layout.js';
+import { blockCodec, type CodecInit } from './compressor.js';
 import { garbageMeter } from './gc.js';
 
-interface Init {
-  name: CompressorName;
-  options: CompressorOptions;
-  blockSize: number;
-}
-
-const { name, options, blockSize } = workerData as Init;
+const { name, options, blockSize } = workerData as CodecInit;
 const codec = blockCodec(name, options, blockSize);
 const port = parentPort!;
 // lzma (id 2) makes a liblzma encoder per block, freed when its stream object is collected

@@ -10,6 +10,7 @@ import type { ByteSink } from '../bytes/sink.js';
 import type { FileKind } from './layout.js';
 import type { SourceInode } from './tree.js';
 import { writeSquashfs, type WriteOptions, type WriteResult } from './write.js';
+import { mapLimit } from '../bytes/map-limit.js';
 
 /** The calls {@link fsTree} makes (met by `@zenfs/core`'s `fs.promises` and by node:fs/promises). */
 export interface FsPromisesLike {
@@ -110,20 +111,6 @@ function fsFile(fs: FsPromisesLike, path: string, size: number): StreamPayload {
       return buf;
     },
   };
-}
-
-/** `fn` over `xs` with at most `n` calls in flight, results in order. */
-async function mapLimit<T, U>(xs: readonly T[], n: number, fn: (x: T) => Promise<U>): Promise<U[]> {
-  const out = new Array<U>(xs.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < xs.length) {
-      const i = next++;
-      out[i] = await fn(xs[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, xs.length) }, worker));
-  return out;
 }
 
 /**
