@@ -89,6 +89,8 @@ export const cases: readonly BenchCase[] = [
     },
     ours: ['./bin/uimage', 'extract', INPUT_IMG, '-p', '0', '-o', OURS_OUT],
     theirs: ['dumpimage', '-T', 'kernel', '-p', '0', '-o', THEIRS_OUT, INPUT_IMG],
+    // neither side pays for freeing the previous run's 64 MiB output (rename over it, or O_TRUNC)
+    beforeRun: (side) => remove(side === 'ours' ? OURS_OUT : THEIRS_OUT),
     goal: 1.0,
     check: () => assertSameFile(OURS_OUT, THEIRS_OUT),
     requires: ['mkimage'],
