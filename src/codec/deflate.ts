@@ -8,7 +8,7 @@
  * (block padding); anything else is BAD_FIELD. Both backends and any chunking give the same answer.
  */
 import { FormatError } from '../bytes/errors.js';
-import { collect } from '../bytes/source.js';
+import { collect, concat } from '../bytes/source.js';
 import { Budget, codecError, plain, throughTransform, within } from './pipe.js';
 
 export type Wrapper = 'gzip' | 'zlib';
@@ -163,7 +163,7 @@ export async function pakoBackend(): Promise<DeflateBackend> {
     // next_in is what it consumed (total_in restarts with each gzip member).
     const consumed = (inf as unknown as { strm?: { next_in?: number } }).strm?.next_in;
     checkTail(wrapper, input, consumed ?? input.length);
-    return parts.length === 1 ? parts[0]! : join(parts);
+    return parts.length === 1 ? parts[0]! : concat(parts);
   }
 
   return {
@@ -195,14 +195,4 @@ export async function pakoBackend(): Promise<DeflateBackend> {
       yield* flush();
     },
   };
-}
-
-function join(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -22,6 +22,7 @@ import {
 import { HASH_ALGOS, hashPayload } from './fit-hash.js';
 import { findRegions, regionBytes } from './fit-regions.js';
 import { ecdsaKeyProps, FitSignError, loadSigningKey, rsaKeyProps, signData, type FitSigningKey } from './fit-sign.js';
+import { concat } from '../bytes/source.js';
 
 /** A FIT to build: the tree (as compiled from an .its) and the data of each image by node name. */
 export interface FitInput {
@@ -431,7 +432,7 @@ function external(packed: Uint8Array, order: string[], payloads: Map<string, Pay
     if (t.tag === FDT_PROP && depth === 3 && inImages && t.name === P.data && payloads.has(current)) continue;
     parts.push(raw);
   }
-  const struct = concatAll(parts);
+  const struct = concat(parts);
   const strBytes = new Uint8Array(strings.length);
   for (let i = 0; i < strings.length; i++) strBytes[i] = strings.charCodeAt(i);
   const packedSize = h.offStruct + struct.length + strBytes.length;
@@ -454,16 +455,6 @@ function external(packed: Uint8Array, order: string[], payloads: Map<string, Pay
     images,
     plan: { kind: 'external', blob, at, align, order: extOrder },
   };
-}
-
-function concatAll(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 // ---- writing ---------------------------------------------------------------------------------------
