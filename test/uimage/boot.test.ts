@@ -7,7 +7,7 @@
  *    The kernel recognizes an LZMA initramfs only by the props byte 0x5d (lc3 lp0 pb2).
  *  - maltael: the 4kc-malta kernel's raw PT_LOAD bytes, gzip-compressed by us, in a kernel uImage
  *    (-C gzip, U-Boot decompresses it); the initramfs goes by rd_start/rd_size (U-Boot's MIPS boot does
- *    not hand a ramdisk to this kernel).
+ *    not hand a ramdisk to this kernel); `nokaslr` keeps the kernel where it was loaded, away from it.
  * The guest's /init prints a marker and powers off. Skips when QEMU or the guest files are missing;
  * fails instead when process.env.CI is set. Uses test/e2e/qemu.ts (read only) for the ARM side.
  */
@@ -115,7 +115,7 @@ describe('a gzip kernel uImage boots under U-Boot on MIPS Malta (maltael)', { sk
       loads: [{ file: img, addr: 0x0400_0000 }, { file: rd, addr: 0x0600_0000 }],
       commands: [
         'iminfo 0x84000000',
-        `setenv bootargs console=ttyS0 mem=200M panic=-1 rd_start=0x86000000 rd_size=${rdSize}`,
+        `setenv bootargs console=ttyS0 mem=200M nokaslr panic=-1 rd_start=0x86000000 rd_size=${rdSize}`,
         'bootm 0x84000000',
       ],
       marker: MARKER,
