@@ -152,7 +152,11 @@ function wrap(e: unknown, name: string, offset: number): unknown {
   return new FormatError(FORMAT, e.code, offset, `Cannot decompress ${name} block: ${e.detail}`, { cause: e });
 }
 
-export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize: number): BlockCodec {
+/**
+ * The codec of an image's blocks. `threaded`: compress() runs the work on libuv's thread pool where
+ * the codec can (gzip always does, xz then does too), so several calls in flight use several cores.
+ */
+export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize: number, threaded = false): BlockCodec {
   const id = COMPRESSOR[name];
   type Sync = (src: Uint8Array, max: number, offset: number) => Uint8Array;
   let sync: Promise<Sync | undefined> | undefined;
@@ -224,23 +228,37 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
     case 'xz': {
       const dictSize = o.dictSize ?? blockSize;
       const bcjs: (XzBcj | undefined)[] = [undefined, ...XZ_FILTERS.filter(([, bit]) => ((o.filters ?? 0) & bit) !== 0).map(([f]) => f)];
+      const encoderOptions = (bcj: XzBcj | undefined) => ({
+        level: o.preset ?? 6, dictSize, ...(o.extreme && { extreme: true }),
+        ...(o.lc !== undefined && { lc: o.lc }), ...(o.lp !== undefined && { lp: o.lp }), ...(o.pb !== undefined && { pb: o.pb }),
+        ...(bcj && { bcj }),
+      });
+      // the smallest output, the first filter chain's on a tie
+      const best = (outs: Uint8Array[]) => outs.reduce((a, b) => (b.length < a.length ? b : a));
+      if (threaded) {
+        // one set of native encoders (one per filter chain) per block in flight, kept for reuse
+        const free: ((input: Uint8Array) => Promise<Uint8Array>)[][] = [];
+        compress = async (src) => {
+          const { asyncXzEncoder } = await import('./xz-sync.js');
+          const set = free.pop() ?? bcjs.map((bcj) => asyncXzEncoder(encoderOptions(bcj)));
+          try {
+            const outs: Uint8Array[] = [];
+            for (const encode of set) outs.push(await encode(src));
+            return smaller(best(outs), src.length);
+          } finally {
+            free.push(set);
+          }
+        };
+        break;
+      }
       // one reusable native encoder per filter chain (xz-sync.ts), made on first use
       let encoders: ((input: Uint8Array) => Uint8Array)[] | undefined;
       compress = async (src) => {
         if (!encoders) {
           const { syncXzEncoder } = await import('./xz-sync.js');
-          encoders = bcjs.map((bcj) => syncXzEncoder({
-            level: o.preset ?? 6, dictSize, ...(o.extreme && { extreme: true }),
-            ...(o.lc !== undefined && { lc: o.lc }), ...(o.lp !== undefined && { lp: o.lp }), ...(o.pb !== undefined && { pb: o.pb }),
-            ...(bcj && { bcj }),
-          }));
+          encoders = bcjs.map((bcj) => syncXzEncoder(encoderOptions(bcj)));
         }
-        let best: Uint8Array | undefined;
-        for (const encode of encoders) {
-          const out = encode(src);
-          if (!best || out.length < best.length) best = out;
-        }
-        return smaller(best, src.length);
+        return smaller(best(encoders.map((encode) => encode(src))), src.length);
       };
       break;
     }

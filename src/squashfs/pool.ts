@@ -91,11 +91,10 @@ export class CompressPool implements Compressor {
 }
 
 /**
- * Runs the codec from the calling thread, at most `limit` blocks at a time. gzip (node:zlib)
- * compresses on libuv's thread pool, so this is parallel without the
- * memory of a JavaScript isolate per worker; xz (lzma-native runs each small stream on the calling
- * thread, measured), zstd (WebAssembly) and lz4 (JavaScript) need {@link CompressPool} to use more
- * than one core.
+ * Runs the codec from the calling thread, at most `limit` blocks at a time. gzip (node:zlib) and
+ * xz (lzma-native's native stream, xz-sync.ts) compress on libuv's thread pool, so this is parallel
+ * without the memory of a JavaScript isolate per worker; zstd (WebAssembly) and lz4 (JavaScript)
+ * need {@link CompressPool} to use more than one core.
  */
 export function inlineCompressor(codec: BlockCodec, limit = Infinity): Compressor {
   let running = 0;
@@ -117,7 +116,7 @@ export function inlineCompressor(codec: BlockCodec, limit = Infinity): Compresso
 }
 
 /** Codecs whose compress() already runs off the JavaScript thread. */
-const NATIVE_ASYNC: ReadonlySet<CompressorName> = new Set(['gzip']);
+const NATIVE_ASYNC: ReadonlySet<CompressorName> = new Set(['gzip', 'xz']);
 
 /**
  * The compressor for `processors` threads: 0 runs on the calling thread with no limit (the
@@ -127,6 +126,6 @@ const NATIVE_ASYNC: ReadonlySet<CompressorName> = new Set(['gzip']);
 export function compressorFor(name: CompressorName, options: CompressorOptions, blockSize: number, processors: number): Compressor {
   const codec = () => blockCodec(name, options, blockSize);
   if (processors === 0) return inlineCompressor(codec());
-  if (NATIVE_ASYNC.has(name)) return inlineCompressor(codec(), processors);
+  if (NATIVE_ASYNC.has(name)) return inlineCompressor(blockCodec(name, options, blockSize, true), processors);
   return new CompressPool(name, options, blockSize, processors);
 }

@@ -15,7 +15,8 @@ import type { SourceInode } from '../../src/squashfs/tree.js';
 import { ensureBuilt, root, tempDir, which } from '../helpers.js';
 import { seeded } from './fixture.js';
 import { encodeXzBlock } from '../../src/codec/xz-block.js';
-import { syncXzEncoder } from '../../src/squashfs/xz-sync.js';
+import { asyncXzEncoder, syncXzEncoder } from '../../src/squashfs/xz-sync.js';
+import { collectAll, collectYoung } from '../../src/squashfs/gc.js';
 
 async function image(t: SourceInode, o: WriteOptions): Promise<Buffer> {
   const sink = memorySink();
@@ -61,6 +62,33 @@ describe('squashfs parallel compression', () => {
         assert.deepEqual(enc(input), await encodeXzBlock(input, o));
       }
     }
+  });
+
+  it('the thread-pool xz encoder writes what encodeXzBlock writes, block after block, several at once', async () => {
+    for (const o of [{}, { bcj: 'x86' as const, dictSize: 65536 }, { level: 9, extreme: true, lc: 0, lp: 2, pb: 2 }]) {
+      const encs = [asyncXzEncoder(o), asyncXzEncoder(o)];
+      for (let i = 0; i < 3; i++) {
+        const inputs = [seeded(70_000, i), seeded(5000 + i, 7 + i)].map((b) => b.map((x, j) => (j % 3 ? x : 0)));
+        const got = await Promise.all(encs.map((enc, k) => enc(inputs[k]!)));
+        for (let k = 0; k < 2; k++) assert.deepEqual(got[k], await encodeXzBlock(inputs[k]!, o), `block ${i}, encoder ${k}`);
+      }
+    }
+    await assert.rejects(asyncXzEncoder({ dictSize: 4096 })(new Uint8Array(0)).then(() => asyncXzEncoder({ lc: 4, lp: 4 })(new Uint8Array(1))), RangeError);
+  });
+
+  it('collectAll frees what only a full collection frees (buffers promoted to the old generation)', async () => {
+    let kept: { data: Uint8Array } | undefined = { data: new Uint8Array(1 << 16) };
+    const ref = new WeakRef(kept);
+    for (let i = 0; i < 3; i++) collectYoung(); // survives: promoted to the old generation
+    kept = undefined;
+    // a WeakRef target lives at least until the end of the job that made or dereferenced it
+    const nextJob = () => new Promise((r) => setImmediate(r));
+    await nextJob();
+    collectYoung();
+    assert.ok(ref.deref() !== undefined, 'a scavenge should not reach the old generation');
+    await nextJob();
+    collectAll();
+    assert.equal(ref.deref(), undefined);
   });
 
   it('property: any tree, options, worker count and window give the same image', async () => {
