@@ -126,10 +126,12 @@ const NATIVE_ASYNC: ReadonlySet<CompressorName> = new Set(['gzip', 'xz']);
 export function compressorFor(name: CompressorName, options: CompressorOptions, blockSize: number, processors: number): Compressor {
   const codec = () => blockCodec(name, options, blockSize);
   if (processors === 0) return inlineCompressor(codec());
-  // gzip: one block more than threads in flight, so that a thread finishing a block (milliseconds)
-  // finds the next one queued instead of waiting for this thread to hand it over between file
-  // reads (real-file tree on 2 cores: 24 → 21–22 s); mksquashfs too runs reader and writer threads
-  // beside its N deflators. An xz job holds megabytes of encoder: exactly N.
-  if (NATIVE_ASYNC.has(name)) return inlineCompressor(blockCodec(name, options, blockSize, true), name === 'gzip' ? processors + 1 : processors);
+  // One block more than threads in flight, so that a thread finishing a block (milliseconds) finds
+  // the next one queued instead of waiting for this thread to hand it over between file reads
+  // (real-file tree on 2 cores, gzip: 24 → 21–22 s); mksquashfs too runs reader and writer threads
+  // beside its N compressors. Only where a job holds little memory: an xz encoder with a 1 MiB
+  // dictionary holds ~13 MB.
+  const small = name === 'gzip' || (options.dictSize ?? blockSize) <= 256 << 10;
+  if (NATIVE_ASYNC.has(name)) return inlineCompressor(blockCodec(name, options, blockSize, true), small ? processors + 1 : processors);
   return new CompressPool(name, options, blockSize, processors);
 }
