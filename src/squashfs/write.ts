@@ -139,7 +139,8 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
   const copts = opts.compressorOptions ?? {};
   if (name === 'xz' && copts.dictSize !== undefined && copts.dictSize > blockSize)
     throw new RangeError(`Cannot write squashfs: xz dictionary ${copts.dictSize} exceeds the block size ${blockSize}`);
-  const codec = blockCodec(name, copts, blockSize);
+  // metadata: mksquashfs's xz compresses it with an 8 KiB dictionary whatever the data blocks use
+  const codec = blockCodec(name, name === 'xz' ? { ...copts, dictSize: METADATA_SIZE } : copts, blockSize);
   const optionsBlock = encodeCompressorOptions(name, copts, blockSize);
   const base = sink.position - (opts.appendTo?.dataEnd ?? 0);
 

@@ -7,8 +7,10 @@
  *    without a JavaScript isolate per core (each costs ~20 MB of RSS).
  * lzma-native ends the liblzma stream (lzma_end) when it reaches its end, so every block
  * initialises a fresh encoder (match finder memory included); the stream object itself is reused.
- * Output is identical to encodeXzBlock's (test/squashfs/parallel.test.ts).
+ * Output is laid out as mksquashfs's (see {@link asBufferEncoded}); its compressed data is
+ * encodeXzBlock's (test/squashfs/parallel.test.ts).
  */
+import { crc32 } from '../bytes/crc32.js';
 import { native, presetOptions, checkDictSize, type LzmaFilterOptions } from '../codec/liblzma.js';
 import type { XzBlockOptions } from '../codec/xz-block.js';
 
@@ -46,6 +48,90 @@ function xzFilters(o: XzBlockOptions): Filters {
   return [...(o.bcj ? [{ id: BCJ[o.bcj] }] : []), { id: 'LZMA_FILTER_LZMA2', options: lzma2 }];
 }
 
+/** Length of `n` as an xz variable-length integer (7 bits per byte). */
+const vliSize = (n: number) => {
+  let k = 1;
+  for (; n >= 0x80; k++) n = Math.floor(n / 0x80);
+  return k;
+};
+const putVli = (out: Uint8Array, at: number, n: number) => {
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) out[at++] = (n % 0x80) | 0x80;
+  out[at++] = n;
+  return at;
+};
+const getVli = (b: Uint8Array, at: number): [number, number] => {
+  let n = 0;
+  for (let shift = 1; ; shift *= 0x80) {
+    const v = b[at++]!;
+    n += (v & 0x7f) * shift;
+    if (v < 0x80) return [n, at];
+  }
+};
+const u32le = (out: Uint8Array, at: number, v: number) => new DataView(out.buffer, out.byteOffset).setUint32(at, v, true);
+
+/**
+ * Rewrites the one-block .xz stream liblzma's stream encoder wrote for `inputLength` bytes into the
+ * layout of lzma_stream_buffer_encode, which mksquashfs uses: the block header also stores the
+ * compressed and uncompressed sizes, and its length is planned for the LZMA2 worst case
+ * (`lzma2_bound`: input plus 3 bytes per 64 KiB chunk plus an end byte), so a short size field is
+ * followed by header padding (lzma_block_header_size). The compressed data and the check are the same bytes; the index and
+ * footer follow the new block size. `stream` is our encoder's output, so it is not validated.
+ */
+export function asBufferEncoded(stream: Uint8Array, inputLength: number): Uint8Array {
+  if (inputLength === 0) return stream; // no block in either layout
+  const STREAM_HEADER = 12, FOOTER = 12, CHECK = 4;
+  const oldHeader = (stream[STREAM_HEADER]! + 1) * 4;
+  const flags = stream[STREAM_HEADER + 1]!;
+  // filter flags: after the two fixed bytes (no size fields in the stream encoder's header)
+  let at = STREAM_HEADER + 2;
+  for (let i = 0; i <= (flags & 3); i++) {
+    let propsSize: number;
+    [, at] = getVli(stream, at);
+    [propsSize, at] = getVli(stream, at);
+    at += propsSize;
+  }
+  const filterFlags = stream.subarray(STREAM_HEADER + 2, at);
+  // the index record gives the block's unpadded size (header + data + check)
+  const backward = (new DataView(stream.buffer, stream.byteOffset).getUint32(stream.length - 8, true) + 1) * 4;
+  const [unpadded] = getVli(stream, stream.length - FOOTER - backward + 2);
+  const dataLength = unpadded - oldHeader - CHECK;
+  const data = stream.subarray(STREAM_HEADER + oldHeader, STREAM_HEADER + oldHeader + dataLength);
+  const padded = Math.ceil(dataLength / 4) * 4;
+  const check = stream.subarray(STREAM_HEADER + oldHeader + padded, STREAM_HEADER + oldHeader + padded + CHECK);
+
+  const bound = inputLength + Math.ceil(inputLength / 0x10000) * 3 + 1;
+  const header = Math.ceil((2 + vliSize(bound) + vliSize(inputLength) + filterFlags.length + 4) / 4) * 4;
+  const newUnpadded = header + dataLength + CHECK;
+  const index = Math.ceil((2 + vliSize(newUnpadded) + vliSize(inputLength)) / 4) * 4 + 4;
+  const out = new Uint8Array(STREAM_HEADER + header + padded + CHECK + index + FOOTER);
+  out.set(stream.subarray(0, STREAM_HEADER));
+  let p = STREAM_HEADER;
+  out[p] = header / 4 - 1;
+  out[p + 1] = flags | 0x40 | 0x80;
+  p = putVli(out, p + 2, dataLength);
+  p = putVli(out, p, inputLength);
+  out.set(filterFlags, p);
+  p = STREAM_HEADER + header - 4;
+  u32le(out, p, crc32(out.subarray(STREAM_HEADER, p)));
+  p += 4;
+  out.set(data, p);
+  p += padded;
+  out.set(check, p);
+  p += CHECK;
+  const indexStart = p;
+  out[p] = 0; // index indicator
+  p = putVli(out, p + 1, 1); // one record
+  p = putVli(out, p, newUnpadded);
+  p = putVli(out, p, inputLength);
+  p = indexStart + index - 4;
+  u32le(out, p, crc32(out.subarray(indexStart, p)));
+  p += 4;
+  u32le(out, p + 4, index / 4 - 1);
+  out.set(stream.subarray(stream.length - 4), p + 8); // stream flags and "YZ"
+  u32le(out, p, crc32(out.subarray(p + 4, p + 10)));
+  return out;
+}
+
 const newStream = (): NativeStream => new (native.Stream as unknown as new () => NativeStream)();
 const encodeError = (e: unknown) => new RangeError(`Cannot encode: liblzma says "${String((e as Error).message ?? e)}"`, { cause: e });
 const joined = (out: Buffer[]) => {
@@ -70,7 +156,7 @@ export function syncXzEncoder(o: XzBlockOptions = {}): (input: Uint8Array) => Ui
     s.code(Buffer.from(input.buffer, input.byteOffset, input.byteLength), false);
     s.code(null, false);
     if (error) throw encodeError(error);
-    return joined(out);
+    return asBufferEncoded(joined(out), input.length);
   };
 }
 
@@ -116,6 +202,6 @@ export function asyncXzEncoder(o: XzBlockOptions = {}): (input: Uint8Array) => P
     } catch (e) {
       throw encodeError(e);
     }
-    return joined(out);
+    return asBufferEncoded(joined(out), input.length);
   };
 }

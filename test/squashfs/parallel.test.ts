@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { memorySink } from '../../src/bytes/sink.js';
@@ -15,7 +15,7 @@ import type { SourceInode } from '../../src/squashfs/tree.js';
 import { ensureBuilt, root, tempDir, which } from '../helpers.js';
 import { seeded } from './fixture.js';
 import { encodeXzBlock } from '../../src/codec/xz-block.js';
-import { asyncXzEncoder, syncXzEncoder } from '../../src/squashfs/xz-sync.js';
+import { asBufferEncoded, asyncXzEncoder, syncXzEncoder } from '../../src/squashfs/xz-sync.js';
 import { collectAll, collectYoung } from '../../src/squashfs/gc.js';
 
 async function image(t: SourceInode, o: WriteOptions): Promise<Buffer> {
@@ -54,23 +54,51 @@ describe('squashfs parallel compression', () => {
     });
   }
 
-  it('the reusable synchronous xz encoder writes what encodeXzBlock writes, block after block', async () => {
+  it('the reusable synchronous xz encoder writes encodeXzBlock\'s data in mksquashfs\'s layout, block after block', async () => {
     for (const o of [{}, { bcj: 'x86' as const, dictSize: 65536 }, { level: 9, extreme: true, lc: 0, lp: 2, pb: 2 }]) {
       const enc = syncXzEncoder(o);
       for (let i = 0; i < 3; i++) {
         const input = seeded(70_000, i).map((b, j) => (j % 3 ? b : 0));
-        assert.deepEqual(enc(input), await encodeXzBlock(input, o));
+        assert.deepEqual(enc(input), asBufferEncoded(await encodeXzBlock(input, o), input.length));
       }
     }
   });
 
-  it('the thread-pool xz encoder writes what encodeXzBlock writes, block after block, several at once', async () => {
+  it('xz blocks carry their sizes in a header planned for the LZMA2 bound, as lzma_stream_buffer_encode writes (xz -lvv agrees)', { skip: !which('xz') && 'xz not installed' }, (t) => {
+    const enc = syncXzEncoder({ dictSize: 131_072 });
+    const dir = tempDir('imgkit-xz-layout-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    // sizes where the bound (n + 3 per 64 KiB + 1) needs a longer size field than the data does
+    for (const n of [1, 100, 123, 124, 127, 128, 16_379, 16_380, 16_384, 65_536, 65_537, 131_072]) {
+      for (const input of [new Uint8Array(n), seeded(n, n)]) {
+        const out = enc(input);
+        const bound = n + Math.ceil(n / 65_536) * 3 + 1;
+        const vli = (v: number) => (v < 0x80 ? 1 : v < 0x4000 ? 2 : 3);
+        const header = Math.ceil((2 + vli(bound) + vli(n) + 3 + 4) / 4) * 4;
+        assert.equal((out[12]! + 1) * 4, header, `header size for ${n} bytes`);
+        assert.equal(out[13]! & 0xc0, 0xc0, 'both sizes present');
+        const path = join(dir, 'block.xz');
+        writeFileSync(path, out);
+        const r = spawnSync('xz', ['-lvv', '--robot', path], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        // xz --robot's block line: … uncompressed size [7], … header size [11], size fields [12]
+        const block = r.stdout.split('\n').find((l) => l.startsWith('block\t'))!.split('\t');
+        assert.equal(Number(block[7]), n, 'uncompressed size');
+        assert.equal(Number(block[11]), header, 'header size');
+        assert.equal(block[12], 'cu', 'compressed and uncompressed sizes stored');
+        const d = spawnSync('xz', ['-dc'], { input: out });
+        assert.ok(Buffer.from(d.stdout).equals(Buffer.from(input)), `${n} bytes round trip`);
+      }
+    }
+  });
+
+  it('the thread-pool xz encoder writes encodeXzBlock\'s data in mksquashfs\'s layout, block after block, several at once', async () => {
     for (const o of [{}, { bcj: 'x86' as const, dictSize: 65536 }, { level: 9, extreme: true, lc: 0, lp: 2, pb: 2 }]) {
       const encs = [asyncXzEncoder(o), asyncXzEncoder(o)];
       for (let i = 0; i < 3; i++) {
         const inputs = [seeded(70_000, i), seeded(5000 + i, 7 + i)].map((b) => b.map((x, j) => (j % 3 ? x : 0)));
         const got = await Promise.all(encs.map((enc, k) => enc(inputs[k]!)));
-        for (let k = 0; k < 2; k++) assert.deepEqual(got[k], await encodeXzBlock(inputs[k]!, o), `block ${i}, encoder ${k}`);
+        for (let k = 0; k < 2; k++) assert.deepEqual(got[k], asBufferEncoded(await encodeXzBlock(inputs[k]!, o), inputs[k]!.length), `block ${i}, encoder ${k}`);
       }
     }
     await assert.rejects(asyncXzEncoder({ dictSize: 4096 })(new Uint8Array(0)).then(() => asyncXzEncoder({ lc: 4, lp: 4 })(new Uint8Array(1))), RangeError);
