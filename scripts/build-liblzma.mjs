@@ -12,13 +12,12 @@
  * Best effort: without a compiler, python3 or Node's headers (or with IMGKIT_LZMA_PREBUILT=1) the
  * prebuilt addon stays, and everything still works, only slower. Never fails the install.
  */
-import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { gypRebuild, missingTool, say } from './gyp.mjs';
 
 const MARK = 'imgkit-liblzma-O2';
-const say = (m) => process.stderr.write(`imgkit: ${m}\n`);
 
 function main() {
   if (process.env.IMGKIT_LZMA_PREBUILT === '1') return say('IMGKIT_LZMA_PREBUILT=1: keeping lzma-native\'s prebuilt addon');
@@ -33,23 +32,11 @@ function main() {
   const addon = join(dir, 'build', 'Release', 'lzma_native.node');
   const version = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
   if (existsSync(addon) && existsSync(mark) && readFileSync(mark, 'utf8') === `${version} ${process.version}\n`) return;
-  for (const tool of ['make', 'cc', 'c++', 'python3']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return say(`no ${tool}: keeping lzma-native's prebuilt (unoptimized) liblzma; xz/LZMA compression runs at about half speed`);
-  }
-  // npm puts its own node-gyp on PATH for lifecycle scripts; otherwise use the one bundled with npm
-  let gyp = ['node-gyp'];
-  if (spawnSync('sh', ['-c', 'command -v node-gyp']).status !== 0) {
-    const bundled = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-    if (!existsSync(bundled)) return say('node-gyp not found: keeping lzma-native\'s prebuilt liblzma');
-    gyp = [process.execPath, bundled];
-  }
+  const tool = missingTool(['make', 'cc', 'c++', 'python3']);
+  if (tool) return say(`no ${tool}: keeping lzma-native's prebuilt (unoptimized) liblzma; xz/LZMA compression runs at about half speed`);
   say('building lzma-native with an optimized liblzma (CFLAGS=-O2), about a minute…');
-  const env = { ...process.env, CFLAGS: `-O2 ${process.env.CFLAGS ?? ''}`.trim() };
-  // Node's own headers, when installed beside it, spare node-gyp a download (there may be no network)
-  const prefix = join(dirname(process.execPath), '..');
-  const nodedir = process.env.npm_config_nodedir || (existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined);
-  const args = [...gyp.slice(1), 'rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
-  const r = spawnSync(gyp[0], args, { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = gypRebuild(dir, { ...process.env, CFLAGS: `-O2 ${process.env.CFLAGS ?? ''}`.trim() });
+  if (typeof r === 'string') return say(`${r}: keeping lzma-native's prebuilt liblzma`);
   if (r.status !== 0 || !existsSync(addon)) {
     // a half-built build/ must not shadow the prebuilds
     rmSync(join(dir, 'build'), { recursive: true, force: true });

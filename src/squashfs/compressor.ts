@@ -11,6 +11,7 @@
  */
 import { FormatError } from '../bytes/errors.js';
 import { getCodec } from '../codec/registry.js';
+import { nativeCodecs } from '../codec/native.js';
 import type { CompressionId } from '../codec/detect.js';
 import type { XzBcj } from '../codec/types.js';
 import { COMPRESSOR, FORMAT, type CompressorName } from './layout.js';
@@ -154,10 +155,13 @@ function wrap(e: unknown, name: string, offset: number): unknown {
 
 /**
  * The codec of an image's blocks. `threaded`: compress() runs the work on libuv's thread pool where
- * the codec can (gzip always does, xz then does too), so several calls in flight use several cores.
+ * the codec can (gzip always does; xz, and zstd and lz4 with the native codecs, then do too), so
+ * several calls in flight use several cores. With the native codecs (codec/native.ts) gzip, zstd
+ * and lz4 blocks are the bytes of the system's zlib, libzstd and liblz4, as mksquashfs's are.
  */
 export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize: number, threaded = false): BlockCodec {
   const id = COMPRESSOR[name];
+  const native = nativeCodecs();
   type Sync = (src: Uint8Array, max: number, offset: number) => Uint8Array;
   let sync: Promise<Sync | undefined> | undefined;
   const syncDecompressor = (): Promise<Sync | undefined> =>
@@ -206,19 +210,26 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
     case 'gzip': {
       const level = o.level ?? 9, windowBits = o.windowSize ?? 15;
       const strategies = o.strategies ? GZIP_STRATEGIES.filter(([, bit]) => (o.strategies! & bit) !== 0).map(([, bit]) => bit) : [0x1];
+      // zlib's strategy numbers (Z_DEFAULT_STRATEGY … Z_FIXED) for the option bits
+      const zs: Record<number, number> = { 1: 0, 2: 1, 4: 2, 8: 3, 16: 4 };
+      type Deflate<R> = (b: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number) => R;
+      // the system's zlib (what mksquashfs links, so the same bytes) when the addon is built
+      let deflateNow: Deflate<Uint8Array> | undefined = native?.deflate, deflateLater: Deflate<Promise<Uint8Array>> | undefined = native?.deflateAsync;
       compress = async (src) => {
-        const zlib = await import('node:zlib');
-        const { promisify } = await import('node:util');
-        const deflate = promisify(zlib.deflate);
-        const zs: Record<number, number> = { 1: zlib.constants.Z_DEFAULT_STRATEGY, 2: zlib.constants.Z_FILTERED, 4: zlib.constants.Z_HUFFMAN_ONLY, 8: zlib.constants.Z_RLE, 16: zlib.constants.Z_FIXED };
+        if (!deflateNow || !deflateLater) {
+          const zlib = await import('node:zlib');
+          const { promisify } = await import('node:util');
+          const deflate = promisify(zlib.deflate);
+          deflateNow = (b, level, windowBits, memLevel, strategy) => zlib.deflateSync(b, { level, windowBits, memLevel, strategy });
+          deflateLater = (b, level, windowBits, memLevel, strategy) => deflate(b, { level, windowBits, memLevel, strategy });
+        }
         // metadata blocks (8 KiB, when data blocks are larger) compress here and now: a thread-pool
         // round trip costs more than deflating 8 KiB, and the sync call frees its ~260 KB of zlib
         // state at once instead of leaving it to the garbage collector
         const small = src.length <= 8192 && blockSize > 8192;
         let best: Uint8Array | undefined;
         for (const s of strategies) {
-          const o = { level, windowBits, memLevel: 8, strategy: zs[s]! };
-          const out = small ? zlib.deflateSync(src, o) : await deflate(src, o);
+          const out = small ? deflateNow(src, level, windowBits, 8, zs[s]!) : await deflateLater(src, level, windowBits, 8, zs[s]!);
           if (!best || out.length < best.length) best = new Uint8Array(out.buffer, out.byteOffset, out.length);
         }
         return smaller(best, src.length);
@@ -268,11 +279,19 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
         return smaller(await codec.encode!(src, { level: o.preset ?? 6, lzma: { dictSize: Math.max(blockSize, 4096), lc: o.lc ?? 3, lp: o.lp ?? 0, pb: o.pb ?? 2 } }), src.length);
       };
       break;
-    case 'zstd':
-      compress = async (src) => smaller(await (await getCodec('zstd')).encode!(src, { level: o.level ?? 15 }), src.length);
+    case 'zstd': {
+      const level = o.level ?? 15;
+      const encode = native?.zstd, encodeAsync = native?.zstdAsync;
+      compress = encode && encodeAsync
+        ? async (src) => smaller(threaded ? await encodeAsync(src, level) : encode(src, level), src.length)
+        : async (src) => smaller(await (await getCodec('zstd')).encode!(src, { level }), src.length);
       break;
+    }
     case 'lz4':
-      {
+      if (native?.lz4 && native.lz4Async) {
+        const { lz4: encode, lz4Async: encodeAsync } = native, hc = o.hc ? 1 : 0;
+        compress = async (src) => smaller(threaded ? await encodeAsync(src, hc) : encode(src, hc), src.length);
+      } else {
         // one scratch buffer per codec: the result is an exact-size copy, so each block makes one allocation
         let scratch = new Uint8Array(0);
         compress = async (src) => {

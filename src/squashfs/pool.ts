@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { blockCodec, type BlockCodec, type CompressorOptions } from './compressor.js';
+import { nativeCodecs } from '../codec/native.js';
 import type { CompressorName } from './layout.js';
 
 export interface Compressor {
@@ -91,10 +92,11 @@ export class CompressPool implements Compressor {
 }
 
 /**
- * Runs the codec from the calling thread, at most `limit` blocks at a time. gzip (node:zlib) and
- * xz (lzma-native's native stream, xz-sync.ts) compress on libuv's thread pool, so this is parallel
- * without the memory of a JavaScript isolate per worker; zstd (WebAssembly) and lz4 (JavaScript)
- * need {@link CompressPool} to use more than one core.
+ * Runs the codec from the calling thread, at most `limit` blocks at a time. gzip (node:zlib or the
+ * system's zlib), xz (lzma-native's native stream, xz-sync.ts) and, with the native codecs, zstd
+ * and lz4 compress on libuv's thread pool, so this is parallel without the memory of a JavaScript
+ * isolate per worker; WebAssembly zstd and JavaScript lz4 need {@link CompressPool} to use more
+ * than one core.
  */
 export function inlineCompressor(codec: BlockCodec, limit = Infinity): Compressor {
   let running = 0;
@@ -115,8 +117,12 @@ export function inlineCompressor(codec: BlockCodec, limit = Infinity): Compresso
   };
 }
 
-/** Codecs whose compress() already runs off the JavaScript thread. */
-const NATIVE_ASYNC: ReadonlySet<CompressorName> = new Set(['gzip', 'xz']);
+/** Whether the codec's compress() runs off the JavaScript thread (blockCodec with `threaded`). */
+const offThread = (name: CompressorName): boolean => {
+  if (name === 'gzip' || name === 'xz') return true;
+  const n = nativeCodecs();
+  return (name === 'zstd' && !!n?.zstdAsync) || (name === 'lz4' && !!n?.lz4Async);
+};
 
 /**
  * The compressor for `processors` threads: 0 runs on the calling thread with no limit (the
@@ -131,7 +137,7 @@ export function compressorFor(name: CompressorName, options: CompressorOptions, 
   // (real-file tree on 2 cores, gzip: 24 → 21–22 s); mksquashfs too runs reader and writer threads
   // beside its N compressors. Only where a job holds little memory: an xz encoder with a 1 MiB
   // dictionary holds ~13 MB.
-  const small = name === 'gzip' || (options.dictSize ?? blockSize) <= 256 << 10;
-  if (NATIVE_ASYNC.has(name)) return inlineCompressor(blockCodec(name, options, blockSize, true), small ? processors + 1 : processors);
+  const small = name === 'gzip' || name === 'lz4' || (options.dictSize ?? blockSize) <= 256 << 10;
+  if (offThread(name)) return inlineCompressor(blockCodec(name, options, blockSize, true), small ? processors + 1 : processors);
   return new CompressPool(name, options, blockSize, processors);
 }

@@ -3,7 +3,7 @@
  * 1.2.0 (gensquashfs, rdsquashfs, sqfsdiff, sqfs2tar) on the feature tree, for every compressor we
  * write and block sizes 4K/128K/1M:
  *   - byte-exact layout against mksquashfs -noI -noD -noF -noX (option variants included), and
- *     byte-exact xz images;
+ *     byte-exact compressed images (xz; gzip, zstd and lz4 with the native codecs);
  *   - sqfsdiff of our image against mksquashfs's, unsquashfs -lln listings, file contents;
  *   - unsquashfs -d, rdsquashfs -d and sqfs2tar read our image without error;
  *   - our reader agrees with the source tree on mksquashfs's and gensquashfs's images.
@@ -13,11 +13,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requireTools, skipWithout, tempDir } from '../helpers.js';
+import { ensureBuilt, requireTools, root, skipWithout, tempDir } from '../helpers.js';
 import { packFromArgs } from '../../src/squashfs/pack.js';
 import { openSquashfs } from '../../src/squashfs/read.js';
 import { fileAccess } from '../../src/bytes/random.js';
 import { longListing } from '../../src/squashfs/text.js';
+import { nativeCodecs } from '../../src/codec/native.js';
 import { makeFeatureTree, seeded, TIME } from './fixture.js';
 import { entries, snapshotHost, snapshotImage, type Node } from './snapshot.js';
 
@@ -111,20 +112,37 @@ describe('squashfs layout is byte-identical to mksquashfs -noI -noD -noF -noX', 
 });
 
 // -no-xattrs: mksquashfs stores a file's xattrs in llistxattr's order (ext4 lists in-inode values
-// before those in an xattr block); getfattr, which reads them here, sorts the names
-describe('xz images are byte-identical to mksquashfs\'s (same liblzma settings and block layout)', { skip: skipWithout(...TOOLS) }, () => {
-  const base = ['-noappend', '-quiet', '-no-progress', '-mkfs-time', String(TIME), '-comp', 'xz', '-no-xattrs'];
-  const variants: [string, number, string[]][] = [
-    ...SIZES.map((bs): [string, number, string[]] => [`-b ${bs}`, bs, []]),
-    ['-Xdict-size 50%', 131_072, ['-Xdict-size', '50%']],
-    ['-Xdict-size 8K', 4096 * 4, ['-Xdict-size', '8K']],
-    ['-Xbcj x86,arm (smallest chain per block)', 131_072, ['-Xbcj', 'x86,arm']],
-    ['-no-fragments', 131_072, ['-no-fragments']], ['-always-use-fragments', 4096, ['-always-use-fragments']],
+// before those in an xattr block); getfattr, which reads them here, sorts the names.
+// gzip, zstd and lz4 need the native codecs (the system's zlib, libzstd and liblz4, as mksquashfs
+// links them): built by npm ci when the development headers are installed, as in CI.
+const native = nativeCodecs()?.codecs ?? {};
+const noNative = (lib: 'zlib' | 'zstd' | 'lz4') =>
+  !native[lib] && !process.env.CI && `imgkit's native ${lib} is not built (install its development headers and run npm ci)`;
+
+describe('compressed images are byte-identical to mksquashfs\'s', { skip: skipWithout(...TOOLS) }, () => {
+  const base = ['-noappend', '-quiet', '-no-progress', '-mkfs-time', String(TIME), '-no-xattrs'];
+  const variants: [string, number, string[], false | string][] = [
+    ...SIZES.map((bs): [string, number, string[], false] => [`xz -b ${bs}`, bs, ['-comp', 'xz'], false]),
+    ['xz -Xdict-size 50%', 131_072, ['-comp', 'xz', '-Xdict-size', '50%'], false],
+    ['xz -Xdict-size 8K', 131_072, ['-comp', 'xz', '-Xdict-size', '8K'], false],
+    ['xz -Xbcj x86,arm (smallest chain per block)', 131_072, ['-comp', 'xz', '-Xbcj', 'x86,arm'], false],
+    ['xz -no-fragments', 131_072, ['-comp', 'xz', '-no-fragments'], false],
+    ['xz -always-use-fragments', 4096, ['-comp', 'xz', '-always-use-fragments'], false],
+    ...SIZES.map((bs): [string, number, string[], false | string] => [`gzip -b ${bs}`, bs, ['-comp', 'gzip'], noNative('zlib')]),
+    ['gzip -Xcompression-level 6 -Xwindow-size 12', 131_072, ['-comp', 'gzip', '-Xcompression-level', '6', '-Xwindow-size', '12'], noNative('zlib')],
+    ['gzip -Xstrategy (all five, smallest per block)', 131_072, ['-comp', 'gzip', '-Xstrategy', 'default,filtered,huffman_only,run_length_encoded,fixed'], noNative('zlib')],
+    ...SIZES.map((bs): [string, number, string[], false | string] => [`zstd -b ${bs}`, bs, ['-comp', 'zstd'], noNative('zstd')]),
+    ['zstd -Xcompression-level 3', 131_072, ['-comp', 'zstd', '-Xcompression-level', '3'], noNative('zstd')],
+    ...SIZES.map((bs): [string, number, string[], false | string] => [`lz4 -b ${bs}`, bs, ['-comp', 'lz4'], noNative('lz4')]),
+    ['lz4 -Xhc', 131_072, ['-comp', 'lz4', '-Xhc'], noNative('lz4')],
   ];
-  for (const [name, bs, extra] of variants) {
-    it(name, async () => {
-      const src = trees.get(bs) ?? trees.get(131_072)!;
-      const a = join(tmp, 'xz-ours.sqfs'), b = join(tmp, 'xz-ref.sqfs');
+  it('the native codecs are built in CI', { skip: !process.env.CI && 'not CI' }, () => {
+    assert.deepEqual(Object.keys(native).sort(), ['lz4', 'zlib', 'zstd']);
+  });
+  for (const [name, bs, extra, skip] of variants) {
+    it(name, { skip }, async () => {
+      const src = trees.get(bs)!;
+      const a = join(tmp, 'same-ours.sqfs'), b = join(tmp, 'same-ref.sqfs');
       const args = [...base, '-b', String(bs), ...extra];
       await ours([src, a, ...args]);
       sh('mksquashfs', [src, b, ...args]);
@@ -132,6 +150,23 @@ describe('xz images are byte-identical to mksquashfs\'s (same liblzma settings a
       const at = x.findIndex((v, i) => v !== y[i]);
       assert.equal(at, -1, `images differ first at byte 0x${at.toString(16)}`);
       assert.equal(x.length, y.length, 'image sizes differ');
+    });
+  }
+});
+
+describe('without the native codecs (IMGKIT_NATIVE=0) images hold the same files', { skip: skipWithout(...TOOLS) }, () => {
+  for (const comp of ['gzip', 'zstd', 'lz4']) {
+    it(comp, () => {
+      ensureBuilt('dist/cli/squashfs.js');
+      const src = trees.get(131_072)!;
+      const a = join(tmp, `fallback-${comp}.sqfs`), b = join(tmp, `fallback-${comp}-ref.sqfs`);
+      const args = ['-noappend', '-quiet', '-no-progress', '-mkfs-time', String(TIME), '-comp', comp];
+      const r = spawnSync(join(root, 'bin', 'squashfs'), ['pack', src, a, ...args], { encoding: 'utf8', env: { ...process.env, IMGKIT_NATIVE: '0' } });
+      assert.equal(r.status, 0, r.stderr);
+      sh('mksquashfs', [src, b, ...args]);
+      const d = spawnSync('sqfsdiff', ['-T', '-a', a, '-b', b], { encoding: 'utf8' });
+      assert.ok(d.status === 0 || d.status === 1, `sqfsdiff failed: ${d.stderr}`);
+      assert.deepEqual(d.stdout.split('\n').filter((l) => l && !sqfsdiffNoise.test(l)), []);
     });
   }
 });

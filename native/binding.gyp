@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "imgkit_native",
+      "sources": ["imgkit.c"],
+      "cflags": ["-O2", "-std=gnu11", "-Wall"],
+      "libraries": ["-ldl"]
+    }
+  ]
+}

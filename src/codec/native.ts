@@ -1,0 +1,40 @@
+/**
+ * imgkit's optional native codecs (native/imgkit.c, built at install by scripts/build-native.mjs):
+ * the system's zlib, libzstd and liblz4, the libraries mksquashfs links. squashfs pack uses them
+ * so its gzip, zstd and lz4 blocks are mksquashfs's bytes. Absent (no compiler or headers at
+ * install, or IMGKIT_NATIVE=0 at run time), every caller falls back to node:zlib, WebAssembly
+ * zstd and JavaScript lz4.
+ */
+import { createRequire } from 'node:module';
+
+export interface NativeCodecs {
+  /** Library versions of the codecs present, e.g. `{ zlib: '1.2.13', zstd: '1.5.4', lz4: '1.9.4' }`. */
+  codecs: { zlib?: string; zstd?: string; lz4?: string };
+  /** One zlib stream: deflateInit2(level, Z_DEFLATED, windowBits, memLevel, strategy) + deflate(Z_FINISH). */
+  deflate?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number): Uint8Array;
+  deflateAsync?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number): Promise<Uint8Array>;
+  /** One zstd frame: ZSTD_compressCCtx at `level`. */
+  zstd?(input: Uint8Array, level: number): Uint8Array;
+  zstdAsync?(input: Uint8Array, level: number): Promise<Uint8Array>;
+  /** One raw lz4 block: LZ4_compress_default, or LZ4_compress_HC at level 12 when `hc` is 1. */
+  lz4?(input: Uint8Array, hc: number): Uint8Array;
+  lz4Async?(input: Uint8Array, hc: number): Promise<Uint8Array>;
+}
+
+let loaded: NativeCodecs | null | undefined;
+
+/** The native codecs, or undefined when the addon is not built or IMGKIT_NATIVE=0. */
+export function nativeCodecs(): NativeCodecs | undefined {
+  if (loaded === undefined) {
+    loaded = null;
+    if (process.env.IMGKIT_NATIVE !== '0') {
+      try {
+        // dist/codec/native.js → native/build/Release (the same from src/ under tsx)
+        loaded = createRequire(import.meta.url)('../../native/build/Release/imgkit_native.node') as NativeCodecs;
+      } catch {
+        // not built: the callers' fallbacks apply
+      }
+    }
+  }
+  return loaded ?? undefined;
+}

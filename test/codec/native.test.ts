@@ -1,0 +1,83 @@
+/**
+ * imgkit's native codecs (native/imgkit.c, built by scripts/build-native.mjs at install): the
+ * system's zlib, libzstd and liblz4. Required under CI, which installs their development headers;
+ * elsewhere the suite skips when the addon was not built. Their output must decode with our own
+ * decoders and the reference tools, match python3's zlib (the same system library) byte for byte,
+ * and be the same from the synchronous and thread-pool forms.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { inflateSync } from 'node:zlib';
+import { nativeCodecs } from '../../src/codec/native.js';
+import { decodeBlock } from '../../src/codec/lz4-block.js';
+import { getCodec } from '../../src/codec/registry.js';
+import { seeded } from '../squashfs/fixture.js';
+import { has } from '../helpers.js';
+
+const n = nativeCodecs();
+const skip = !n && !process.env.CI && 'the native codecs are not built here (no compiler or headers at install)';
+
+/** Text-like input: compressible, with some noise. */
+const sample = (len: number, seed: number) => seeded(len, seed).map((b, i) => (i % 7 ? 97 + (b % 8) : b));
+
+describe('native codecs', { skip }, () => {
+  it('all three are present (required under CI)', () => {
+    assert.deepEqual(Object.keys(n!.codecs).sort(), ['lz4', 'zlib', 'zstd']);
+    assert.match(n!.codecs.zlib!, /^1\./);
+  });
+
+  it('deflate: zlib streams that inflate, equal to python3\'s zlib (the same library) and from either form', { skip: !has('python3') && 'python3 not installed' }, async () => {
+    for (const [len, level, window, strategy] of [[0, 9, 15, 0], [1, 9, 15, 0], [131_072, 9, 15, 0], [70_000, 6, 12, 1], [8192, 9, 15, 2], [5000, 1, 15, 3], [5000, 9, 9, 4]] as const) {
+      const input = sample(len, len + level);
+      const out = n!.deflate!(input, level, window, 8, strategy);
+      assert.deepEqual(await n!.deflateAsync!(input, level, window, 8, strategy), out);
+      assert.ok(inflateSync(out).equals(Buffer.from(input)));
+      const py = spawnSync('python3', ['-c', `import sys,zlib; c=zlib.compressobj(${level}, zlib.DEFLATED, ${window}, 8, ${strategy}); sys.stdout.buffer.write(c.compress(sys.stdin.buffer.read())+c.flush())`], { input });
+      assert.equal(py.status, 0, String(py.stderr));
+      assert.ok(Buffer.from(py.stdout).equals(Buffer.from(out)), `${len} bytes, level ${level}, window ${window}, strategy ${strategy}`);
+    }
+  });
+
+  it('zstd: frames our decoder and zstd -d read back, from either form', async () => {
+    const zstd = await getCodec('zstd');
+    for (const [len, level] of [[1, 15], [131_072, 15], [1_048_576, 15], [70_000, 3], [5000, 22]] as const) {
+      const input = sample(len, len);
+      const out = n!.zstd!(input, level);
+      assert.deepEqual(await n!.zstdAsync!(input, level), out);
+      assert.deepEqual(await zstd.decode(out), input);
+      if (has('zstd')) assert.ok(Buffer.from(spawnSync('zstd', ['-dc'], { input: out }).stdout).equals(Buffer.from(input)));
+    }
+  });
+
+  it('lz4: raw blocks our decoder reads back, fast and HC, from either form', async () => {
+    for (const len of [1, 100, 131_072, 1_048_576]) {
+      const input = sample(len, len);
+      for (const hc of [0, 1]) {
+        const out = n!.lz4!(input, hc);
+        assert.deepEqual(await n!.lz4Async!(input, hc), out);
+        const back = new Uint8Array(len);
+        assert.equal(decodeBlock(out, 0, out.length, back, 0, len, 0, 'lz4', 0), len);
+        assert.deepEqual(back, input);
+      }
+    }
+  });
+
+  it('many thread-pool jobs at once give the synchronous bytes', async () => {
+    const inputs = Array.from({ length: 16 }, (_, i) => sample(50_000 + i * 1000, i));
+    const outs = await Promise.all(inputs.map((b) => n!.zstdAsync!(b, 15)));
+    outs.forEach((o, i) => assert.deepEqual(o, n!.zstd!(inputs[i]!, 15)));
+  });
+
+  it('bad arguments throw TypeError or RangeError, never crash', async () => {
+    const f = n as unknown as Record<string, (...a: unknown[]) => unknown>;
+    assert.throws(() => f.deflate!('text', 9, 15, 8, 0), TypeError);
+    assert.throws(() => f.deflate!(new Uint16Array(4), 9, 15, 8, 0), TypeError);
+    assert.throws(() => f.zstd!(new Uint8Array(4)), TypeError);
+    assert.throws(() => f.lz4!(new Uint8Array(4), 'x'), TypeError);
+    assert.throws(() => f.deflate!(new Uint8Array(4), 42, 15, 8, 0), RangeError);
+    assert.throws(() => f.deflate!(new Uint8Array(4), 9, 3, 8, 0), RangeError);
+    await assert.rejects(f.deflateAsync!(new Uint8Array(4), 9, 15, 99, 0) as Promise<unknown>, RangeError);
+    assert.throws(() => f.zstdAsync!(null, 3), TypeError);
+  });
+});
