@@ -10,6 +10,8 @@
  * holds each header's absolute path (IMGKIT_*_H), because Node's include directory, which
  * node-gyp puts first, has a zlib.h of its own.
  *
+ * It also lists a file's xattrs in the kernel's order (listXattrs), which Node cannot.
+ *
  * Every compressor has a synchronous form, f(input, ...) → Buffer, and an asynchronous one,
  * fAsync(input, ...) → Promise<Buffer>, that runs on libuv's thread pool. The caller must not
  * change `input` until the promise settles (the bytes are read in place, not copied).
@@ -18,9 +20,12 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <sys/xattr.h>
 
 #include "config.h" /* written by scripts/build-native.mjs: the headers found */
 
@@ -246,6 +251,75 @@ static napi_value lz4_sync(napi_env env, napi_callback_info info) { return run_s
 static napi_value lz4_async(napi_env env, napi_callback_info info) { return run_async(env, info, LZ4, 1); }
 #endif
 
+/*
+ * listXattrs(path) → [name, value][]: the extended attributes of `path` (not following a final
+ * symlink) in llistxattr's order, which is the order mksquashfs stores them in. No attributes,
+ * or a file system without them, gives []. Other failures throw an Error naming errno.
+ */
+static napi_value list_xattrs(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len;
+  napi_value argv[1], list;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: path must be a string");
+    return NULL;
+  }
+  char *path = malloc(len + 1), *names = NULL;
+  if (!path) { napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
+  napi_get_value_string_utf8(env, argv[0], path, len + 1, &len);
+  napi_create_array(env, &list);
+  ssize_t n = 0;
+  for (int tries = 0; tries < 4; tries++) {
+    n = llistxattr(path, NULL, 0);
+    if (n <= 0) break;
+    free(names);
+    names = malloc((size_t)n);
+    if (!names) { errno = ENOMEM; n = -1; break; }
+    n = llistxattr(path, names, (size_t)n);
+    if (n >= 0 || errno != ERANGE) break;
+  }
+  if (n < 0 && errno != ENOTSUP && errno != ENODATA) goto fail;
+  uint32_t k = 0;
+  for (ssize_t at = 0; at < n; at += (ssize_t)strlen(names + at) + 1) {
+    const char *name = names + at;
+    ssize_t v = 0;
+    uint8_t *value = NULL;
+    for (int tries = 0; tries < 4; tries++) {
+      v = lgetxattr(path, name, NULL, 0);
+      if (v < 0) break;
+      free(value);
+      value = malloc(v ? (size_t)v : 1);
+      if (!value) { errno = ENOMEM; v = -1; break; }
+      v = lgetxattr(path, name, value, (size_t)v);
+      if (v >= 0 || errno != ERANGE) break;
+    }
+    if (v < 0) {
+      free(value);
+      if (errno == ENODATA) continue; /* removed since the listing */
+      goto fail;
+    }
+    napi_value pair, jname, jvalue;
+    napi_create_array_with_length(env, 2, &pair);
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &jname);
+    napi_create_buffer_copy(env, (size_t)v, value, NULL, &jvalue);
+    free(value);
+    napi_set_element(env, pair, 0, jname);
+    napi_set_element(env, pair, 1, jvalue);
+    napi_set_element(env, list, k++, pair);
+  }
+  free(names);
+  free(path);
+  return list;
+fail: {
+    char msg[160];
+    snprintf(msg, sizeof msg, "imgkit native: cannot read xattrs: %s", strerror(errno));
+    free(names);
+    free(path);
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+}
+
 static void put(napi_env env, napi_value exports, const char *name, napi_callback f) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, f, NULL, &fn);
@@ -285,6 +359,7 @@ NAPI_MODULE_INIT() {
   version(env, codecs, "lz4", l4.LZ4_versionString());
   }
 #endif
+  put(env, exports, "listXattrs", list_xattrs);
   napi_set_named_property(env, exports, "codecs", codecs);
   return exports;
 }

@@ -1,7 +1,8 @@
 /**
  * imgkit's optional native codecs (native/imgkit.c, built at install by scripts/build-native.mjs):
  * the system's zlib, libzstd and liblz4, the libraries mksquashfs links. squashfs pack uses them
- * so its gzip, zstd and lz4 blocks are mksquashfs's bytes. Absent (no compiler or headers at
+ * so its gzip, zstd and lz4 blocks are mksquashfs's bytes; and llistxattr, for xattrs in the
+ * kernel's order (mksquashfs's). Absent (no compiler or headers at
  * install, or IMGKIT_NATIVE=0 at run time), every caller falls back to node:zlib, WebAssembly
  * zstd and JavaScript lz4.
  */
@@ -19,6 +20,8 @@ export interface NativeCodecs {
   /** One raw lz4 block: LZ4_compress_default, or LZ4_compress_HC at level 12 when `hc` is 1. */
   lz4?(input: Uint8Array, hc: number): Uint8Array;
   lz4Async?(input: Uint8Array, hc: number): Promise<Uint8Array>;
+  /** A file's xattrs (not following a final symlink) in llistxattr's order; [] when none. Throws on other errors. */
+  listXattrs?(path: string): [string, Uint8Array][];
 }
 
 let loaded: NativeCodecs | null | undefined;

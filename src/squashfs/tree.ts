@@ -9,6 +9,7 @@ import type { Payload, StreamPayload } from '../bytes/payload.js';
 import type { DirectPayload } from './data.js';
 import type { FileKind } from './layout.js';
 import type { Xattr } from './xattr.js';
+import { nativeCodecs } from '../codec/native.js';
 
 export interface SourceInode {
   kind: FileKind;
@@ -62,7 +63,7 @@ export interface ScanOptions {
   exclude?: readonly string[];
   /** Store hard links as separate inodes (-no-hardlinks). */
   noHardlinks?: boolean;
-  /** Read xattrs with getfattr (default true; -no-xattrs). */
+  /** Read xattrs (llistxattr with the native addon, else getfattr; default true; -no-xattrs). */
   xattrs?: boolean;
   /** Attributes of a synthesized root (several sources or -keep-as-directory). */
   rootDefaults?: { mode: number; uid: number; gid: number; mtime: number };
@@ -216,15 +217,37 @@ export async function scanSources(sources: readonly string[], o: ScanOptions = {
   return root;
 }
 
-/** Reads every xattr of the scanned paths with one `getfattr` run (Node has no xattr calls). */
+/**
+ * Reads every xattr of the scanned paths: with the native addon's llistxattr, in the kernel's
+ * order (mksquashfs's, so images match), otherwise with one `getfattr` run (Node has no xattr
+ * calls), which sorts the names.
+ */
 async function readHostXattrs(paths: Map<SourceInode, string>, onWarning?: (m: string) => void): Promise<void> {
   if (paths.size === 0) return;
+  const add = (n: SourceInode, name: string, value: Uint8Array) => {
+    if (!/^(user|trusted|security)\./.test(name)) onWarning?.(`Unrecognised xattr prefix ${name} on ${paths.get(n)}, ignored`);
+    else (n.xattrs ??= []).push({ name, value });
+  };
+  const list = nativeCodecs()?.listXattrs;
+  if (list) {
+    for (const [n, p] of paths) {
+      let got: [string, Uint8Array][];
+      try {
+        got = list(p);
+      } catch (e) {
+        onWarning?.(`${(e as Error).message.replace(/^imgkit native: /, '')} of ${p}; it gets none`);
+        continue;
+      }
+      for (const [name, value] of got) add(n, name, new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    }
+    return;
+  }
   const byPath = new Map<string, SourceInode>();
   for (const [n, p] of paths) byPath.set(p, n);
-  const list = [...byPath.keys()];
+  const all = [...byPath.keys()];
   let out = '';
   try {
-    for (let i = 0; i < list.length; i += 2000) out += await getfattr(list.slice(i, i + 2000));
+    for (let i = 0; i < all.length; i += 2000) out += await getfattr(all.slice(i, i + 2000));
   } catch (e) {
     onWarning?.(`cannot read xattrs (${(e as Error).message}); the image will have none`);
     return;
@@ -240,11 +263,7 @@ async function readHostXattrs(paths: Map<SourceInode, string>, onWarning?: (m: s
     const name = unescapeGetfattr(line.slice(0, eq));
     const v = line.slice(eq + 1);
     const value = v.startsWith('0x') ? Buffer.from(v.slice(2), 'hex') : Buffer.alloc(0);
-    if (!/^(user|trusted|security)\./.test(name)) {
-      onWarning?.(`Unrecognised xattr prefix ${name} on ${paths.get(cur)}, ignored`);
-      continue;
-    }
-    (cur.xattrs ??= []).push({ name, value: new Uint8Array(value) });
+    add(cur, name, new Uint8Array(value));
   }
 }
 

@@ -13,7 +13,9 @@ import { nativeCodecs } from '../../src/codec/native.js';
 import { decodeBlock } from '../../src/codec/lz4-block.js';
 import { getCodec } from '../../src/codec/registry.js';
 import { seeded } from '../squashfs/fixture.js';
-import { has } from '../helpers.js';
+import { has, tempDir } from '../helpers.js';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const n = nativeCodecs();
 const skip = !n && !process.env.CI && 'the native codecs are not built here (no compiler or headers at install)';
@@ -67,6 +69,26 @@ describe('native codecs', { skip }, () => {
     const inputs = Array.from({ length: 16 }, (_, i) => sample(50_000 + i * 1000, i));
     const outs = await Promise.all(inputs.map((b) => n!.zstdAsync!(b, 15)));
     outs.forEach((o, i) => assert.deepEqual(o, n!.zstd!(inputs[i]!, 15)));
+  });
+
+  it('listXattrs: a file\'s xattrs in llistxattr\'s order (python3\'s os.listxattr), [] without, errors thrown', { skip: (!has('setfattr') || !has('python3')) && 'setfattr or python3 not installed' }, (t) => {
+    const dir = tempDir('imgkit-native-xattr-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const f = join(dir, 'f');
+    writeFileSync(f, 'x');
+    writeFileSync(join(dir, 'none'), '');
+    symlinkSync('f', join(dir, 'link'));
+    for (const [name, value] of [['user.zeta', 'z'], ['user.big', '0s' + Buffer.alloc(3000, 65).toString('base64')], ['user.alpha', 'a']]) {
+      const r = spawnSync('setfattr', ['-n', name!, '-v', value!, f]);
+      if (r.status !== 0) return t.skip('this file system has no user xattrs');
+    }
+    const got = n!.listXattrs!(f);
+    const py = spawnSync('python3', ['-c', 'import os,sys; print("\\n".join(os.listxattr(sys.argv[1])))', f], { encoding: 'utf8' });
+    assert.deepEqual(got.map(([name]) => name), py.stdout.trim().split('\n'));
+    assert.deepEqual(Object.fromEntries(got.map(([k, v]) => [k, Buffer.from(v).toString()])), { 'user.zeta': 'z', 'user.big': 'A'.repeat(3000), 'user.alpha': 'a' });
+    assert.deepEqual(n!.listXattrs!(join(dir, 'none')), []);
+    assert.deepEqual(n!.listXattrs!(join(dir, 'link')), []); // the link itself, not its target
+    assert.throws(() => n!.listXattrs!(join(dir, 'missing')), /cannot read xattrs: No such file/);
   });
 
   it('bad arguments throw TypeError or RangeError, never crash', async () => {
