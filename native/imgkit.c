@@ -270,16 +270,19 @@ static napi_value run_async(napi_env env, napi_callback_info info, enum kind kin
 /* deflate(input, level, windowBits, memLevel, strategy): one zlib stream, as deflateInit2 + deflate(Z_FINISH). */
 static napi_value deflate_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, DEFLATE, 4); }
 static napi_value deflate_async(napi_env env, napi_callback_info info) { return run_async(env, info, DEFLATE, 4); }
+static const char *zlib_lib_version(void) { return zl.zlibVersion(); }
 #endif
 #ifdef HAVE_ZSTD
 /* zstd(input, level): one frame, as ZSTD_compressCCtx. */
 static napi_value zstd_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, ZSTD, 1); }
 static napi_value zstd_async(napi_env env, napi_callback_info info) { return run_async(env, info, ZSTD, 1); }
+static const char *zstd_lib_version(void) { return zs.ZSTD_versionString(); }
 #endif
 #ifdef HAVE_LZ4
 /* lz4(input, hc): one raw block, LZ4_compress_default or LZ4_compress_HC at LZ4HC_CLEVEL_MAX. */
 static napi_value lz4_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, LZ4, 1); }
 static napi_value lz4_async(napi_env env, napi_callback_info info) { return run_async(env, info, LZ4, 1); }
+static const char *lz4_lib_version(void) { return l4.LZ4_versionString(); }
 #endif
 
 /*
@@ -363,32 +366,30 @@ static void version(napi_env env, napi_value obj, const char *name, const char *
   napi_set_named_property(env, obj, name, s);
 }
 
+/* Offers a codec's two forms and its version when its library opens. */
+static void offer(napi_env env, napi_value exports, napi_value codecs, const char *lib, void *fns, const char *const *names,
+                  size_t n, const char *name, napi_callback sync_fn, const char *async_name, napi_callback async_fn,
+                  const char *key, const char *(*version_fn)(void)) {
+  if (!open_lib(lib, (void **)fns, names, n)) return;
+  put(env, exports, name, sync_fn);
+  put(env, exports, async_name, async_fn);
+  version(env, codecs, key, version_fn());
+}
+
 NAPI_MODULE_INIT() {
   napi_value codecs;
   napi_create_object(env, &codecs);
 #ifdef HAVE_ZLIB
   static const char *const zn[] = {"deflateInit2_", "deflateBound", "deflate", "deflateEnd", "zlibVersion"};
-  if (open_lib("libz.so.1", (void **)&zl, zn, 5)) {
-  put(env, exports, "deflate", deflate_sync);
-  put(env, exports, "deflateAsync", deflate_async);
-  version(env, codecs, "zlib", zl.zlibVersion());
-  }
+  offer(env, exports, codecs, "libz.so.1", &zl, zn, 5, "deflate", deflate_sync, "deflateAsync", deflate_async, "zlib", zlib_lib_version);
 #endif
 #ifdef HAVE_ZSTD
   static const char *const zsn[] = {"ZSTD_compressBound", "ZSTD_createCCtx", "ZSTD_compressCCtx", "ZSTD_freeCCtx", "ZSTD_isError", "ZSTD_versionString"};
-  if (open_lib("libzstd.so.1", (void **)&zs, zsn, 6)) {
-  put(env, exports, "zstd", zstd_sync);
-  put(env, exports, "zstdAsync", zstd_async);
-  version(env, codecs, "zstd", zs.ZSTD_versionString());
-  }
+  offer(env, exports, codecs, "libzstd.so.1", &zs, zsn, 6, "zstd", zstd_sync, "zstdAsync", zstd_async, "zstd", zstd_lib_version);
 #endif
 #ifdef HAVE_LZ4
   static const char *const l4n[] = {"LZ4_compressBound", "LZ4_compress_default", "LZ4_compress_HC", "LZ4_versionString"};
-  if (open_lib("liblz4.so.1", (void **)&l4, l4n, 4)) {
-  put(env, exports, "lz4", lz4_sync);
-  put(env, exports, "lz4Async", lz4_async);
-  version(env, codecs, "lz4", l4.LZ4_versionString());
-  }
+  offer(env, exports, codecs, "liblz4.so.1", &l4, l4n, 4, "lz4", lz4_sync, "lz4Async", lz4_async, "lz4", lz4_lib_version);
 #endif
   put(env, exports, "listXattrs", list_xattrs);
   napi_set_named_property(env, exports, "codecs", codecs);

@@ -56,7 +56,9 @@ function main() {
   const r = gypRebuild(dir, process.env);
   if (typeof r === 'string' || r.status !== 0 || !existsSync(addon)) {
     rmSync(join(dir, 'build'), { recursive: true, force: true });
-    const why = typeof r === 'string' ? r : (r.stderr ?? String(r.error)).split('\n').slice(-8).join('\n');
+    // the compiler's own errors first: node-gyp's trailer alone says only that make failed
+    const lines = typeof r === 'string' ? [r] : (r.stderr ?? String(r.error)).split('\n');
+    const why = [...lines.filter((l) => / error: /.test(l)).slice(0, 5), ...lines.slice(-3)].join('\n');
     return say(`building the native codecs failed; they stay non-native:\n${why}`);
   }
   say(`native codecs built: ${found.join(', ')}`);

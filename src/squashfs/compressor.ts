@@ -133,6 +133,8 @@ export interface BlockCodec {
   readonly id: number;
   /** Compressed bytes, or undefined when compression would not make the block smaller (store it). */
   compress(src: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Whether compress() runs off the JavaScript thread, so calls in flight use several cores. */
+  readonly offThread: boolean;
   /**
    * Decompresses one block into at most `max` bytes. Bad data, or output beyond `max`, is a
    * FormatError at `offset`, the block's position in the image.
@@ -206,6 +208,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
   };
   const smaller = (c: Uint8Array | undefined, size: number) => (c && c.length < size ? c : undefined);
   let compress: (src: Uint8Array) => Promise<Uint8Array | undefined>;
+  let offThread = false;
   switch (name) {
     case 'gzip': {
       const level = o.level ?? 9, windowBits = o.windowSize ?? 15;
@@ -215,6 +218,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       type Deflate<R> = (b: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number) => R;
       // the system's zlib (what mksquashfs links, so the same bytes) when the addon is built
       let deflateNow: Deflate<Uint8Array> | undefined = native?.deflate, deflateLater: Deflate<Promise<Uint8Array>> | undefined = native?.deflateAsync;
+      offThread = true;
       compress = async (src) => {
         if (!deflateNow || !deflateLater) {
           const zlib = await import('node:zlib');
@@ -247,6 +251,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       // the smallest output, the first filter chain's on a tie
       const best = (outs: Uint8Array[]) => outs.reduce((a, b) => (b.length < a.length ? b : a));
       if (threaded) {
+        offThread = true;
         // one set of native encoders (one per filter chain) per block in flight, kept for reuse
         const free: ((input: Uint8Array) => Promise<Uint8Array>)[][] = [];
         compress = async (src) => {
@@ -282,6 +287,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
     case 'zstd': {
       const level = o.level ?? 15;
       const encode = native?.zstd, encodeAsync = native?.zstdAsync;
+      offThread = threaded && !!encode && !!encodeAsync;
       compress = encode && encodeAsync
         ? async (src) => smaller(threaded ? await encodeAsync(src, level) : encode(src, level), src.length)
         : async (src) => smaller(await (await getCodec('zstd')).encode!(src, { level }), src.length);
@@ -290,6 +296,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
     case 'lz4':
       if (native?.lz4 && native.lz4Async) {
         const { lz4: encode, lz4Async: encodeAsync } = native, hc = o.hc ? 1 : 0;
+        offThread = threaded;
         compress = async (src) => smaller(threaded ? await encodeAsync(src, hc) : encode(src, hc), src.length);
       } else {
         // one scratch buffer per codec: the result is an exact-size copy, so each block makes one allocation
@@ -309,5 +316,5 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       };
       break;
   }
-  return { name, id, compress, decompress, syncDecompressor: syncWrapped };
+  return { name, id, compress, offThread, decompress, syncDecompressor: syncWrapped };
 }

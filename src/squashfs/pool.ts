@@ -6,7 +6,6 @@
  */
 import { Worker } from 'node:worker_threads';
 import { blockCodec, type BlockCodec, type CompressorOptions } from './compressor.js';
-import { nativeCodecs } from '../codec/native.js';
 import type { CompressorName } from './layout.js';
 
 export interface Compressor {
@@ -117,13 +116,6 @@ export function inlineCompressor(codec: BlockCodec, limit = Infinity): Compresso
   };
 }
 
-/** Whether the codec's compress() runs off the JavaScript thread (blockCodec with `threaded`). */
-const offThread = (name: CompressorName): boolean => {
-  if (name === 'gzip' || name === 'xz') return true;
-  const n = nativeCodecs();
-  return (name === 'zstd' && !!n?.zstdAsync) || (name === 'lz4' && !!n?.lz4Async);
-};
-
 /**
  * The compressor for `processors` threads: 0 runs on the calling thread with no limit (the
  * writer's window bounds it), native codecs run `processors` blocks at a time, the others get a
@@ -138,6 +130,7 @@ export function compressorFor(name: CompressorName, options: CompressorOptions, 
   // beside its N compressors. Only where a job holds little memory: an xz encoder with a 1 MiB
   // dictionary holds ~13 MB.
   const small = name === 'gzip' || name === 'lz4' || (options.dictSize ?? blockSize) <= 256 << 10;
-  if (offThread(name)) return inlineCompressor(blockCodec(name, options, blockSize, true), small ? processors + 1 : processors);
+  const threaded = blockCodec(name, options, blockSize, true);
+  if (threaded.offThread) return inlineCompressor(threaded, small ? processors + 1 : processors);
   return new CompressPool(name, options, blockSize, processors);
 }
