@@ -27,6 +27,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/xattr.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "config.h" /* written by scripts/build-native.mjs: the headers found */
 
@@ -65,6 +68,17 @@ static struct {
 } l4;
 #endif
 
+#ifdef IMGKIT_LZMA_H
+#include IMGKIT_LZMA_H
+#define HAVE_LZMA 1
+static struct {
+  lzma_ret (*lzma_stream_buffer_encode)(lzma_filter *, lzma_check, const lzma_allocator *, const uint8_t *, size_t, uint8_t *, size_t *, size_t);
+  size_t (*lzma_stream_buffer_bound)(size_t);
+  lzma_bool (*lzma_lzma_preset)(lzma_options_lzma *, uint32_t);
+  const char *(*lzma_version_string)(void);
+} lz;
+#endif
+
 /* Opens `lib` privately and fills the `n` function pointers that start `fns` (a struct of
  * function pointers, laid out as an array) from `names`; 0 if any is missing. */
 static int open_lib(const char *lib, void **fns, const char *const *names, size_t n) {
@@ -77,13 +91,15 @@ static int open_lib(const char *lib, void **fns, const char *const *names, size_
   return 1;
 }
 
-enum kind { DEFLATE, ZSTD, LZ4 };
+enum kind { DEFLATE, ZSTD, LZ4, XZ };
 
 typedef struct {
   enum kind kind;
   const uint8_t *in;
   size_t in_len;
-  int a, b, c, d; /* deflate: level, windowBits, memLevel, strategy; zstd: level; lz4: hc */
+  /* deflate: level, windowBits, memLevel, strategy; zstd: level; lz4: hc;
+   * xz: preset (+256: extreme), dictionary size, lc, lp, pb (-1: the preset's), BCJ filter id (0: none) */
+  int a, b, c, d, e, f;
   uint8_t *out;
   size_t out_len;
   const char *error; /* static text */
@@ -119,6 +135,71 @@ static void cctx_give(ZSTD_CCtx *c) {
   }
   pthread_mutex_unlock(&cctx_lock);
   if (c) zs.ZSTD_freeCCtx(c);
+}
+#endif
+
+#ifdef HAVE_LZMA
+/*
+ * liblzma allocates an encoder's match finder (megabytes: ~12 MB for a 1 MiB dictionary) on every
+ * lzma_stream_buffer_encode call and frees it on return. Large blocks are kept here for the next
+ * block instead: no page faults for fresh memory each block, and nothing left in glibc's
+ * per-thread arenas. A header in front of each block remembers its size; liblzma zeroes what it
+ * needs zeroed itself. trimCaches() frees the kept blocks.
+ */
+#define XA_HEAD 16
+#define XA_MIN (64 * 1024)
+#define XA_SLOTS 32
+#define XA_MAX_BYTES ((size_t)96 << 20)
+static pthread_mutex_t xa_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *xa_free[XA_SLOTS];
+static int xa_count;
+static size_t xa_bytes;
+
+static void *xa_alloc(void *opaque, size_t nmemb, size_t size) {
+  (void)opaque;
+  if (size && nmemb > (SIZE_MAX - XA_HEAD) / size) return NULL;
+  size_t n = nmemb * size;
+  if (n >= XA_MIN) {
+    pthread_mutex_lock(&xa_lock);
+    for (int i = 0; i < xa_count; i++) {
+      size_t *h = xa_free[i];
+      if (*h != n) continue;
+      xa_free[i] = xa_free[--xa_count];
+      xa_bytes -= n;
+      pthread_mutex_unlock(&xa_lock);
+      return (uint8_t *)h + XA_HEAD;
+    }
+    pthread_mutex_unlock(&xa_lock);
+  }
+  size_t *h = malloc(n + XA_HEAD);
+  if (!h) return NULL;
+  *h = n;
+  return (uint8_t *)h + XA_HEAD;
+}
+
+static void xa_release(void *opaque, void *ptr) {
+  (void)opaque;
+  if (!ptr) return;
+  size_t *h = (size_t *)((uint8_t *)ptr - XA_HEAD);
+  if (*h >= XA_MIN) {
+    pthread_mutex_lock(&xa_lock);
+    if (xa_count < XA_SLOTS && xa_bytes + *h <= XA_MAX_BYTES) {
+      xa_free[xa_count++] = h;
+      xa_bytes += *h;
+      h = NULL;
+    }
+    pthread_mutex_unlock(&xa_lock);
+  }
+  free(h);
+}
+
+static const lzma_allocator xa = {xa_alloc, xa_release, NULL};
+
+static void xa_trim(void) {
+  pthread_mutex_lock(&xa_lock);
+  while (xa_count) free(xa_free[--xa_count]);
+  xa_bytes = 0;
+  pthread_mutex_unlock(&xa_lock);
 }
 #endif
 
@@ -171,6 +252,35 @@ static void run(job_t *j) {
     return;
   }
 #endif
+#ifdef HAVE_LZMA
+  case XZ: {
+    /* as mksquashfs's xz_wrapper: the preset's LZMA2 options with the dictionary set, an optional
+     * BCJ filter first, a CRC32 check, one lzma_stream_buffer_encode call */
+    lzma_options_lzma opt;
+    if (j->a < 0 || (j->a & 0xff) > 9 || j->a > 0x1ff || lz.lzma_lzma_preset(&opt, (uint32_t)(j->a & 0xff) | (j->a & 0x100 ? LZMA_PRESET_EXTREME : 0))) {
+      j->error = "bad xz preset";
+      return;
+    }
+    opt.dict_size = (uint32_t)j->b;
+    if (j->c >= 0) opt.lc = (uint32_t)j->c;
+    if (j->d >= 0) opt.lp = (uint32_t)j->d;
+    if (j->e >= 0) opt.pb = (uint32_t)j->e;
+    lzma_filter filters[3];
+    int k = 0;
+    if (j->f) filters[k++] = (lzma_filter){(lzma_vli)j->f, NULL};
+    filters[k++] = (lzma_filter){LZMA_FILTER_LZMA2, &opt};
+    filters[k] = (lzma_filter){LZMA_VLI_UNKNOWN, NULL};
+    size_t cap = lz.lzma_stream_buffer_bound(j->in_len), pos = 0;
+    j->out = malloc(cap ? cap : 1);
+    if (!j->out) { j->error = "out of memory"; return; }
+    lzma_ret r = lz.lzma_stream_buffer_encode(filters, LZMA_CHECK_CRC32, &xa, j->in, j->in_len, j->out, &pos, cap);
+    if (r == LZMA_OPTIONS_ERROR) j->error = "xz options not supported";
+    else if (r == LZMA_MEM_ERROR) j->error = "out of memory";
+    else if (r != LZMA_OK) j->error = "lzma_stream_buffer_encode failed";
+    else j->out_len = pos;
+    return;
+  }
+#endif
   default:
     j->error = "codec not built";
   }
@@ -180,8 +290,8 @@ static void run(job_t *j) {
 
 /* Reads (input, int…) into a job; throws and returns 0 on bad arguments. */
 static int parse(napi_env env, napi_callback_info info, job_t *j, size_t nints, napi_value *input) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 7;
+  napi_value argv[7];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 + nints) {
     napi_throw_type_error(env, NULL, "imgkit native: missing arguments");
     return 0;
@@ -197,7 +307,7 @@ static int parse(napi_env env, napi_callback_info info, job_t *j, size_t nints, 
   if (type != napi_uint8_array) { napi_throw_type_error(env, NULL, "imgkit native: input must be a Uint8Array"); return 0; }
   j->in = data;
   j->in_len = length;
-  int *ints[4] = {&j->a, &j->b, &j->c, &j->d};
+  int *ints[6] = {&j->a, &j->b, &j->c, &j->d, &j->e, &j->f};
   for (size_t i = 0; i < nints; i++) {
     int32_t v;
     if (napi_get_value_int32(env, argv[1 + i], &v) != napi_ok) { napi_throw_type_error(env, NULL, "imgkit native: option must be a number"); return 0; }
@@ -280,6 +390,13 @@ static const char *zstd_lib_version(void) { return zs.ZSTD_versionString(); }
 #endif
 #ifdef HAVE_LZ4
 /* lz4(input, hc): one raw block, LZ4_compress_default or LZ4_compress_HC at LZ4HC_CLEVEL_MAX. */
+#ifdef HAVE_LZMA
+/* xz(input, preset, dictSize, lc, lp, pb, bcj): one .xz stream, as mksquashfs's lzma_stream_buffer_encode. */
+static napi_value xz_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, XZ, 6); }
+static napi_value xz_async(napi_env env, napi_callback_info info) { return run_async(env, info, XZ, 6); }
+static const char *xz_lib_version(void) { return lz.lzma_version_string(); }
+#endif
+
 static napi_value lz4_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, LZ4, 1); }
 static napi_value lz4_async(napi_env env, napi_callback_info info) { return run_async(env, info, LZ4, 1); }
 static const char *lz4_lib_version(void) { return l4.LZ4_versionString(); }
@@ -354,6 +471,45 @@ fail: {
   }
 }
 
+/*
+ * mmapThreshold(bytes) → boolean: glibc's mallopt(M_MMAP_THRESHOLD). Setting it fixes the
+ * threshold, which glibc otherwise raises to the size of each large block freed (up to 32 MiB):
+ * an encoder's megabytes, freed, would then be taken from and kept in the per-thread arenas of
+ * the thread pool instead of going back to the system. false where the C library has no mallopt.
+ */
+static napi_value mmap_threshold(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  int64_t bytes = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_int64(env, argv[0], &bytes) != napi_ok || bytes < 0 || bytes > 32 * 1024 * 1024) {
+    napi_throw_range_error(env, NULL, "imgkit native: threshold must be 0..33554432 bytes");
+    return NULL;
+  }
+#ifdef __GLIBC__
+  napi_get_boolean(env, mallopt(M_MMAP_THRESHOLD, (int)bytes) == 1, &out);
+#else
+  napi_get_boolean(env, false, &out);
+#endif
+  return out;
+}
+
+/* trimCaches(): frees the zstd contexts and xz encoder memory kept for reuse (when no block is being compressed). */
+static napi_value trim_caches(napi_env env, napi_callback_info info) {
+  (void)info;
+#ifdef HAVE_ZSTD
+  pthread_mutex_lock(&cctx_lock);
+  while (cctx_count) zs.ZSTD_freeCCtx(cctx_free[--cctx_count]);
+  pthread_mutex_unlock(&cctx_lock);
+#endif
+#ifdef HAVE_LZMA
+  xa_trim();
+#endif
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
 static void put(napi_env env, napi_value exports, const char *name, napi_callback f) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, f, NULL, &fn);
@@ -387,11 +543,17 @@ NAPI_MODULE_INIT() {
   static const char *const zsn[] = {"ZSTD_compressBound", "ZSTD_createCCtx", "ZSTD_compressCCtx", "ZSTD_freeCCtx", "ZSTD_isError", "ZSTD_versionString"};
   offer(env, exports, codecs, "libzstd.so.1", &zs, zsn, 6, "zstd", zstd_sync, "zstdAsync", zstd_async, "zstd", zstd_lib_version);
 #endif
+#ifdef HAVE_LZMA
+  static const char *const lzn[] = {"lzma_stream_buffer_encode", "lzma_stream_buffer_bound", "lzma_lzma_preset", "lzma_version_string"};
+  offer(env, exports, codecs, "liblzma.so.5", &lz, lzn, 4, "xz", xz_sync, "xzAsync", xz_async, "xz", xz_lib_version);
+#endif
 #ifdef HAVE_LZ4
   static const char *const l4n[] = {"LZ4_compressBound", "LZ4_compress_default", "LZ4_compress_HC", "LZ4_versionString"};
   offer(env, exports, codecs, "liblz4.so.1", &l4, l4n, 4, "lz4", lz4_sync, "lz4Async", lz4_async, "lz4", lz4_lib_version);
 #endif
   put(env, exports, "listXattrs", list_xattrs);
+  put(env, exports, "mmapThreshold", mmap_threshold);
+  put(env, exports, "trimCaches", trim_caches);
   napi_set_named_property(env, exports, "codecs", codecs);
   return exports;
 }

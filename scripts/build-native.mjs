@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * Builds imgkit's native codecs (native/imgkit.c) at install time, against the system's zlib,
- * libzstd and liblz4: the libraries mksquashfs links, so squashfs gzip, zstd and lz4 blocks come
- * out byte for byte as mksquashfs's (Debian: zlib1g-dev libzstd-dev liblz4-dev).
+ * libzstd, liblz4 and liblzma: the libraries mksquashfs links, so squashfs gzip, zstd, lz4 and xz
+ * blocks come out byte for byte as mksquashfs's (Debian: zlib1g-dev libzstd-dev liblz4-dev liblzma-dev).
  *
  * Best effort: each library is used when its header is found; without a compiler, python3,
  * Node's headers or any of the headers (or with IMGKIT_NATIVE=0) there is no addon and imgkit
@@ -21,6 +21,7 @@ const LIBS = [
   ['zlib', ['zlib.h']],
   ['libzstd', ['zstd.h']],
   ['liblz4', ['lz4.h', 'lz4hc.h']],
+  ['liblzma', ['lzma.h']],
 ];
 
 /** The absolute path the C compiler includes for `<header>`, or undefined. */

@@ -1,16 +1,16 @@
 /**
  * imgkit's optional native codecs (native/imgkit.c, built at install by scripts/build-native.mjs):
- * the system's zlib, libzstd and liblz4, the libraries mksquashfs links. squashfs pack uses them
- * so its gzip, zstd and lz4 blocks are mksquashfs's bytes; and llistxattr, for xattrs in the
+ * the system's zlib, libzstd, liblz4 and liblzma, the libraries mksquashfs links. squashfs pack uses
+ * them so its gzip, zstd, lz4 and xz blocks are mksquashfs's bytes; and llistxattr, for xattrs in the
  * kernel's order (mksquashfs's). Absent (no compiler or headers at
  * install, or IMGKIT_NATIVE=0 at run time), every caller falls back to node:zlib, WebAssembly
- * zstd and JavaScript lz4.
+ * zstd, JavaScript lz4 and lzma-native.
  */
 import { createRequire } from 'node:module';
 
 export interface NativeCodecs {
   /** Library versions of the codecs present, e.g. `{ zlib: '1.2.13', zstd: '1.5.4', lz4: '1.9.4' }`. */
-  codecs: { zlib?: string; zstd?: string; lz4?: string };
+  codecs: { zlib?: string; zstd?: string; lz4?: string; xz?: string };
   /** One zlib stream: deflateInit2(level, Z_DEFLATED, windowBits, memLevel, strategy) + deflate(Z_FINISH). */
   deflate?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number): Uint8Array;
   deflateAsync?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number): Promise<Uint8Array>;
@@ -20,8 +20,22 @@ export interface NativeCodecs {
   /** One raw lz4 block: LZ4_compress_default, or LZ4_compress_HC at level 12 when `hc` is 1. */
   lz4?(input: Uint8Array, hc: number): Uint8Array;
   lz4Async?(input: Uint8Array, hc: number): Promise<Uint8Array>;
+  /**
+   * One .xz stream as lzma_stream_buffer_encode writes it (CRC32 check): LZMA2 with the options of
+   * `preset` (0–9, +256 for extreme) and `dictSize`, lc/lp/pb when not -1, after the BCJ filter
+   * with id `bcj` (0: none). Encoder memory is kept for the next call (see trimCaches).
+   */
+  xz?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number, bcj: number): Uint8Array;
+  xzAsync?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number, bcj: number): Promise<Uint8Array>;
+  /** Frees the zstd contexts and xz encoder memory kept for reuse; call when nothing compresses. */
+  trimCaches?(): void;
   /** A file's xattrs (not following a final symlink) in llistxattr's order; [] when none. Throws on other errors. */
   listXattrs?(path: string): [string, Uint8Array][];
+  /**
+   * glibc's mallopt(M_MMAP_THRESHOLD, bytes): allocations of at least `bytes` are mapped and
+   * unmapped each time, never kept in a thread's arena. False where the C library has no mallopt.
+   */
+  mmapThreshold?(bytes: number): boolean;
 }
 
 let loaded: NativeCodecs | null | undefined;

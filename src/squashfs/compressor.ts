@@ -19,6 +19,8 @@ import { COMPRESSOR, FORMAT, type CompressorName } from './layout.js';
 export const XZ_FILTERS: readonly [XzBcj, number][] = [
   ['x86', 0x1], ['powerpc', 0x2], ['ia64', 0x4], ['arm', 0x8], ['armthumb', 0x10], ['sparc', 0x20],
 ];
+/** liblzma's filter ids of the BCJ filters. */
+const LZMA_BCJ_ID: Record<XzBcj, number> = { x86: 0x04, powerpc: 0x05, ia64: 0x06, arm: 0x07, armthumb: 0x08, sparc: 0x09 };
 export const GZIP_STRATEGIES: readonly [string, number][] = [
   ['default', 0x1], ['filtered', 0x2], ['huffman_only', 0x4], ['run_length_encoded', 0x8], ['fixed', 0x10],
 ];
@@ -250,6 +252,20 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       });
       // the smallest output, the first filter chain's on a tie
       const best = (outs: Uint8Array[]) => outs.reduce((a, b) => (b.length < a.length ? b : a));
+      if (native?.xz && native.xzAsync) {
+        // the system's liblzma through lzma_stream_buffer_encode, mksquashfs's own call
+        const { xz: encode, xzAsync: encodeAsync } = native;
+        const preset = (o.preset ?? 6) | (o.extreme ? 0x100 : 0);
+        const lc = o.lc ?? -1, lp = o.lp ?? -1, pb = o.pb ?? -1;
+        const ids = bcjs.map((b) => (b ? LZMA_BCJ_ID[b] : 0));
+        offThread = threaded;
+        compress = async (src) => {
+          const outs: Uint8Array[] = [];
+          for (const id of ids) outs.push(threaded ? await encodeAsync(src, preset, dictSize, lc, lp, pb, id) : encode(src, preset, dictSize, lc, lp, pb, id));
+          return smaller(best(outs), src.length);
+        };
+        break;
+      }
       if (threaded) {
         offThread = true;
         // one set of native encoders (one per filter chain) per block in flight, kept for reuse

@@ -29,7 +29,7 @@ export interface DataOptions {
   alwaysUseFragments: boolean;
   noDuplicates: boolean;
   noSparse: boolean;
-  /** Uncompressed bytes queued for compression and writing at most (default 8 MiB or 4 blocks). */
+  /** Uncompressed bytes queued for compression and writing at most (default 4 MiB or 4 blocks). */
   window?: number;
   /** The sink is done with a chunk once its writev settles (file sinks), so written blocks' buffers can be reused. */
   reuseWritten?: boolean;
@@ -131,7 +131,7 @@ export class DataWriter {
     readonly o: DataOptions,
   ) {
     this.#pos = sink.position - base;
-    this.#window = o.window ?? Math.max(8 << 20, 4 * o.blockSize);
+    this.#window = o.window ?? Math.max(4 << 20, 4 * o.blockSize);
     this.#block = new Uint8Array(o.blockSize);
     this.#small = { buf: new Uint8Array(o.blockSize), fill: 0, index: -1 };
     this.#tails = { buf: new Uint8Array(o.blockSize), fill: 0, index: -1 };

@@ -13,6 +13,7 @@ import { applyPseudo, readPseudoFile, PseudoError } from './pseudo.js';
 import { applyPackFile } from './packfile.js';
 import { readSortFile, regexExcluder, wildcardExcluder } from './select.js';
 import { scanSources, type SourceInode } from './tree.js';
+import { nativeCodecs } from '../codec/native.js';
 import { writeSquashfs, type WriteOptions, type WriteResult } from './write.js';
 import { fileAccess, rangeChunks, type RandomAccess } from '../bytes/random.js';
 import { openSquashfs, type Squashfs } from './read.js';
@@ -71,6 +72,10 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
   const processors = a.processors ?? availableParallelism();
   // node:zlib runs on libuv's pool (4 threads unless told otherwise before its first use)
   if (processors > 4 && process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = String(Math.min(processors, 1024));
+  // encoders' megabytes (an xz or zstd context per block or thread) go back to the system when
+  // freed, instead of staying in the thread pool's malloc arenas: real tree, zstd -b 1M, peak
+  // RSS 178 → 161 MiB
+  nativeCodecs()?.mmapThreshold?.(128 << 10);
   const exists = await stat(a.dest).then(() => true, () => false);
   let old: Appending | undefined;
   if (exists && !a.noAppend) {

@@ -24,6 +24,7 @@ import type { SourceEntry, SourceInode } from './tree.js';
 import { XattrWriter } from './xattr.js';
 import { compressorFor } from './pool.js';
 import { collectAll, garbageMeter } from './gc.js';
+import { nativeCodecs } from '../codec/native.js';
 
 export interface WriteOptions {
   /** Default gzip. */
@@ -52,7 +53,7 @@ export interface WriteOptions {
    * calling thread. The image is the same for every value.
    */
   processors?: number;
-  /** Uncompressed bytes in flight between reading and writing at most (default 8 MiB). */
+  /** Uncompressed bytes in flight between reading and writing at most (default 4 MiB or 4 blocks). */
   window?: number;
   /**
    * The sink no longer reads a chunk once its writev settles (file sinks do; memorySink keeps
@@ -226,8 +227,11 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
   } finally {
     await compressor.close();
   }
-  // the data's buffers are garbage now; free them before the metadata tables start allocating
+  // the data's buffers are garbage now, and the codecs' kept contexts idle (a zstd level-15 context
+  // or an xz match finder for 1 MiB blocks is 12–22 MB each); free them before the metadata tables
+  // start allocating
   collectAll();
+  nativeCodecs()?.trimCaches?.();
   // each compressed 8 KiB metadata block leaves a codec context (gzip: ~260 KB of zlib state) to the
   // garbage collector; collect every 32 blocks or so (fully every 128) rather than after 64 MB of external memory
   const metaMeter = garbageMeter(256 << 10, 1 << 20);

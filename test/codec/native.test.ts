@@ -1,9 +1,9 @@
 /**
  * imgkit's native codecs (native/imgkit.c, built by scripts/build-native.mjs at install): the
- * system's zlib, libzstd and liblz4. Required under CI, which installs their development headers;
- * elsewhere the suite skips when the addon was not built. Their output must decode with our own
- * decoders and the reference tools, match python3's zlib (the same system library) byte for byte,
- * and be the same from the synchronous and thread-pool forms.
+ * system's zlib, libzstd, liblz4 and liblzma. Required under CI, which installs their development
+ * headers; elsewhere the suite skips when the addon was not built. Their output must decode with
+ * our own decoders and the reference tools, match python3's zlib and lzma modules (the same system
+ * libraries) byte for byte, and be the same from the synchronous and thread-pool forms.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,8 +24,8 @@ const skip = !n && !process.env.CI && 'the native codecs are not built here (no 
 const sample = (len: number, seed: number) => seeded(len, seed).map((b, i) => (i % 7 ? 97 + (b % 8) : b));
 
 describe('native codecs', { skip }, () => {
-  it('all three are present (required under CI)', () => {
-    assert.deepEqual(Object.keys(n!.codecs).sort(), ['lz4', 'zlib', 'zstd']);
+  it('all four are present (required under CI)', () => {
+    assert.deepEqual(Object.keys(n!.codecs).sort(), ['lz4', 'xz', 'zlib', 'zstd']);
     assert.match(n!.codecs.zlib!, /^1\./);
   });
 
@@ -65,6 +65,35 @@ describe('native codecs', { skip }, () => {
     }
   });
 
+  it('xz: lzma_stream_buffer_encode streams equal to python3\'s lzma (the same library), xz -d reads them, either form', { skip: !has('python3') && 'python3 not installed' }, async () => {
+    // preset (+256 extreme), dictionary, lc, lp, pb, BCJ filter id; python3's lzma module encodes
+    // with lzma_stream_encoder, whose block header carries no sizes: compare the LZMA2 data
+    const cases = [[0, 6, 4096, -1, -1, -1, 0], [131_072, 6, 131_072, -1, -1, -1, 0], [1_048_576, 6, 1_048_576, -1, -1, -1, 0],
+      [70_000, 9 | 256, 65_536, 1, 2, 2, 0], [70_000, 3 | 256, 65_536, -1, -1, -1, 0], [70_000, 6, 65_536, -1, -1, -1, 0x04], [70_000, 6, 65_536, -1, -1, -1, 0x07]] as const;
+    for (const [len, preset, dict, lc, lp, pb, bcj] of cases) {
+      const input = sample(len, len + preset);
+      const out = n!.xz!(input, preset, dict, lc, lp, pb, bcj);
+      assert.deepEqual(await n!.xzAsync!(input, preset, dict, lc, lp, pb, bcj), out);
+      if (has('xz')) assert.ok(Buffer.from(spawnSync('xz', ['-dc'], { input: out }).stdout).equals(Buffer.from(input)), `${len} bytes`);
+      const lzma2 = [`'preset': ${preset & 0xff}${preset & 256 ? ' | lzma.PRESET_EXTREME' : ''}`, `'dict_size': ${dict}`, ...(lc >= 0 ? [`'lc': ${lc}, 'lp': ${lp}, 'pb': ${pb}`] : [])];
+      const filters = `[${bcj ? `{'id': ${bcj}}, ` : ''}{'id': lzma.FILTER_LZMA2, ${lzma2.join(', ')}}]`;
+      const py = spawnSync('python3', ['-c', `import sys,lzma; sys.stdout.buffer.write(lzma.compress(sys.stdin.buffer.read(), format=lzma.FORMAT_RAW, filters=${filters}))`], { input });
+      assert.equal(py.status, 0, String(py.stderr));
+      if (len > 0) assert.ok(Buffer.from(out).includes(Buffer.from(py.stdout)), `${len} bytes, preset ${preset}: the LZMA2 data of python3's lzma`);
+    }
+  });
+
+  it('trimCaches frees kept contexts; later calls give the same bytes; mmapThreshold takes 0..32 MiB', async () => {
+    const input = sample(1_048_576, 7);
+    const a = n!.xz!(input, 6, 1_048_576, -1, -1, -1, 0), z = n!.zstd!(input, 15);
+    n!.trimCaches!();
+    assert.deepEqual(await n!.xzAsync!(input, 6, 1_048_576, -1, -1, -1, 0), a);
+    assert.deepEqual(n!.zstd!(input, 15), z);
+    assert.equal(typeof n!.mmapThreshold!(128 << 10), 'boolean');
+    assert.throws(() => n!.mmapThreshold!(-1), RangeError);
+    assert.throws(() => n!.mmapThreshold!(64 << 20), RangeError);
+  });
+
   it('many thread-pool jobs at once give the synchronous bytes', async () => {
     const inputs = Array.from({ length: 16 }, (_, i) => sample(50_000 + i * 1000, i));
     const outs = await Promise.all(inputs.map((b) => n!.zstdAsync!(b, 15)));
@@ -101,5 +130,10 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => f.deflate!(new Uint8Array(4), 9, 3, 8, 0), RangeError);
     await assert.rejects(f.deflateAsync!(new Uint8Array(4), 9, 15, 99, 0) as Promise<unknown>, RangeError);
     assert.throws(() => f.zstdAsync!(null, 3), TypeError);
+    assert.throws(() => f.xz!(new Uint8Array(4), 6, 4096, -1, -1), TypeError);
+    assert.throws(() => f.xz!(new Uint8Array(4), 10, 4096, -1, -1, -1, 0), RangeError);
+    assert.throws(() => f.xz!(new Uint8Array(4), 6, 1, -1, -1, -1, 0), RangeError);
+    assert.throws(() => f.xz!(new Uint8Array(4), 6, 4096, 5, -1, -1, 0), RangeError);
+    await assert.rejects(f.xzAsync!(new Uint8Array(4), 6, 4096, -1, -1, -1, 0x99) as Promise<unknown>, RangeError);
   });
 });

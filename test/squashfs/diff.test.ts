@@ -112,7 +112,8 @@ describe('squashfs layout is byte-identical to mksquashfs -noI -noD -noF -noX', 
 });
 
 // gzip, zstd and lz4 need the native codecs (the system's zlib, libzstd and liblz4, as mksquashfs
-// links them): built by npm ci when the development headers are installed, as in CI. xattrs need
+// links them): built by npm ci when the development headers are installed, as in CI. xz is
+// identical either way: the system's liblzma through the addon, or lzma-native's (checked below). xattrs need
 // its llistxattr: mksquashfs stores a file's xattrs in that order (ext4 lists in-inode values
 // before those in an xattr block), while getfattr, the fallback, sorts the names.
 const addon = nativeCodecs();
@@ -138,7 +139,7 @@ describe('compressed images are byte-identical to mksquashfs\'s', { skip: skipWi
     ['lz4 -Xhc', 131_072, ['-comp', 'lz4', '-Xhc'], noNative('lz4')],
   ];
   it('the native codecs are built in CI', { skip: !process.env.CI && 'not CI' }, () => {
-    assert.deepEqual(Object.keys(native).sort(), ['lz4', 'zlib', 'zstd']);
+    assert.deepEqual(Object.keys(native).sort(), ['lz4', 'xz', 'zlib', 'zstd']);
     assert.equal(typeof addon?.listXattrs, 'function');
   });
   for (const [name, bs, extra, skip] of variants) {
@@ -152,6 +153,21 @@ describe('compressed images are byte-identical to mksquashfs\'s', { skip: skipWi
       const at = x.findIndex((v, i) => v !== y[i]);
       assert.equal(at, -1, `images differ first at byte 0x${at.toString(16)}`);
       assert.equal(x.length, y.length, 'image sizes differ');
+    });
+  }
+});
+
+describe('xz without the native codecs (IMGKIT_NATIVE=0, lzma-native) is byte-identical too', { skip: skipWithout(...TOOLS) }, () => {
+  for (const [name, bs, extra] of [['xz -b 1M', 1_048_576, []], ['xz -Xbcj x86,arm -Xdict-size 50%', 131_072, ['-Xbcj', 'x86,arm', '-Xdict-size', '50%']]] as const) {
+    it(name, () => {
+      ensureBuilt('dist/cli/squashfs.js');
+      const src = trees.get(bs)!;
+      const a = join(tmp, 'xz-fallback.sqfs'), b = join(tmp, 'xz-fallback-ref.sqfs');
+      const args = ['-noappend', '-quiet', '-no-progress', '-mkfs-time', String(TIME), '-no-xattrs', '-comp', 'xz', '-b', String(bs), ...extra];
+      const r = spawnSync(join(root, 'bin', 'squashfs'), ['pack', src, a, ...args], { encoding: 'utf8', env: { ...process.env, IMGKIT_NATIVE: '0' } });
+      assert.equal(r.status, 0, r.stderr);
+      sh('mksquashfs', [src, b, ...args]);
+      assert.ok(readFileSync(a).equals(readFileSync(b)), 'images differ');
     });
   }
 });
