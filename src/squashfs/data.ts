@@ -75,6 +75,10 @@ export interface PendingFile {
   readonly sparse: number;
 }
 
+const NO_BLOCKS: readonly (Slot | undefined)[] = Object.freeze([]);
+/** Offsets in a fragment block are below 2^21 (blocks are at most 1 MiB). */
+const FRAG_INDEX = 2 ** 21;
+
 const EMPTY_FILE: PendingFile = { size: 0, start: undefined, blocks: [], fragment: undefined, fragmentOffset: 0, sparse: 0 };
 
 /** What reading a file block by block found. */
@@ -114,7 +118,8 @@ export class DataWriter {
    */
   readonly #small: FragmentStream;
   readonly #tails: FragmentStream;
-  readonly #fragSeen = new Map<string, { index: number; offset: number }>();
+  /** Fragment tails stored so far by digest: index × 2^21 + offset (a number, not an object per tail). */
+  readonly #fragSeen = new Map<string, number>();
   /** Latest file stored with a given block-list key, block counts seen, and the key of each file's tail. */
   readonly #byBlocks = new Map<string, PendingFile>();
   readonly #byBlockCount = new Set<number>();
@@ -242,7 +247,8 @@ export class DataWriter {
       fd = { size, start: match.start, blocks: match.blocks, fragment, fragmentOffset, sparse: report(pre!.sparse) };
     } else {
       const w = await this.#scan(content, size, fragmentTail, true);
-      fd = { size, start: w.blocks.length ? w.start : undefined, blocks: w.blocks, fragment: undefined, fragmentOffset: 0, sparse: report(w.sparse) };
+      // small files have no blocks: one shared empty list rather than an array each
+      fd = { size, start: w.blocks.length ? w.start : undefined, blocks: w.blocks.length ? w.blocks : NO_BLOCKS, fragment: undefined, fragmentOffset: 0, sparse: report(w.sparse) };
       if (w.tail) {
         const f = await this.#addFragment(size < bs ? this.#small : this.#tails, w.tail, w.tailKey);
         fd = { ...fd, fragment: f.index, fragmentOffset: f.offset };
@@ -334,7 +340,7 @@ export class DataWriter {
     if (!this.o.noDuplicates) {
       key = tailKey ?? createHash('sha256').update(tail).digest('base64');
       const seen = this.#fragSeen.get(key);
-      if (seen) return seen;
+      if (seen !== undefined) return { index: Math.floor(seen / FRAG_INDEX), offset: seen % FRAG_INDEX };
     }
     if (f.index >= 0 && f.fill + tail.length > this.o.blockSize) await this.#flush(f);
     if (f.index < 0) {
@@ -345,7 +351,7 @@ export class DataWriter {
     const offset = f.fill;
     f.buf.set(tail, offset);
     f.fill += tail.length;
-    if (key !== undefined) this.#fragSeen.set(key, { index: f.index, offset });
+    if (key !== undefined) this.#fragSeen.set(key, f.index * FRAG_INDEX + offset);
     return { index: f.index, offset };
   }
 

@@ -89,8 +89,13 @@ export interface WriteResult {
 interface Prepared {
   inode: SourceInode;
   number: number;
-  /** Sorted entries with their names as bytes (directories). */
-  entries?: { name: Uint8Array; node: Prepared }[];
+  /**
+   * Directories: the entries in sorted order, and their names as UTF-8 in one buffer, entry i
+   * ending at `ends[i]` (no object or view per name: a tree of 100k files would keep 100k of them).
+   */
+  children?: Prepared[];
+  names?: Uint8Array;
+  ends?: Uint32Array;
   ldir?: boolean;
   /** Set once written: the inode reference and basic type. */
   ref?: MetaRef;
@@ -164,7 +169,7 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
     prepared.set(n, p);
     const entries = encodeNames(n.entries ?? []);
     entries.sort((a, b) => Buffer.compare(a.name, b.name));
-    p.entries = [];
+    const children: Prepared[] = [];
     let bytes = 0;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
@@ -184,8 +189,16 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
         }
       } else if (e.src.kind === 'dir') throw new RangeError('Cannot write squashfs: a directory appears twice in the tree');
       if (e.src.kind === 'dir') p.subdirs++;
-      p.entries.push({ name: e.name, node: child });
+      children.push(child);
     }
+    const names = new Uint8Array(bytes - 8 * entries.length);
+    const ends = new Uint32Array(entries.length);
+    let at = 0;
+    entries.forEach((e, i) => {
+      names.set(e.name, at);
+      ends[i] = at += e.name.length;
+    });
+    Object.assign(p, { children, names, ends });
     p.ldir = !(entries.length < 257 && bytes < METADATA_SIZE);
     p.nlink = p.subdirs + 2;
     return p;
@@ -193,6 +206,9 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
   const top = prepare(root, 0);
   top.number = next++;
   const inodeCount = next - 1;
+  // the scan's and this numbering's garbage (stat objects, name buffers: tens of MB on a large tree)
+  // goes before file data starts to flow, not at the first collection 64 MiB into it
+  collectAll();
 
   // superblock and options block are written last; reserve their room
   const head = SUPERBLOCK_SIZE + (optionsBlock ? 2 + optionsBlock.length : 0);
@@ -276,8 +292,9 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
 
   const writeDir = async (p: Prepared, parent: number): Promise<MetaRef> => {
     const listing = new DirBuilder();
-    for (const e of p.entries!) {
-      const c = e.node;
+    const names = p.names!, ends = p.ends!;
+    for (let i = 0; i < p.children!.length; i++) {
+      const c = p.children![i]!;
       if (!c.ref) {
         const k = c.inode.kind;
         if (k === 'dir') c.ref = await writeDir(c, p.number);
@@ -291,7 +308,7 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
         }
         c.type = KIND_TYPE[k];
       }
-      listing.add(e.name, c.inode.kind, c.ref, c.number, c.type!);
+      listing.add(names.subarray(i ? ends[i - 1]! : 0, ends[i]!), c.inode.kind, c.ref, c.number, c.type!);
     }
     const bytes = listing.finish();
     const at = await dirs.ref();
@@ -376,8 +393,7 @@ function dataOrder(top: Prepared): Prepared[] {
   const out: Prepared[] = [];
   const seen = new Set<Prepared>();
   const walk = (p: Prepared) => {
-    for (const e of p.entries!) {
-      const c = e.node;
+    for (const c of p.children!) {
       if (seen.has(c)) continue;
       seen.add(c);
       if (c.inode.kind === 'dir') walk(c);
