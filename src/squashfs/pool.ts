@@ -92,8 +92,8 @@ export class CompressPool implements Compressor {
 
 /**
  * Runs the codec from the calling thread, at most `limit` blocks at a time. gzip (node:zlib or the
- * system's zlib), xz (lzma-native's native stream, xz-sync.ts) and, with the native codecs, zstd
- * and lz4 compress on libuv's thread pool, so this is parallel without the memory of a JavaScript
+ * system's zlib), xz (the system's liblzma, or lzma-native's native stream, xz-sync.ts) and, with
+ * the native codecs, zstd and lz4 compress on libuv's thread pool, so this is parallel without the memory of a JavaScript
  * isolate per worker; WebAssembly zstd and JavaScript lz4 need {@link CompressPool} to use more
  * than one core.
  */
