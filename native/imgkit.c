@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -42,6 +43,9 @@ static struct {
   int (*deflate)(z_streamp, int);
   int (*deflateEnd)(z_streamp);
   const char *(*zlibVersion)(void);
+  int (*inflateInit_)(z_streamp, const char *, int);
+  int (*inflate)(z_streamp, int);
+  int (*inflateEnd)(z_streamp);
 } zl;
 #endif
 #ifdef IMGKIT_ZSTD_H
@@ -54,6 +58,9 @@ static struct {
   size_t (*ZSTD_freeCCtx)(ZSTD_CCtx *);
   unsigned (*ZSTD_isError)(size_t);
   const char *(*ZSTD_versionString)(void);
+  ZSTD_DCtx *(*ZSTD_createDCtx)(void);
+  size_t (*ZSTD_decompressDCtx)(ZSTD_DCtx *, void *, size_t, const void *, size_t);
+  size_t (*ZSTD_freeDCtx)(ZSTD_DCtx *);
 } zs;
 #endif
 #if defined(IMGKIT_LZ4_H) && defined(IMGKIT_LZ4HC_H)
@@ -65,6 +72,7 @@ static struct {
   int (*LZ4_compress_default)(const char *, char *, int, int);
   int (*LZ4_compress_HC)(const char *, char *, int, int, int);
   const char *(*LZ4_versionString)(void);
+  int (*LZ4_decompress_safe)(const char *, char *, int, int);
 } l4;
 #endif
 
@@ -76,6 +84,7 @@ static struct {
   size_t (*lzma_stream_buffer_bound)(size_t);
   lzma_bool (*lzma_lzma_preset)(lzma_options_lzma *, uint32_t);
   const char *(*lzma_version_string)(void);
+  lzma_ret (*lzma_stream_buffer_decode)(uint64_t *, uint32_t, const lzma_allocator *, const uint8_t *, size_t *, size_t, uint8_t *, size_t *, size_t);
 } lz;
 #endif
 
@@ -494,6 +503,179 @@ static napi_value mmap_threshold(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * Block decoding for reading images (squashfs extract): decodeAsync(input, codec, max, fd, position)
+ * decodes one block of `codec` (1 zlib, 2 zstd, 3 lz4, 4 xz) on libuv's thread pool into at most
+ * `max` bytes. With fd < 0 it resolves to the bytes; otherwise it writes them to `fd` at
+ * `position` (pwrite, in the same job) and resolves to their count. Strict: the input must be
+ * exactly one valid stream (no trailing bytes) that fits in `max`; anything else rejects with
+ * "the block did not decode", and the caller decodes the block itself for its error. A failed
+ * write rejects with an Error carrying `errno` and `syscall`.
+ */
+enum { D_ZLIB = 1, D_ZSTD = 2, D_LZ4 = 3, D_XZ = 4 };
+static unsigned decoders;
+
+typedef struct {
+  int codec, fd;
+  const uint8_t *in;
+  size_t in_len, max, out_len;
+  int64_t pos;
+  uint8_t *out;
+  int ok, write_errno;
+  napi_ref in_ref;
+  napi_deferred deferred;
+  napi_async_work work;
+} djob_t;
+
+#ifdef HAVE_ZSTD
+static pthread_mutex_t dctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static ZSTD_DCtx *dctx_free[16];
+static int dctx_count;
+#endif
+
+static int decode_block(djob_t *j) {
+  if (!j->in_len) return 0; /* no stored block is empty: a zstd input of no frames would give 0 bytes */
+  switch (j->codec) {
+#ifdef HAVE_ZLIB
+  case D_ZLIB: {
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (zl.inflateInit_(&s, ZLIB_VERSION, (int)sizeof s) != Z_OK) return 0;
+    s.next_in = (Bytef *)j->in;
+    s.avail_in = (uInt)j->in_len;
+    s.next_out = j->out;
+    s.avail_out = (uInt)j->max;
+    int r = zl.inflate(&s, Z_FINISH);
+    j->out_len = s.total_out;
+    zl.inflateEnd(&s);
+    return r == Z_STREAM_END && s.avail_in == 0;
+  }
+#endif
+#ifdef HAVE_ZSTD
+  case D_ZSTD: {
+    ZSTD_DCtx *d = NULL;
+    pthread_mutex_lock(&dctx_lock);
+    if (dctx_count) d = dctx_free[--dctx_count];
+    pthread_mutex_unlock(&dctx_lock);
+    if (!d && !(d = zs.ZSTD_createDCtx())) return 0;
+    size_t r = zs.ZSTD_decompressDCtx(d, j->out, j->max, j->in, j->in_len);
+    pthread_mutex_lock(&dctx_lock);
+    if (dctx_count < 16) dctx_free[dctx_count++] = d, d = NULL;
+    pthread_mutex_unlock(&dctx_lock);
+    if (d) zs.ZSTD_freeDCtx(d);
+    if (zs.ZSTD_isError(r)) return 0;
+    j->out_len = r;
+    return 1;
+  }
+#endif
+#ifdef HAVE_LZ4
+  case D_LZ4: {
+    int r = l4.LZ4_decompress_safe((const char *)j->in, (char *)j->out, (int)j->in_len, (int)j->max);
+    if (r < 0) return 0;
+    j->out_len = (size_t)r;
+    return 1;
+  }
+#endif
+#ifdef HAVE_LZMA
+  case D_XZ: {
+    uint64_t memlimit = (uint64_t)64 << 20; /* a squashfs dictionary is at most the 1 MiB block */
+    size_t ip = 0, op = 0;
+    lzma_ret r = lz.lzma_stream_buffer_decode(&memlimit, 0, NULL, j->in, &ip, j->in_len, j->out, &op, j->max);
+    j->out_len = op;
+    return r == LZMA_OK && ip == j->in_len;
+  }
+#endif
+  default:
+    return 0;
+  }
+}
+
+static void decode_execute(napi_env env, void *data) {
+  (void)env;
+  djob_t *j = data;
+  j->out = malloc(j->max ? j->max : 1);
+  if (!j->out || !decode_block(j)) return;
+  j->ok = 1;
+  if (j->fd < 0) return;
+  for (size_t done = 0; done < j->out_len;) {
+    ssize_t n = pwrite(j->fd, j->out + done, j->out_len - done, (off_t)(j->pos + (int64_t)done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      j->write_errno = n < 0 ? errno : EIO;
+      return;
+    }
+    done += (size_t)n;
+  }
+}
+
+static void decode_complete(napi_env env, napi_status status, void *data) {
+  djob_t *j = data;
+  napi_value out = NULL, err = NULL, msg, v;
+  if (status != napi_ok || !j->ok) {
+    napi_create_string_utf8(env, "the block did not decode", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+  } else if (j->write_errno) {
+    napi_create_string_utf8(env, strerror(j->write_errno), NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_create_int32(env, j->write_errno, &v);
+    napi_set_named_property(env, err, "errno", v);
+    napi_create_string_utf8(env, "write", NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, err, "syscall", v);
+  } else if (j->fd >= 0) {
+    napi_create_double(env, (double)j->out_len, &out);
+  } else if (napi_create_buffer_copy(env, j->out_len, j->out, NULL, &out) != napi_ok) {
+    napi_create_string_utf8(env, "imgkit native: cannot allocate the result", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+  }
+  if (err) napi_reject_deferred(env, j->deferred, err);
+  else napi_resolve_deferred(env, j->deferred, out);
+  free(j->out);
+  napi_delete_reference(env, j->in_ref);
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value decode_async(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], promise, name;
+  int32_t codec, max, fd;
+  double pos;
+  bool is = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 || napi_is_typedarray(env, argv[0], &is) != napi_ok || !is ||
+      napi_get_value_int32(env, argv[1], &codec) != napi_ok || napi_get_value_int32(env, argv[2], &max) != napi_ok ||
+      napi_get_value_int32(env, argv[3], &fd) != napi_ok || napi_get_value_double(env, argv[4], &pos) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: decodeAsync(input: Uint8Array, codec, max, fd, position)");
+    return NULL;
+  }
+  if (codec < 1 || codec > 4 || !(decoders & (1u << codec)) || max < 0 || max > (1 << 30) || pos < 0 || pos > 9007199254740991.0 || pos != (double)(int64_t)pos) {
+    napi_throw_range_error(env, NULL, "imgkit native: no such decoder, or max/position out of range");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset);
+  if (type != napi_uint8_array || length > (1u << 30)) {
+    napi_throw_type_error(env, NULL, "imgkit native: input must be a Uint8Array of at most 1 GiB");
+    return NULL;
+  }
+  djob_t *j = calloc(1, sizeof *j);
+  if (!j) { napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
+  j->codec = codec;
+  j->in = data;
+  j->in_len = length;
+  j->max = (size_t)max;
+  j->fd = fd < 0 ? -1 : fd;
+  j->pos = (int64_t)pos;
+  CHECK(napi_create_reference(env, argv[0], 1, &j->in_ref));
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "imgkit:decode", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, decode_execute, decode_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
 /* trimCaches(): frees the zstd contexts and xz encoder memory kept for reuse (when no block is being compressed). */
 static napi_value trim_caches(napi_env env, napi_callback_info info) {
   (void)info;
@@ -501,6 +683,9 @@ static napi_value trim_caches(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&cctx_lock);
   while (cctx_count) zs.ZSTD_freeCCtx(cctx_free[--cctx_count]);
   pthread_mutex_unlock(&cctx_lock);
+  pthread_mutex_lock(&dctx_lock);
+  while (dctx_count) zs.ZSTD_freeDCtx(dctx_free[--dctx_count]);
+  pthread_mutex_unlock(&dctx_lock);
 #endif
 #ifdef HAVE_LZMA
   xa_trim();
@@ -523,37 +708,42 @@ static void version(napi_env env, napi_value obj, const char *name, const char *
 }
 
 /* Offers a codec's two forms and its version when its library opens. */
-static void offer(napi_env env, napi_value exports, napi_value codecs, const char *lib, void *fns, const char *const *names,
-                  size_t n, const char *name, napi_callback sync_fn, const char *async_name, napi_callback async_fn,
-                  const char *key, const char *(*version_fn)(void)) {
-  if (!open_lib(lib, (void **)fns, names, n)) return;
+static int offer(napi_env env, napi_value exports, napi_value codecs, const char *lib, void *fns, const char *const *names,
+                 size_t n, const char *name, napi_callback sync_fn, const char *async_name, napi_callback async_fn,
+                 const char *key, const char *(*version_fn)(void)) {
+  if (!open_lib(lib, (void **)fns, names, n)) return 0;
   put(env, exports, name, sync_fn);
   put(env, exports, async_name, async_fn);
   version(env, codecs, key, version_fn());
+  return 1;
 }
 
 NAPI_MODULE_INIT() {
   napi_value codecs;
   napi_create_object(env, &codecs);
 #ifdef HAVE_ZLIB
-  static const char *const zn[] = {"deflateInit2_", "deflateBound", "deflate", "deflateEnd", "zlibVersion"};
-  offer(env, exports, codecs, "libz.so.1", &zl, zn, 5, "deflate", deflate_sync, "deflateAsync", deflate_async, "zlib", zlib_lib_version);
+  static const char *const zn[] = {"deflateInit2_", "deflateBound", "deflate", "deflateEnd", "zlibVersion", "inflateInit_", "inflate", "inflateEnd"};
+  if (offer(env, exports, codecs, "libz.so.1", &zl, zn, 8, "deflate", deflate_sync, "deflateAsync", deflate_async, "zlib", zlib_lib_version)) decoders |= 1 << D_ZLIB;
 #endif
 #ifdef HAVE_ZSTD
-  static const char *const zsn[] = {"ZSTD_compressBound", "ZSTD_createCCtx", "ZSTD_compressCCtx", "ZSTD_freeCCtx", "ZSTD_isError", "ZSTD_versionString"};
-  offer(env, exports, codecs, "libzstd.so.1", &zs, zsn, 6, "zstd", zstd_sync, "zstdAsync", zstd_async, "zstd", zstd_lib_version);
+  static const char *const zsn[] = {"ZSTD_compressBound", "ZSTD_createCCtx", "ZSTD_compressCCtx", "ZSTD_freeCCtx", "ZSTD_isError", "ZSTD_versionString", "ZSTD_createDCtx", "ZSTD_decompressDCtx", "ZSTD_freeDCtx"};
+  if (offer(env, exports, codecs, "libzstd.so.1", &zs, zsn, 9, "zstd", zstd_sync, "zstdAsync", zstd_async, "zstd", zstd_lib_version)) decoders |= 1 << D_ZSTD;
 #endif
 #ifdef HAVE_LZMA
-  static const char *const lzn[] = {"lzma_stream_buffer_encode", "lzma_stream_buffer_bound", "lzma_lzma_preset", "lzma_version_string"};
-  offer(env, exports, codecs, "liblzma.so.5", &lz, lzn, 4, "xz", xz_sync, "xzAsync", xz_async, "xz", xz_lib_version);
+  static const char *const lzn[] = {"lzma_stream_buffer_encode", "lzma_stream_buffer_bound", "lzma_lzma_preset", "lzma_version_string", "lzma_stream_buffer_decode"};
+  if (offer(env, exports, codecs, "liblzma.so.5", &lz, lzn, 5, "xz", xz_sync, "xzAsync", xz_async, "xz", xz_lib_version)) decoders |= 1 << D_XZ;
 #endif
 #ifdef HAVE_LZ4
-  static const char *const l4n[] = {"LZ4_compressBound", "LZ4_compress_default", "LZ4_compress_HC", "LZ4_versionString"};
-  offer(env, exports, codecs, "liblz4.so.1", &l4, l4n, 4, "lz4", lz4_sync, "lz4Async", lz4_async, "lz4", lz4_lib_version);
+  static const char *const l4n[] = {"LZ4_compressBound", "LZ4_compress_default", "LZ4_compress_HC", "LZ4_versionString", "LZ4_decompress_safe"};
+  if (offer(env, exports, codecs, "liblz4.so.1", &l4, l4n, 5, "lz4", lz4_sync, "lz4Async", lz4_async, "lz4", lz4_lib_version)) decoders |= 1 << D_LZ4;
 #endif
   put(env, exports, "listXattrs", list_xattrs);
   put(env, exports, "mmapThreshold", mmap_threshold);
   put(env, exports, "trimCaches", trim_caches);
+  if (decoders) put(env, exports, "decodeAsync", decode_async);
+  napi_value dec;
+  napi_create_uint32(env, decoders, &dec);
+  napi_set_named_property(env, exports, "decoders", dec);
   napi_set_named_property(env, exports, "codecs", codecs);
   return exports;
 }

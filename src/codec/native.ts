@@ -27,6 +27,15 @@ export interface NativeCodecs {
    */
   xz?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number, bcj: number): Uint8Array;
   xzAsync?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number, bcj: number): Promise<Uint8Array>;
+  /**
+   * Decodes one block on libuv's thread pool: `codec` 1 zlib, 2 zstd, 3 lz4, 4 xz (those whose bits
+   * are set in `decoders`), into at most `max` bytes; the input must be exactly one valid stream.
+   * With `fd` ≥ 0 the bytes are written there at `position` and the count comes back. Rejects with
+   * "the block did not decode", or with an Error carrying `errno` and `syscall: 'write'`.
+   */
+  decodeAsync?(input: Uint8Array, codec: number, max: number, fd: number, position: number): Promise<Uint8Array | number>;
+  /** Bit `1 << codec` for each codec decodeAsync has. */
+  decoders?: number;
   /** Frees the zstd contexts and xz encoder memory kept for reuse; call when nothing compresses. */
   trimCaches?(): void;
   /** A file's xattrs (not following a final symlink) in llistxattr's order; [] when none. Throws on other errors. */

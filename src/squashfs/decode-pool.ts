@@ -9,7 +9,9 @@
  * 50 µs, measured), more than a message to a worker costs, and the other codecs (zstd, lz4, lzo)
  * decode on the calling thread.
  */
+import { getSystemErrorName } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { nativeCodecs } from '../codec/native.js';
 import type { CompressorOptions } from './compressor.js';
 import type { CompressorName } from './layout.js';
 
@@ -18,6 +20,17 @@ export interface BlockDecoder {
   /** The decoded block, or a rejection (of any kind) when it does not decode. Takes `raw`'s buffer when it covers it. */
   decode(raw: Uint8Array, max: number): Promise<Uint8Array>;
   close(): Promise<void>;
+}
+
+/** A decoder that can also write a decoded block straight into an open file (extraction). */
+export interface BlockWriter extends BlockDecoder {
+  /**
+   * Decodes a block and writes it to the open file `fd` at `position`, elsewhere than this thread,
+   * so that the data never comes back here. Resolves to the bytes written (fewer than `max` for a
+   * short block); rejects with a {@link WriteError} when the write fails, else with any error
+   * (a block that does not decode, a worker that died): then decode the block here.
+   */
+  decodeTo(raw: Uint8Array, max: number, fd: number, position: number): Promise<number>;
 }
 
 /** The rejection of a write that failed on a decoder thread: the error the write raised there. */
@@ -59,7 +72,7 @@ function startWorker(data: unknown): Worker {
   return new Worker(boot, { eval: true, workerData: data, resourceLimits });
 }
 
-export class DecodePool implements BlockDecoder {
+export class DecodePool implements BlockWriter {
   readonly #workers: { w: Worker; busy: number }[] = [];
   readonly #jobs = new Map<number, Job>();
   #next = 0;
@@ -97,12 +110,7 @@ export class DecodePool implements BlockDecoder {
     return this.#post(raw, max) as Promise<Uint8Array>;
   }
 
-  /**
-   * Decodes a block and writes it to the open file `fd` at `position`, on the worker, so that the
-   * data never comes back to this thread. Resolves to the bytes written (fewer than `max` for a
-   * short block); rejects with a {@link WriteError} when the write fails, else with any error
-   * (a block that does not decode, a worker that died): then decode the block here.
-   */
+  /** {@link BlockWriter.decodeTo} on a worker thread. */
   decodeTo(raw: Uint8Array, max: number, fd: number, position: number): Promise<number> {
     return this.#post(raw, max, fd, position) as Promise<number>;
   }
@@ -124,4 +132,32 @@ export class DecodePool implements BlockDecoder {
   async close(): Promise<void> {
     await Promise.all(this.#workers.map((s) => s.w.terminate()));
   }
+}
+
+/** The native addon's decoder numbers (native/imgkit.c decodeAsync). */
+const NATIVE_DECODER: Partial<Record<CompressorName, number>> = { gzip: 1, zstd: 2, lz4: 3, xz: 4 };
+
+/**
+ * Blocks decoded on libuv's thread pool by the system's zlib, libzstd, liblz4 or liblzma (the
+ * native addon), with the file writes in the same job: no worker isolates and no messages. The
+ * addon accepts only a block that is exactly one valid stream fitting in `max`, so every block it
+ * decodes, the JavaScript codecs decode to the same bytes; whatever it rejects is decoded on the
+ * calling thread, as with {@link DecodePool}. Undefined when the addon lacks the image's codec.
+ */
+export function nativeDecoder(name: CompressorName): BlockWriter | undefined {
+  const n = nativeCodecs();
+  const id = NATIVE_DECODER[name];
+  const decodeAsync = n?.decodeAsync;
+  if (!decodeAsync || id === undefined || !((n.decoders ?? 0) & (1 << id))) return undefined;
+  const failedWrite = (e: unknown): never => {
+    const x = e as { message: string; errno?: number; syscall?: string };
+    if (x.syscall !== 'write' || x.errno === undefined) throw e;
+    const code = getSystemErrorName(-x.errno);
+    throw new WriteError({ message: `${code}: ${x.message.toLowerCase()}, write`, code, errno: -x.errno, syscall: 'write' });
+  };
+  return {
+    decode: (raw, max) => decodeAsync(raw, id, max, -1, 0) as Promise<Uint8Array>,
+    decodeTo: (raw, max, fd, position) => (decodeAsync(raw, id, max, fd, position) as Promise<number>).catch(failedWrite),
+    close: async () => {},
+  };
 }

@@ -6,8 +6,9 @@
  * exclusively (O_EXCL, no following), replacing whatever was in the way only after a refusal.
  * Device nodes are made only when running as root; sockets cannot be made from Node and are skipped.
  *
- * File data is decoded several blocks at a time on worker threads, which also write it (as
- * unsquashfs's inflator and writer threads), while this thread makes the next entries; both ends are
+ * File data is decoded several blocks at a time on libuv's thread pool by the system's codec (the
+ * native addon) or on worker threads, which also write it (as unsquashfs's inflator and writer
+ * threads), while this thread makes the next entries; both ends are
  * bounded (files in flight, blocks in flight), so memory stays flat however large the image.
  * Creating entries and setting their metadata are synchronous calls here: each is one short system
  * call, cheaper than a round trip through the thread pool, and made in walk order a folder always
@@ -21,7 +22,7 @@ import {
 import { mkdir, realpath } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { sep } from 'node:path';
-import { DecodePool, WriteError } from './decode-pool.js';
+import { DecodePool, nativeDecoder, WriteError, type BlockWriter } from './decode-pool.js';
 import { blockDiskSize, blockIsStored, decodeRdev } from './layout.js';
 import type { DataBlock, Squashfs } from './read.js';
 import type { SquashfsInode } from './inode.js';
@@ -37,9 +38,15 @@ export interface ExtractOptions {
   onWarning?: (message: string) => void;
   /**
    * Worker threads that decompress file data (default: one per core, at most 4, when the image
-   * holds more than 8 MiB of data; 0: decompress on the calling thread).
+   * holds more than 8 MiB of data; 0: decompress on the calling thread). With the native decoders
+   * (below) any count above 0 means libuv's thread pool, whose size is UV_THREADPOOL_SIZE.
    */
   threads?: number;
+  /**
+   * With threads: decode on libuv's thread pool through the native addon's codecs when it has the
+   * image's (default true); false: on worker threads.
+   */
+  native?: boolean;
 }
 
 export interface ExtractResult {
@@ -118,7 +125,7 @@ class Slots {
  * there is a pool (the data never comes back here), else here. Resolves to whether it wrote fewer
  * bytes than the block holds (a short block: the rest is a hole).
  */
-async function putBlock(fs: Squashfs, pool: DecodePool | undefined, fd: number, b: DataBlock, at: number): Promise<boolean> {
+async function putBlock(fs: Squashfs, pool: BlockWriter | undefined, fd: number, b: DataBlock, at: number): Promise<boolean> {
   if (pool && !blockIsStored(b.word)) {
     const raw = await fs.readRawBlock(b);
     try {
@@ -138,7 +145,7 @@ async function putBlock(fs: Squashfs, pool: DecodePool | undefined, fd: number, 
  * a slot only while it holds none, so files never wait on each other in a cycle. Sparse blocks are
  * skipped, not written. Returns whether the file has holes (then its size is set at the end).
  */
-async function writeBlocks(fs: Squashfs, pool: DecodePool | undefined, fd: number, blocks: readonly DataBlock[], slots: Slots): Promise<boolean> {
+async function writeBlocks(fs: Squashfs, pool: BlockWriter | undefined, fd: number, blocks: readonly DataBlock[], slots: Slots): Promise<boolean> {
   const queue: Promise<boolean>[] = []; // blocks started and not finished yet, in order
   const starts: number[] = [];
   let at = 0;
@@ -187,7 +194,8 @@ export async function extractSquashfs(fs: Squashfs, dir: string, o: ExtractOptio
   const data = fs.superblock.inodeTableStart - fs.dataStart;
   const threads = o.threads ?? (data > 8 * 2 ** 20 ? Math.min(4, availableParallelism()) : 0);
   if (threads === 0 || fs.decoder) return new Extraction(fs, o, undefined).run(dir);
-  const pool = new DecodePool(fs.superblock.compression, fs.compressorOptions ?? {}, fs.superblock.blockSize, threads);
+  // the system's codec on libuv's pool when the native addon has it, else worker threads
+  const pool = (o.native !== false ? nativeDecoder(fs.superblock.compression) : undefined) ?? new DecodePool(fs.superblock.compression, fs.compressorOptions ?? {}, fs.superblock.blockSize, threads);
   fs.decoder = pool; // for fragment blocks, which come back here to be cached
   try {
     return await new Extraction(fs, o, pool).run(dir);
@@ -224,7 +232,7 @@ class Extraction {
   constructor(
     readonly fs: Squashfs,
     readonly o: ExtractOptions,
-    readonly pool: DecodePool | undefined,
+    readonly pool: BlockWriter | undefined,
   ) {
     this.owners = o.owners ?? isRoot();
     this.warn = o.onWarning ?? (() => {});

@@ -14,7 +14,7 @@ import { decodeBlock } from '../../src/codec/lz4-block.js';
 import { getCodec } from '../../src/codec/registry.js';
 import { seeded } from '../squashfs/fixture.js';
 import { has, tempDir } from '../helpers.js';
-import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const n = nativeCodecs();
@@ -92,6 +92,45 @@ describe('native codecs', { skip }, () => {
     assert.equal(typeof n!.mmapThreshold!(128 << 10), 'boolean');
     assert.throws(() => n!.mmapThreshold!(-1), RangeError);
     assert.throws(() => n!.mmapThreshold!(64 << 20), RangeError);
+  });
+
+  it('decodeAsync: every codec back to the input, into a file at a position, strict about the stream, write errors with errno', async (t) => {
+    const dir = tempDir('imgkit-native-decode-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const input = sample(131_072, 3);
+    const streams: [number, Uint8Array][] = [
+      [1, n!.deflate!(input, 9, 15, 8, 0)], [2, n!.zstd!(input, 15)], [3, n!.lz4!(input, 0)], [4, n!.xz!(input, 6, 131_072, -1, -1, -1, 0x04)],
+    ];
+    const file = join(dir, 'out');
+    writeFileSync(file, '');
+    const fd = openSync(file, 'r+');
+    t.after(() => closeSync(fd));
+    for (const [codec, stream] of streams) {
+      assert.ok(n!.decoders! & (1 << codec), `decoder ${codec}`);
+      assert.deepEqual(new Uint8Array(await n!.decodeAsync!(stream, codec, input.length, -1, 0) as Uint8Array), input);
+      assert.equal(await n!.decodeAsync!(stream, codec, input.length, fd, 1000 + codec), input.length);
+      assert.deepEqual(new Uint8Array(readFileSync(file).subarray(1000 + codec, 1000 + codec + input.length)), input);
+      // a view into a larger buffer decodes too
+      const padded = new Uint8Array(stream.length + 8);
+      padded.set(stream, 4);
+      assert.deepEqual(new Uint8Array(await n!.decodeAsync!(padded.subarray(4, 4 + stream.length), codec, input.length, -1, 0) as Uint8Array), input);
+      // too little room, a trailing byte (not lz4: a raw block has no end marker to check), a flipped byte
+      await assert.rejects(n!.decodeAsync!(stream, codec, input.length - 1, -1, 0), /did not decode/);
+      if (codec !== 3) await assert.rejects(n!.decodeAsync!(Buffer.concat([stream, Buffer.from([0])]), codec, input.length, -1, 0), /did not decode/);
+      const bad = Uint8Array.from(stream);
+      bad[bad.length >> 1]! ^= 0x55;
+      await n!.decodeAsync!(bad, codec, input.length, -1, 0).then((out) => assert.notDeepEqual(new Uint8Array(out as Uint8Array), input), (e) => assert.match(String(e), /did not decode/));
+      await assert.rejects(n!.decodeAsync!(new Uint8Array(0), codec, 100, -1, 0), /did not decode/);
+    }
+    const ro = openSync(file, 'r');
+    t.after(() => closeSync(ro));
+    await assert.rejects(n!.decodeAsync!(streams[0]![1], 1, input.length, ro, 0), (e: { errno?: number; syscall?: string }) => e.syscall === 'write' && e.errno === 9);
+    const f = n as unknown as Record<string, (...a: unknown[]) => unknown>;
+    assert.throws(() => f.decodeAsync!('x', 1, 10, -1, 0), TypeError);
+    assert.throws(() => f.decodeAsync!(new Uint8Array(1), 9, 10, -1, 0), RangeError);
+    assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, -1, -1, 0), RangeError);
+    assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, 10, 3, -5), RangeError);
+    assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, 10, 3, 0.5), RangeError);
   });
 
   it('many thread-pool jobs at once give the synchronous bytes', async () => {

@@ -4,6 +4,7 @@
  * block), read-ahead, and extraction with decoder threads against unsquashfs -d, including a data
  * block that does not decode (the same FormatError with or without threads).
  */
+import { nativeCodecs } from '../../src/codec/native.js';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -48,10 +49,16 @@ async function open(img: string, o: OpenOptions = {}): Promise<Squashfs> {
   return openSquashfs(await fileAccess(img, 'squashfs'), o);
 }
 
-async function extracted(img: string, to: string, threads: number, o: OpenOptions = {}): Promise<ReturnType<typeof snapshotHost>> {
+/** Calling thread, worker threads, and (when the addon is built) the native codecs on libuv's pool. */
+const DECODERS: [string, { threads: number; native?: boolean }][] = [
+  ['no threads', { threads: 0 }], ['worker threads', { threads: 2, native: false }],
+  ...(nativeCodecs()?.decodeAsync ? [['native decoders', { threads: 2 }] as [string, { threads: number }]] : []),
+];
+
+async function extracted(img: string, to: string, d: { threads: number; native?: boolean }, o: OpenOptions = {}): Promise<ReturnType<typeof snapshotHost>> {
   const fs = await open(img, o);
   try {
-    await extractSquashfs(fs, to, { threads });
+    await extractSquashfs(fs, to, d);
   } finally {
     await fs.close();
   }
@@ -138,9 +145,9 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
   it('extracts as unsquashfs -d does, with and without decoder threads, with a small fragment cache', async () => {
     for (const [f, ref] of [['tree-4k.sqfs', 'ref-4k'], ['tree-128k.sqfs', 'ref-128k']]) {
       const want = entries(snapshotHost(join(tmp, ref!)));
-      for (const threads of [0, 2]) {
-        const to = join(tmp, `out-${f}-${threads}`);
-        assert.deepEqual(entries(await extracted(join(tmp, f!), to, threads, { fragmentCacheBytes: 1 })), want, `${f}, ${threads} threads`);
+      for (const [how, d] of DECODERS) {
+        const to = join(tmp, `out-${f}-${how}`);
+        assert.deepEqual(entries(await extracted(join(tmp, f!), to, d, { fragmentCacheBytes: 1 })), want, `${f}, ${how}`);
         // the hole stays a hole
         const blocks = Number(sh('stat', ['-c', '%b', join(to, 'big')]));
         assert.ok(blocks * 512 < 2_548_576 + (1 << 20), `big allocates ${blocks * 512} bytes`);
@@ -149,11 +156,11 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
   });
 
   it('decoder threads read every compressor as the calling thread does (synchronous and asynchronous codecs)', async () => {
-    for (const comp of ['xz', 'lz4', 'zstd']) {
+    for (const comp of ['xz', 'lz4', 'zstd', 'gzip']) {
       const f = join(tmp, `tree-${comp}.sqfs`);
       sh('mksquashfs', [join(tmp, 'tree'), f, '-noappend', '-quiet', '-no-progress', '-b', '16384', '-comp', comp, '-mkfs-time', String(TIME)]);
       const want = entries(snapshotHost(join(tmp, 'ref-4k')));
-      for (const threads of [0, 2]) assert.deepEqual(entries(await extracted(f, join(tmp, `out-${comp}-${threads}`), threads)), want, `${comp}, ${threads} threads`);
+      for (const [how, d] of DECODERS) assert.deepEqual(entries(await extracted(f, join(tmp, `out-${comp}-${how}`), d)), want, `${comp}, ${how}`);
     }
   });
 
@@ -174,7 +181,21 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
     }
   });
 
-  it('a data block that does not decode fails extraction with the same FormatError with or without decoder threads', async () => {
+  it('the native decoder refuses a block that does not decode, and answers a failed write with the write\'s error', { skip: !nativeCodecs()?.decodeAsync && 'the native codecs are not built' }, async () => {
+    const { nativeDecoder, WriteError } = await import('../../src/squashfs/decode-pool.js');
+    const { deflateSync } = await import('node:zlib');
+    const d = nativeDecoder('gzip')!;
+    const data = seeded(3000, 9);
+    assert.deepEqual(new Uint8Array(await d.decode(new Uint8Array(deflateSync(data)), 4096)), data);
+    const refused = (e: unknown) => e instanceof Error && !(e instanceof WriteError);
+    await assert.rejects(d.decode(new Uint8Array([0x78, 0x9c, 1, 2, 3]), 4096), refused);
+    await assert.rejects(d.decode(new Uint8Array(deflateSync(data)), 2000), refused, 'past max');
+    await assert.rejects(d.decodeTo(new Uint8Array([0x78, 0x9c, 1, 2, 3]), 4096, 987_654, 0), refused, 'nothing to write');
+    await assert.rejects(d.decodeTo(new Uint8Array(deflateSync(data)), 4096, 987_654, 0), (e: unknown) => e instanceof WriteError && e.code === 'EBADF' && e.errno === -9 && /^EBADF: bad file descriptor, write$/.test(e.message));
+    assert.equal(nativeDecoder('lzo'), undefined);
+  });
+
+  it('a data block that does not decode fails extraction with the same FormatError with or without decoder threads, native or not', async () => {
     const bytes = new Uint8Array(readFileSync(img()));
     const fs = await openSquashfs(bytesAccess(bytes, 'squashfs'));
     const blocks = fs.dataBlocks(await fs.lookup('big')).filter((b) => blockDiskSize(b.word) > 100 && !(b.word & (1 << 24)));
@@ -184,14 +205,14 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
     const bad1 = join(tmp, 'bad.sqfs');
     writeFileSync(bad1, bad);
     const errors = [];
-    for (const threads of [0, 2]) {
-      const e = await extracted(bad1, join(tmp, `bad-out-${threads}`), threads).then(
+    for (const [how, d] of DECODERS) {
+      const e = await extracted(bad1, join(tmp, `bad-out-${how}`), d).then(
         () => undefined,
         (err: unknown) => err,
       );
-      assert.ok(e instanceof FormatError, `${threads} threads: ${String(e)}`);
+      assert.ok(e instanceof FormatError, `${how}: ${String(e)}`);
       errors.push([e.code, e.message]);
     }
-    assert.deepEqual(errors[1], errors[0]);
+    for (const e of errors.slice(1)) assert.deepEqual(e, errors[0]);
   });
 });
