@@ -1,6 +1,6 @@
 /*
- * imgkit's native codecs: the system's zlib, libzstd and liblz4, the libraries mksquashfs links,
- * so squashfs blocks come out as mksquashfs's do. Each codec is compiled in only when the build
+ * imgkit's native codecs: the system's zlib, libzstd, liblz4 and liblzma, the libraries mksquashfs
+ * links, so squashfs blocks come out as mksquashfs's do. Each codec is compiled in only when the build
  * found its header (scripts/build-native.mjs writes config.h) and is offered only when its library
  * opens at run time; `codecs` names the ones present, with their versions.
  *
@@ -10,7 +10,9 @@
  * holds each header's absolute path (IMGKIT_*_H), because Node's include directory, which
  * node-gyp puts first, has a zlib.h of its own.
  *
- * It also lists a file's xattrs in the kernel's order (listXattrs), which Node cannot.
+ * It also lists a file's xattrs in the kernel's order (listXattrs), which Node cannot; decodes
+ * blocks on the thread pool for extraction (decodeAsync); and sets glibc's mmap threshold
+ * (mmapThreshold).
  *
  * Every compressor has a synchronous form, f(input, ...) → Buffer, and an asynchronous one,
  * fAsync(input, ...) → Promise<Buffer>, that runs on libuv's thread pool. The caller must not
