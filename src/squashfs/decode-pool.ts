@@ -140,9 +140,10 @@ const NATIVE_DECODER: Partial<Record<CompressorName, number>> = { gzip: 1, zstd:
 /**
  * Blocks decoded on libuv's thread pool by the system's zlib, libzstd, liblz4 or liblzma (the
  * native addon), with the file writes in the same job: no worker isolates and no messages. The
- * addon accepts only a block that is exactly one valid stream fitting in `max`, so every block it
- * decodes, the JavaScript codecs decode to the same bytes; whatever it rejects is decoded on the
- * calling thread, as with {@link DecodePool}. Undefined when the addon lacks the image's codec.
+ * addon accepts only a block that is exactly one valid stream fitting in `max` (no trailing
+ * bytes, not empty), meant to be no more lenient than the JavaScript decoders; whatever it
+ * rejects is decoded on the calling thread for its error, as with {@link DecodePool}. Undefined
+ * when the addon lacks the image's codec.
  */
 export function nativeDecoder(name: CompressorName): BlockWriter | undefined {
   const n = nativeCodecs();
