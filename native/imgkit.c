@@ -119,34 +119,42 @@ typedef struct {
   napi_async_work work;
 } job_t;
 
+/* A mutex-protected list of idle objects kept for reuse (zstd contexts), at most 16. */
+typedef struct {
+  pthread_mutex_t lock;
+  void *items[16];
+  int count;
+} keep_t;
+
+/* An idle object, or NULL when none is kept. */
+static void *keep_take(keep_t *k) {
+  void *p = NULL;
+  pthread_mutex_lock(&k->lock);
+  if (k->count) p = k->items[--k->count];
+  pthread_mutex_unlock(&k->lock);
+  return p;
+}
+
+/* Keeps `p` when there is room: NULL; otherwise `p`, for the caller to free. */
+static void *keep_give(keep_t *k, void *p) {
+  pthread_mutex_lock(&k->lock);
+  if (k->count < 16) {
+    k->items[k->count++] = p;
+    p = NULL;
+  }
+  pthread_mutex_unlock(&k->lock);
+  return p;
+}
+
 #ifdef HAVE_ZSTD
 /*
- * Compression contexts are kept for reuse, as mksquashfs keeps one per thread: a level-15
+ * zstd contexts are kept for reuse, as mksquashfs keeps one per thread: a level-15 compression
  * context for 1 MiB blocks is tens of MB, and allocating one per block left glibc's per-thread
- * arenas holding freed contexts (peak RSS +30 MB). The list holds at most as many contexts as
- * blocks were ever compressed at once. Reuse does not change the output.
+ * arenas holding freed contexts (peak RSS +30 MB). A list holds at most as many contexts as
+ * blocks were ever (de)compressed at once. Reuse does not change the output.
  */
-static pthread_mutex_t cctx_lock = PTHREAD_MUTEX_INITIALIZER;
-static ZSTD_CCtx *cctx_free[16];
-static int cctx_count;
-
-static ZSTD_CCtx *cctx_take(void) {
-  ZSTD_CCtx *c = NULL;
-  pthread_mutex_lock(&cctx_lock);
-  if (cctx_count) c = cctx_free[--cctx_count];
-  pthread_mutex_unlock(&cctx_lock);
-  return c ? c : zs.ZSTD_createCCtx();
-}
-
-static void cctx_give(ZSTD_CCtx *c) {
-  pthread_mutex_lock(&cctx_lock);
-  if (cctx_count < 16) {
-    cctx_free[cctx_count++] = c;
-    c = NULL;
-  }
-  pthread_mutex_unlock(&cctx_lock);
-  if (c) zs.ZSTD_freeCCtx(c);
-}
+static keep_t cctxs = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
+static keep_t dctxs = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
 #endif
 
 #ifdef HAVE_LZMA
@@ -241,10 +249,10 @@ static void run(job_t *j) {
     size_t cap = zs.ZSTD_compressBound(j->in_len);
     j->out = malloc(cap ? cap : 1);
     if (!j->out) { j->error = "out of memory"; return; }
-    ZSTD_CCtx *c = cctx_take();
-    if (!c) { j->error = "out of memory"; return; }
+    ZSTD_CCtx *c = keep_take(&cctxs);
+    if (!c && !(c = zs.ZSTD_createCCtx())) { j->error = "out of memory"; return; }
     size_t r = zs.ZSTD_compressCCtx(c, j->out, cap, j->in, j->in_len, j->a);
-    cctx_give(c);
+    if ((c = keep_give(&cctxs, c))) zs.ZSTD_freeCCtx(c);
     if (zs.ZSTD_isError(r)) j->error = "ZSTD_compressCCtx failed";
     else j->out_len = r;
     return;
@@ -529,12 +537,6 @@ typedef struct {
   napi_async_work work;
 } djob_t;
 
-#ifdef HAVE_ZSTD
-static pthread_mutex_t dctx_lock = PTHREAD_MUTEX_INITIALIZER;
-static ZSTD_DCtx *dctx_free[16];
-static int dctx_count;
-#endif
-
 static int decode_block(djob_t *j) {
   if (!j->in_len) return 0; /* no stored block is empty: a zstd input of no frames would give 0 bytes */
   switch (j->codec) {
@@ -555,16 +557,10 @@ static int decode_block(djob_t *j) {
 #endif
 #ifdef HAVE_ZSTD
   case D_ZSTD: {
-    ZSTD_DCtx *d = NULL;
-    pthread_mutex_lock(&dctx_lock);
-    if (dctx_count) d = dctx_free[--dctx_count];
-    pthread_mutex_unlock(&dctx_lock);
+    ZSTD_DCtx *d = keep_take(&dctxs);
     if (!d && !(d = zs.ZSTD_createDCtx())) return 0;
     size_t r = zs.ZSTD_decompressDCtx(d, j->out, j->max, j->in, j->in_len);
-    pthread_mutex_lock(&dctx_lock);
-    if (dctx_count < 16) dctx_free[dctx_count++] = d, d = NULL;
-    pthread_mutex_unlock(&dctx_lock);
-    if (d) zs.ZSTD_freeDCtx(d);
+    if ((d = keep_give(&dctxs, d))) zs.ZSTD_freeDCtx(d);
     if (zs.ZSTD_isError(r)) return 0;
     j->out_len = r;
     return 1;
@@ -682,12 +678,8 @@ static napi_value decode_async(napi_env env, napi_callback_info info) {
 static napi_value trim_caches(napi_env env, napi_callback_info info) {
   (void)info;
 #ifdef HAVE_ZSTD
-  pthread_mutex_lock(&cctx_lock);
-  while (cctx_count) zs.ZSTD_freeCCtx(cctx_free[--cctx_count]);
-  pthread_mutex_unlock(&cctx_lock);
-  pthread_mutex_lock(&dctx_lock);
-  while (dctx_count) zs.ZSTD_freeDCtx(dctx_free[--dctx_count]);
-  pthread_mutex_unlock(&dctx_lock);
+  for (void *c; (c = keep_take(&cctxs));) zs.ZSTD_freeCCtx(c);
+  for (void *d; (d = keep_take(&dctxs));) zs.ZSTD_freeDCtx(d);
 #endif
 #ifdef HAVE_LZMA
   xa_trim();

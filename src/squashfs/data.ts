@@ -79,7 +79,7 @@ const NO_BLOCKS: readonly (Slot | undefined)[] = Object.freeze([]);
 /** Offsets in a fragment block are below 2^21 (blocks are at most 1 MiB). */
 const FRAG_INDEX = 2 ** 21;
 
-const EMPTY_FILE: PendingFile = { size: 0, start: undefined, blocks: [], fragment: undefined, fragmentOffset: 0, sparse: 0 };
+const EMPTY_FILE: PendingFile = { size: 0, start: undefined, blocks: NO_BLOCKS, fragment: undefined, fragmentOffset: 0, sparse: 0 };
 
 /** What reading a file block by block found. */
 interface Scan {

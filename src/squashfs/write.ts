@@ -198,7 +198,9 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
       names.set(e.name, at);
       ends[i] = at += e.name.length;
     });
-    Object.assign(p, { children, names, ends });
+    p.children = children;
+    p.names = names;
+    p.ends = ends;
     p.ldir = !(entries.length < 257 && bytes < METADATA_SIZE);
     p.nlink = p.subdirs + 2;
     return p;
