@@ -18,6 +18,9 @@
  * fAsync(input, ...) → Promise<Buffer>, that runs on libuv's thread pool. The caller must not
  * change `input` until the promise settles (the bytes are read in place, not copied).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* copy_file_range */
+#endif
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <stdint.h>
@@ -674,6 +677,118 @@ static napi_value decode_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/*
+ * copyRangeAsync(fdIn, offsetIn, fdOut, offsetOut, length) → Promise<number>: copies `length`
+ * bytes between two open files at the given offsets on libuv's thread pool, with
+ * copy_file_range(2) (the kernel copies, or shares the blocks where the file system can), or
+ * pread/pwrite where the kernel or file system has no copy_file_range for these files. Resolves
+ * to the bytes copied, fewer than `length` only when the input ends first. A failure rejects with
+ * an Error carrying `errno` and `syscall`.
+ */
+typedef struct {
+  int in, out, err;
+  int64_t in_pos, out_pos, length, done;
+  const char *syscall;
+  napi_deferred deferred;
+  napi_async_work work;
+} cjob_t;
+
+static int copy_plain(cjob_t *j) {
+  size_t cap = (size_t)1 << 20;
+  uint8_t *buf = malloc(cap);
+  if (!buf) return (j->err = ENOMEM), 0;
+  while (j->done < j->length) {
+    size_t want = (size_t)(j->length - j->done) < cap ? (size_t)(j->length - j->done) : cap;
+    ssize_t n = pread(j->in, buf, want, (off_t)(j->in_pos + j->done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) { j->err = errno; j->syscall = "read"; break; }
+    if (n == 0) break;
+    for (ssize_t w = 0; w < n;) {
+      ssize_t m = pwrite(j->out, buf + w, (size_t)(n - w), (off_t)(j->out_pos + j->done + w));
+      if (m < 0 && errno == EINTR) continue;
+      if (m <= 0) { j->err = m < 0 ? errno : EIO; j->syscall = "write"; free(buf); return 0; }
+      w += m;
+    }
+    j->done += n;
+  }
+  free(buf);
+  return !j->err;
+}
+
+static void copy_execute(napi_env env, void *data) {
+  (void)env;
+  cjob_t *j = data;
+#if defined(__linux__) && defined(__GLIBC__)
+  while (j->done < j->length) {
+    off_t in = (off_t)(j->in_pos + j->done), out = (off_t)(j->out_pos + j->done);
+    int64_t left = j->length - j->done;
+    ssize_t n = copy_file_range(j->in, &in, j->out, &out, left > (1 << 30) ? (size_t)1 << 30 : (size_t)left, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL || errno == EBADF || errno == EPERM)) break;
+    if (n < 0) { j->err = errno; j->syscall = "copy_file_range"; return; }
+    if (n == 0) return; /* the input ended */
+    j->done += n;
+  }
+#endif
+  copy_plain(j);
+}
+
+static void copy_complete(napi_env env, napi_status status, void *data) {
+  cjob_t *j = data;
+  napi_value out, err, msg, v;
+  if (status != napi_ok && !j->err) { j->err = EIO; j->syscall = "copy_file_range"; }
+  if (j->err) {
+    napi_create_string_utf8(env, strerror(j->err), NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_create_int32(env, j->err, &v);
+    napi_set_named_property(env, err, "errno", v);
+    napi_create_string_utf8(env, j->syscall, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, err, "syscall", v);
+    napi_reject_deferred(env, j->deferred, err);
+  } else {
+    napi_create_double(env, (double)j->done, &out);
+    napi_resolve_deferred(env, j->deferred, out);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static int get_offset(napi_env env, napi_value v, int64_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) || d > 9007199254740991.0 || d != (double)(int64_t)d) return 0;
+  *out = (int64_t)d;
+  return 1;
+}
+
+static napi_value copy_range_async(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], promise, name;
+  int32_t in, out;
+  int64_t in_pos, out_pos, length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 || napi_get_value_int32(env, argv[0], &in) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: copyRangeAsync(fdIn, offsetIn, fdOut, offsetOut, length)");
+    return NULL;
+  }
+  if (in < 0 || out < 0 || !get_offset(env, argv[1], &in_pos) || !get_offset(env, argv[3], &out_pos) || !get_offset(env, argv[4], &length) ||
+      in_pos + length > 9007199254740991 || out_pos + length > 9007199254740991) {
+    napi_throw_range_error(env, NULL, "imgkit native: copyRangeAsync: a file descriptor, offset or length out of range");
+    return NULL;
+  }
+  cjob_t *j = calloc(1, sizeof *j);
+  if (!j) { napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
+  j->in = in;
+  j->out = out;
+  j->in_pos = in_pos;
+  j->out_pos = out_pos;
+  j->length = length;
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "imgkit:copy", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, copy_execute, copy_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
 /* trimCaches(): frees the zstd contexts and xz encoder memory kept for reuse (when no block is being compressed). */
 static napi_value trim_caches(napi_env env, napi_callback_info info) {
   (void)info;
@@ -734,6 +849,7 @@ NAPI_MODULE_INIT() {
   put(env, exports, "listXattrs", list_xattrs);
   put(env, exports, "mmapThreshold", mmap_threshold);
   put(env, exports, "trimCaches", trim_caches);
+  put(env, exports, "copyRangeAsync", copy_range_async);
   if (decoders) put(env, exports, "decodeAsync", decode_async);
   napi_value dec;
   napi_create_uint32(env, decoders, &dec);

@@ -1,9 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { payloadChunks, payloadSize, type Payload } from '../bytes/payload.js';
-import { pipeInto, withOutputFile, writeBehind, writeFileAtomic, type ByteSink } from '../bytes/sink.js';
+import { payloadSize, type Payload } from '../bytes/payload.js';
+import { withOutputFile, writeBehind, writeFileAtomic, type ByteSink } from '../bytes/sink.js';
 import type { AndroidImage } from './model.js';
-import { idParts } from './write.js';
+import { copyPayload, idParts } from './write.js';
 import { idHash, type AsyncHash } from './hash-worker.js';
 import { toManifest, MANIFEST_NAME, type Manifest } from './manifest.js';
 import type { IdCheck } from './inspect.js';
@@ -46,7 +46,7 @@ export async function unpackBootImage(img: AndroidImage<Payload>, dir: string): 
       // absent id parts (never written as files) count as le32(0)
       while (hash && next < parts.length && parts[next] !== p && payloadSize(parts[next]) === 0) (await hash.update(le32(0)), next++);
       const h = hash !== undefined && next < parts.length && parts[next] === p ? hash : undefined;
-      await withOutputFile(join(dir, name), async (sink) => void (h ? await copyHashed(sink, p, h) : await pipeInto(sink, payloadChunks(p))));
+      await withOutputFile(join(dir, name), (sink) => copyHashed(sink, p, h));
       if (h) (await h.update(le32(payloadSize(p))), next++);
     }
     if (hash) {
@@ -65,14 +65,11 @@ export async function unpackBootImage(img: AndroidImage<Payload>, dir: string): 
   return { manifest, id };
 }
 
-/** Copies a payload into the sink, hashing each chunk as it goes (writes overlap the next reads). */
-async function copyHashed(sink: ByteSink, p: Payload, h: AsyncHash): Promise<void> {
+/** Copies a payload into the sink, hashing it as it goes (the copy overlapping the hash). */
+async function copyHashed(sink: ByteSink, p: Payload, h: AsyncHash | undefined): Promise<void> {
   const w = writeBehind(sink);
   try {
-    for await (const c of payloadChunks(p)) {
-      await h.update(c);
-      await w.write([c]);
-    }
+    await copyPayload(sink, w, p, h);
   } finally {
     await w.flush();
   }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { idHash, type AsyncHash } from './hash-worker.js';
 import { padding } from '../bytes/limits.js';
-import { EMPTY, payloadChunks, payloadSize, type Payload } from '../bytes/payload.js';
-import { memorySink, writeBehind, type ByteSink } from '../bytes/sink.js';
+import { EMPTY, payloadChunks, payloadSize, transientChunks, type Payload } from '../bytes/payload.js';
+import { memorySink, writeBehind, type ByteSink, type WriteBehind } from '../bytes/sink.js';
 import {
   BOOT_HEADER_V3_PAGESIZE, BOOT_MAGIC, BootHeaderV0, BootHeaderV1Ext, BootHeaderV2Ext, BootHeaderV3, BootHeaderV4Ext,
   VENDOR_BOOT_MAGIC, VENDOR_RAMDISK_TABLE_ENTRY_V4_SIZE, VendorBootHeaderV3, VendorBootHeaderV4Ext, VendorRamdiskEntry,
@@ -240,10 +240,7 @@ export async function writeBootImage(sink: ByteSink, img: AndroidImage<Payload>)
       // v0–v2 groups are kernel, ramdisk, second, dt, recovery_dtbo, dtb: all in the id but an absent dt
       const hashed = hash && !(i === 3 && payloadSize(img.kind === 'boot' ? img.dt : EMPTY) === 0) ? hash : undefined;
       for (const p of groups[i]!) {
-        for await (const c of payloadChunks(p)) {
-          if (hashed) await hashed.update(c);
-          await w.write([c]);
-        }
+        await copyPayload(sink, w, p, hashed);
         if (hashed) await hashed.update(le32(payloadSize(p)));
       }
       if (pads[i]) await w.write([zeros(pads[i]!)]);
@@ -259,6 +256,24 @@ export async function writeBootImage(sink: ByteSink, img: AndroidImage<Payload>)
   }
   if (id && hash && img.kind === 'boot') await sink.writeAt!(start, [bootHeaderPage(img, id)]);
   return id;
+}
+
+/**
+ * Appends a payload through `w`, each byte seen by `hash` first. A file range goes to a sink that
+ * can copy files as a kernel copy, and is read (into one reused buffer) only when it is hashed,
+ * the hash running while the copy does.
+ */
+export async function copyPayload(sink: ByteSink, w: WriteBehind, p: Payload, hash: AsyncHash | undefined): Promise<void> {
+  const file = sink.copyFrom && !(p instanceof Uint8Array) ? p.file : undefined;
+  if (file && !(p instanceof Uint8Array)) {
+    w.copy(file, p.size);
+    if (hash) for (const c of transientChunks(file, p.size)) await hash.update(c);
+    return;
+  }
+  for await (const c of payloadChunks(p)) {
+    if (hash) await hash.update(c);
+    await w.write([c]);
+  }
 }
 
 const ZERO_PAGE = new Uint8Array(64 * 1024);

@@ -2,6 +2,7 @@
  * A payload is the bytes of one blob of an image (a kernel, a ramdisk …): in memory, or streamed
  * from a file or another image on demand, so writers can copy large blobs in bounded memory.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { FormatError } from './errors.js';
 import { rangeChunks, type RandomAccess } from './random.js';
@@ -13,7 +14,12 @@ export interface StreamPayload {
   chunks(): AsyncIterable<Uint8Array>;
   /** `length` bytes from `offset` (within the payload), where the source can seek: a header without reading the rest. */
   readAt?(offset: number, length: number): Promise<Uint8Array>;
+  /** Where the bytes lie in a file (`size` bytes from `offset`): a file sink can then have the kernel copy them (`ByteSink.copyFrom`). */
+  readonly file?: FileRange;
 }
+
+/** Bytes of a file from `offset`: named by `path`, or by a descriptor that stays open while the payload is used. */
+export type FileRange = { readonly path: string; readonly offset: number } | { readonly fd: number; readonly offset: number };
 
 export type Payload = Uint8Array | StreamPayload;
 
@@ -51,6 +57,7 @@ export async function filePayload(path: string): Promise<StreamPayload> {
   }
   return {
     size,
+    file: { path, offset: 0 },
     async *chunks() {
       const h = await open(path, 'r');
       // buffers written out to a file come back here (releaseWhenWritten): fresh memory costs a page fault per page
@@ -93,7 +100,32 @@ export function rangePayload(ra: RandomAccess, offset: number, size: number, for
     size,
     chunks: () => (ra.readIntoSync ? pooledChunks(ra, offset, size) : rangeChunks(ra, offset, size, CHUNK)),
     readAt: (at, n) => ra.readAt(offset + at, Math.max(0, Math.min(n, size - at))),
+    ...(ra.fd !== undefined && { file: { fd: ra.fd, offset } }),
   };
+}
+
+/**
+ * The `size` bytes of a file range, read synchronously into one reused buffer: each chunk is valid
+ * only until the next is asked for. For a pass that only looks at bytes (a hash) while something
+ * else copies them; no fresh memory per chunk to fault in.
+ */
+export function* transientChunks(range: FileRange, size: number, what = 'input'): Generator<Uint8Array> {
+  const fd = 'fd' in range ? range.fd : openSync(range.path, 'r');
+  try {
+    const buf = new Uint8Array(Math.min(size, CHUNK));
+    for (let at = 0; at < size; ) {
+      const c = buf.subarray(0, Math.min(buf.length, size - at));
+      for (let got = 0; got < c.length; ) {
+        const n = readSync(fd, c, got, c.length - got, range.offset + at + got);
+        if (n === 0) throw Object.assign(new Error(`${'path' in range ? range.path : what}: file shrank while being read`), { code: 'EIO' });
+        got += n;
+      }
+      at += c.length;
+      yield c;
+    }
+  } finally {
+    if (!('fd' in range)) closeSync(fd);
+  }
 }
 
 /**

@@ -15,6 +15,8 @@ export interface RandomAccess {
   /** Fills `into` with the bytes at `offset`, synchronously (files): a caller can reuse one buffer. */
   readIntoSync?(offset: number, into: Uint8Array): void;
   close?(): Promise<void>;
+  /** The open file the bytes are read from (valid until `close`), for copies the kernel makes. */
+  readonly fd?: number;
 }
 
 function truncated(format: string, offset: number, length: number, size: number): FormatError {
@@ -77,6 +79,7 @@ export function handleAccess(fh: FileHandle, size: number, format = 'input'): Ra
       }
     },
     close: () => fh.close(),
+    fd: fh.fd,
   };
 }
 

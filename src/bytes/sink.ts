@@ -1,8 +1,11 @@
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { unlinkSync } from 'node:fs';
+import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { getSystemErrorName } from 'node:util';
 import { padding } from './limits.js';
+import type { FileRange } from './payload.js';
 import { concat } from './source.js';
+import { nativeCodecs } from '../codec/native.js';
 
 /** Ordered byte output that knows its absolute position (offsets in headers are computed from it). */
 export interface ByteSink {
@@ -13,6 +16,12 @@ export interface ByteSink {
    * the chunks until the promise settles; do not mutate them before that.
    */
   writev(chunks: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Appends `length` bytes of a file range, copied by the kernel (copy_file_range) without passing
+   * through memory; `position` advances at once, as with `writev`. Present on file sinks when the
+   * native addon is built. Rejects if the range ends early.
+   */
+  copyFrom?(range: FileRange, length: number): Promise<void>;
   /** Overwrites bytes already written (a header finished last). Sinks that cannot seek leave it out. */
   writeAt?(offset: number, chunks: readonly Uint8Array[]): Promise<void>;
   close(): Promise<void>;
@@ -56,9 +65,17 @@ export async function writeZeros(sink: ByteSink, n: number): Promise<void> {
   if (parts.length) await sink.writev(parts);
 }
 
+export interface WriteBehind {
+  write(chunks: readonly Uint8Array[]): Promise<void>;
+  /** `sink.copyFrom` (the sink must have it), settled by `flush`: the kernel copies while the caller goes on. */
+  copy(range: FileRange, length: number): void;
+  flush(): Promise<void>;
+}
+
 /** Keeps up to `depth` writes in flight, so that reading, hashing and writing overlap. */
-export function writeBehind(sink: ByteSink, depth = 2): { write(chunks: readonly Uint8Array[]): Promise<void>; flush(): Promise<void> } {
+export function writeBehind(sink: ByteSink, depth = 2): WriteBehind {
   const inflight: Promise<void>[] = [];
+  const copies: Promise<void>[] = [];
   return {
     async write(chunks) {
       while (inflight.length >= depth) await inflight.shift();
@@ -67,8 +84,14 @@ export function writeBehind(sink: ByteSink, depth = 2): { write(chunks: readonly
       if (sink.copies) void p.then(() => released(chunks), () => {});
       inflight.push(p);
     },
+    copy(range, length) {
+      const p = sink.copyFrom!(range, length);
+      p.catch(() => {});
+      copies.push(p);
+    },
     async flush() {
       while (inflight.length) await inflight.shift();
+      while (copies.length) await copies.shift();
     },
   };
 }
@@ -136,6 +159,7 @@ const IOV_MAX = 1024;
 /** A sink over an open file handle, writing at increasing positions from `start`. */
 export function handleSink(fh: FileHandle, start = 0): ByteSink {
   let position = start;
+  const copyRange = nativeCopy();
   return {
     get position() {
       return position;
@@ -146,9 +170,42 @@ export function handleSink(fh: FileHandle, start = 0): ByteSink {
       return writeAll(fh, at, chunks);
     },
     writeAt: (offset, chunks) => writeAll(fh, offset, chunks),
+    ...(copyRange && {
+      copyFrom(range: FileRange, length: number) {
+        const at = position;
+        position += length;
+        return copyRange(range, fh.fd, at, length);
+      },
+    }),
     close: () => fh.close(),
     copies: true,
   };
+}
+
+/** The addon's `{ errno, syscall }` error as Node's own for that call (`code`, negative `errno`, message). */
+function systemError(e: Error & { errno?: number; syscall?: string }): never {
+  if (e.errno === undefined || e.syscall === undefined) throw e;
+  const code = getSystemErrorName(-e.errno);
+  throw Object.assign(new Error(`${code}: ${e.message.toLowerCase()}, ${e.syscall}`), { code, errno: -e.errno, syscall: e.syscall });
+}
+
+/** The native kernel copy, when the addon is built (looked up once, by the first file sink). */
+let kernelCopy: ((range: FileRange, fd: number, at: number, length: number) => Promise<void>) | undefined | null = null;
+function nativeCopy(): typeof kernelCopy {
+  if (kernelCopy !== null) return kernelCopy;
+  const copy = nativeCodecs()?.copyRangeAsync;
+  kernelCopy = copy && (async (range, fd, at, length) => {
+    // opened synchronously so the copy is queued now: a caller that goes on to hash the same
+    // bytes on this thread would otherwise hold back the open's callback, and the copy, until it is done
+    const src = 'fd' in range ? undefined : openSync(range.path, 'r');
+    try {
+      const n = await copy(src ?? (range as { fd: number }).fd, range.offset, fd, at, length).catch(systemError);
+      if (n !== length) throw Object.assign(new Error(`${'path' in range ? range.path : 'input'}: file shrank while being read`), { code: 'EIO' });
+    } finally {
+      if (src !== undefined) closeSync(src);
+    }
+  });
+  return kernelCopy;
 }
 
 /** pwritev(2) of all chunks at `at`, in batches of IOV_MAX, completing short writes. */
@@ -213,6 +270,7 @@ export async function createOutputFile(path: string, mode = 0o644): Promise<Outp
     },
     writev: (chunks) => sink.writev(chunks),
     writeAt: (offset, chunks) => sink.writeAt!(offset, chunks),
+    ...(sink.copyFrom && { copyFrom: sink.copyFrom }),
     close,
     copies: true,
     async commit() {

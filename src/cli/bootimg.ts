@@ -249,6 +249,7 @@ async function pooledFileAccess(path: string): Promise<RandomAccess> {
       return buf;
     },
     close: () => fh.close(),
+    fd: fh.fd, // a blob can then be copied by the kernel (ByteSink.copyFrom)
   };
 }
 const POOLED_READ = 1 << 20;

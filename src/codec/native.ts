@@ -34,6 +34,12 @@ export interface NativeCodecs {
    * "the block did not decode", or with an Error carrying `errno` and `syscall: 'write'`.
    */
   decodeAsync?(input: Uint8Array, codec: number, max: number, fd: number, position: number): Promise<Uint8Array | number>;
+  /**
+   * Copies `length` bytes from `fdIn` at `offsetIn` to `fdOut` at `offsetOut` on libuv's thread
+   * pool: copy_file_range(2), or pread/pwrite where the kernel cannot. Resolves to the bytes
+   * copied (fewer only when the input ends); a failure rejects with an Error carrying `errno` and `syscall`.
+   */
+  copyRangeAsync?(fdIn: number, offsetIn: number, fdOut: number, offsetOut: number, length: number): Promise<number>;
   /** Bit `1 << codec` for each codec decodeAsync has. */
   decoders?: number;
   /** Frees the zstd contexts and xz encoder memory kept for reuse; call when nothing compresses. */

@@ -2,9 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeBootImage, encodeBootImage, openBootImage, writeBootImage, computeBootId } from '../../src/bootimg/index.js';
-import { bytesAccess } from '../../src/bytes/random.js';
-import { memorySink } from '../../src/bytes/sink.js';
-import { payloadBytes } from '../../src/bytes/payload.js';
+import { bytesAccess, fileAccess } from '../../src/bytes/random.js';
+import { memorySink, withOutputFile } from '../../src/bytes/sink.js';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { payloadBytes, type Payload } from '../../src/bytes/payload.js';
 import type { AndroidImage } from '../../src/bootimg/model.js';
 import { androidImage } from '../arb/bootimg.js';
 
@@ -71,6 +74,34 @@ describe('bootimg round trips', () => {
         if (opened.kind === 'boot' && m.kind === 'boot') assert.deepEqual(await payloadBytes(opened.kernel), m.kernel);
       }),
       { ...RUNS, numRuns: 60 },
+    );
+  });
+
+  it('from a file to a file (blobs copied by the kernel where the addon is built, hashed as they go) the bytes stay the same', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'imgkit-bootimg-files-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    let k = 0;
+    await fc.assert(
+      fc.asyncProperty(androidImage, async (m) => {
+        // a computed id (sha1 or sha256) in the input, and to compute again: the writer hashes while it copies
+        const algo = k % 2 ? 'sha256' : 'sha1';
+        const hashed = <T extends AndroidImage<Payload>>(x: T): T => (x.kind === 'boot' && x.headerVersion <= 2 ? { ...x, id: algo } : x);
+        const bytes = encodeBootImage(hashed(m));
+        const src = join(dir, `in${k}.img`);
+        const out = join(dir, `out${k++}.img`);
+        await writeFile(src, bytes);
+        const ra = await fileAccess(src, 'bootimg');
+        try {
+          const img = hashed(await openBootImage(ra));
+          await withOutputFile(out, (s) => writeBootImage(s, img));
+          assert.deepEqual(new Uint8Array(await readFile(out)), bytes);
+        } finally {
+          await ra.close?.();
+        }
+        await rm(src);
+        await rm(out);
+      }),
+      { ...RUNS, numRuns: 40 },
     );
   });
 });

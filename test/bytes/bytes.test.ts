@@ -1,13 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ByteCursor } from '../../src/bytes/cursor.js';
-import { ByteSource, collect } from '../../src/bytes/source.js';
+import { ByteSource, collect, concat } from '../../src/bytes/source.js';
 import { FormatError } from '../../src/bytes/errors.js';
-import { memorySink, withOutputFile, padTo, handleSink } from '../../src/bytes/sink.js';
+import { memorySink, withOutputFile, padTo, handleSink, writeBehind } from '../../src/bytes/sink.js';
+import { nativeCodecs } from '../../src/codec/native.js';
 import { struct } from '../../src/bytes/struct.js';
 import { crc32, crc32Js, crc32IsNative } from '../../src/bytes/crc32.js';
 import { limit, padding } from '../../src/bytes/limits.js';
@@ -154,6 +155,31 @@ describe('sinks', () => {
     } finally {
       await rm(dir, { recursive: true });
     }
+  });
+  it('copyFrom puts a file range (named by path or descriptor) at the sink position; a range that ends early fails and leaves nothing', { skip: !nativeCodecs()?.copyRangeAsync && !process.env.CI && 'the native addon is not built here' }, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'imgkit-sink-'));
+    t.after(() => rm(dir, { recursive: true }));
+    const data = Uint8Array.from({ length: (2 << 20) + 3 }, (_, i) => (i * 13) % 253);
+    const src = join(dir, 'src');
+    await writeFile(src, data);
+    const path = join(dir, 'out');
+    const ra = await fileAccess(src);
+    t.after(() => ra.close?.());
+    await withOutputFile(path, async (sink) => {
+      assert.ok(sink.copyFrom, 'a file sink copies where the addon is built');
+      const w = writeBehind(sink);
+      await w.write([Uint8Array.of(1, 2, 3)]);
+      w.copy({ path: src, offset: 5 }, 1000);
+      await w.write([Uint8Array.of(4)]);
+      w.copy({ fd: ra.fd!, offset: 0 }, data.length);
+      assert.equal(sink.position, 3 + 1000 + 1 + data.length);
+      await w.flush();
+    });
+    const got = new Uint8Array(await readFile(path));
+    assert.deepEqual(got, concat([Uint8Array.of(1, 2, 3), data.subarray(5, 1005), Uint8Array.of(4), data], 3 + 1000 + 1 + data.length));
+    await assert.rejects(withOutputFile(join(dir, 'short'), (sink) => sink.copyFrom!({ path: src, offset: data.length - 10 }, 11)), /file shrank/);
+    await assert.rejects(withOutputFile(join(dir, 'missing'), (sink) => sink.copyFrom!({ path: join(dir, 'nope'), offset: 0 }, 1)), { code: 'ENOENT' });
+    assert.deepEqual((await readdir(dir)).sort(), ['out', 'src']);
   });
   it('handleSink writes more than IOV_MAX chunks in order', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'imgkit-sink-'));

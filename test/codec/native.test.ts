@@ -14,7 +14,7 @@ import { decodeBlock } from '../../src/codec/lz4-block.js';
 import { getCodec } from '../../src/codec/registry.js';
 import { seeded } from '../squashfs/fixture.js';
 import { has, tempDir } from '../helpers.js';
-import { closeSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const n = nativeCodecs();
@@ -131,6 +131,49 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, -1, -1, 0), RangeError);
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, 10, 3, -5), RangeError);
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, 10, 3, 0.5), RangeError);
+  });
+
+  it('copyRangeAsync: ranges at offsets, across file systems and by pread/pwrite, short inputs, errors with errno', async (t) => {
+    const dir = tempDir('imgkit-native-copy-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const data = seeded(3 << 20, 11);
+    const src = join(dir, 'src');
+    writeFileSync(src, data);
+    const dst = join(dir, 'dst');
+    writeFileSync(dst, Buffer.alloc(100, 0xee));
+    const fi = openSync(src, 'r');
+    const fo = openSync(dst, 'r+');
+    t.after(() => (closeSync(fi), closeSync(fo)));
+    // a range from the middle lands at an offset past the end, the bytes before it untouched
+    assert.equal(await n!.copyRangeAsync!(fi, 12345, fo, 50, 2_000_000), 2_000_000);
+    const got = readFileSync(dst);
+    assert.equal(got.length, 2_000_050);
+    assert.ok(got.subarray(0, 50).every((b) => b === 0xee));
+    assert.deepEqual(new Uint8Array(got.subarray(50)), data.subarray(12345, 12345 + 2_000_000));
+    // the input ending early: the count says how much was there
+    assert.equal(await n!.copyRangeAsync!(fi, data.length - 10, fo, 0, 1000), 10);
+    assert.equal(await n!.copyRangeAsync!(fi, 0, fo, 0, 0), 0);
+    // another file system (tmpfs) answers EXDEV: the bytes still arrive, by pread/pwrite
+    const shm = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/imgkit-') : undefined;
+    if (shm) {
+      t.after(() => rmSync(shm, { recursive: true, force: true }));
+      const other = openSync(join(shm, 'x'), 'w+');
+      t.after(() => closeSync(other));
+      assert.equal(await n!.copyRangeAsync!(fi, 7, other, 3, data.length - 7), data.length - 7);
+      assert.deepEqual(new Uint8Array(readFileSync(join(shm, 'x')).subarray(3)), data.subarray(7));
+    }
+    // errors: a write-only input, a read-only output
+    const ro = openSync(dst, 'r');
+    const wo = openSync(join(dir, 'wo'), 'w');
+    t.after(() => (closeSync(ro), closeSync(wo)));
+    await assert.rejects(n!.copyRangeAsync!(fi, 0, ro, 0, 100), (e: { errno?: number; syscall?: string }) => e.errno === 9 && e.syscall === 'write');
+    await assert.rejects(n!.copyRangeAsync!(wo, 0, fo, 0, 100), (e: { errno?: number; syscall?: string }) => e.errno === 9 && e.syscall === 'read');
+    const f = n as unknown as Record<string, (...a: unknown[]) => unknown>;
+    assert.throws(() => f.copyRangeAsync!('x', 0, fo, 0, 1), TypeError);
+    assert.throws(() => f.copyRangeAsync!(fi, -1, fo, 0, 1), RangeError);
+    assert.throws(() => f.copyRangeAsync!(fi, 0, fo, 0.5, 1), RangeError);
+    assert.throws(() => f.copyRangeAsync!(-1, 0, fo, 0, 1), RangeError);
+    assert.throws(() => f.copyRangeAsync!(fi, 2 ** 53, fo, 0, 1), RangeError);
   });
 
   it('many thread-pool jobs at once give the synchronous bytes', async () => {
