@@ -77,7 +77,6 @@ static struct {
   int (*LZ4_compress_default)(const char *, char *, int, int);
   int (*LZ4_compress_HC)(const char *, char *, int, int, int);
   const char *(*LZ4_versionString)(void);
-  int (*LZ4_decompress_safe)(const char *, char *, int, int);
 } l4;
 #endif
 
@@ -540,6 +539,51 @@ typedef struct {
   napi_async_work work;
 } djob_t;
 
+/*
+ * One raw lz4 block, by the rules of the JavaScript decoder (src/codec/lz4-block.ts decodeBlock),
+ * not liblz4's: LZ4_decompress_safe takes a match offset of 0, which copies output bytes not yet
+ * written (here: uninitialised memory) into the file. Rejected: an empty block, lengths or an
+ * offset running past the block, an offset of 0 or before the start, output past `max`.
+ */
+static int lz4_block(djob_t *j) {
+  const uint8_t *ip = j->in, *end = j->in + j->in_len;
+  uint8_t *op = j->out;
+  const uint8_t *oend = j->out + j->max;
+  if (ip >= end) return 0;
+  for (;;) {
+    unsigned token = *ip++;
+    size_t lit = token >> 4;
+    if (lit == 15)
+      for (unsigned b = 255; b == 255; lit += b) {
+        if (ip >= end) return 0;
+        b = *ip++;
+      }
+    if (lit > (size_t)(end - ip) || lit > (size_t)(oend - op)) return 0;
+    memcpy(op, ip, lit);
+    ip += lit;
+    op += lit;
+    if (ip == end) break;
+    if (end - ip < 2) return 0;
+    size_t off = (size_t)ip[0] | (size_t)ip[1] << 8;
+    ip += 2;
+    if (off == 0 || off > (size_t)(op - j->out)) return 0;
+    size_t len = token & 15;
+    if (len == 15)
+      for (unsigned b = 255; b == 255; len += b) {
+        if (ip >= end) return 0;
+        b = *ip++;
+      }
+    len += 4;
+    if (len > (size_t)(oend - op)) return 0;
+    const uint8_t *m = op - off;
+    if (off >= len) memcpy(op, m, len);
+    else for (size_t i = 0; i < len; i++) op[i] = m[i]; /* overlapping: repeats the last `off` bytes */
+    op += len;
+  }
+  j->out_len = (size_t)(op - j->out);
+  return 1;
+}
+
 static int decode_block(djob_t *j) {
   if (!j->in_len) return 0; /* no stored block is empty: a zstd input of no frames would give 0 bytes */
   switch (j->codec) {
@@ -569,14 +613,8 @@ static int decode_block(djob_t *j) {
     return 1;
   }
 #endif
-#ifdef HAVE_LZ4
-  case D_LZ4: {
-    int r = l4.LZ4_decompress_safe((const char *)j->in, (char *)j->out, (int)j->in_len, (int)j->max);
-    if (r < 0) return 0;
-    j->out_len = (size_t)r;
-    return 1;
-  }
-#endif
+  case D_LZ4:
+    return lz4_block(j);
 #ifdef HAVE_LZMA
   case D_XZ: {
     uint64_t memlimit = (uint64_t)64 << 20; /* a squashfs dictionary is at most the 1 MiB block */
@@ -843,14 +881,15 @@ NAPI_MODULE_INIT() {
   if (offer(env, exports, codecs, "liblzma.so.5", &lz, lzn, 5, "xz", xz_sync, "xzAsync", xz_async, "xz", xz_lib_version)) decoders |= 1 << D_XZ;
 #endif
 #ifdef HAVE_LZ4
-  static const char *const l4n[] = {"LZ4_compressBound", "LZ4_compress_default", "LZ4_compress_HC", "LZ4_versionString", "LZ4_decompress_safe"};
-  if (offer(env, exports, codecs, "liblz4.so.1", &l4, l4n, 5, "lz4", lz4_sync, "lz4Async", lz4_async, "lz4", lz4_lib_version)) decoders |= 1 << D_LZ4;
+  static const char *const l4n[] = {"LZ4_compressBound", "LZ4_compress_default", "LZ4_compress_HC", "LZ4_versionString"};
+  offer(env, exports, codecs, "liblz4.so.1", &l4, l4n, 4, "lz4", lz4_sync, "lz4Async", lz4_async, "lz4", lz4_lib_version);
 #endif
   put(env, exports, "listXattrs", list_xattrs);
   put(env, exports, "mmapThreshold", mmap_threshold);
   put(env, exports, "trimCaches", trim_caches);
   put(env, exports, "copyRangeAsync", copy_range_async);
-  if (decoders) put(env, exports, "decodeAsync", decode_async);
+  decoders |= 1 << D_LZ4; /* lz4_block, no library */
+  put(env, exports, "decodeAsync", decode_async);
   napi_value dec;
   napi_create_uint32(env, decoders, &dec);
   napi_set_named_property(env, exports, "decoders", dec);

@@ -138,8 +138,10 @@ export class DecodePool implements BlockWriter {
 const NATIVE_DECODER: Partial<Record<CompressorName, number>> = { gzip: 1, zstd: 2, lz4: 3, xz: 4 };
 
 /**
- * Blocks decoded on libuv's thread pool by the system's zlib, libzstd, liblz4 or liblzma (the
- * native addon), with the file writes in the same job: no worker isolates and no messages. The
+ * Blocks decoded on libuv's thread pool by the system's zlib, libzstd or liblzma, or the addon's
+ * own lz4 block decoder (the rules of lz4-block.ts: liblz4 takes a match offset of 0, which would
+ * copy uninitialised memory into the file), with the file writes in the same job: no worker
+ * isolates and no messages. The
  * addon accepts only a block that is exactly one valid stream fitting in `max` (no trailing
  * bytes, not empty), meant to be no more lenient than the JavaScript decoders; whatever it
  * rejects is decoded on the calling thread for its error, as with {@link DecodePool}. Undefined

@@ -8,6 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fc from 'fast-check';
 import { inflateSync } from 'node:zlib';
 import { nativeCodecs } from '../../src/codec/native.js';
 import { decodeBlock } from '../../src/codec/lz4-block.js';
@@ -131,6 +132,39 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, -1, -1, 0), RangeError);
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, 10, 3, -5), RangeError);
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, 10, 3, 0.5), RangeError);
+  });
+
+  it('decodeAsync lz4 accepts exactly what the JavaScript decoder accepts, with the same bytes (offset 0 refused)', async () => {
+    const js = (b: Uint8Array, max: number): string => {
+      const d = new Uint8Array(max);
+      try {
+        const end = decodeBlock(b, 0, b.length, d, 0, max, 0, 'lz4', 0);
+        return end < 0 ? 'refused' : Buffer.from(d.subarray(0, end)).toString('hex');
+      } catch {
+        return 'refused';
+      }
+    };
+    const native = (b: Uint8Array, max: number): Promise<string> =>
+      n!.decodeAsync!(b, 3, max, -1, 0).then((o) => Buffer.from(o as Uint8Array).toString('hex'), () => 'refused');
+    // a match at offset 0 would copy bytes not yet written (liblz4's LZ4_decompress_safe takes it)
+    const zeroOffset = Uint8Array.from([0x10, 0x41, 0x00, 0x00, 0x50, 66, 67, 68, 69, 70]);
+    assert.equal(await native(zeroOffset, 64), 'refused');
+    assert.equal(js(zeroOffset, 64), 'refused');
+    const base = n!.lz4!(sample(3000, 21), 0);
+    assert.equal(await native(base, 3000), Buffer.from(sample(3000, 21)).toString('hex'));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.nat(base.length), fc.constantFrom(2999, 3000, 4096),
+        async (flips, cut, max) => {
+          const b = Uint8Array.from(base);
+          for (const [at, v] of flips) b[at] = v;
+          const block = b.subarray(0, Math.max(cut, 1));
+          assert.equal(await native(block, max), js(block, max));
+        },
+      ),
+      { seed: 20261121, numRuns: 3000 },
+    );
   });
 
   it('copyRangeAsync: ranges at offsets, across file systems and by pread/pwrite, short inputs, errors with errno', async (t) => {
