@@ -17,7 +17,7 @@ let tmp = '';
 
 function run(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(bin, args, { cwd: tmp, encoding: 'buffer', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
-  return { code: r.status, out: r.stdout, err: r.stderr.toString() };
+  return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr.toString() };
 }
 function sh(cmd: string, args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(cmd, args, { cwd: tmp, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
@@ -161,7 +161,8 @@ describe('squashfs CLI against squashfs-tools', { skip: skipWithout('mksquashfs'
   });
 
   it('lzma (id 2): our image is read by unsquashfs, and by us', () => {
-    assert.equal(run(['pack', 'tree', 'lzma.sqfs', '-noappend', '-quiet', '-comp', 'lzma']).code, 0);
+    const r = run(['pack', 'tree', 'lzma.sqfs', '-noappend', '-quiet', '-comp', 'lzma']);
+    assert.equal(r.code, 0, `exit ${r.code} (signal ${r.signal}): ${r.err}`);
     assert.match(sh('unsquashfs', ['-s', 'lzma.sqfs']), /^Compression lzma$/m);
     sh('unsquashfs', ['-no-progress', '-d', 'lzma-x', 'lzma.sqfs']);
     assert.ok(readFileSync(join(tmp, 'lzma-x/onehalf')).equals(readFileSync(join(tmp, 'tree/onehalf'))));
