@@ -11,8 +11,8 @@
  * node-gyp puts first, has a zlib.h of its own.
  *
  * It also lists a file's xattrs in the kernel's order (listXattrs), which Node cannot; decodes
- * blocks on the thread pool for extraction (decodeAsync); and sets glibc's mmap threshold
- * (mmapThreshold).
+ * blocks on the thread pool for extraction (decodeAsync); copies file ranges in the kernel
+ * (copyRangeAsync, for bootimg); and sets glibc's mmap threshold (mmapThreshold).
  *
  * Every compressor has a synchronous form, f(input, ...) → Buffer, and an asynchronous one,
  * fAsync(input, ...) → Promise<Buffer>, that runs on libuv's thread pool. The caller must not
@@ -734,7 +734,11 @@ typedef struct {
 static int copy_plain(cjob_t *j) {
   size_t cap = (size_t)1 << 20;
   uint8_t *buf = malloc(cap);
-  if (!buf) return (j->err = ENOMEM), 0;
+  if (!buf) {
+    j->err = ENOMEM;
+    j->syscall = "read";
+    return 0;
+  }
   while (j->done < j->length) {
     size_t want = (size_t)(j->length - j->done) < cap ? (size_t)(j->length - j->done) : cap;
     ssize_t n = pread(j->in, buf, want, (off_t)(j->in_pos + j->done));

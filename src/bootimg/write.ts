@@ -264,10 +264,9 @@ export async function writeBootImage(sink: ByteSink, img: AndroidImage<Payload>)
  * the hash running while the copy does.
  */
 export async function copyPayload(sink: ByteSink, w: WriteBehind, p: Payload, hash: AsyncHash | undefined): Promise<void> {
-  const file = sink.copyFrom && !(p instanceof Uint8Array) ? p.file : undefined;
-  if (file && !(p instanceof Uint8Array)) {
-    w.copy(file, p.size);
-    if (hash) for (const c of transientChunks(file, p.size)) await hash.update(c);
+  if (sink.copyFrom && !(p instanceof Uint8Array) && p.file) {
+    w.copy(p.file, p.size);
+    if (hash) for (const c of transientChunks(p.file, p.size)) await hash.update(c);
     return;
   }
   for await (const c of payloadChunks(p)) {

@@ -109,7 +109,7 @@ export function rangePayload(ra: RandomAccess, offset: number, size: number, for
  * only until the next is asked for. For a pass that only looks at bytes (a hash) while something
  * else copies them; no fresh memory per chunk to fault in.
  */
-export function* transientChunks(range: FileRange, size: number, what = 'input'): Generator<Uint8Array> {
+export function* transientChunks(range: FileRange, size: number): Generator<Uint8Array> {
   const fd = 'fd' in range ? range.fd : openSync(range.path, 'r');
   try {
     const buf = new Uint8Array(Math.min(size, CHUNK));
@@ -117,7 +117,7 @@ export function* transientChunks(range: FileRange, size: number, what = 'input')
       const c = buf.subarray(0, Math.min(buf.length, size - at));
       for (let got = 0; got < c.length; ) {
         const n = readSync(fd, c, got, c.length - got, range.offset + at + got);
-        if (n === 0) throw Object.assign(new Error(`${'path' in range ? range.path : what}: file shrank while being read`), { code: 'EIO' });
+        if (n === 0) throw Object.assign(new Error(`${'path' in range ? range.path : 'input'}: file shrank while being read`), { code: 'EIO' });
         got += n;
       }
       at += c.length;
