@@ -524,6 +524,18 @@ static napi_value mmap_threshold(napi_env env, napi_callback_info info) {
  * "the block did not decode", and the caller decodes the block itself for its error. A failed
  * write rejects with an Error carrying `errno` and `syscall`.
  */
+/* An Error for a failed system call: strerror's message, with `errno` and `syscall` set. */
+static napi_value errno_error(napi_env env, int code, const char *syscall) {
+  napi_value err, msg, v;
+  napi_create_string_utf8(env, strerror(code), NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &err);
+  napi_create_int32(env, code, &v);
+  napi_set_named_property(env, err, "errno", v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, err, "syscall", v);
+  return err;
+}
+
 enum { D_ZLIB = 1, D_ZSTD = 2, D_LZ4 = 3, D_XZ = 4 };
 static unsigned decoders;
 
@@ -649,17 +661,12 @@ static void decode_execute(napi_env env, void *data) {
 
 static void decode_complete(napi_env env, napi_status status, void *data) {
   djob_t *j = data;
-  napi_value out = NULL, err = NULL, msg, v;
+  napi_value out = NULL, err = NULL, msg;
   if (status != napi_ok || !j->ok) {
     napi_create_string_utf8(env, "the block did not decode", NAPI_AUTO_LENGTH, &msg);
     napi_create_error(env, NULL, msg, &err);
   } else if (j->write_errno) {
-    napi_create_string_utf8(env, strerror(j->write_errno), NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
-    napi_create_int32(env, j->write_errno, &v);
-    napi_set_named_property(env, err, "errno", v);
-    napi_create_string_utf8(env, "write", NAPI_AUTO_LENGTH, &v);
-    napi_set_named_property(env, err, "syscall", v);
+    err = errno_error(env, j->write_errno, "write");
   } else if (j->fd >= 0) {
     napi_create_double(env, (double)j->out_len, &out);
   } else if (napi_create_buffer_copy(env, j->out_len, j->out, NULL, &out) != napi_ok) {
@@ -777,16 +784,10 @@ static void copy_execute(napi_env env, void *data) {
 
 static void copy_complete(napi_env env, napi_status status, void *data) {
   cjob_t *j = data;
-  napi_value out, err, msg, v;
+  napi_value out;
   if (status != napi_ok && !j->err) { j->err = EIO; j->syscall = "copy_file_range"; }
   if (j->err) {
-    napi_create_string_utf8(env, strerror(j->err), NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
-    napi_create_int32(env, j->err, &v);
-    napi_set_named_property(env, err, "errno", v);
-    napi_create_string_utf8(env, j->syscall, NAPI_AUTO_LENGTH, &v);
-    napi_set_named_property(env, err, "syscall", v);
-    napi_reject_deferred(env, j->deferred, err);
+    napi_reject_deferred(env, j->deferred, errno_error(env, j->err, j->syscall));
   } else {
     napi_create_double(env, (double)j->done, &out);
     napi_resolve_deferred(env, j->deferred, out);

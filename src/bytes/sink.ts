@@ -1,11 +1,10 @@
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { getSystemErrorName } from 'node:util';
 import { padding } from './limits.js';
 import type { FileRange } from './payload.js';
 import { concat } from './source.js';
-import { nativeCodecs } from '../codec/native.js';
+import { nativeCodecs, systemErrorFields } from '../codec/native.js';
 
 /** Ordered byte output that knows its absolute position (offsets in headers are computed from it). */
 export interface ByteSink {
@@ -182,11 +181,10 @@ export function handleSink(fh: FileHandle, start = 0): ByteSink {
   };
 }
 
-/** The addon's `{ errno, syscall }` error as Node's own for that call (`code`, negative `errno`, message). */
-function systemError(e: Error & { errno?: number; syscall?: string }): never {
-  if (e.errno === undefined || e.syscall === undefined) throw e;
-  const code = getSystemErrorName(-e.errno);
-  throw Object.assign(new Error(`${code}: ${e.message.toLowerCase()}, ${e.syscall}`), { code, errno: -e.errno, syscall: e.syscall });
+/** The addon's `{ errno, syscall }` error as Node's own for that call. */
+function systemError(e: unknown): never {
+  const f = systemErrorFields(e);
+  throw f ? Object.assign(new Error(f.message), f) : e;
 }
 
 /** The native kernel copy, when the addon is built (looked up once, by the first file sink). */

@@ -7,6 +7,7 @@
  * zstd, JavaScript lz4 and lzma-native.
  */
 import { createRequire } from 'node:module';
+import { getSystemErrorName } from 'node:util';
 
 export interface NativeCodecs {
   /** Library versions of the codecs present, e.g. `{ zlib: '1.2.13', zstd: '1.5.4', lz4: '1.9.4' }`. */
@@ -69,4 +70,15 @@ export function nativeCodecs(): NativeCodecs | undefined {
     }
   }
   return loaded ?? undefined;
+}
+
+/**
+ * An addon rejection that carries `errno` and `syscall` as the fields of Node's own error for that
+ * call (`code`, negative `errno`, Node's message form); undefined for any other error.
+ */
+export function systemErrorFields(e: unknown): { message: string; code: string; errno: number; syscall: string } | undefined {
+  const x = e as { message?: string; errno?: number; syscall?: string };
+  if (typeof x?.errno !== 'number' || typeof x.syscall !== 'string') return undefined;
+  const code = getSystemErrorName(-x.errno);
+  return { message: `${code}: ${String(x.message).toLowerCase()}, ${x.syscall}`, code, errno: -x.errno, syscall: x.syscall };
 }

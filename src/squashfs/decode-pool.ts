@@ -9,9 +9,8 @@
  * 50 µs, measured), more than a message to a worker costs, and the other codecs (zstd, lz4, lzo)
  * decode on the calling thread.
  */
-import { getSystemErrorName } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { nativeCodecs } from '../codec/native.js';
+import { nativeCodecs, systemErrorFields } from '../codec/native.js';
 import type { CompressorOptions } from './compressor.js';
 import type { CompressorName } from './layout.js';
 
@@ -153,10 +152,8 @@ export function nativeDecoder(name: CompressorName): BlockWriter | undefined {
   const decodeAsync = n?.decodeAsync;
   if (!decodeAsync || id === undefined || !((n.decoders ?? 0) & (1 << id))) return undefined;
   const failedWrite = (e: unknown): never => {
-    const x = e as { message: string; errno?: number; syscall?: string };
-    if (x.syscall !== 'write' || x.errno === undefined) throw e;
-    const code = getSystemErrorName(-x.errno);
-    throw new WriteError({ message: `${code}: ${x.message.toLowerCase()}, write`, code, errno: -x.errno, syscall: 'write' });
+    const f = systemErrorFields(e);
+    throw f?.syscall === 'write' ? new WriteError(f) : e;
   };
   return {
     decode: (raw, max) => decodeAsync(raw, id, max, -1, 0) as Promise<Uint8Array>,
