@@ -45,7 +45,11 @@ export function readDirectoryAt(s: MetaSeq, ref: MetaRef, size: number): DirEntr
 
 export function decodeListing(c: ByteCursor): DirEntry[] {
   const out: DirEntry[] = [];
-  const bytes = c.bytes, dv = c.dv;
+  const dv = c.dv;
+  // names are views of one private copy of the listing: one allocation per directory, not per
+  // entry (tens of thousands of small ArrayBuffers cost the garbage collector more than the walk)
+  const own = c.bytes.slice();
+  const bytes = c.bytes;
   let prev: Uint8Array | undefined;
   while (c.remaining > 0) {
     const h = c.record(HEADER_SIZE, 'directory header');
@@ -60,7 +64,7 @@ export function decodeListing(c: ByteCursor): DirEntry[] {
       if (offset >= METADATA_SIZE) throw new FormatError(FORMAT, 'BAD_FIELD', c.base + e, `Cannot parse directory entry: inode offset ${offset} is past a metadata block`);
       const at = c.offset;
       const n = c.record(nameSize, 'directory entry name');
-      const name = bytes.slice(n, n + nameSize);
+      const name = own.subarray(n, n + nameSize);
       if (name.includes(0x2f) || name.includes(0) || (nameSize <= 2 && name[0] === 0x2e && name[nameSize - 1] === 0x2e))
         throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse directory entry: name "${new TextDecoder().decode(name)}" is not a file name`);
       if (prev && Buffer.compare(prev, name) >= 0)
