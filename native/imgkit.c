@@ -1,6 +1,7 @@
 /*
  * imgkit's native codecs: the system's zlib, libzstd, liblz4 and liblzma, the libraries mksquashfs
- * links, so squashfs blocks come out as mksquashfs's do. Each codec is compiled in only when the build
+ * links, so squashfs blocks come out as mksquashfs's do; and libdeflate, a faster deflate encoder
+ * (other bytes than zlib's) for squashfs gzip blocks when asked for (-Xlibdeflate). Each codec is compiled in only when the build
  * found its header (scripts/build-native.mjs writes config.h) and is offered only when its library
  * opens at run time; `codecs` names the ones present, with their versions.
  *
@@ -92,6 +93,17 @@ static struct {
 } lz;
 #endif
 
+#ifdef IMGKIT_LIBDEFLATE_H
+#include IMGKIT_LIBDEFLATE_H
+#define HAVE_LIBDEFLATE 1
+static struct {
+  struct libdeflate_compressor *(*alloc)(int);
+  size_t (*zlib_compress)(struct libdeflate_compressor *, const void *, size_t, void *, size_t);
+  size_t (*zlib_bound)(struct libdeflate_compressor *, size_t);
+  void (*free_compressor)(struct libdeflate_compressor *);
+} ld;
+#endif
+
 /* Opens `lib` privately and fills the `n` function pointers that start `fns` (a struct of
  * function pointers, laid out as an array) from `names`; 0 if any is missing. */
 static int open_lib(const char *lib, void **fns, const char *const *names, size_t n) {
@@ -104,13 +116,13 @@ static int open_lib(const char *lib, void **fns, const char *const *names, size_
   return 1;
 }
 
-enum kind { DEFLATE, ZSTD, LZ4, XZ };
+enum kind { DEFLATE, ZSTD, LZ4, XZ, LIBDEFLATE };
 
 typedef struct {
   enum kind kind;
   const uint8_t *in;
   size_t in_len;
-  /* deflate: level, windowBits, memLevel, strategy; zstd: level; lz4: hc;
+  /* deflate: level, windowBits, memLevel, strategy; zstd: level; lz4: hc; libdeflate: level;
    * xz: preset (+256: extreme), dictionary size, lc, lp, pb (-1: the preset's), BCJ filter id (0: none) */
   int a, b, c, d, e, f;
   uint8_t *out;
@@ -157,6 +169,13 @@ static void *keep_give(keep_t *k, void *p) {
  */
 static keep_t cctxs = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
 static keep_t dctxs = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
+#endif
+#ifdef HAVE_LIBDEFLATE
+/* libdeflate compressors (one per level 1–12, each used by one thread at a time), kept for reuse
+ * as zstd's contexts are: a compressor is reset by every call, so reuse does not change the output. */
+#define K PTHREAD_MUTEX_INITIALIZER, {0}, 0
+static keep_t ldcs[13] = {{K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}};
+#undef K
 #endif
 
 #ifdef HAVE_LZMA
@@ -302,6 +321,21 @@ static void run(job_t *j) {
     return;
   }
 #endif
+#ifdef HAVE_LIBDEFLATE
+  case LIBDEFLATE: {
+    if (j->a < 1 || j->a > 12) { j->error = "libdeflate level outside 1..12"; return; }
+    struct libdeflate_compressor *c = keep_take(&ldcs[j->a]);
+    if (!c && !(c = ld.alloc(j->a))) { j->error = "out of memory"; return; }
+    size_t cap = ld.zlib_bound(c, j->in_len);
+    j->out = malloc(cap ? cap : 1);
+    size_t r = j->out ? ld.zlib_compress(c, j->in, j->in_len, j->out, cap) : 0;
+    if ((c = keep_give(&ldcs[j->a], c))) ld.free_compressor(c);
+    if (!j->out) j->error = "out of memory";
+    else if (!r) j->error = "libdeflate_zlib_compress failed";
+    else j->out_len = r;
+    return;
+  }
+#endif
   default:
     j->error = "codec not built";
   }
@@ -409,15 +443,21 @@ static napi_value zstd_sync(napi_env env, napi_callback_info info) { return run_
 static napi_value zstd_async(napi_env env, napi_callback_info info) { return run_async(env, info, ZSTD, 1); }
 static const char *zstd_lib_version(void) { return zs.ZSTD_versionString(); }
 #endif
-#ifdef HAVE_LZ4
-/* lz4(input, hc): one raw block, LZ4_compress_default or LZ4_compress_HC at LZ4HC_CLEVEL_MAX. */
 #ifdef HAVE_LZMA
 /* xz(input, preset, dictSize, lc, lp, pb, bcj): one .xz stream, as mksquashfs's lzma_stream_buffer_encode. */
 static napi_value xz_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, XZ, 6); }
 static napi_value xz_async(napi_env env, napi_callback_info info) { return run_async(env, info, XZ, 6); }
 static const char *xz_lib_version(void) { return lz.lzma_version_string(); }
 #endif
-
+#ifdef HAVE_LIBDEFLATE
+/* libdeflate(input, level): one zlib stream from libdeflate_zlib_compress at `level` (1–12). */
+static napi_value libdeflate_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, LIBDEFLATE, 1); }
+static napi_value libdeflate_async(napi_env env, napi_callback_info info) { return run_async(env, info, LIBDEFLATE, 1); }
+/* the header's version: libdeflate has no run-time version call */
+static const char *libdeflate_lib_version(void) { return LIBDEFLATE_VERSION_STRING; }
+#endif
+#ifdef HAVE_LZ4
+/* lz4(input, hc): one raw block, LZ4_compress_default or LZ4_compress_HC at LZ4HC_CLEVEL_MAX. */
 static napi_value lz4_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, LZ4, 1); }
 static napi_value lz4_async(napi_env env, napi_callback_info info) { return run_async(env, info, LZ4, 1); }
 static const char *lz4_lib_version(void) { return l4.LZ4_versionString(); }
@@ -832,7 +872,7 @@ static napi_value copy_range_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
-/* trimCaches(): frees the zstd contexts and xz encoder memory kept for reuse (when no block is being compressed). */
+/* trimCaches(): frees the zstd contexts, libdeflate compressors and xz encoder memory kept for reuse (when no block is being compressed). */
 static napi_value trim_caches(napi_env env, napi_callback_info info) {
   (void)info;
 #ifdef HAVE_ZSTD
@@ -841,6 +881,10 @@ static napi_value trim_caches(napi_env env, napi_callback_info info) {
 #endif
 #ifdef HAVE_LZMA
   xa_trim();
+#endif
+#ifdef HAVE_LIBDEFLATE
+  for (int i = 0; i < 13; i++)
+    for (struct libdeflate_compressor *c; (c = keep_take(&ldcs[i]));) ld.free_compressor(c);
 #endif
   napi_value u;
   napi_get_undefined(env, &u);
@@ -888,6 +932,10 @@ NAPI_MODULE_INIT() {
 #ifdef HAVE_LZ4
   static const char *const l4n[] = {"LZ4_compressBound", "LZ4_compress_default", "LZ4_compress_HC", "LZ4_versionString"};
   offer(env, exports, codecs, "liblz4.so.1", &l4, l4n, 4, "lz4", lz4_sync, "lz4Async", lz4_async, "lz4", lz4_lib_version);
+#endif
+#ifdef HAVE_LIBDEFLATE
+  static const char *const ldn[] = {"libdeflate_alloc_compressor", "libdeflate_zlib_compress", "libdeflate_zlib_compress_bound", "libdeflate_free_compressor"};
+  offer(env, exports, codecs, "libdeflate.so.0", &ld, ldn, 4, "libdeflate", libdeflate_sync, "libdeflateAsync", libdeflate_async, "libdeflate", libdeflate_lib_version);
 #endif
   put(env, exports, "listXattrs", list_xattrs);
   put(env, exports, "mmapThreshold", mmap_threshold);

@@ -2,7 +2,8 @@
 /**
  * Builds imgkit's native codecs (native/imgkit.c) at install time, against the system's zlib,
  * libzstd, liblz4 and liblzma: the libraries mksquashfs links, so squashfs gzip, zstd, lz4 and xz
- * blocks come out byte for byte as mksquashfs's (Debian: zlib1g-dev libzstd-dev liblz4-dev liblzma-dev).
+ * blocks come out byte for byte as mksquashfs's (Debian: zlib1g-dev libzstd-dev liblz4-dev liblzma-dev);
+ * and against libdeflate (libdeflate-dev), the faster deflate encoder behind `squashfs pack -Xlibdeflate`.
  *
  * Best effort: each library is used when its header is found; without a compiler, python3,
  * Node's headers or any of the headers (or with IMGKIT_NATIVE=0) there is no addon and imgkit
@@ -22,6 +23,7 @@ const LIBS = [
   ['libzstd', ['zstd.h']],
   ['liblz4', ['lz4.h', 'lz4hc.h']],
   ['liblzma', ['lzma.h']],
+  ['libdeflate', ['libdeflate.h']],
 ];
 
 /** The absolute path the C compiler includes for `<header>`, or undefined. */

@@ -11,10 +11,16 @@ import { getSystemErrorName } from 'node:util';
 
 export interface NativeCodecs {
   /** Library versions of the codecs present, e.g. `{ zlib: '1.2.13', zstd: '1.5.4', lz4: '1.9.4' }`. */
-  codecs: { zlib?: string; zstd?: string; lz4?: string; xz?: string };
+  codecs: { zlib?: string; zstd?: string; lz4?: string; xz?: string; libdeflate?: string };
   /** One zlib stream: deflateInit2(level, Z_DEFLATED, windowBits, memLevel, strategy) + deflate(Z_FINISH). */
   deflate?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number): Uint8Array;
   deflateAsync?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number): Promise<Uint8Array>;
+  /**
+   * One zlib stream from libdeflate (libdeflate_zlib_compress) at `level` 1–12: other bytes than
+   * zlib's, several times faster at the same level and about as small or smaller.
+   */
+  libdeflate?(input: Uint8Array, level: number): Uint8Array;
+  libdeflateAsync?(input: Uint8Array, level: number): Promise<Uint8Array>;
   /** One zstd frame: ZSTD_compressCCtx at `level`. */
   zstd?(input: Uint8Array, level: number): Uint8Array;
   zstdAsync?(input: Uint8Array, level: number): Promise<Uint8Array>;
@@ -43,7 +49,7 @@ export interface NativeCodecs {
   copyRangeAsync?(fdIn: number, offsetIn: number, fdOut: number, offsetOut: number, length: number): Promise<number>;
   /** Bit `1 << codec` for each codec decodeAsync has. */
   decoders?: number;
-  /** Frees the zstd contexts and xz encoder memory kept for reuse; call when nothing compresses. */
+  /** Frees the zstd contexts, libdeflate compressors and xz encoder memory kept for reuse; call when nothing compresses. */
   trimCaches?(): void;
   /** A file's xattrs (not following a final symlink) in llistxattr's order; [] when none. Throws on other errors. */
   listXattrs?(path: string): [string, Uint8Array][];

@@ -33,6 +33,12 @@ export interface CompressorOptions {
   windowSize?: number;
   /** gzip strategies to try, the smallest result wins (bitmask of GZIP_STRATEGIES). */
   strategies?: number;
+  /**
+   * gzip encoder-only (-Xlibdeflate, not stored in the image): deflate with libdeflate, through the
+   * native addon, instead of zlib. Other compressed bytes than mksquashfs's, no larger in practice,
+   * several times faster. Window 15 and the default strategy only.
+   */
+  libdeflate?: boolean;
   /** xz dictionary size (default: block size). */
   dictSize?: number;
   /** xz BCJ filters to try besides none (bitmask of XZ_FILTERS). */
@@ -149,6 +155,13 @@ export interface BlockCodec {
   syncDecompressor(): Promise<((src: Uint8Array, max: number, offset: number) => Uint8Array) | undefined>;
 }
 
+/** Why -Xlibdeflate cannot run here. */
+export const LIBDEFLATE_MISSING =
+  'libdeflate is not available: the native addon must be built with its headers (Debian: libdeflate-dev, then npm ci or node scripts/build-native.mjs), and IMGKIT_NATIVE must not be 0';
+
+/** True when gzip blocks can be deflated with libdeflate (-Xlibdeflate). */
+export const hasLibdeflate = (): boolean => !!nativeCodecs()?.libdeflateAsync;
+
 const CODEC_IDS: Partial<Record<CompressorName, CompressionId>> = { gzip: 'zlib', xz: 'xz', lzma: 'lzma', zstd: 'zstd' };
 
 /** Re-labels a codec's FormatError as a squashfs one at the block's offset, keeping its code. */
@@ -214,6 +227,15 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
   switch (name) {
     case 'gzip': {
       const level = o.level ?? 9, windowBits = o.windowSize ?? 15;
+      if (o.libdeflate) {
+        const encode = native?.libdeflate, encodeAsync = native?.libdeflateAsync;
+        if (!encode || !encodeAsync) throw new RangeError(LIBDEFLATE_MISSING);
+        if (windowBits !== 15 || (o.strategies ?? 0) & ~0x1) throw new RangeError('Cannot compress with libdeflate: it has only the 32 KiB window and the default strategy');
+        offThread = true;
+        // metadata blocks here and now, as below; data and fragment blocks on the thread pool
+        compress = async (src) => smaller(src.length <= 8192 && blockSize > 8192 ? encode(src, level) : await encodeAsync(src, level), src.length);
+        break;
+      }
       const strategies = o.strategies ? GZIP_STRATEGIES.filter(([, bit]) => (o.strategies! & bit) !== 0).map(([, bit]) => bit) : [0x1];
       // zlib's strategy numbers (Z_DEFAULT_STRATEGY … Z_FIXED) for the option bits
       const zs: Record<number, number> = { 1: 0, 2: 1, 4: 2, 8: 3, 16: 4 };

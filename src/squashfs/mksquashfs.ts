@@ -128,6 +128,7 @@ export function parseMksquashfsArgs(argv: readonly string[], env: NodeJS.Process
         break;
       }
       case '-Xhc': x.hc = true; break;
+      case '-Xlibdeflate': x.libdeflate = true; break;
       case '-Xalgorithm': {
         const names = ['lzo1x_1', 'lzo1x_1_11', 'lzo1x_1_12', 'lzo1x_1_15', 'lzo1x_999'];
         const k = names.indexOf(value(opt));
@@ -216,6 +217,9 @@ export function parseMksquashfsArgs(argv: readonly string[], env: NodeJS.Process
   if (x.windowSize !== undefined && (c !== 'gzip' || x.windowSize < 8 || x.windowSize > 15)) throw new MksquashfsUsageError('-Xwindow-size needs -comp gzip and 8..15');
   if (x.filters !== undefined && c !== 'xz') throw new MksquashfsUsageError('-Xbcj needs -comp xz');
   if (x.hc && c !== 'lz4') throw new MksquashfsUsageError('-Xhc needs -comp lz4');
+  if (x.libdeflate && c !== 'gzip') throw new MksquashfsUsageError('-Xlibdeflate needs -comp gzip');
+  if (x.libdeflate && ((x.windowSize ?? 15) !== 15 || (x.strategies ?? 0) & ~0x1))
+    throw new MksquashfsUsageError('-Xlibdeflate takes neither -Xwindow-size below 15 nor -Xstrategy other than default (libdeflate has neither)');
   if ((x.preset !== undefined || x.extreme || x.lc !== undefined || x.lp !== undefined || x.pb !== undefined) && c !== 'xz' && c !== 'lzma')
     throw new MksquashfsUsageError('-Xpreset, -Xe, -Xlc, -Xlp and -Xpb need -comp xz or lzma');
   if (c === 'lzo') throw new MksquashfsUsageError('-comp lzo: writing lzo images is not supported (reading them is)');

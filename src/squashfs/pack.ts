@@ -14,6 +14,7 @@ import { applyPackFile } from './packfile.js';
 import { readSortFile, regexExcluder, wildcardExcluder } from './select.js';
 import { scanSources, type SourceInode } from './tree.js';
 import { nativeCodecs } from '../codec/native.js';
+import { hasLibdeflate, LIBDEFLATE_MISSING } from './compressor.js';
 import { writeSquashfs, type WriteOptions, type WriteResult } from './write.js';
 import { fileAccess, rangeChunks, type RandomAccess } from '../bytes/random.js';
 import { openSquashfs, type Squashfs } from './read.js';
@@ -69,6 +70,8 @@ function excludeFileLines(text: string): string[] {
 /** Runs a mksquashfs command line (without the program name). */
 export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv, onWarning: (m: string) => void, hooks: PackHooks = {}): Promise<{ args: MksquashfsArgs; result: WriteResult }> {
   const a = parseMksquashfsArgs(argv, env);
+  // not a usage error: the command is right, this installation lacks the library
+  if (a.write.compressorOptions?.libdeflate && !hasLibdeflate()) throw Object.assign(new Error(`-Xlibdeflate: ${LIBDEFLATE_MISSING}`), { exitCode: 1 });
   const processors = a.processors ?? availableParallelism();
   // node:zlib runs on libuv's pool (4 threads unless told otherwise before its first use)
   if (processors > 4 && process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = String(Math.min(processors, 1024));
@@ -185,6 +188,8 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
       return writeSquashfs(sink, root, {
         ...a.write, mkfsTime, processors, reuseWritten: true,
         ...(old && { ...old.write, appendTo: { dataEnd: old.dataEnd, fragments: old.fragments } }),
+        // the image's compressor settings win when appending, but how gzip blocks are deflated is not one of them
+        ...(old?.write.compressor === 'gzip' && a.write.compressorOptions?.libdeflate && { compressorOptions: { ...old.write.compressorOptions, libdeflate: true } }),
         ...(priority && { priority }), ...(hooks.onProgress && { onProgress: hooks.onProgress }),
       });
     });

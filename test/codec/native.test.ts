@@ -1,6 +1,6 @@
 /**
  * imgkit's native codecs (native/imgkit.c, built by scripts/build-native.mjs at install): the
- * system's zlib, libzstd, liblz4 and liblzma. Required under CI, which installs their development
+ * system's zlib, libzstd, liblz4, liblzma and libdeflate. Required under CI, which installs their development
  * headers; elsewhere the suite skips when the addon was not built. Their output must decode with
  * our own decoders and the reference tools, match python3's zlib and lzma modules (the same system
  * libraries) byte for byte, and be the same from the synchronous and thread-pool forms.
@@ -25,8 +25,9 @@ const skip = !n && !process.env.CI && 'the native codecs are not built here (no 
 const sample = (len: number, seed: number) => seeded(len, seed).map((b, i) => (i % 7 ? 97 + (b % 8) : b));
 
 describe('native codecs', { skip }, () => {
-  it('all four are present (required under CI)', () => {
-    assert.deepEqual(Object.keys(n!.codecs).sort(), ['lz4', 'xz', 'zlib', 'zstd']);
+  it('all five are present (required under CI; elsewhere libdeflate may be missing)', () => {
+    const want = ['libdeflate', 'lz4', 'xz', 'zlib', 'zstd'].filter((c) => process.env.CI || c !== 'libdeflate' || n!.codecs.libdeflate);
+    assert.deepEqual(Object.keys(n!.codecs).sort(), want);
     assert.match(n!.codecs.zlib!, /^1\./);
   });
 
@@ -39,6 +40,20 @@ describe('native codecs', { skip }, () => {
       const py = spawnSync('python3', ['-c', `import sys,zlib; c=zlib.compressobj(${level}, zlib.DEFLATED, ${window}, 8, ${strategy}); sys.stdout.buffer.write(c.compress(sys.stdin.buffer.read())+c.flush())`], { input });
       assert.equal(py.status, 0, String(py.stderr));
       assert.ok(Buffer.from(py.stdout).equals(Buffer.from(out)), `${len} bytes, level ${level}, window ${window}, strategy ${strategy}`);
+    }
+  });
+
+  it('libdeflate: zlib streams that inflate, with the deflate data libdeflate-gzip writes at that level, from either form', { skip: !n?.libdeflate && !process.env.CI && 'built without libdeflate' }, async () => {
+    for (const [len, level] of [[0, 9], [1, 9], [131_072, 9], [1_048_576, 9], [70_000, 1], [8192, 6], [5000, 12]] as const) {
+      const input = sample(len, len + level);
+      const out = n!.libdeflate!(input, level);
+      assert.deepEqual(await n!.libdeflateAsync!(input, level), out);
+      assert.ok(inflateSync(out).equals(Buffer.from(input)), `${len} bytes, level ${level}`);
+      if (!has('libdeflate-gzip')) continue;
+      // the same compressor behind another wrapper: zlib's 2-byte header and Adler-32, gzip's 10 and 8 bytes
+      const gz = spawnSync('libdeflate-gzip', [`-${level}`, '-c'], { input });
+      assert.equal(gz.status, 0, String(gz.stderr));
+      assert.ok(Buffer.from(gz.stdout).subarray(10, -8).equals(Buffer.from(out).subarray(2, -4)), `${len} bytes, level ${level}`);
     }
   });
 
@@ -86,10 +101,11 @@ describe('native codecs', { skip }, () => {
 
   it('trimCaches frees kept contexts; later calls give the same bytes; mmapThreshold takes 0..32 MiB', async () => {
     const input = sample(1_048_576, 7);
-    const a = n!.xz!(input, 6, 1_048_576, -1, -1, -1, 0), z = n!.zstd!(input, 15);
+    const a = n!.xz!(input, 6, 1_048_576, -1, -1, -1, 0), z = n!.zstd!(input, 15), d = n!.libdeflate?.(input, 9);
     n!.trimCaches!();
     assert.deepEqual(await n!.xzAsync!(input, 6, 1_048_576, -1, -1, -1, 0), a);
     assert.deepEqual(n!.zstd!(input, 15), z);
+    if (d) assert.deepEqual(await n!.libdeflateAsync!(input, 9), d);
     assert.equal(typeof n!.mmapThreshold!(128 << 10), 'boolean');
     assert.throws(() => n!.mmapThreshold!(-1), RangeError);
     assert.throws(() => n!.mmapThreshold!(64 << 20), RangeError);
@@ -251,5 +267,11 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => f.xz!(new Uint8Array(4), 6, 1, -1, -1, -1, 0), RangeError);
     assert.throws(() => f.xz!(new Uint8Array(4), 6, 4096, 5, -1, -1, 0), RangeError);
     await assert.rejects(f.xzAsync!(new Uint8Array(4), 6, 4096, -1, -1, -1, 0x99) as Promise<unknown>, RangeError);
+    if (f.libdeflate) {
+      assert.throws(() => f.libdeflate!(new Uint8Array(4), 0), RangeError);
+      assert.throws(() => f.libdeflate!(new Uint8Array(4), 13), RangeError);
+      assert.throws(() => f.libdeflate!('text', 9), TypeError);
+      await assert.rejects(f.libdeflateAsync!(new Uint8Array(4), -1) as Promise<unknown>, RangeError);
+    }
   });
 });

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
 import { join } from 'node:path';
 import { ensureBuilt, root, skipWithout, requireTools, tempDir } from '../helpers.js';
 import { isRoot, makeFeatureTree, seeded, TIME } from './fixture.js';
+import { hasLibdeflate } from '../../src/squashfs/compressor.js';
 import { entries, snapshotHost } from './snapshot.js';
 
 const bin = join(root, 'bin/squashfs');
@@ -132,6 +133,41 @@ describe('squashfs CLI against squashfs-tools', { skip: skipWithout('mksquashfs'
     const info = JSON.parse(run(['info', '--json', 'root.squashfs']).out.toString());
     assert.equal(info.bytesUsed, lstatSync(join(tmp, 'root.squashfs')).size);
     assert.deepEqual(info.compressorOptions, { dictSize: 262_144, filters: 8 });
+  });
+
+  it('-Xlibdeflate: the files of mksquashfs\'s gzip image (sqfsdiff), no larger, other bytes, the same for any -processors, kept when appending', { skip: !hasLibdeflate() && !process.env.CI && 'built without libdeflate' }, () => {
+    const args = (out: string, ...more: string[]) => ['pack', 'tree', out, '-noappend', '-quiet', '-comp', 'gzip', '-mkfs-time', '1', ...more];
+    for (const p of ['1', '3']) {
+      const r = run([...args(`ld${p}.sqfs`, '-Xlibdeflate', '-processors', p)]);
+      assert.equal(r.code, 0, r.err);
+    }
+    run(args('zl.sqfs'));
+    sh('mksquashfs', ['tree', 'ref-gz.sqfs', '-noappend', '-quiet', '-no-progress', '-comp', 'gzip', '-mkfs-time', '1']);
+    const ld = readFileSync(join(tmp, 'ld1.sqfs')), ref = readFileSync(join(tmp, 'ref-gz.sqfs'));
+    assert.ok(ld.equals(readFileSync(join(tmp, 'ld3.sqfs'))), 'the same bytes with 1 and 3 processors');
+    assert.ok(!ld.equals(readFileSync(join(tmp, 'zl.sqfs'))), 'libdeflate, not zlib, deflated the blocks');
+    assert.ok(readFileSync(join(tmp, 'zl.sqfs')).equals(ref), 'without the option the image is mksquashfs\'s');
+    assert.deepEqual(sqfsdiffClean(join(tmp, 'ld1.sqfs'), join(tmp, 'ref-gz.sqfs')), []);
+    const used = (f: string) => Number(/Filesystem size (\d+) bytes/.exec(sh('unsquashfs', ['-s', f]))![1]);
+    assert.ok(used('ld1.sqfs') <= used('ref-gz.sqfs') * 1.01, `${used('ld1.sqfs')} bytes against mksquashfs's ${used('ref-gz.sqfs')}`);
+    // appending: the image's gzip settings, with libdeflate's blocks for what is added
+    for (const [img, x] of [['ap-ld.sqfs', ['-Xlibdeflate']], ['ap-zl.sqfs', []]] as const) {
+      assert.equal(run(args(img)).code, 0);
+      const r = run(['pack', 'tree/deep', img, '-quiet', '-mkfs-time', '1', ...x]);
+      assert.equal(r.code, 0, r.err);
+    }
+    assert.deepEqual(sqfsdiffClean(join(tmp, 'ap-ld.sqfs'), join(tmp, 'ap-zl.sqfs')), []);
+    assert.ok(!readFileSync(join(tmp, 'ap-ld.sqfs')).equals(readFileSync(join(tmp, 'ap-zl.sqfs'))));
+    // usage: gzip only, no window or strategy; without the addon a clear error and no image
+    for (const bad of [['-comp', 'xz', '-Xlibdeflate'], ['-comp', 'gzip', '-Xlibdeflate', '-Xwindow-size', '12'], ['-comp', 'gzip', '-Xlibdeflate', '-Xstrategy', 'filtered']]) {
+      const r = run(['pack', 'tree', 'bad.sqfs', '-noappend', ...bad]);
+      assert.equal(r.code, 2, bad.join(' '));
+      assert.match(r.err, /-Xlibdeflate/);
+    }
+    const off = run(args('bad.sqfs', '-Xlibdeflate'), { IMGKIT_NATIVE: '0' });
+    assert.equal(off.code, 1);
+    assert.match(off.err, /-Xlibdeflate: libdeflate is not available/);
+    assert.ok(!existsSync(join(tmp, 'bad.sqfs')));
   });
 
   it('info words every compressor option block as unsquashfs -s does', () => {

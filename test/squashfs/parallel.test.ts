@@ -17,6 +17,7 @@ import { seeded } from './fixture.js';
 import { encodeXzBlock } from '../../src/codec/xz-block.js';
 import { asBufferEncoded, asyncXzEncoder, syncXzEncoder } from '../../src/squashfs/xz-sync.js';
 import { collectAll, collectYoung } from '../../src/squashfs/gc.js';
+import { hasLibdeflate } from '../../src/squashfs/compressor.js';
 
 async function image(t: SourceInode, o: WriteOptions): Promise<Buffer> {
   const sink = memorySink();
@@ -53,6 +54,18 @@ describe('squashfs parallel compression', () => {
       }
     });
   }
+
+  it('gzip through libdeflate: identical bytes with 0, 1, 2 and 3 workers and any window', { skip: !hasLibdeflate() && !process.env.CI && 'libdeflate is not built here' }, async () => {
+    const bs = 8192;
+    const t = mixedTree(bs);
+    const o = { compressor: 'gzip', blockSize: bs, compressorOptions: { libdeflate: true } } as const;
+    const base = await image(t, { ...o, processors: 0 });
+    assert.ok(!base.equals(await image(t, { compressor: 'gzip', blockSize: bs, processors: 0 })), 'not zlib\'s bytes');
+    for (const [processors, window] of [[1, 1], [2, bs], [3, 5 * bs], [2, undefined]] as const) {
+      const got = await image(t, { ...o, processors, ...(window !== undefined && { window }) });
+      assert.ok(got.equals(base), `${processors} workers, window ${window ?? 'default'}`);
+    }
+  });
 
   it('the reusable synchronous xz encoder writes encodeXzBlock\'s data in mksquashfs\'s layout, block after block', async () => {
     for (const o of [{}, { bcj: 'x86' as const, dictSize: 65536 }, { level: 9, extreme: true, lc: 0, lp: 2, pb: 2 }]) {
