@@ -101,7 +101,11 @@ static struct {
   size_t (*zlib_compress)(struct libdeflate_compressor *, const void *, size_t, void *, size_t);
   size_t (*zlib_bound)(struct libdeflate_compressor *, size_t);
   void (*free_compressor)(struct libdeflate_compressor *);
+  struct libdeflate_decompressor *(*alloc_decompressor)(void);
+  enum libdeflate_result (*zlib_decompress_ex)(struct libdeflate_decompressor *, const void *, size_t, void *, size_t, size_t *, size_t *);
+  void (*free_decompressor)(struct libdeflate_decompressor *);
 } ld;
+static int ld_ok; /* every function above was found */
 #endif
 
 /* Opens `lib` privately and fills the `n` function pointers that start `fns` (a struct of
@@ -176,6 +180,7 @@ static keep_t dctxs = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
 #define K PTHREAD_MUTEX_INITIALIZER, {0}, 0
 static keep_t ldcs[13] = {{K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}, {K}};
 #undef K
+static keep_t ldds = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
 #endif
 
 #ifdef HAVE_LZMA
@@ -636,23 +641,46 @@ static int lz4_block(djob_t *j) {
   return 1;
 }
 
+#ifdef HAVE_LIBDEFLATE
+/* A zlib block through libdeflate, where it is there: the same bytes out as inflate, ~2.5× faster.
+ * As strict: one whole stream (Adler-32 checked) that uses every input byte. */
+static int ld_inflate(djob_t *j) {
+  struct libdeflate_decompressor *d = keep_take(&ldds);
+  if (!d && !(d = ld.alloc_decompressor())) return 0;
+  size_t used = 0, n = 0;
+  enum libdeflate_result r = ld.zlib_decompress_ex(d, j->in, j->in_len, j->out, j->max, &used, &n);
+  if ((d = keep_give(&ldds, d))) ld.free_decompressor(d);
+  j->out_len = n;
+  return r == LIBDEFLATE_SUCCESS && used == j->in_len;
+}
+#endif
+#ifdef HAVE_ZLIB
+static int zlib_inflate(djob_t *j) {
+  z_stream s;
+  memset(&s, 0, sizeof s);
+  if (zl.inflateInit_(&s, ZLIB_VERSION, (int)sizeof s) != Z_OK) return 0;
+  s.next_in = (Bytef *)j->in;
+  s.avail_in = (uInt)j->in_len;
+  s.next_out = j->out;
+  s.avail_out = (uInt)j->max;
+  int r = zl.inflate(&s, Z_FINISH);
+  j->out_len = s.total_out;
+  zl.inflateEnd(&s);
+  return r == Z_STREAM_END && s.avail_in == 0;
+}
+#endif
+
 static int decode_block(djob_t *j) {
   if (!j->in_len) return 0; /* no stored block is empty: a zstd input of no frames would give 0 bytes */
   switch (j->codec) {
+  case D_ZLIB:
+#ifdef HAVE_LIBDEFLATE
+    if (ld_ok) return ld_inflate(j);
+#endif
 #ifdef HAVE_ZLIB
-  case D_ZLIB: {
-    z_stream s;
-    memset(&s, 0, sizeof s);
-    if (zl.inflateInit_(&s, ZLIB_VERSION, (int)sizeof s) != Z_OK) return 0;
-    s.next_in = (Bytef *)j->in;
-    s.avail_in = (uInt)j->in_len;
-    s.next_out = j->out;
-    s.avail_out = (uInt)j->max;
-    int r = zl.inflate(&s, Z_FINISH);
-    j->out_len = s.total_out;
-    zl.inflateEnd(&s);
-    return r == Z_STREAM_END && s.avail_in == 0;
-  }
+    return zlib_inflate(j);
+#else
+    return 0;
 #endif
 #ifdef HAVE_ZSTD
   case D_ZSTD: {
@@ -885,6 +913,7 @@ static napi_value trim_caches(napi_env env, napi_callback_info info) {
 #ifdef HAVE_LIBDEFLATE
   for (int i = 0; i < 13; i++)
     for (struct libdeflate_compressor *c; (c = keep_take(&ldcs[i]));) ld.free_compressor(c);
+  for (struct libdeflate_decompressor *d; (d = keep_take(&ldds));) ld.free_decompressor(d);
 #endif
   napi_value u;
   napi_get_undefined(env, &u);
@@ -934,8 +963,12 @@ NAPI_MODULE_INIT() {
   offer(env, exports, codecs, "liblz4.so.1", &l4, l4n, 4, "lz4", lz4_sync, "lz4Async", lz4_async, "lz4", lz4_lib_version);
 #endif
 #ifdef HAVE_LIBDEFLATE
-  static const char *const ldn[] = {"libdeflate_alloc_compressor", "libdeflate_zlib_compress", "libdeflate_zlib_compress_bound", "libdeflate_free_compressor"};
-  offer(env, exports, codecs, "libdeflate.so.0", &ld, ldn, 4, "libdeflate", libdeflate_sync, "libdeflateAsync", libdeflate_async, "libdeflate", libdeflate_lib_version);
+  static const char *const ldn[] = {"libdeflate_alloc_compressor", "libdeflate_zlib_compress", "libdeflate_zlib_compress_bound", "libdeflate_free_compressor",
+                                    "libdeflate_alloc_decompressor", "libdeflate_zlib_decompress_ex", "libdeflate_free_decompressor"};
+  /* IMGKIT_LIBDEFLATE=0 leaves libdeflate out, so that zlib inflates gzip blocks again (tests, comparisons) */
+  const char *no_ld = getenv("IMGKIT_LIBDEFLATE");
+  if ((!no_ld || strcmp(no_ld, "0")) && (ld_ok = offer(env, exports, codecs, "libdeflate.so.0", &ld, ldn, 7, "libdeflate", libdeflate_sync, "libdeflateAsync", libdeflate_async, "libdeflate", libdeflate_lib_version)))
+    decoders |= 1 << D_ZLIB;
 #endif
   put(env, exports, "listXattrs", list_xattrs);
   put(env, exports, "mmapThreshold", mmap_threshold);

@@ -17,6 +17,7 @@ import { seeded } from '../squashfs/fixture.js';
 import { has, tempDir } from '../helpers.js';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const n = nativeCodecs();
 const skip = !n && !process.env.CI && 'the native codecs are not built here (no compiler or headers at install)';
@@ -148,6 +149,47 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, -1, -1, 0), RangeError);
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, 10, 3, -5), RangeError);
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, 10, 3, 0.5), RangeError);
+  });
+
+  it('decodeAsync zlib (libdeflate, or zlib with IMGKIT_LIBDEFLATE=0) accepts exactly what node:zlib accepts as one whole stream, with the same bytes', async () => {
+    // node:zlib's verdict on one strict zlib stream: all input used, the output within max
+    const js = (b: Uint8Array, max: number): string => {
+      try {
+        const out = inflateSync(b, { maxOutputLength: Math.max(max, 1), info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+        return out.engine.bytesWritten === b.length && out.buffer.length <= max ? out.buffer.toString('hex') : 'refused';
+      } catch {
+        return 'refused';
+      }
+    };
+    const native = (b: Uint8Array, max: number): Promise<string> =>
+      n!.decodeAsync!(b, 1, max, -1, 0).then((o) => Buffer.from(o as Uint8Array).toString('hex'), () => 'refused');
+    const plain = sample(3000, 22);
+    const streams = [n!.deflate!(plain, 9, 15, 8, 0), n!.deflate!(plain, 1, 12, 8, 0), n!.deflate!(plain, 9, 15, 8, 2), ...(n!.libdeflate ? [n!.libdeflate(plain, 12)] : [])];
+    for (const base of streams) assert.equal(await native(base, 3000), Buffer.from(plain).toString('hex'));
+    assert.equal(await native(Buffer.concat([streams[0]!, Buffer.from([0])]), 3000), 'refused'); // a trailing byte
+    assert.equal(await native(streams[0]!, 2999), 'refused'); // output past max
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(streams.length - 1), fc.array(fc.tuple(fc.nat(4000), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.nat(4000), fc.constantFrom(2999, 3000, 4096),
+        async (which, flips, cut, max) => {
+          const b = Uint8Array.from(streams[which]!);
+          for (const [at, v] of flips) b[at % b.length] = v;
+          const block = b.subarray(0, Math.max(cut % (b.length + 1), 1));
+          assert.equal(await native(block, max), js(block, max));
+        },
+      ),
+      { seed: 20261121, numRuns: 3000 },
+    );
+    // the same property through zlib's inflate, in a process without libdeflate
+    if (n!.libdeflate) {
+      const { NODE_TEST_CONTEXT: _, ...env } = process.env; // a run of its own, not a child reporting to this one
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter', 'tap', '--test-name-pattern', 'decodeAsync zlib', fileURLToPath(import.meta.url)], {
+        env: { ...env, IMGKIT_LIBDEFLATE: '0' }, encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stdout.slice(-2000));
+      assert.match(r.stdout, /# pass 1\b/);
+    }
   });
 
   it('decodeAsync lz4 accepts exactly what the JavaScript decoder accepts, with the same bytes (offset 0 refused)', async () => {
