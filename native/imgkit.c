@@ -90,6 +90,9 @@ static struct {
   lzma_bool (*lzma_lzma_preset)(lzma_options_lzma *, uint32_t);
   const char *(*lzma_version_string)(void);
   lzma_ret (*lzma_stream_buffer_decode)(uint64_t *, uint32_t, const lzma_allocator *, const uint8_t *, size_t *, size_t, uint8_t *, size_t *, size_t);
+  lzma_ret (*lzma_alone_encoder)(lzma_stream *, const lzma_options_lzma *);
+  lzma_ret (*lzma_code)(lzma_stream *, lzma_action);
+  void (*lzma_end)(lzma_stream *);
 } lz;
 #endif
 
@@ -120,14 +123,15 @@ static int open_lib(const char *lib, void **fns, const char *const *names, size_
   return 1;
 }
 
-enum kind { DEFLATE, ZSTD, LZ4, XZ, LIBDEFLATE };
+enum kind { DEFLATE, ZSTD, LZ4, XZ, LIBDEFLATE, LZMA_ALONE };
 
 typedef struct {
   enum kind kind;
   const uint8_t *in;
   size_t in_len;
   /* deflate: level, windowBits, memLevel, strategy; zstd: level; lz4: hc; libdeflate: level;
-   * xz: preset (+256: extreme), dictionary size, lc, lp, pb (-1: the preset's), BCJ filter id (0: none) */
+   * xz: preset (+256: extreme), dictionary size, lc, lp, pb (-1: the preset's), BCJ filter id (0: none);
+   * lzma alone: preset (+256: extreme), dictionary size, lc, lp, pb */
   int a, b, c, d, e, f;
   uint8_t *out;
   size_t out_len;
@@ -326,6 +330,46 @@ static void run(job_t *j) {
     return;
   }
 #endif
+#ifdef HAVE_LZMA
+  case LZMA_ALONE: {
+    /* as `xz --format=lzma --lzma1=preset=P,dict=D,lc=C,lp=L,pb=B`: lzma_alone_encoder over the
+     * whole input (its header says "unknown size"; the stream ends with an end marker) */
+    lzma_options_lzma opt;
+    if (j->a < 0 || (j->a & 0xff) > 9 || j->a > 0x1ff || lz.lzma_lzma_preset(&opt, (uint32_t)(j->a & 0xff) | (j->a & 0x100 ? LZMA_PRESET_EXTREME : 0))) {
+      j->error = "bad lzma preset";
+      return;
+    }
+    opt.dict_size = (uint32_t)j->b;
+    opt.lc = (uint32_t)j->c;
+    opt.lp = (uint32_t)j->d;
+    opt.pb = (uint32_t)j->e;
+    lzma_stream st = LZMA_STREAM_INIT;
+    st.allocator = &xa;
+    lzma_ret r = lz.lzma_alone_encoder(&st, &opt);
+    if (r != LZMA_OK) { j->error = r == LZMA_MEM_ERROR ? "out of memory" : "lzma options not supported"; return; }
+    size_t cap = j->in_len + j->in_len / 16 + 4096;
+    j->out = malloc(cap);
+    st.next_in = j->in;
+    st.avail_in = j->in_len;
+    while (j->out) {
+      st.next_out = j->out + st.total_out;
+      st.avail_out = cap - (size_t)st.total_out;
+      r = lz.lzma_code(&st, LZMA_FINISH);
+      if (r != LZMA_OK) break;
+      if (st.avail_out == 0) { /* incompressible input: grow */
+        uint8_t *more = cap < SIZE_MAX / 2 ? realloc(j->out, cap * 2) : NULL;
+        if (!more) { free(j->out); j->out = NULL; break; }
+        j->out = more;
+        cap *= 2;
+      }
+    }
+    j->out_len = (size_t)st.total_out;
+    lz.lzma_end(&st);
+    if (!j->out) j->error = "out of memory";
+    else if (r != LZMA_STREAM_END) j->error = r == LZMA_MEM_ERROR ? "out of memory" : "lzma_code failed";
+    return;
+  }
+#endif
 #ifdef HAVE_LIBDEFLATE
   case LIBDEFLATE: {
     if (j->a < 1 || j->a > 12) { j->error = "libdeflate level outside 1..12"; return; }
@@ -453,6 +497,9 @@ static const char *zstd_lib_version(void) { return zs.ZSTD_versionString(); }
 static napi_value xz_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, XZ, 6); }
 static napi_value xz_async(napi_env env, napi_callback_info info) { return run_async(env, info, XZ, 6); }
 static const char *xz_lib_version(void) { return lz.lzma_version_string(); }
+/* lzmaAlone(input, preset, dictSize, lc, lp, pb): an .lzma (LZMA-alone) stream as `xz --format=lzma` writes it. */
+static napi_value lzma_alone_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, LZMA_ALONE, 5); }
+static napi_value lzma_alone_async(napi_env env, napi_callback_info info) { return run_async(env, info, LZMA_ALONE, 5); }
 #endif
 #ifdef HAVE_LIBDEFLATE
 /* libdeflate(input, level): one zlib stream from libdeflate_zlib_compress at `level` (1–12). */
@@ -955,8 +1002,13 @@ NAPI_MODULE_INIT() {
   if (offer(env, exports, codecs, "libzstd.so.1", &zs, zsn, 9, "zstd", zstd_sync, "zstdAsync", zstd_async, "zstd", zstd_lib_version)) decoders |= 1 << D_ZSTD;
 #endif
 #ifdef HAVE_LZMA
-  static const char *const lzn[] = {"lzma_stream_buffer_encode", "lzma_stream_buffer_bound", "lzma_lzma_preset", "lzma_version_string", "lzma_stream_buffer_decode"};
-  if (offer(env, exports, codecs, "liblzma.so.5", &lz, lzn, 5, "xz", xz_sync, "xzAsync", xz_async, "xz", xz_lib_version)) decoders |= 1 << D_XZ;
+  static const char *const lzn[] = {"lzma_stream_buffer_encode", "lzma_stream_buffer_bound", "lzma_lzma_preset", "lzma_version_string", "lzma_stream_buffer_decode",
+                                    "lzma_alone_encoder", "lzma_code", "lzma_end"};
+  if (offer(env, exports, codecs, "liblzma.so.5", &lz, lzn, 8, "xz", xz_sync, "xzAsync", xz_async, "xz", xz_lib_version)) {
+    decoders |= 1 << D_XZ;
+    put(env, exports, "lzmaAlone", lzma_alone_sync);
+    put(env, exports, "lzmaAloneAsync", lzma_alone_async);
+  }
 #endif
 #ifdef HAVE_LZ4
   static const char *const l4n[] = {"LZ4_compressBound", "LZ4_compress_default", "LZ4_compress_HC", "LZ4_versionString"};

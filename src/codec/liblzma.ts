@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { FormatError, type FormatErrorCode } from '../bytes/errors.js';
 import { codecError, throughTransform, within, type Budget, type TransformLike } from './pipe.js';
+import { checkDictSize, presetDictSize } from './lzma-options.js';
 
 /** A lzma-native stream: a readable-stream Transform plus liblzma progress counters. */
 export interface LzmaStream extends TransformLike {
@@ -107,8 +108,6 @@ export function lzmaError(format: string, error: unknown, offset: number): Forma
   return codecError(format, code, offset, `Cannot decode ${format} stream: ${what}`, error);
 }
 
-const DICT_POW2 = [18, 20, 21, 22, 22, 23, 23, 24, 25, 26] as const;
-
 /**
  * liblzma's lzma_lzma_preset() (src/liblzma/lzma/lzma_encoder_presets.c, 5.2), rebuilt so that the
  * dictionary size and lc/lp/pb can be overridden: lzma-native applies a `preset` after, not before,
@@ -117,7 +116,7 @@ const DICT_POW2 = [18, 20, 21, 22, 22, 23, 23, 24, 25, 26] as const;
 export function presetOptions(level: number): LzmaFilterOptions {
   const fast = level <= 3;
   return {
-    dictSize: 2 ** DICT_POW2[level]!,
+    dictSize: presetDictSize(level),
     lc: 3,
     lp: 0,
     pb: 2,
@@ -128,8 +127,4 @@ export function presetOptions(level: number): LzmaFilterOptions {
   };
 }
 
-/** Validates a dictionary size option (LZMA_DICT_SIZE_MIN … 1.5 GiB, the encoder's maximum). */
-export function checkDictSize(n: number): number {
-  if (!Number.isInteger(n) || n < 4096 || n > 1.5 * 2 ** 30) throw new RangeError(`Cannot encode: dictSize ${n} is outside 4096..1.5 GiB`);
-  return n;
-}
+export { checkDictSize };

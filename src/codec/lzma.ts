@@ -8,27 +8,34 @@
  *   0x0d  …      LZMA1 data; with an unknown size it ends with an end marker (EOPM)
  *
  * Known-size streams come with or without an end marker: LZMA SDK writes none, this encoder writes
- * one (liblzma 5.2 cannot omit it), and the kernel's unlzma, U-Boot's LzmaDec and xz ≥ 5.4 read both.
+ * one (liblzma's alone encoder cannot omit it), and the kernel's unlzma, U-Boot's LzmaDec and xz ≥ 5.4 read both.
  * liblzma 5.2 only reads the first, so a known-size stream is decoded as "unknown size" first and
  * must end at exactly the stated size; if that fails it is decoded as stated (no marker).
+ *
+ * Encoding goes through the system's liblzma in the native addon when it is built (on libuv's
+ * thread pool): then the stream is the one `xz --format=lzma` writes with the same options, byte
+ * for byte, but for the size in the header. Otherwise, and for decoding, lzma-native (liblzma 5.2),
+ * loaded only then.
  */
 import { FormatError } from '../bytes/errors.js';
 import { collect } from '../bytes/source.js';
 import { Budget, codecError } from './pipe.js';
-import { checkDictSize, decodeWith, encodeWith, memlimitFor, open, presetOptions } from './liblzma.js';
+import { checkDictSize, presetDictSize } from './lzma-options.js';
+import { nativeCodecs } from './native.js';
 import { levelOf, maxOutputOf, type Codec, type EncodeOptions } from './types.js';
+
+/** lzma-native and its helpers (liblzma.ts), loaded on first use. */
+const lib = () => import('./liblzma.js');
 
 const HEADER_SIZE = 13;
 const PROPS_MAX = 225; // 9 * 5 * 5: lc < 9, lp < 5, pb < 5
 const LCLP_MAX = 4; //   liblzma's LZMA_LCLP_MAX
 
-function decoder(maxOutput: number) {
-  return open((s) => s.aloneDecoder({ memlimit: memlimitFor(maxOutput) }));
-}
-
 /** Decodes header + body, the header possibly rewritten; the output must be `size` bytes when `size` is set. */
-function attempt(header: Uint8Array, body: Uint8Array, max: number): Promise<Uint8Array> {
-  return collect(decodeWith('lzma', decoder(max), [header, body], new Budget('lzma', max)));
+async function attempt(header: Uint8Array, body: Uint8Array, max: number): Promise<Uint8Array> {
+  const { decodeWith, memlimitFor, open } = await lib();
+  const decoder = open((s) => s.aloneDecoder({ memlimit: memlimitFor(max) }));
+  return collect(decodeWith('lzma', decoder, [header, body], new Budget('lzma', max)));
 }
 
 function header(dict: number, props: number, size: number | undefined): Uint8Array {
@@ -81,9 +88,10 @@ async function decode(input: Uint8Array, max: number): Promise<Uint8Array> {
   }
 }
 
-/** lc/lp/pb/dictSize from options over the level's preset, validated (RangeError on a caller mistake). */
+/** The level, and lc/lp/pb/dictSize from options over the level's preset, validated (RangeError on a caller mistake). */
 function filterOptions(opts: EncodeOptions | undefined) {
-  const o = { ...presetOptions(levelOf(opts, 0, 9, 6)) };
+  const level = levelOf(opts, 0, 9, 6);
+  const o = { level, dictSize: presetDictSize(level), lc: 3, lp: 0, pb: 2 };
   const l = opts?.lzma;
   for (const k of ['lc', 'lp', 'pb'] as const) {
     const v = l?.[k];
@@ -102,8 +110,17 @@ export const codec: Codec = {
     return decode(input, maxOutputOf(opts));
   },
   async encode(input, opts) {
-    const options = filterOptions(opts);
-    const out = await collect(encodeWith(open((s) => s.aloneEncoder(options)), [input]));
+    const o = filterOptions(opts);
+    const native = nativeCodecs()?.lzmaAloneAsync;
+    let out: Uint8Array;
+    if (native) {
+      // a copy: the thread pool reads the input for seconds, while the caller may reuse its buffer
+      out = await native(input.slice(), o.level, o.dictSize, o.lc, o.lp, o.pb);
+    } else {
+      const { encodeWith, open, presetOptions } = await lib();
+      const options = { ...presetOptions(o.level), dictSize: o.dictSize, lc: o.lc, lp: o.lp, pb: o.pb };
+      out = await collect(encodeWith(open((s) => s.aloneEncoder(options)), [input]));
+    }
     if (opts?.lzma?.sizeInHeader !== false) out.set(header(0, 0, input.length).subarray(5), 5);
     return out;
   },

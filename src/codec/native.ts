@@ -35,6 +35,13 @@ export interface NativeCodecs {
   xz?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number, bcj: number): Uint8Array;
   xzAsync?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number, bcj: number): Promise<Uint8Array>;
   /**
+   * One LZMA-alone (.lzma) stream from lzma_alone_encoder: `xz --format=lzma` with the options of
+   * `preset` (0–9, +256 for extreme) and these dictionary size and lc/lp/pb; "unknown size" in the
+   * header and an end marker, as xz writes.
+   */
+  lzmaAlone?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number): Uint8Array;
+  lzmaAloneAsync?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number): Promise<Uint8Array>;
+  /**
    * Decodes one block on libuv's thread pool: `codec` 1 zlib, 2 zstd, 3 lz4, 4 xz (those whose bits
    * are set in `decoders`), into at most `max` bytes; the input must be exactly one valid stream.
    * With `fd` ≥ 0 the bytes are written there at `position` and the count comes back. Rejects with

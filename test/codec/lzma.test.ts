@@ -6,6 +6,7 @@ import { collect } from '../../src/bytes/source.js';
 import { getCodec } from '../../src/codec/index.js';
 import { encodeWith, native, open, presetOptions } from '../../src/codec/liblzma.js';
 import { requireTools, skipWithout } from '../helpers.js';
+import { nativeCodecs } from '../../src/codec/native.js';
 import { equalBytes, rejectsFormat, sample } from './arb.js';
 
 /**
@@ -110,6 +111,22 @@ describe('lzma (LZMA-alone)', () => {
         new DataView(bad.buffer).setBigUint64(5, BigInt(size), true);
         await rejectsFormat(lzma.decode(bad), 'lzma');
       }
+    }
+  });
+
+  it('with the native addon, the stream is xz --format=lzma\'s byte for byte (but for the size in the header); without it, xz reads it', { skip: skipWithout('xz') }, async () => {
+    const lzma = await getCodec('lzma');
+    const data = sample(200_000, 5);
+    for (const [level, lc, lp, pb, dict] of [[6, 3, 0, 2, undefined], [6, 1, 2, 2, 1 << 20], [0, 0, 4, 4, 1 << 16], [9, 4, 0, 0, 1 << 22], [3, 3, 1, 0, 4096]] as const) {
+      const opts = { level, lzma: { lc, lp, pb, ...(dict && { dictSize: dict }), sizeInHeader: false } };
+      const ours = await lzma.encode!(data, opts);
+      const x = spawnSync('xz', ['--format=lzma', `--lzma1=preset=${level},lc=${lc},lp=${lp},pb=${pb}${dict ? `,dict=${dict}` : ''}`, '-c'], { input: data, maxBuffer: 1 << 24 });
+      assert.equal(x.status, 0, String(x.stderr));
+      if (nativeCodecs()?.lzmaAloneAsync) equalBytes(ours, x.stdout, `preset ${level} lc${lc} lp${lp} pb${pb} dict ${dict}`);
+      equalBytes(spawnSync('xz', ['-dc', '--format=lzma'], { input: ours, maxBuffer: 1 << 24 }).stdout, data);
+      const sized = await lzma.encode!(data, { ...opts, lzma: { ...opts.lzma, sizeInHeader: true } });
+      equalBytes(sized.subarray(13), ours.subarray(13));
+      equalBytes(await lzma.decode(sized), data);
     }
   });
 

@@ -58,6 +58,17 @@ describe('native codecs', { skip }, () => {
     }
   });
 
+  it('lzmaAlone: xz --format=lzma\'s stream byte for byte (the same library), from either form', { skip: !has('xz') && 'xz not installed' }, async () => {
+    for (const [len, preset, dict, lc, lp, pb] of [[0, 6, 8 << 20, 3, 0, 2], [1, 6, 1 << 20, 1, 2, 2], [300_000, 6, 1 << 20, 1, 2, 2], [70_000, 0, 1 << 16, 0, 0, 0], [5000, 9 | 0x100, 1 << 20, 4, 0, 4]] as const) {
+      const input = sample(len, len + preset);
+      const out = n!.lzmaAlone!(input, preset, dict, lc, lp, pb);
+      assert.deepEqual(await n!.lzmaAloneAsync!(input, preset, dict, lc, lp, pb), out);
+      const x = spawnSync('xz', ['--format=lzma', `--lzma1=preset=${preset & 0xff}${preset & 0x100 ? 'e' : ''},dict=${dict},lc=${lc},lp=${lp},pb=${pb}`, '-c'], { input, maxBuffer: 1 << 24 });
+      assert.equal(x.status, 0, String(x.stderr));
+      assert.ok(Buffer.from(x.stdout).equals(Buffer.from(out)), `${len} bytes, preset ${preset}`);
+    }
+  });
+
   it('zstd: frames our decoder and zstd -d read back, from either form', async () => {
     const zstd = await getCodec('zstd');
     for (const [len, level] of [[1, 15], [131_072, 15], [1_048_576, 15], [70_000, 3], [5000, 22]] as const) {
@@ -309,6 +320,11 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => f.xz!(new Uint8Array(4), 6, 1, -1, -1, -1, 0), RangeError);
     assert.throws(() => f.xz!(new Uint8Array(4), 6, 4096, 5, -1, -1, 0), RangeError);
     await assert.rejects(f.xzAsync!(new Uint8Array(4), 6, 4096, -1, -1, -1, 0x99) as Promise<unknown>, RangeError);
+    assert.throws(() => f.lzmaAlone!(new Uint8Array(4), 10, 4096, 3, 0, 2), RangeError);
+    assert.throws(() => f.lzmaAlone!(new Uint8Array(4), 6, 4096, 4, 2, 2), RangeError); // lc + lp > 4
+    assert.throws(() => f.lzmaAlone!(new Uint8Array(4), 6, 1, 3, 0, 2), RangeError);
+    assert.throws(() => f.lzmaAlone!(new Uint8Array(4), 6, 4096), TypeError);
+    await assert.rejects(f.lzmaAloneAsync!(new Uint8Array(4), 6, 4096, 3, 9, 2) as Promise<unknown>, RangeError);
     if (f.libdeflate) {
       assert.throws(() => f.libdeflate!(new Uint8Array(4), 0), RangeError);
       assert.throws(() => f.libdeflate!(new Uint8Array(4), 13), RangeError);
