@@ -316,12 +316,17 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       };
       break;
     }
-    case 'lzma':
+    case 'lzma': {
+      // as squashfs-tools' lzma_xz_wrapper: lzma_alone_encoder with preset 5 and the block size as
+      // the dictionary (8 KiB for metadata), the real size put in the header; with the native
+      // addon's liblzma (the system's, as mksquashfs links) the same bytes as mksquashfs's
+      const level = o.preset ?? 5, dictSize = Math.max(o.dictSize ?? blockSize, 4096);
       compress = async (src) => {
         const codec = await getCodec('lzma');
-        return smaller(await codec.encode!(src, { level: o.preset ?? 6, lzma: { dictSize: Math.max(blockSize, 4096), lc: o.lc ?? 3, lp: o.lp ?? 0, pb: o.pb ?? 2 } }), src.length);
+        return smaller(await codec.encode!(src, { level, lzma: { dictSize, lc: o.lc ?? 3, lp: o.lp ?? 0, pb: o.pb ?? 2 } }), src.length);
       };
       break;
+    }
     case 'zstd': {
       const level = o.level ?? 15;
       const encode = native?.zstd, encodeAsync = native?.zstdAsync;

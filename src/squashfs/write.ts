@@ -145,9 +145,9 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
   const copts = opts.compressorOptions ?? {};
   if (name === 'xz' && copts.dictSize !== undefined && copts.dictSize > blockSize)
     throw new RangeError(`Cannot write squashfs: xz dictionary ${copts.dictSize} exceeds the block size ${blockSize}`);
-  // metadata as mksquashfs compresses it: xz with an 8 KiB dictionary whatever the data blocks
-  // use, gzip with the default strategy only (-Xstrategy applies to data blocks)
-  const metaOptions = name === 'xz' ? { ...copts, dictSize: METADATA_SIZE } : name === 'gzip' ? { ...copts, strategies: 0 } : copts;
+  // metadata as mksquashfs compresses it: xz and lzma with an 8 KiB dictionary whatever the data
+  // blocks use, gzip with the default strategy only (-Xstrategy applies to data blocks)
+  const metaOptions = name === 'xz' || name === 'lzma' ? { ...copts, dictSize: METADATA_SIZE } : name === 'gzip' ? { ...copts, strategies: 0 } : copts;
   const codec = blockCodec(name, metaOptions, blockSize);
   const optionsBlock = encodeCompressorOptions(name, copts, blockSize);
   const base = sink.position - (opts.appendTo?.dataEnd ?? 0);

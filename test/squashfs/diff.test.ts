@@ -118,7 +118,7 @@ describe('squashfs layout is byte-identical to mksquashfs -noI -noD -noF -noX', 
 // before those in an xattr block), while getfattr, the fallback, sorts the names.
 const addon = nativeCodecs();
 const native = addon?.codecs ?? {};
-const noNative = (lib: 'zlib' | 'zstd' | 'lz4') =>
+const noNative = (lib: 'zlib' | 'zstd' | 'lz4' | 'xz') =>
   !native[lib] && !process.env.CI && `imgkit's native ${lib} is not built (install its development headers and run npm ci)`;
 
 describe('compressed images are byte-identical to mksquashfs\'s', { skip: skipWithout(...TOOLS) }, () => {
@@ -132,6 +132,8 @@ describe('compressed images are byte-identical to mksquashfs\'s', { skip: skipWi
     ['xz -always-use-fragments', 4096, ['-comp', 'xz', '-always-use-fragments'], false],
     ...SIZES.map((bs): [string, number, string[], false | string] => [`gzip -b ${bs}`, bs, ['-comp', 'gzip'], noNative('zlib')]),
     ['gzip -Xcompression-level 6 -Xwindow-size 12', 131_072, ['-comp', 'gzip', '-Xcompression-level', '6', '-Xwindow-size', '12'], noNative('zlib')],
+    // lzma (id 2) through the system's liblzma, as mksquashfs's lzma_xz_wrapper (lzma-native's 5.2 encodes other bytes)
+    ...SIZES.map((bs): [string, number, string[], false | string] => [`lzma -b ${bs}`, bs, ['-comp', 'lzma'], noNative('xz')]),
     ['gzip -Xstrategy (all five, smallest per block)', 131_072, ['-comp', 'gzip', '-Xstrategy', 'default,filtered,huffman_only,run_length_encoded,fixed'], noNative('zlib')],
     ...SIZES.map((bs): [string, number, string[], false | string] => [`zstd -b ${bs}`, bs, ['-comp', 'zstd'], noNative('zstd')]),
     ['zstd -Xcompression-level 3', 131_072, ['-comp', 'zstd', '-Xcompression-level', '3'], noNative('zstd')],
