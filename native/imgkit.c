@@ -252,6 +252,22 @@ static void xa_trim(void) {
 }
 #endif
 
+#ifdef HAVE_LZMA
+/* The LZMA options of an xz or lzma job: preset a (+256: extreme), dictionary size b, and lc/lp/pb
+ * c/d/e where not -1. 0 (with the job's error set) for a preset outside 0–9. */
+static int lzma_options(job_t *j, lzma_options_lzma *opt) {
+  if (j->a < 0 || (j->a & 0xff) > 9 || j->a > 0x1ff || lz.lzma_lzma_preset(opt, (uint32_t)(j->a & 0xff) | (j->a & 0x100 ? LZMA_PRESET_EXTREME : 0))) {
+    j->error = "bad lzma preset";
+    return 0;
+  }
+  opt->dict_size = (uint32_t)j->b;
+  if (j->c >= 0) opt->lc = (uint32_t)j->c;
+  if (j->d >= 0) opt->lp = (uint32_t)j->d;
+  if (j->e >= 0) opt->pb = (uint32_t)j->e;
+  return 1;
+}
+#endif
+
 /* Runs the job: sets out/out_len, or error. Safe on any thread. */
 static void run(job_t *j) {
   switch (j->kind) {
@@ -306,14 +322,7 @@ static void run(job_t *j) {
     /* as mksquashfs's xz_wrapper: the preset's LZMA2 options with the dictionary set, an optional
      * BCJ filter first, a CRC32 check, one lzma_stream_buffer_encode call */
     lzma_options_lzma opt;
-    if (j->a < 0 || (j->a & 0xff) > 9 || j->a > 0x1ff || lz.lzma_lzma_preset(&opt, (uint32_t)(j->a & 0xff) | (j->a & 0x100 ? LZMA_PRESET_EXTREME : 0))) {
-      j->error = "bad xz preset";
-      return;
-    }
-    opt.dict_size = (uint32_t)j->b;
-    if (j->c >= 0) opt.lc = (uint32_t)j->c;
-    if (j->d >= 0) opt.lp = (uint32_t)j->d;
-    if (j->e >= 0) opt.pb = (uint32_t)j->e;
+    if (!lzma_options(j, &opt)) return;
     lzma_filter filters[3];
     int k = 0;
     if (j->f) filters[k++] = (lzma_filter){(lzma_vli)j->f, NULL};
@@ -335,14 +344,7 @@ static void run(job_t *j) {
     /* as `xz --format=lzma --lzma1=preset=P,dict=D,lc=C,lp=L,pb=B`: lzma_alone_encoder over the
      * whole input (its header says "unknown size"; the stream ends with an end marker) */
     lzma_options_lzma opt;
-    if (j->a < 0 || (j->a & 0xff) > 9 || j->a > 0x1ff || lz.lzma_lzma_preset(&opt, (uint32_t)(j->a & 0xff) | (j->a & 0x100 ? LZMA_PRESET_EXTREME : 0))) {
-      j->error = "bad lzma preset";
-      return;
-    }
-    opt.dict_size = (uint32_t)j->b;
-    opt.lc = (uint32_t)j->c;
-    opt.lp = (uint32_t)j->d;
-    opt.pb = (uint32_t)j->e;
+    if (!lzma_options(j, &opt)) return;
     lzma_stream st = LZMA_STREAM_INIT;
     st.allocator = &xa;
     lzma_ret r = lz.lzma_alone_encoder(&st, &opt);
