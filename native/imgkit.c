@@ -107,6 +107,7 @@ static struct {
   struct libdeflate_decompressor *(*alloc_decompressor)(void);
   enum libdeflate_result (*zlib_decompress_ex)(struct libdeflate_decompressor *, const void *, size_t, void *, size_t, size_t *, size_t *);
   void (*free_decompressor)(struct libdeflate_decompressor *);
+  uint32_t (*crc32)(uint32_t, const void *, size_t);
 } ld;
 static int ld_ok; /* every function above was found */
 #endif
@@ -507,6 +508,26 @@ static napi_value lzma_alone_async(napi_env env, napi_callback_info info) { retu
 /* libdeflate(input, level): one zlib stream from libdeflate_zlib_compress at `level` (1–12). */
 static napi_value libdeflate_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, LIBDEFLATE, 1); }
 static napi_value libdeflate_async(napi_env env, napi_callback_info info) { return run_async(env, info, LIBDEFLATE, 1); }
+/* crc32(input, value) → number: CRC-32 (zlib's) of input continuing from value, by libdeflate_crc32 (carry-less multiplication). */
+static napi_value crc32_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2, len;
+  napi_value argv[2], out;
+  void *data;
+  napi_typedarray_type type;
+  uint32_t value;
+  bool is = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc >= 1) napi_is_typedarray(env, argv[0], &is);
+  if (!is || napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
+      (argc >= 2 && napi_get_value_uint32(env, argv[1], &value) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "imgkit native: crc32(Uint8Array, value?)");
+    return NULL;
+  }
+  if (argc < 2) value = 0;
+  /* libdeflate_crc32 takes a NULL buffer (what an empty array may give) as "start": 0 */
+  CHECK(napi_create_uint32(env, len ? ld.crc32(value, data, len) : value, &out));
+  return out;
+}
 /* the header's version: libdeflate has no run-time version call */
 static const char *libdeflate_lib_version(void) { return LIBDEFLATE_VERSION_STRING; }
 #endif
@@ -1018,11 +1039,13 @@ NAPI_MODULE_INIT() {
 #endif
 #ifdef HAVE_LIBDEFLATE
   static const char *const ldn[] = {"libdeflate_alloc_compressor", "libdeflate_zlib_compress", "libdeflate_zlib_compress_bound", "libdeflate_free_compressor",
-                                    "libdeflate_alloc_decompressor", "libdeflate_zlib_decompress_ex", "libdeflate_free_decompressor"};
+                                    "libdeflate_alloc_decompressor", "libdeflate_zlib_decompress_ex", "libdeflate_free_decompressor", "libdeflate_crc32"};
   /* IMGKIT_LIBDEFLATE=0 leaves libdeflate out, so that zlib inflates gzip blocks again (tests, comparisons) */
   const char *no_ld = getenv("IMGKIT_LIBDEFLATE");
-  if ((!no_ld || strcmp(no_ld, "0")) && (ld_ok = offer(env, exports, codecs, "libdeflate.so.0", &ld, ldn, 7, "libdeflate", libdeflate_sync, "libdeflateAsync", libdeflate_async, "libdeflate", libdeflate_lib_version)))
+  if ((!no_ld || strcmp(no_ld, "0")) && (ld_ok = offer(env, exports, codecs, "libdeflate.so.0", &ld, ldn, 8, "libdeflate", libdeflate_sync, "libdeflateAsync", libdeflate_async, "libdeflate", libdeflate_lib_version))) {
     decoders |= 1 << D_ZLIB;
+    put(env, exports, "crc32", crc32_fn);
+  }
 #endif
   put(env, exports, "listXattrs", list_xattrs);
   put(env, exports, "mmapThreshold", mmap_threshold);

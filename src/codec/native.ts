@@ -21,6 +21,8 @@ export interface NativeCodecs {
    */
   libdeflate?(input: Uint8Array, level: number): Uint8Array;
   libdeflateAsync?(input: Uint8Array, level: number): Promise<Uint8Array>;
+  /** CRC-32 (zlib's) of `input` continuing from `value`, by libdeflate_crc32; present with libdeflate. */
+  crc32?(input: Uint8Array, value?: number): number;
   /** One zstd frame: ZSTD_compressCCtx at `level`. */
   zstd?(input: Uint8Array, level: number): Uint8Array;
   zstdAsync?(input: Uint8Array, level: number): Promise<Uint8Array>;

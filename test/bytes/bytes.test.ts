@@ -10,10 +10,12 @@ import { FormatError } from '../../src/bytes/errors.js';
 import { memorySink, withOutputFile, padTo, handleSink, writeBehind } from '../../src/bytes/sink.js';
 import { nativeCodecs } from '../../src/codec/native.js';
 import { struct } from '../../src/bytes/struct.js';
-import { crc32, crc32Js, crc32IsNative } from '../../src/bytes/crc32.js';
+import { crc32, crc32Addon, crc32Js, crc32IsNative } from '../../src/bytes/crc32.js';
+import * as zlib from 'node:zlib';
 import { limit, padding } from '../../src/bytes/limits.js';
 import { bytesAccess, fileAccess } from '../../src/bytes/random.js';
 import { filePayload, payloadBytes, payloadHead, rangePayload } from '../../src/bytes/payload.js';
+import { seeded } from '../squashfs/fixture.js';
 
 const split = (data: Uint8Array, cuts: number[]) => {
   const out: Uint8Array[] = [];
@@ -127,6 +129,29 @@ describe('crc32', () => {
       { seed: 3 },
     );
     assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
+  });
+
+  it('libdeflate\'s crc32 (the addon, for large inputs) agrees with node:zlib\'s and crc-32, also when continued and past 8 MiB', { skip: !crc32Addon() && !process.env.CI && 'the addon has no libdeflate here' }, () => {
+    const f = crc32Addon()!;
+    const z = (zlib as { crc32?: (d: Uint8Array, v?: number) => number }).crc32!;
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.nat(), fc.nat(), (data, cut, start) => {
+        const at = data.length ? cut % data.length : 0, v = start >>> 0;
+        assert.equal(f(data, v), crc32Js(data, v));
+        // node:zlib gives 0 for no bytes whatever the value (zlib's crc32(crc, NULL, 0)); the others give the value
+        if (data.length) assert.equal(f(data, v), z(data, v));
+        assert.equal(f(data.subarray(at), f(data.subarray(0, at))), crc32Js(data));
+      }),
+      { seed: 4 },
+    );
+    assert.equal(f(new Uint8Array(0), 123), 123);
+    // the dispatching crc32 over more than its switch-over point, in chunks: the same as node:zlib's
+    const big = seeded(20 << 20, 9);
+    let c = 0;
+    for (let o = 0; o < big.length; o += 1 << 20) c = crc32(big.subarray(o, o + (1 << 20)), c);
+    assert.equal(c, z(big));
+    assert.equal(crc32(big), z(big));
+    assert.throws(() => (f as unknown as (x: unknown) => number)('text'), TypeError);
   });
 });
 
