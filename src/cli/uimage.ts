@@ -3,7 +3,8 @@
  * verified), extract (dumpimage -p), fit verify (hashes and signatures).
  */
 import { fileAccess } from '../bytes/random.js';
-import { pipeInto, withOutputFile } from '../bytes/sink.js';
+import { pipeInto, withOutputFile, writeBehind } from '../bytes/sink.js';
+import { rangePayload } from '../bytes/payload.js';
 import { openLegacyImage } from '../uimage/legacy-read.js';
 import { legacyJson, legacyListingBytes } from '../uimage/legacy-text.js';
 import { IH_TYPE_MULTI, IH_TYPE_SCRIPT } from '../uimage/tables.js';
@@ -110,8 +111,20 @@ async function extract(argv: string[]): Promise<number> {
   try {
     const img = await openLegacyImage(ra, { verify: !v['no-verify'], dataCrcWhileStreaming: true });
     // as dumpimage: only a multi-file image is split; a script comes out whole, size table included
-    const payload = img.header.type === IH_TYPE_MULTI ? img.part(index) : img.data();
-    await withOutputFile(v.output, (sink) => pipeInto(sink, payload.chunks()));
+    const multi = img.header.type === IH_TYPE_MULTI;
+    const payload = multi ? img.part(index) : img.data();
+    const raw = multi ? undefined : rangePayload(ra, img.dataOffset, img.dataSize, 'uimage');
+    await withOutputFile(v.output, async (sink) => {
+      if (!raw?.file || !sink.copyFrom) return pipeInto(sink, payload.chunks());
+      // the kernel copies the data while its CRC is checked here; a bad CRC leaves no output
+      const w = writeBehind(sink);
+      w.copy(raw.file, raw.size);
+      try {
+        if (!v['no-verify']) await img.checkData();
+      } finally {
+        await w.flush();
+      }
+    });
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(e.message);
     throw e;

@@ -163,6 +163,11 @@ export interface OpenedLegacyImage extends LegacyImageInfo {
   data(): StreamPayload;
   /** File `index` of a multi/script image (the whole data for other types), streamed. */
   part(index: number): StreamPayload;
+  /**
+   * Checks the data CRC in one pass over the data (a FormatError when it does not match): for a
+   * caller that copies the data otherwise than through data().chunks(), e.g. in the kernel.
+   */
+  checkData(): Promise<void>;
 }
 
 /**
@@ -179,11 +184,12 @@ export interface OpenedLegacyImage extends LegacyImageInfo {
 export async function openLegacyImage(ra: RandomAccess, opts?: LegacyReadOptions): Promise<OpenedLegacyImage> {
   const { header, dataSize } = checkLegacyHeader(await ra.readAt(0, Math.min(HEADER_SIZE, ra.size)), ra.size, opts);
   const deferCrc = opts?.verify !== false && opts?.dataCrcWhileStreaming === true && !isMulti(header.type);
-  if (opts?.verify !== false && !deferCrc) {
+  const checkData = async () => {
     let c = 0;
     await scanRange(ra, HEADER_SIZE, dataSize, (chunk) => (c = crc32(chunk, c)));
     checkDataCrc(header, c);
-  }
+  };
+  if (opts?.verify !== false && !deferCrc) await checkData();
   let parts: LegacyPart[] = [{ offset: HEADER_SIZE, size: dataSize }];
   if (isMulti(header.type)) {
     const BLOCK = 4096;
@@ -224,6 +230,7 @@ export async function openLegacyImage(ra: RandomAccess, opts?: LegacyReadOptions
     parts,
     trailing: ra.size - HEADER_SIZE - dataSize,
     data,
+    checkData,
     part(index) {
       if (!isMulti(header.type)) return data();
       const p = parts[index];
