@@ -29,6 +29,9 @@ export function crc32Addon(): Crc32Fn | undefined {
 
 /** CRC-32 of `data`, continuing from `value` (the CRC of the bytes before it). */
 export const crc32: Crc32Fn = (data, value = 0) => {
+  // no bytes: the CRC so far. node:zlib gives 0 for an empty array whose buffer was materialized
+  // (zlib's crc32(crc, NULL, 0) is "the initial value"), which would restart a running CRC
+  if (data.length === 0) return value >>> 0;
   if (data.length >= LARGE_CHUNK && (summed += data.length) > ADDON_AFTER) {
     const f = crc32Addon();
     if (f) return f(data, value);
