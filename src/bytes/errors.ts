@@ -24,3 +24,8 @@ export class FormatError extends Error {
 export function isFormatError(e: unknown): e is FormatError {
   return e instanceof FormatError;
 }
+
+/** The EIO error for an input file that ended before the size it had when it was measured. */
+export function shrankError(name: string): Error {
+  return Object.assign(new Error(`${name}: file shrank while being read`), { code: 'EIO' });
+}

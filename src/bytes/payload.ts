@@ -4,7 +4,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { FormatError } from './errors.js';
+import { FormatError, shrankError } from './errors.js';
 import { rangeChunks, type RandomAccess } from './random.js';
 import { releaseWhenWritten } from './sink.js';
 
@@ -68,7 +68,7 @@ export async function filePayload(path: string): Promise<StreamPayload> {
         const buf = mem.subarray(0, n);
         for (let got = 0; got < buf.length; ) {
           const { bytesRead } = await h.read(buf, got, buf.length - got, at + got);
-          if (bytesRead === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
+          if (bytesRead === 0) throw shrankError(path);
           got += bytesRead;
         }
         if (n === CHUNK) releaseWhenWritten(buf, () => pool.push(mem));
@@ -117,7 +117,7 @@ export function* transientChunks(range: FileRange, size: number): Generator<Uint
       const c = buf.subarray(0, Math.min(buf.length, size - at));
       for (let got = 0; got < c.length; ) {
         const n = readSync(fd, c, got, c.length - got, range.offset + at + got);
-        if (n === 0) throw Object.assign(new Error(`${'path' in range ? range.path : 'input'}: file shrank while being read`), { code: 'EIO' });
+        if (n === 0) throw shrankError('path' in range ? range.path : 'input');
         got += n;
       }
       at += c.length;

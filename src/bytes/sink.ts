@@ -2,6 +2,7 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { padding } from './limits.js';
+import { shrankError } from './errors.js';
 import type { FileRange } from './payload.js';
 import { concat } from './source.js';
 import { nativeCodecs, systemErrorFields } from '../codec/native.js';
@@ -198,7 +199,7 @@ function nativeCopy(): typeof kernelCopy {
     const src = 'fd' in range ? undefined : openSync(range.path, 'r');
     try {
       const n = await copy(src ?? (range as { fd: number }).fd, range.offset, fd, at, length).catch(systemError);
-      if (n !== length) throw Object.assign(new Error(`${'path' in range ? range.path : 'input'}: file shrank while being read`), { code: 'EIO' });
+      if (n !== length) throw shrankError('path' in range ? range.path : 'input');
     } finally {
       if (src !== undefined) closeSync(src);
     }

@@ -49,7 +49,6 @@ export function decodeListing(c: ByteCursor): DirEntry[] {
   // names are views of one private copy of the listing: one allocation per directory, not per
   // entry (tens of thousands of small ArrayBuffers cost the garbage collector more than the walk)
   const own = c.bytes.slice();
-  const bytes = c.bytes;
   let prev: Uint8Array | undefined;
   while (c.remaining > 0) {
     const h = c.record(HEADER_SIZE, 'directory header');

@@ -24,6 +24,7 @@ import type { Payload, StreamPayload } from '../bytes/payload.js';
 import type { DirectPayload } from './data.js';
 import type { SourceInode } from './tree.js';
 import type { FileKind } from './layout.js';
+import { shrankError } from '../bytes/errors.js';
 
 export class PseudoError extends Error {
   override readonly name = 'PseudoError';
@@ -343,7 +344,7 @@ function fileRange(path: string, start: number, size: number): StreamPayload & D
         readFully(into: Uint8Array, position: number) {
           for (let got = 0; got < into.length; ) {
             const n = readSync(fd, into, got, into.length - got, start + position + got);
-            if (n === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
+            if (n === 0) throw shrankError(path);
             got += n;
           }
         },
@@ -358,7 +359,7 @@ function fileRange(path: string, start: number, size: number): StreamPayload & D
           const buf = new Uint8Array(Math.min(1 << 20, size - at));
           for (let got = 0; got < buf.length; ) {
             const n = readSync(fd, buf, got, buf.length - got, start + at + got);
-            if (n === 0) throw Object.assign(new Error(`${path}: file shrank while being read`), { code: 'EIO' });
+            if (n === 0) throw shrankError(path);
             got += n;
           }
           at += buf.length;
