@@ -13,7 +13,8 @@
  *
  * It also lists a file's xattrs in the kernel's order (listXattrs), which Node cannot; decodes
  * blocks on the thread pool for extraction (decodeAsync); copies file ranges in the kernel
- * (copyRangeAsync, for bootimg); and sets glibc's mmap threshold (mmapThreshold).
+ * (copyRangeAsync, for bootimg), or through a buffer while summing their CRC-32 (copyCrcAsync, for
+ * uImages); and sets glibc's mmap threshold (mmapThreshold).
  *
  * Every compressor has a synchronous form, f(input, ...) → Buffer, and an asynchronous one,
  * fAsync(input, ...) → Promise<Buffer>, that runs on libuv's thread pool. The caller must not
@@ -867,9 +868,16 @@ static napi_value decode_async(napi_env env, napi_callback_info info) {
  * pread/pwrite where the kernel or file system has no copy_file_range for these files. Resolves
  * to the bytes copied, fewer than `length` only when the input ends first. A failure rejects with
  * an Error carrying `errno` and `syscall`.
+ *
+ * copyCrcAsync(fdIn, offsetIn, fdOut, offsetOut, length) → Promise<number>: the same copy through
+ * a 1 MiB buffer (pread, libdeflate_crc32, pwrite), resolving to the CRC-32 of the bytes (from 0),
+ * or to -1 when the input ends first; with fdOut -1 nothing is written (the CRC of a file range). The bytes pass through memory once, where copy_file_range
+ * followed by a separate read for the CRC passes them twice; callers run several on parts of a
+ * range, one per core, and combine the CRCs.
  */
 typedef struct {
-  int in, out, err;
+  int in, out, err, crc_on;
+  uint32_t crc;
   int64_t in_pos, out_pos, length, done;
   const char *syscall;
   napi_deferred deferred;
@@ -890,7 +898,10 @@ static int copy_plain(cjob_t *j) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) { j->err = errno; j->syscall = "read"; break; }
     if (n == 0) break;
-    for (ssize_t w = 0; w < n;) {
+#ifdef HAVE_LIBDEFLATE
+    if (j->crc_on) j->crc = ld.crc32(j->crc, buf, (size_t)n);
+#endif
+    for (ssize_t w = 0; j->out >= 0 && w < n;) {
       ssize_t m = pwrite(j->out, buf + w, (size_t)(n - w), (off_t)(j->out_pos + j->done + w));
       if (m < 0 && errno == EINTR) continue;
       if (m <= 0) { j->err = m < 0 ? errno : EIO; j->syscall = "write"; free(buf); return 0; }
@@ -906,7 +917,7 @@ static void copy_execute(napi_env env, void *data) {
   (void)env;
   cjob_t *j = data;
 #if defined(__linux__) && defined(__GLIBC__)
-  while (j->done < j->length) {
+  while (!j->crc_on && j->done < j->length) {
     off_t in = (off_t)(j->in_pos + j->done), out = (off_t)(j->out_pos + j->done);
     int64_t left = j->length - j->done;
     ssize_t n = copy_file_range(j->in, &in, j->out, &out, left > (1 << 30) ? (size_t)1 << 30 : (size_t)left, 0);
@@ -927,7 +938,7 @@ static void copy_complete(napi_env env, napi_status status, void *data) {
   if (j->err) {
     napi_reject_deferred(env, j->deferred, errno_error(env, j->err, j->syscall));
   } else {
-    napi_create_double(env, (double)j->done, &out);
+    napi_create_double(env, !j->crc_on ? (double)j->done : j->done < j->length ? -1.0 : (double)j->crc, &out);
     napi_resolve_deferred(env, j->deferred, out);
   }
   napi_delete_async_work(env, j->work);
@@ -941,19 +952,20 @@ static int get_offset(napi_env env, napi_value v, int64_t *out) {
   return 1;
 }
 
-static napi_value copy_range_async(napi_env env, napi_callback_info info) {
+static napi_value start_copy(napi_env env, napi_callback_info info, int crc_on) {
   size_t argc = 5;
   napi_value argv[5], promise, name;
   int32_t in, out;
   int64_t in_pos, out_pos, length;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 || napi_get_value_int32(env, argv[0], &in) != napi_ok ||
       napi_get_value_int32(env, argv[2], &out) != napi_ok) {
-    napi_throw_type_error(env, NULL, "imgkit native: copyRangeAsync(fdIn, offsetIn, fdOut, offsetOut, length)");
+    napi_throw_type_error(env, NULL, crc_on ? "imgkit native: copyCrcAsync(fdIn, offsetIn, fdOut, offsetOut, length)"
+                                            : "imgkit native: copyRangeAsync(fdIn, offsetIn, fdOut, offsetOut, length)");
     return NULL;
   }
-  if (in < 0 || out < 0 || !get_offset(env, argv[1], &in_pos) || !get_offset(env, argv[3], &out_pos) || !get_offset(env, argv[4], &length) ||
+  if (in < 0 || (out < 0 && !crc_on) || !get_offset(env, argv[1], &in_pos) || !get_offset(env, argv[3], &out_pos) || !get_offset(env, argv[4], &length) ||
       in_pos + length > 9007199254740991 || out_pos + length > 9007199254740991) {
-    napi_throw_range_error(env, NULL, "imgkit native: copyRangeAsync: a file descriptor, offset or length out of range");
+    napi_throw_range_error(env, NULL, "imgkit native: copy: a file descriptor, offset or length out of range");
     return NULL;
   }
   cjob_t *j = calloc(1, sizeof *j);
@@ -963,12 +975,18 @@ static napi_value copy_range_async(napi_env env, napi_callback_info info) {
   j->in_pos = in_pos;
   j->out_pos = out_pos;
   j->length = length;
+  j->crc_on = crc_on;
   CHECK(napi_create_promise(env, &j->deferred, &promise));
   CHECK(napi_create_string_utf8(env, "imgkit:copy", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_async_work(env, NULL, name, copy_execute, copy_complete, j, &j->work));
   CHECK(napi_queue_async_work(env, j->work));
   return promise;
 }
+
+static napi_value copy_range_async(napi_env env, napi_callback_info info) { return start_copy(env, info, 0); }
+#ifdef HAVE_LIBDEFLATE
+static napi_value copy_crc_async(napi_env env, napi_callback_info info) { return start_copy(env, info, 1); }
+#endif
 
 /* trimCaches(): frees the zstd contexts, libdeflate compressors and xz encoder memory kept for reuse (when no block is being compressed). */
 static napi_value trim_caches(napi_env env, napi_callback_info info) {
@@ -1045,6 +1063,7 @@ NAPI_MODULE_INIT() {
   if ((!no_ld || strcmp(no_ld, "0")) && (ld_ok = offer(env, exports, codecs, "libdeflate.so.0", &ld, ldn, 8, "libdeflate", libdeflate_sync, "libdeflateAsync", libdeflate_async, "libdeflate", libdeflate_lib_version))) {
     decoders |= 1 << D_ZLIB;
     put(env, exports, "crc32", crc32_fn);
+    put(env, exports, "copyCrcAsync", copy_crc_async);
   }
 #endif
   put(env, exports, "listXattrs", list_xattrs);

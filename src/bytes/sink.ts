@@ -3,9 +3,10 @@ import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { padding } from './limits.js';
 import { shrankError } from './errors.js';
+import { crc32FileParts } from './crc32.js';
 import type { FileRange } from './payload.js';
 import { concat } from './source.js';
-import { nativeCodecs, systemErrorFields } from '../codec/native.js';
+import { asSystemError, nativeCodecs } from '../codec/native.js';
 
 /** Ordered byte output that knows its absolute position (offsets in headers are computed from it). */
 export interface ByteSink {
@@ -22,6 +23,12 @@ export interface ByteSink {
    * native addon is built. Rejects if the range ends early.
    */
   copyFrom?(range: FileRange, length: number): Promise<void>;
+  /**
+   * `copyFrom` that resolves to the CRC-32 of the bytes copied: they pass once through a buffer
+   * (read, summed, written) on the thread pool, one part per core. Present on file sinks when the
+   * addon has libdeflate.
+   */
+  copyFromCrc?(range: FileRange, length: number): Promise<number>;
   /** Overwrites bytes already written (a header finished last). Sinks that cannot seek leave it out. */
   writeAt?(offset: number, chunks: readonly Uint8Array[]): Promise<void>;
   close(): Promise<void>;
@@ -160,6 +167,7 @@ const IOV_MAX = 1024;
 export function handleSink(fh: FileHandle, start = 0): ByteSink {
   let position = start;
   const copyRange = nativeCopy();
+  const copyCrc = crc32FileParts();
   return {
     get position() {
       return position;
@@ -177,15 +185,21 @@ export function handleSink(fh: FileHandle, start = 0): ByteSink {
         return copyRange(range, fh.fd, at, length);
       },
     }),
+    ...(copyCrc && {
+      async copyFromCrc(range: FileRange, length: number) {
+        const at = position;
+        position += length;
+        const src = 'fd' in range ? undefined : openSync(range.path, 'r');
+        try {
+          return await copyCrc(src ?? (range as { fd: number }).fd, range.offset, length, 'path' in range ? range.path : 'input', { fd: fh.fd, at });
+        } finally {
+          if (src !== undefined) closeSync(src);
+        }
+      },
+    }),
     close: () => fh.close(),
     copies: true,
   };
-}
-
-/** The addon's `{ errno, syscall }` error as Node's own for that call. */
-function systemError(e: unknown): never {
-  const f = systemErrorFields(e);
-  throw f ? Object.assign(new Error(f.message), f) : e;
 }
 
 /** The native kernel copy, when the addon is built (looked up once, by the first file sink). */
@@ -198,7 +212,7 @@ function nativeCopy(): typeof kernelCopy {
     // bytes on this thread would otherwise hold back the open's callback, and the copy, until it is done
     const src = 'fd' in range ? undefined : openSync(range.path, 'r');
     try {
-      const n = await copy(src ?? (range as { fd: number }).fd, range.offset, fd, at, length).catch(systemError);
+      const n = await copy(src ?? (range as { fd: number }).fd, range.offset, fd, at, length).catch((e: unknown) => { throw asSystemError(e); });
       if (n !== length) throw shrankError('path' in range ? range.path : 'input');
     } finally {
       if (src !== undefined) closeSync(src);
@@ -270,6 +284,7 @@ export async function createOutputFile(path: string, mode = 0o644): Promise<Outp
     writev: (chunks) => sink.writev(chunks),
     writeAt: (offset, chunks) => sink.writeAt!(offset, chunks),
     ...(sink.copyFrom && { copyFrom: sink.copyFrom }),
+    ...(sink.copyFromCrc && { copyFromCrc: sink.copyFromCrc }),
     close,
     copies: true,
     async commit() {

@@ -116,7 +116,9 @@ async function extract(argv: string[]): Promise<number> {
     const raw = multi ? undefined : rangePayload(ra, img.dataOffset, img.dataSize, 'uimage');
     await withOutputFile(v.output, async (sink) => {
       if (!raw?.file || !sink.copyFrom) return pipeInto(sink, payload.chunks());
-      // the kernel copies the data while its CRC is checked here; a bad CRC leaves no output
+      // the data is summed as it is copied, on the thread pool; a bad CRC leaves no output
+      if (!v['no-verify'] && sink.copyFromCrc) return img.checkDataCrc(await sink.copyFromCrc(raw.file, raw.size));
+      // or the kernel copies the data while its CRC is checked here
       const w = writeBehind(sink);
       w.copy(raw.file, raw.size);
       try {

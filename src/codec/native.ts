@@ -56,6 +56,12 @@ export interface NativeCodecs {
    * copied (fewer only when the input ends); a failure rejects with an Error carrying `errno` and `syscall`.
    */
   copyRangeAsync?(fdIn: number, offsetIn: number, fdOut: number, offsetOut: number, length: number): Promise<number>;
+  /**
+   * The same copy through a 1 MiB buffer (pread, libdeflate_crc32, pwrite), resolving to the
+   * CRC-32 of the bytes (from 0), or -1 when the input ends first; `fdOut` -1 writes nothing.
+   * Present when libdeflate is.
+   */
+  copyCrcAsync?(fdIn: number, offsetIn: number, fdOut: number, offsetOut: number, length: number): Promise<number>;
   /** Bit `1 << codec` for each codec decodeAsync has. */
   decoders?: number;
   /** Frees the zstd contexts, libdeflate compressors and xz encoder memory kept for reuse; call when nothing compresses. */
@@ -96,4 +102,10 @@ export function systemErrorFields(e: unknown): { message: string; code: string; 
   if (typeof x?.errno !== 'number' || typeof x.syscall !== 'string') return undefined;
   const code = getSystemErrorName(-x.errno);
   return { message: `${code}: ${String(x.message).toLowerCase()}, ${x.syscall}`, code, errno: -x.errno, syscall: x.syscall };
+}
+
+/** The addon's `{ errno, syscall }` rejection as Node's own error for that call; any other error as it is. */
+export function asSystemError(e: unknown): unknown {
+  const f = systemErrorFields(e);
+  return f ? Object.assign(new Error(f.message), f) : e;
 }

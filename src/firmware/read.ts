@@ -5,7 +5,7 @@
  * after the squashfs. Every length taken from the image is checked against the image before use.
  */
 import { FormatError } from '../bytes/errors.js';
-import { crc32 } from '../bytes/crc32.js';
+import { crc32Range } from '../bytes/crc32.js';
 import { bytesAccess, rangeChunks, type RandomAccess } from '../bytes/random.js';
 import { checkLegacyHeader } from '../uimage/legacy-read.js';
 import { nameOf } from '../uimage/tables.js';
@@ -87,8 +87,7 @@ async function kernelPart(ra: RandomAccess, verify: boolean): Promise<UImagePart
     const { header: h, dataSize } = checkLegacyHeader(await ra.readAt(0, 64), ra.size);
     let dataCrcOk = false;
     if (verify) {
-      let c = 0;
-      for await (const chunk of rangeChunks(ra, 64, dataSize)) c = crc32(chunk, c);
+      const c = await crc32Range(ra, 64, dataSize, 'firmware');
       if (c !== h.dcrc) throw new FormatError('uimage', 'BAD_CHECKSUM', 0x18, `Cannot verify the kernel uImage: data CRC is ${hex(c)}, the header says ${hex(h.dcrc)}`);
       dataCrcOk = true;
     }

@@ -6,11 +6,11 @@
  * the data CRC covers ih_size bytes, and bytes after them (flash padding) are allowed and reported
  * as `trailing` (mkimage 2023.01 checksums the whole file instead, and rejects such images).
  */
-import { crc32 } from '../bytes/crc32.js';
+import { crc32, crc32Range } from '../bytes/crc32.js';
 import { FormatError } from '../bytes/errors.js';
 import { limit, padding } from '../bytes/limits.js';
 import { rangePayload, type StreamPayload } from '../bytes/payload.js';
-import { bytesAccess, scanRange, type RandomAccess } from '../bytes/random.js';
+import { bytesAccess, type RandomAccess } from '../bytes/random.js';
 import { HEADER_SIZE, IH_MAGIC, IVT_CSF_EXTRA, LegacyHeader, OFF } from './layout.js';
 import { IH_TYPE_FIRMWARE_IVT, IH_TYPE_MULTI, IH_TYPE_SCRIPT } from './tables.js';
 
@@ -168,6 +168,8 @@ export interface OpenedLegacyImage extends LegacyImageInfo {
    * caller that copies the data otherwise than through data().chunks(), e.g. in the kernel.
    */
   checkData(): Promise<void>;
+  /** Throws the FormatError of a data CRC that is not the header's: for a caller that summed the data itself (`sink.copyFromCrc`). */
+  checkDataCrc(crc: number): void;
 }
 
 /**
@@ -184,11 +186,7 @@ export interface OpenedLegacyImage extends LegacyImageInfo {
 export async function openLegacyImage(ra: RandomAccess, opts?: LegacyReadOptions): Promise<OpenedLegacyImage> {
   const { header, dataSize } = checkLegacyHeader(await ra.readAt(0, Math.min(HEADER_SIZE, ra.size)), ra.size, opts);
   const deferCrc = opts?.verify !== false && opts?.dataCrcWhileStreaming === true && !isMulti(header.type);
-  const checkData = async () => {
-    let c = 0;
-    await scanRange(ra, HEADER_SIZE, dataSize, (chunk) => (c = crc32(chunk, c)));
-    checkDataCrc(header, c);
-  };
+  const checkData = async () => checkDataCrc(header, await crc32Range(ra, HEADER_SIZE, dataSize, 'uimage'));
   if (opts?.verify !== false && !deferCrc) await checkData();
   let parts: LegacyPart[] = [{ offset: HEADER_SIZE, size: dataSize }];
   if (isMulti(header.type)) {
@@ -231,6 +229,7 @@ export async function openLegacyImage(ra: RandomAccess, opts?: LegacyReadOptions
     trailing: ra.size - HEADER_SIZE - dataSize,
     data,
     checkData,
+    checkDataCrc: (crc) => checkDataCrc(header, crc),
     part(index) {
       if (!isMulti(header.type)) return data();
       const p = parts[index];

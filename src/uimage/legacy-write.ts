@@ -1,5 +1,5 @@
 /** Writing legacy uImages: header + data, multi-file size table, both CRCs, streamed in bounded memory. */
-import { crc32 } from '../bytes/crc32.js';
+import { crc32, crc32Combine } from '../bytes/crc32.js';
 import { padding } from '../bytes/limits.js';
 import { payloadSize, payloadChunks, type Payload, type StreamPayload } from '../bytes/payload.js';
 import { pipeInto, type ByteSink } from '../bytes/sink.js';
@@ -135,7 +135,14 @@ export async function writeLegacyImage(sink: ByteSink, spec: LegacyImageSpec): P
   let dcrc = 0;
   if (sink.writeAt) {
     await sink.writev([new Uint8Array(HEADER_SIZE)]);
-    const written = await pipeInto(sink, chunksOf(data), (c) => (dcrc = crc32(c, dcrc)));
+    let written = 0;
+    for (const p of data) {
+      if (!(p instanceof Uint8Array) && p.file && sink.copyFromCrc) {
+        // a file range is copied and summed on the thread pool, in parts: the CRCs are joined here
+        dcrc = crc32Combine(dcrc, await sink.copyFromCrc(p.file, p.size), p.size);
+        written += p.size;
+      } else written += await pipeInto(sink, chunksOf([p]), (c) => (dcrc = crc32(c, dcrc)));
+    }
     if (written !== size) throw inconsistent(written, size);
     const header = encodeLegacyHeader(spec, size, dcrc);
     await sink.writeAt(start, [header]);

@@ -10,7 +10,7 @@ import { FormatError } from '../../src/bytes/errors.js';
 import { memorySink, withOutputFile, padTo, handleSink, writeBehind } from '../../src/bytes/sink.js';
 import { nativeCodecs } from '../../src/codec/native.js';
 import { struct } from '../../src/bytes/struct.js';
-import { crc32, crc32Addon, crc32Js, crc32IsNative } from '../../src/bytes/crc32.js';
+import { crc32, crc32Addon, crc32Combine, crc32FileParts, crc32Js, crc32IsNative, crc32Range } from '../../src/bytes/crc32.js';
 import * as zlib from 'node:zlib';
 import { limit, padding } from '../../src/bytes/limits.js';
 import { bytesAccess, fileAccess } from '../../src/bytes/random.js';
@@ -157,6 +157,60 @@ describe('crc32', () => {
     assert.equal(c, z(big));
     assert.equal(crc32(big), z(big));
     assert.throws(() => (f as unknown as (x: unknown) => number)('text'), TypeError);
+  });
+});
+
+describe('crc32 of parts', () => {
+  it('crc32Combine joins the CRCs of two parts into the CRC of both', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 3000 }), (a, b) => {
+        assert.equal(crc32Combine(crc32(a), crc32(b), b.length), crc32Js(concat([a, b], a.length + b.length)));
+      }),
+      { seed: 5 },
+    );
+    // a part past 2^32 bits (512 MiB), where x^(8n) has an exponent wider than 32 bits: a, then
+    // 600 MiB of zeros, joined at once, equals a joined with 599 MiB of zeros, then one more MiB summed
+    const zeros = new Uint8Array(1 << 20);
+    let z599 = 0;
+    for (let i = 0; i < 599; i++) z599 = crc32(zeros, z599);
+    const z600 = crc32(zeros, z599);
+    const a = new TextEncoder().encode('123456789');
+    assert.equal(crc32Combine(crc32(a), z600, 600 << 20), crc32(zeros, crc32Combine(crc32(a), z599, 599 << 20)));
+    assert.equal(crc32Combine(crc32(a), crc32(new Uint8Array(0)), 0), crc32(a));
+    assert.equal(crc32Combine(0, crc32(a), a.length), crc32(a));
+  });
+
+  it('crc32Range and crc32FileParts: the CRC of a file range summed on the thread pool, in parts, equals one pass; a range that ends early or a bad descriptor rejects', { skip: !crc32FileParts() && !process.env.CI && 'the addon has no libdeflate here' }, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'imgkit-crc-'));
+    t.after(() => rm(dir, { recursive: true }));
+    const data = seeded((20 << 20) + 7, 11); // three parts where there are cores for them
+    const src = join(dir, 'src');
+    await writeFile(src, data);
+    const ra = await fileAccess(src);
+    t.after(() => ra.close?.());
+    const parts = crc32FileParts()!;
+    for (const [o, l] of [[0, data.length], [5, 20 << 20], [data.length - 1, 1], [3, 0], [1, (8 << 20) + 1], [2, 1000]] as const) {
+      const want = crc32(data.subarray(o, o + l));
+      assert.equal(await crc32Range(ra, o, l), want, `range ${o}+${l}`);
+      assert.equal(await parts(ra.fd!, o, l, 'src'), want, `parts ${o}+${l}`);
+    }
+    assert.equal(await crc32Range(bytesAccess(data), 5, 20 << 20), crc32(data.subarray(5, 5 + (20 << 20))));
+    await assert.rejects(parts(ra.fd!, 1, data.length, 'src'), (e: Error & { code?: string }) => e.code === 'EIO' && /src: file shrank/.test(e.message));
+    await assert.rejects(parts(ra.fd!, 0, (24 << 20), 'src'), /file shrank/);
+    await assert.rejects(parts(1 << 20, 0, 1 << 20, 'src'), { code: 'EBADF' });
+    // with an output: the bytes are written where each part belongs
+    const out = join(dir, 'out');
+    const crc = await withOutputFile(out, async (sink) => {
+      await sink.writev([Uint8Array.of(9, 9)]);
+      const c = await sink.copyFromCrc!({ path: src, offset: 3 }, data.length - 3);
+      await sink.writev([Uint8Array.of(8)]);
+      return c;
+    });
+    assert.equal(crc, crc32(data.subarray(3)));
+    assert.deepEqual(new Uint8Array(await readFile(out)), concat([Uint8Array.of(9, 9), data.subarray(3), Uint8Array.of(8)], data.length));
+    await assert.rejects(withOutputFile(join(dir, 'short'), (sink) => sink.copyFromCrc!({ path: src, offset: 10 }, data.length)), /src: file shrank/);
+    await assert.rejects(withOutputFile(join(dir, 'missing'), (sink) => sink.copyFromCrc!({ path: join(dir, 'nope'), offset: 0 }, 1)), { code: 'ENOENT' });
+    assert.deepEqual((await readdir(dir)).sort(), ['out', 'src']);
   });
 });
 

@@ -90,17 +90,23 @@ describe('uimage CLI', () => {
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes('nodata')), []); // no temporary file left either
   });
 
-  it('extract checks the data CRC in the same pass as it copies: a bad byte in the last MiB leaves no output', () => {
-    const big = new Uint8Array(3 * 1024 * 1024 + 123).map((_, i) => (i * 31 + (i >> 12)) & 0xff);
+  it('extract checks the data CRC in the same pass as it copies (in parts, one per core, past 8 MiB): a bad byte anywhere leaves no output; list checks it too', () => {
+    const big = new Uint8Array(17 * 1024 * 1024 + 123).map((_, i) => (i * 31 + (i >> 12)) & 0xff);
     writeFileSync(join(dir, 'big.bin'), big);
     assert.equal(run('pack', '-q', '-A', 'arm', '-T', 'kernel', '-C', 'none', '-d', 'big.bin', 'big.img').code, 0);
-    const img = readFileSync(join(dir, 'big.img'));
-    img[img.length - 5]! ^= 0x40;
-    writeFileSync(join(dir, 'big-bad.img'), img);
-    const r = run('extract', 'big-bad.img', '-o', 'big-out');
-    assert.equal(r.code, 1);
-    assert.match(r.err, /data CRC/);
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('big-out')), []);
+    assert.equal(run('list', 'big.img').code, 0);
+    for (const at of [64 + 3, 64 + (9 << 20), 64 + big.length - 5]) {
+      const img = readFileSync(join(dir, 'big.img'));
+      img[at]! ^= 0x40;
+      writeFileSync(join(dir, 'big-bad.img'), img);
+      const r = run('extract', 'big-bad.img', '-o', 'big-out');
+      assert.equal(r.code, 1, `a bad byte at ${at}`);
+      assert.match(r.err, /data CRC/);
+      assert.deepEqual(readdirSync(dir).filter((f) => f.includes('big-out')), []);
+      const l = run('list', 'big-bad.img');
+      assert.equal(l.code, 1, `list, a bad byte at ${at}`);
+      assert.match(l.err, /data CRC is 0x[0-9a-f]{8}, the header says 0x[0-9a-f]{8} \(at 0x18\)/);
+    }
     assert.equal(run('extract', '--no-verify', 'big-bad.img', '-o', 'big-out').code, 0);
     assert.equal(readFileSync(join(dir, 'big-out')).length, big.length);
     assert.equal(run('extract', 'big.img', '-o', 'big-ok').code, 0);
