@@ -2,7 +2,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../bytes/sink.js';
-import { preprocess, compileDts, encodeFdt, fileAccessFor, formatDts, decodeFdt } from '../dtb/index.js';
+import { decodeFdt } from '../dtb/read.js';
+import { encodeFdt } from '../dtb/write.js';
+import { compileDts } from '../dtb/dts/compile.js';
+import { fileAccessFor } from '../dtb/dts/files.js';
+import { preprocess } from '../dtb/cpp.js';
+import { formatDts } from '../dtb/text.js';
 
 /**
  * Compiles the bundled sample device tree into `out`: router.dtb (as `cpp … | dtc -O dtb -b 0`) and

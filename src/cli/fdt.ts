@@ -4,10 +4,14 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../bytes/sink.js';
-import {
-  decodeFdt, encodeFdt, compileDts, reprocessFdt, fileAccessFor, preprocess, formatDts, formatDump, DtsError, CppError,
-  findNode, getProp, applyOverlays, type Fdt, type FdtNode, type EncodeOptions,
-} from '../dtb/index.js';
+import { findNode, getProp, type Fdt, type FdtNode } from '../dtb/model.js';
+import { decodeFdt } from '../dtb/read.js';
+import { encodeFdt, type EncodeOptions } from '../dtb/write.js';
+import { compileDts, reprocessFdt } from '../dtb/dts/compile.js';
+import { DtsError } from '../dtb/dts/errors.js';
+import { fileAccessFor } from '../dtb/dts/files.js';
+import type { preprocess as Preprocess } from '../dtb/cpp.js';
+import { formatDts, formatDump } from '../dtb/text.js';
 import { runMain, UsageError } from './run.js';
 
 const HELP = `Usage: fdt <command> [options]
@@ -44,11 +48,15 @@ const num = (s: string | undefined, what: string): number | undefined => {
   return v;
 };
 
+/** The C preprocessor, loaded when a source uses it. */
+const cpp = async (): Promise<typeof Preprocess> => (await import('../dtb/cpp.js')).preprocess;
+
 function wrapSourceErrors<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof DtsError || e instanceof CppError) throw Object.assign(new Error(e.message), { exitCode: 1 });
+    // CppError by name: the preprocessor loads only for sources that need it
+    if (e instanceof DtsError || (e instanceof Error && e.name === 'CppError')) throw Object.assign(new Error(e.message), { exitCode: 1 });
     throw e;
   }
 }
@@ -88,7 +96,8 @@ async function compile(argv: string[]): Promise<number> {
     let text = readFileSync(input, 'latin1');
     const wantCpp = v.cpp || (!v['no-cpp'] && /^\s*#\s*(include|define|if|ifdef|ifndef)\b/m.test(text));
     const dirs = v.i ?? [];
-    if (wantCpp)
+    const preprocess = wantCpp ? await cpp() : undefined;
+    if (preprocess)
       text = wrapSourceErrors(() => preprocess(input, { includeDirs: [...(v['cpp-I'] ?? []), ...dirs].map((d) => resolve(d)), defines: ['__DTS__', ...(v.D ?? [])] }));
     try {
       fdt = compileDts({ name: input, text }, { ...common, ...fileAccessFor(dirs) });
@@ -269,6 +278,7 @@ async function batch(argv: string[]): Promise<number> {
   const list = readFileSync(positionals[0]!, 'utf8').split('\n').filter(Boolean);
   const cppDirs = (v['cpp-I'] ?? []).map((d) => resolve(d)), dirs = (v.i ?? []).map((d) => resolve(d));
   const cache = new Map();
+  const preprocess = await cpp();
   for (const f of list) {
     const path = resolve(f);
     const text = wrapSourceErrors(() => preprocess(path, { includeDirs: cppDirs, defines: ['__DTS__'], cache }));
@@ -288,6 +298,7 @@ async function overlay(argv: string[]): Promise<number> {
   const files = [...(input !== undefined ? [input] : []), ...positionals];
   if (files.length < 2) throw new UsageError('overlay takes BASE and at least one overlay');
   const [base, ...ovs] = files as [string, ...string[]];
+  const { applyOverlays } = await import('../dtb/overlay.js');
   const out = applyOverlays(
     new Uint8Array(await readFile(base)),
     await Promise.all(ovs.map(async (f) => new Uint8Array(await readFile(f)))),

@@ -42,3 +42,17 @@ export async function isFit(ra: RandomAccess): Promise<boolean> {
   return new DataView(b.buffer, b.byteOffset, 4).getUint32(0) === FDT_MAGIC;
 }
 
+/** `uimage pack`'s FIT options (mkimage -f …), parsed with the legacy ones; the FIT code loads only when -f is given. */
+export const FIT_OPTIONS = {
+  fit: { type: 'string', short: 'f' },
+  external: { type: 'boolean', short: 'E' },
+  'block-size': { type: 'string', short: 'B' },
+  'external-position': { type: 'string', short: 'p' },
+  'key-dir': { type: 'string', short: 'k' },
+  'key-blob': { type: 'string', short: 'K' },
+  'require-keys': { type: 'boolean', short: 'r' },
+  dtb: { type: 'string', short: 'b', multiple: true },
+  ramdisk: { type: 'string', short: 'i' },
+  comment: { type: 'string', short: 'c' },
+  algo: { type: 'string', short: 'o' },
+} as const;

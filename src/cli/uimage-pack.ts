@@ -10,8 +10,7 @@ import { legacyListingBytes } from '../uimage/legacy-text.js';
 import { MkimageError, mkimageSpec, sourceDateEpoch, splitDataArg } from '../uimage/mkimage.js';
 import { idOf, IH_TYPE_MULTI, IH_TYPE_SCRIPT } from '../uimage/tables.js';
 import { compressOptions, COMPRESS_OPTION_HELP, COMPRESS_OPTIONS, compressBytes, type CompressFlags } from './compress.js';
-import { FIT_OPTIONS, fitBuild } from './uimage-fit.js';
-import { enumArg, listTable, parseHexAddr } from './uimage-args.js';
+import { enumArg, FIT_OPTIONS, listTable, parseHexAddr } from './uimage-args.js';
 import { parseArgs, UsageError } from './run.js';
 
 const PACK_HELP = `Usage: uimage pack [options] -d FILE[:FILE…] IMAGE
@@ -60,7 +59,7 @@ export async function pack(argv: string[]): Promise<number> {
     },
   });
   if (v.help) return void process.stdout.write(PACK_HELP), 0;
-  if (v.fit !== undefined) return fitBuild(v, positionals);
+  if (v.fit !== undefined) return (await import('./uimage-fit-build.js')).fitBuild(v, positionals);
   for (const [flag, cat, val] of [['-A', 'arch', v.architecture], ['-O', 'os', v.os], ['-T', 'type', v.type], ['-C', 'comp', v.compression]] as const) {
     if (val === 'list') return void process.stdout.write(`Supported values for ${flag}:\n${listTable(cat)}`), 0;
   }

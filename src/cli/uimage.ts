@@ -150,8 +150,8 @@ runMain(process.argv[1]?.startsWith('imgkit') ? process.argv[1] : 'uimage', asyn
       return extract(rest);
     case 'fit':
     {
-      const fit = await import('./uimage-fit.js');
-      return rest[0] === 'verify' ? fit.fitVerify(rest.slice(1)) : fit.fitCommand(rest);
+      if (rest[0] === 'verify') return (await import('./uimage-fit.js')).fitVerify(rest.slice(1));
+      return (await import('./uimage-fit-build.js')).fitCommand(rest);
     }
     case undefined:
       process.stdout.write(HELP);

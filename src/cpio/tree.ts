@@ -12,7 +12,6 @@
  *
  * Any node:fs/promises-shaped file system works: node's own, or `@zenfs/core`'s `fs.promises`.
  */
-import * as nodeFs from 'node:fs/promises';
 import * as syncFs from 'node:fs';
 import { posix } from 'node:path';
 import type { StreamPayload } from '../bytes/payload.js';

@@ -4,7 +4,8 @@
  * tree — written with libfdt's sequential-write API. That API grows the strings block downwards, so
  * the block is in reverse first-use order, and its header keeps last_comp_version 2.
  */
-import { FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_MAGIC, FDT_PROP, propValue, type Fdt, type FdtNode, type FdtProperty } from '../dtb/index.js';
+import { propValue, type Fdt, type FdtNode, type FdtProperty } from '../dtb/model.js';
+import { FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_MAGIC, FDT_PROP } from '../dtb/layout.js';
 import type { Payload } from '../bytes/payload.js';
 import { MKIMAGE_VERSION } from './fit-layout.js';
 import { longNameOf, nameOf } from './tables.js';

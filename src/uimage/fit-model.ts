@@ -5,7 +5,9 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { compileDts, fileAccessFor, propValue, type Fdt, type FdtNode, type FdtProperty } from '../dtb/index.js';
+import { propValue, type Fdt, type FdtNode, type FdtProperty } from '../dtb/model.js';
+import { compileDts } from '../dtb/dts/compile.js';
+import { fileAccessFor } from '../dtb/dts/files.js';
 import { filePayload, type Payload, type StreamPayload } from '../bytes/payload.js';
 import type { FitInput } from './fit-write.js';
 

@@ -9,7 +9,8 @@ import { FormatError } from '../bytes/errors.js';
 import { limit } from '../bytes/limits.js';
 import { rangePayload, type StreamPayload } from '../bytes/payload.js';
 import type { RandomAccess } from '../bytes/random.js';
-import { asCells, decodeFdt, decodeHeader, type FdtNode, type FdtProperty } from '../dtb/index.js';
+import { asCells, type FdtNode, type FdtProperty } from '../dtb/model.js';
+import { decodeFdt, decodeHeader } from '../dtb/read.js';
 import { FIT_HASH_NODENAME, FIT_SIG_NODENAME, FORMAT, P, splitStrings } from './fit-layout.js';
 import { HASH_ALGOS } from './fit-hash.js';
 

@@ -6,7 +6,7 @@
  * never are. Paths are compared exactly, unit addresses included.
  */
 import { FormatError } from '../bytes/errors.js';
-import { FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_NOP, FDT_PROP } from '../dtb/index.js';
+import { FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_NOP, FDT_PROP } from '../dtb/layout.js';
 import { FORMAT, MAX_REGION_DEPTH } from './fit-layout.js';
 
 /** Where the blocks of a blob lie (absolute offsets into `bytes`). */

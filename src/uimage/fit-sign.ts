@@ -7,7 +7,7 @@
 import { createPrivateKey, createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { asCells, asString, type FdtNode } from '../dtb/index.js';
+import { asCells, asString, type FdtNode } from '../dtb/model.js';
 import { parseSigAlgo } from './fit-layout.js';
 
 /** A signing key as mkimage finds it under KEYDIR for a `key-name-hint`. */

@@ -7,7 +7,7 @@
  * configuration itself or an image (or hash node) it signs is refused, as later U-Boot does by
  * rebuilding the list.
  */
-import { decodeFdt } from '../dtb/index.js';
+import { decodeFdt } from '../dtb/read.js';
 import { EXCLUDED_FROM_SIGNATURE, P, parseSigAlgo } from './fit-layout.js';
 import { hashPayload, HASH_ALGOS } from './fit-hash.js';
 import { blocksOf, findRegions, regionBytes } from './fit-regions.js';

@@ -13,7 +13,9 @@ import { FormatError } from '../bytes/errors.js';
 import { alignUp, padding } from '../bytes/limits.js';
 import { memorySink, writeZeros, pipeInto, type ByteSink } from '../bytes/sink.js';
 import { payloadBytes, payloadChunks, payloadSize, type Payload } from '../bytes/payload.js';
-import { encodeFdt, FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, type Fdt, type FdtNode } from '../dtb/index.js';
+import type { Fdt, FdtNode } from '../dtb/model.js';
+import { FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP } from '../dtb/layout.js';
+import { encodeFdt } from '../dtb/write.js';
 import { InPlaceFdt, LibfdtError, cString } from '../dtb/inplace.js';
 import {
   EXTERNAL_ALIGN, FIT_CIPHER_NODENAME, FIT_HASH_NODENAME, FIT_SIG_NODENAME, FORMAT, MKIMAGE_VERSION, P, SIZE_INC_MAX,
