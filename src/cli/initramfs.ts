@@ -4,9 +4,8 @@ import { parseArgs } from 'node:util';
 import { withOutputFile, writeBehind, type ByteSink } from '../bytes/sink.js';
 import { concat } from '../bytes/source.js';
 import { decodeCpio } from '../cpio/read.js';
-import { writeCpio, type CpioItem } from '../cpio/write.js';
-import { pathItems, walkTree, type TreeOptions } from '../cpio/tree.js';
-import { parseSpec, SpecError } from '../cpio/spec.js';
+import type { CpioItem } from '../cpio/write.js';
+import type { TreeOptions } from '../cpio/tree.js';
 import { COMPRESSIONS, compressStream, walkInitramfs, type InitramfsCompression } from '../cpio/initramfs.js';
 import { extractRecords, findFile } from '../cpio/extract.js';
 import { longLine } from '../cpio/list.js';
@@ -117,6 +116,10 @@ const stdoutSink = (): ByteSink => {
 
 async function pack(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) return void process.stdout.write(PACK_HELP), 0;
+  // the writing side loads only here: ls, info, extract and cat do not need it
+  const [{ writeCpio }, { pathItems, walkTree }, { parseSpec, SpecError }] = await Promise.all([
+    import('../cpio/write.js'), import('../cpio/tree.js'), import('../cpio/spec.js'),
+  ]);
   const { values: v, positionals } = parse(argv, {
     output: { type: 'string', short: 'o' },
     dir: { type: 'string' },

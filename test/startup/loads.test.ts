@@ -61,12 +61,13 @@ describe('start-up: what each command loads', () => {
       assertNone(loads(dir, 'uimage', ...args), [...FIT_BUILD, ...DTS_COMPILER, /^uimage\/legacy-write\.js$/], `uimage ${args[0]} (FIT)`);
   });
 
-  it('squashfs ls and extract: no writing side; bootimg info and initramfs ls: their format only', () => {
+  it('squashfs ls and extract: no writing side; bootimg info, initramfs ls and extract: their format only, reading side', () => {
     for (const args of [['ls', '-l', 'golden.sqfs'], ['extract', 'golden.sqfs', 'sq']])
       assertNone(loads(dir, 'squashfs', ...args), [/^squashfs\/(write|pack|mksquashfs|pool|pseudo|packfile|data|tree)\.js$/, ...OTHER_FORMATS('squashfs')], `squashfs ${args[0]}`);
     assertNone(loads(dir, 'bootimg', 'info', 'v2.img'), OTHER_FORMATS('bootimg'), 'bootimg info');
     loads(dir, 'initramfs', 'pack', '--dir', 'rootfs', '-o', 'r.cpio');
-    assertNone(loads(dir, 'initramfs', 'ls', 'r.cpio'), OTHER_FORMATS('cpio'), 'initramfs ls');
+    for (const args of [['ls', 'r.cpio'], ['extract', 'r.cpio', 'x']])
+      assertNone(loads(dir, 'initramfs', ...args), [/^cpio\/(write|tree|spec)\.js$/, ...OTHER_FORMATS('cpio')], `initramfs ${args[0]}`);
   });
 
   it('fdt compile from a blob, dump and get: no preprocessor, no overlays', () => {
