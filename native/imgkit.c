@@ -871,9 +871,9 @@ static napi_value decode_async(napi_env env, napi_callback_info info) {
  *
  * copyCrcAsync(fdIn, offsetIn, fdOut, offsetOut, length) → Promise<number>: the same copy through
  * a 1 MiB buffer (pread, libdeflate_crc32, pwrite), resolving to the CRC-32 of the bytes (from 0),
- * or to -1 when the input ends first; with fdOut -1 nothing is written (the CRC of a file range). The bytes pass through memory once, where copy_file_range
- * followed by a separate read for the CRC passes them twice; callers run several on parts of a
- * range, one per core, and combine the CRCs.
+ * or to -1 when the input ends first; with fdOut -1 nothing is written (the CRC of a file range).
+ * The bytes pass through memory once, where copy_file_range followed by a separate read for the
+ * CRC passes them twice; callers run several on parts of a range, one per core, and join the CRCs.
  */
 typedef struct {
   int in, out, err, crc_on;
