@@ -1,4 +1,4 @@
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { padding } from './limits.js';
@@ -34,6 +34,8 @@ export interface ByteSink {
   close(): Promise<void>;
   /** True if the sink keeps no reference to the chunks once a write settles (it copied them out, to a file). */
   readonly copies?: boolean;
+  /** True for an output written in place (a device or FIFO): what is written stays even if the command then fails. */
+  readonly inPlace?: boolean;
 }
 
 /** Release callbacks of chunks whose producer wants their memory back: see `releaseWhenWritten`. */
@@ -222,12 +224,13 @@ function nativeCopy(): typeof kernelCopy {
 }
 
 /** pwritev(2) of all chunks at `at`, in batches of IOV_MAX, completing short writes. */
-async function writeAll(fh: FileHandle, at: number, chunks: readonly Uint8Array[]): Promise<void> {
+async function writeAll(fh: FileHandle, at: number | null, chunks: readonly Uint8Array[]): Promise<void> {
   for (let i = 0; i < chunks.length; i += IOV_MAX) {
     let batch = chunks.slice(i, i + IOV_MAX).filter((c) => c.length > 0);
     while (batch.length) {
-      const { bytesWritten } = await fh.writev(batch, at);
-      at += bytesWritten;
+      // null: at the file's own position (a pipe or a device, which cannot seek)
+      const { bytesWritten } = await fh.writev(batch, at ?? undefined);
+      if (at !== null) at += bytesWritten;
       batch = dropWritten(batch, bytesWritten);
     }
   }
@@ -263,7 +266,29 @@ export interface OutputFile extends ByteSink {
   abort(): Promise<void>;
 }
 
-export async function createOutputFile(path: string, mode = 0o644): Promise<OutputFile> {
+export interface OutputOptions {
+  /** Permission bits of a new file (default 0o644). */
+  mode?: number;
+  /**
+   * The path was named by the user (a command's `-o`): a symbolic link is followed and the file it
+   * names is replaced (the link stays), and a device, FIFO or socket it names (/dev/null,
+   * /dev/stdout on a pipe or a terminal) is written in place and in order, as mkimage and dumpimage
+   * write it; renaming over it would replace the device node itself. Such an output cannot seek
+   * (no `writeAt`) and cannot be rolled back: `abort()` only closes it. Without it (files made in
+   * an output folder) the path itself is always replaced, whatever is there: nothing is written
+   * through a link or into a device planted in the folder.
+   */
+  named?: boolean;
+}
+
+/** Opens `path` for writing: under a temporary name in its folder, renamed into place by `commit()` (and see `named`). */
+export async function createOutputFile(path: string, opts: OutputOptions = {}): Promise<OutputFile> {
+  if (opts.named) {
+    const st = await stat(path).catch(() => undefined); // follows links: /dev/stdout → /proc/self/fd/1 → a pipe
+    if (st && !st.isFile() && !st.isDirectory()) return streamOutput(path);
+    if (st?.isFile() && (await lstat(path)).isSymbolicLink()) path = await realpath(path);
+  }
+  const mode = opts.mode ?? 0o644;
   hookSignals();
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   const fh = await open(tmp, 'wx', mode);
@@ -300,9 +325,43 @@ export async function createOutputFile(path: string, mode = 0o644): Promise<Outp
   };
 }
 
-/** Runs `write` against a temporary output file and renames it to `path` only if `write` succeeds. */
-export async function withOutputFile<T>(path: string, write: (sink: ByteSink) => Promise<T>, mode?: number): Promise<T> {
-  const out = await createOutputFile(path, mode);
+/** A named output that is not a regular file (see OutputOptions.named): one write at a time, in order, at its own position. */
+async function streamOutput(path: string): Promise<OutputFile> {
+  const fh = await open(path, 'w');
+  let position = 0;
+  let tail: Promise<void> = Promise.resolve();
+  let open_ = true;
+  const close = async () => {
+    if (open_) {
+      open_ = false;
+      await tail.catch(() => {});
+      await fh.close();
+    }
+  };
+  return {
+    path,
+    get position() {
+      return position;
+    },
+    writev(chunks) {
+      for (const c of chunks) position += c.length;
+      // after the writes before it, which then fail this one too when they failed
+      return (tail = tail.then(() => writeAll(fh, null, chunks)));
+    },
+    close,
+    copies: true,
+    inPlace: true,
+    commit: close,
+    abort: () => close().catch(() => {}),
+  };
+}
+
+/**
+ * Runs `write` against a temporary output file and renames it to `path` only if `write` succeeds
+ * (a named device or FIFO is written in place: see OutputOptions.named).
+ */
+export async function withOutputFile<T>(path: string, write: (sink: ByteSink) => Promise<T>, opts?: OutputOptions): Promise<T> {
+  const out = await createOutputFile(path, opts);
   try {
     const r = await write(out);
     await out.commit();
@@ -314,6 +373,6 @@ export async function withOutputFile<T>(path: string, write: (sink: ByteSink) =>
 }
 
 /** Writes bytes to `path` atomically (temporary name, then rename). */
-export async function writeFileAtomic(path: string, bytes: Uint8Array, mode?: number): Promise<void> {
-  await withOutputFile(path, (s) => s.writev([bytes]), mode);
+export async function writeFileAtomic(path: string, bytes: Uint8Array, opts?: OutputOptions): Promise<void> {
+  await withOutputFile(path, (s) => s.writev([bytes]), opts);
 }

@@ -188,7 +188,7 @@ async function pack(argv: string[]): Promise<number> {
       ),
     };
     const img = buildVendorBootImage(vo);
-    await withOutputFile(vout, (sink) => writeBootImage(sink, img));
+    await withOutputFile(vout, (sink) => writeBootImage(sink, img), { named: true });
   } else if (fragments.length) throw new UsageError('--vendor_ramdisk_fragment needs --vendor_boot');
   if (out) {
     const bo: BootImageOptions<StreamPayload> = {
@@ -210,7 +210,7 @@ async function pack(argv: string[]): Promise<number> {
       allowEmptyKernel: true,
     };
     const img = buildBootImage(bo);
-    const id = await withOutputFile(out, (sink) => writeBootImage(sink, img));
+    const id = await withOutputFile(out, (sink) => writeBootImage(sink, img), { named: true });
     if (printId && id) process.stdout.write('0x' + Buffer.from(id).toString('hex') + '\n');
   }
   return 0;
@@ -322,7 +322,7 @@ async function repack(argv: string[]): Promise<number> {
     throw e;
   }
   const img = await fromManifest(manifest, dir);
-  await withOutputFile(out, (sink) => writeBootImage(sink, img));
+  await withOutputFile(out, (sink) => writeBootImage(sink, img), { named: true });
   return 0;
 }
 

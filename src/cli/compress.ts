@@ -120,7 +120,7 @@ async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
     await new Promise<void>((resolve, reject) => process.stdout.write(bytes, (e) => (e ? reject(e) : resolve())));
     return;
   }
-  await writeFileAtomic(path, bytes);
+  await writeFileAtomic(path, bytes, { named: true });
 }
 
 function parseSize(s: string, what: string): number {

@@ -119,7 +119,7 @@ async function compile(argv: string[]): Promise<number> {
     out = encodeFdt(fdt, opts);
   }
   if (!v.o || v.o === '-') process.stdout.write(out);
-  else await writeFileAtomic(v.o, out);
+  else await writeFileAtomic(v.o, out, { named: true });
   return 0;
 }
 
@@ -128,7 +128,7 @@ async function decompile(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('decompile takes one input file');
   const text = formatDts(decodeFdt(new Uint8Array(await readFile(positionals[0]!))));
   if (!v.o || v.o === '-') process.stdout.write(text);
-  else await writeFileAtomic(v.o, new TextEncoder().encode(text));
+  else await writeFileAtomic(v.o, new TextEncoder().encode(text), { named: true });
   return 0;
 }
 
@@ -264,7 +264,7 @@ async function set(argv: string[]): Promise<number> {
       else node.props.unshift({ name, value }); // libfdt adds a new property first
     }
   }
-  await writeFileAtomic(file, encodeFdt(fdt));
+  await writeFileAtomic(file, encodeFdt(fdt), { named: true });
   return 0;
 }
 
@@ -306,7 +306,7 @@ async function overlay(argv: string[]): Promise<number> {
   );
   const dest = v.o ?? v.output;
   if (!dest || dest === '-') process.stdout.write(out);
-  else await writeFileAtomic(dest, out);
+  else await writeFileAtomic(dest, out, { named: true });
   return 0;
 }
 

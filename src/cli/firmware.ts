@@ -75,7 +75,7 @@ async function pack(argv: string[]): Promise<number> {
       ...(values.fill === undefined ? {} : { fill: parseIntAuto(values.fill, '--fill') }),
     });
     if (toStdout) await new Promise<void>((res, rej) => process.stdout.write(image, (e) => (e ? rej(e) : res())));
-    else await writeFileAtomic(values.output, image);
+    else await writeFileAtomic(values.output, image, { named: true });
     say(values.json ? budgetJson(budget) : formatBudget(budget));
     return 0;
   } catch (e) {

@@ -198,7 +198,7 @@ async function pack(argv: string[]): Promise<number> {
     }
   };
   if (out === '-') await write(stdoutSink());
-  else await withOutputFile(out, write);
+  else await withOutputFile(out, write, { named: true });
   return 0;
 }
 

@@ -71,8 +71,8 @@ export async function fitBuild(v: FitFlags & AutoFlags, positionals: string[]): 
     if (e instanceof FitBuildError || e instanceof FitSignError) throw fail1(`${basename(out)}: ${e.message}`);
     throw e;
   }
-  await withOutputFile(out, (sink) => writeFit(sink, built));
-  if (built.keyBlob && v['key-blob'] !== undefined) await writeFileAtomic(v['key-blob'], built.keyBlob);
+  await withOutputFile(out, (sink) => writeFit(sink, built), { named: true });
+  if (built.keyBlob && v['key-blob'] !== undefined) await writeFileAtomic(v['key-blob'], built.keyBlob, { named: true });
   if (!v.quiet) {
     const ra = await fileAccess(out, 'fit');
     try {

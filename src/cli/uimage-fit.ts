@@ -77,7 +77,7 @@ export async function fitExtract(ra: RandomAccess, which: number | string, out: 
     const ver = await verifyFit({ ...fit, images: [im], configs: [] });
     if (!ver.ok) throw fitVerifyError(ver);
   }
-  await withOutputFile(out, (sink) => pipeInto(sink, fit.data(im).chunks()));
+  await withOutputFile(out, (sink) => pipeInto(sink, fit.data(im).chunks()), { named: true });
 }
 
 

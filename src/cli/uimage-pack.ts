@@ -111,7 +111,7 @@ export async function pack(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const header = await withOutputFile(out, (sink) => writeLegacyImage(sink, spec));
+  const header = await withOutputFile(out, (sink) => writeLegacyImage(sink, spec), { named: true });
   if (!v.quiet) {
     const multi = !spec.raw && (spec.type === IH_TYPE_MULTI || spec.type === IH_TYPE_SCRIPT);
     const sizes = spec.parts.map((p) => (p instanceof Uint8Array ? p.length : p.size));

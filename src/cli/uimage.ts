@@ -115,6 +115,8 @@ async function extract(argv: string[]): Promise<number> {
     const payload = multi ? img.part(index) : img.data();
     const raw = multi ? undefined : rangePayload(ra, img.dataOffset, img.dataSize, 'uimage');
     await withOutputFile(v.output, async (sink) => {
+      // a pipe or device keeps what it was given: the CRC is checked before anything goes there
+      if (sink.inPlace && !v['no-verify'] && !multi) await img.checkData();
       if (!raw?.file || !sink.copyFrom) return pipeInto(sink, payload.chunks());
       // the data is summed as it is copied, on the thread pool; a bad CRC leaves no output
       if (!v['no-verify'] && sink.copyFromCrc) return img.checkDataCrc(await sink.copyFromCrc(raw.file, raw.size));
@@ -126,7 +128,7 @@ async function extract(argv: string[]): Promise<number> {
       } finally {
         await w.flush();
       }
-    });
+    }, { named: true });
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(e.message);
     throw e;

@@ -192,7 +192,7 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
         ...(old?.write.compressor === 'gzip' && a.write.compressorOptions?.libdeflate && { compressorOptions: { ...old.write.compressorOptions, libdeflate: true } }),
         ...(priority && { priority }), ...(hooks.onProgress && { onProgress: hooks.onProgress }),
       });
-    });
+    }, { named: true });
     if (hooks.onInfo) await infoLines(a.dest, !a.write.noDuplicates, hooks.onInfo);
     return { args: a, result };
   } finally {

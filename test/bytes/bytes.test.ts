@@ -1,13 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstatSync, symlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ByteCursor } from '../../src/bytes/cursor.js';
 import { ByteSource, collect, concat } from '../../src/bytes/source.js';
 import { FormatError } from '../../src/bytes/errors.js';
-import { memorySink, withOutputFile, padTo, handleSink, writeBehind } from '../../src/bytes/sink.js';
+import { memorySink, withOutputFile, writeFileAtomic, padTo, handleSink, writeBehind } from '../../src/bytes/sink.js';
 import { nativeCodecs } from '../../src/codec/native.js';
 import { struct } from '../../src/bytes/struct.js';
 import { crc32, crc32Addon, crc32Combine, crc32FileParts, crc32Js, crc32IsNative, crc32Range } from '../../src/bytes/crc32.js';
@@ -265,6 +267,52 @@ describe('sinks', () => {
     await assert.rejects(withOutputFile(join(dir, 'missing'), (sink) => sink.copyFrom!({ path: join(dir, 'nope'), offset: 0 }, 1)), { code: 'ENOENT' });
     assert.deepEqual((await readdir(dir)).sort(), ['out', 'src']);
   });
+  it('a named output that is a FIFO is written in place and in order; a named link to a file replaces the file and keeps the link', { timeout: 30_000 }, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'imgkit-named-'));
+    t.after(() => rm(dir, { recursive: true }));
+    const fifo = join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const reader = spawn('cat', [fifo]);
+    const got: Buffer[] = [];
+    reader.stdout.on('data', (b: Buffer) => got.push(b));
+    const closed = new Promise((r) => reader.on('close', r));
+    const chunks = Array.from({ length: 64 }, (_, i) => seeded(50_000 + i * 1000, 100 + i));
+    await withOutputFile(fifo, async (sink) => {
+      assert.equal(sink.inPlace, true);
+      assert.equal(sink.writeAt, undefined, 'a FIFO cannot seek');
+      assert.equal(sink.copyFrom, undefined);
+      const w = writeBehind(sink, 8); // several writes in flight: they still land in order
+      for (const c of chunks) await w.write([c]);
+      await w.flush();
+      assert.equal(sink.position, chunks.reduce((n, c) => n + c.length, 0));
+    }, { named: true });
+    await closed;
+    assert.deepEqual(new Uint8Array(Buffer.concat(got)), concat(chunks, chunks.reduce((n, c) => n + c.length, 0)));
+    assert.ok(lstatSync(fifo).isFIFO(), 'the FIFO is still a FIFO');
+
+    const target = join(dir, 'target.bin'), link = join(dir, 'link');
+    await writeFile(target, 'old');
+    symlinkSync(target, link);
+    await writeFileAtomic(link, Uint8Array.of(1, 2, 3), { named: true });
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the link stays');
+    assert.deepEqual([...(await readFile(target))], [1, 2, 3]);
+    assert.deepEqual((await readdir(dir)).sort(), ['fifo', 'link', 'target.bin']);
+  });
+
+  it('an output that is not named (a file made in an output folder) replaces a planted link or FIFO instead of writing through it', { timeout: 30_000 }, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'imgkit-unnamed-'));
+    t.after(() => rm(dir, { recursive: true }));
+    const outside = join(dir, 'outside.txt'), link = join(dir, 'link'), fifo = join(dir, 'fifo');
+    await writeFile(outside, 'keep me');
+    symlinkSync(outside, link);
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    await writeFileAtomic(link, Uint8Array.of(7));
+    await writeFileAtomic(fifo, Uint8Array.of(8)); // opening the FIFO to write would wait for a reader forever
+    assert.equal(await readFile(outside, 'utf8'), 'keep me');
+    assert.ok(lstatSync(link).isFile() && lstatSync(fifo).isFile());
+    assert.deepEqual([...(await readFile(link)), ...(await readFile(fifo))], [7, 8]);
+  });
+
   it('handleSink writes more than IOV_MAX chunks in order', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'imgkit-sink-'));
     try {

@@ -2,7 +2,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, root, tempDir } from '../helpers.js';
 
@@ -76,6 +76,25 @@ describe('uimage CLI', () => {
     assert.equal(j.parts.length, 3);
     assert.equal(j.verified, true);
     assert.equal(run('list', 'small.bin').code, 1); // not a uImage: BAD_MAGIC
+  });
+
+  it('extract and pack -o through a link to /proc/self/fd/1 write to standard output, a pipe, as dumpimage and mkimage do; a bad CRC sends nothing', () => {
+    symlinkSync('/proc/self/fd/1', join(dir, 'stdout-link'));
+    // through a shell pipe: Node's own stdio pipes are sockets, which /proc/self/fd cannot open (ENXIO)
+    const bin = (...args: string[]) => spawnSync('bash', ['-c', 'set -o pipefail; "$0" "$@" | cat', BIN, ...args], { cwd: dir, env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' } });
+    const x = bin('extract', 'kernel-lzma.img', '-o', 'stdout-link');
+    assert.equal(x.status, 0, x.stderr.toString());
+    assert.deepEqual(new Uint8Array(x.stdout), new Uint8Array(readFileSync(join(dir, 'small.bin'))));
+    assert.ok(lstatSync(join(dir, 'stdout-link')).isSymbolicLink(), 'the link is not replaced');
+    const bad = bin('extract', 'bad.img', '-o', 'stdout-link');
+    assert.equal(bad.status, 1);
+    assert.equal(bad.stdout.length, 0);
+    assert.match(bad.stderr.toString(), /data CRC/);
+    assert.equal(run('pack', '-q', '-A', 'arm', '-T', 'kernel', '-C', 'none', '-d', 'small.bin', 'piped.img').code, 0);
+    const p = bin('pack', '-q', '-A', 'arm', '-T', 'kernel', '-C', 'none', '-d', 'small.bin', 'stdout-link');
+    assert.equal(p.status, 0, p.stderr.toString());
+    assert.deepEqual(new Uint8Array(p.stdout), new Uint8Array(readFileSync(join(dir, 'piped.img'))));
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
   });
 
   it('extract: each file of a multi image, and the whole data otherwise', () => {
