@@ -176,22 +176,14 @@ runMain('squashfs', async (argv) => {
       if (values.help) return void process.stdout.write('Usage: squashfs unpack-pf [--xattrs] [--offset N] IMG [FILE|-]\n');
       const [img, out, ...more] = positionals;
       if (!img || more.length) throw new UsageError('unpack-pf takes an image and an optional output file');
-      const [fs, { formatPseudoFile }, { createWriteStream }, { finished }] = await Promise.all([
-        open(img, offsetOf(values.offset)), import('../squashfs/pseudo-dump.js'), import('node:fs'), import('node:stream/promises'),
+      const [fs, { formatPseudoFile }, { pipeInto, withOutputFile }] = await Promise.all([
+        open(img, offsetOf(values.offset)), import('../squashfs/pseudo-dump.js'), import('../bytes/sink.js'),
       ]);
       try {
         const chunks = formatPseudoFile(fs, { xattrs: !!values.xattrs });
         if (out === undefined || out === '-') {
           for await (const c of chunks) await write(c);
-        } else {
-          const ws = createWriteStream(out);
-          try {
-            for await (const c of chunks) if (!ws.write(c)) await new Promise<void>((r) => ws.once('drain', () => r()));
-          } finally {
-            ws.end();
-            await finished(ws);
-          }
-        }
+        } else await withOutputFile(out, (sink) => pipeInto(sink, chunks), { named: true }); // nothing left behind on an error
       } finally {
         await fs.close();
       }

@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, requireTools, root, skipWithout, tempDir } from '../helpers.js';
 import { makeFeatureTree, TIME } from './fixture.js';
@@ -48,6 +48,19 @@ describe('squashfs unpack-pf round trips', () => {
     assert.match(text, /^\S+ L \S+$/m);
     sq(['pack', '-', 'again.sqfs', ...OPTS, ...RAW, '-no-xattrs', '-pf', 'orig.pf']);
     assert.ok(file('again.sqfs').equals(file('orig.sqfs')));
+  });
+
+  it('an image whose file data fails to decode: exit 1, and no FILE left behind (not even a partial one)', () => {
+    sq(['pack', 'tree', 'c.sqfs', ...OPTS, '-no-xattrs']);
+    const img = file('c.sqfs');
+    // every data and fragment block: between the 96-byte superblock and the inode table (superblock offset 64)
+    const inodeTable = Number(img.readBigUInt64LE(64));
+    for (let i = 96; i < inodeTable; i += 7) img[i]! ^= 0x5a;
+    writeFileSync(join(tmp, 'c-bad.sqfs'), img);
+    const r = spawnSync(bin, ['unpack-pf', 'c-bad.sqfs', 'bad.pf'], { cwd: tmp, encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /squashfs: /);
+    assert.deepEqual(readdirSync(tmp).filter((f) => f.includes('bad.pf')), []);
   });
 
   it('--xattrs adds "name x key=value" lines (0t for binary values), and the rebuilt image has the same bytes', () => {
