@@ -260,9 +260,9 @@ function hookSignals(): void {
 /** An output file written under a temporary name and renamed into place only by `commit()`. */
 export interface OutputFile extends ByteSink {
   readonly path: string;
-  /** Closes the file and renames it to `path`. */
+  /** Closes the file and renames it to `path` (an output written in place, `inPlace`, is only closed). */
   commit(): Promise<void>;
-  /** Closes and removes the temporary file; `path` is left as it was. */
+  /** Closes and removes the temporary file; `path` is left as it was (an output written in place keeps what it got). */
   abort(): Promise<void>;
 }
 
