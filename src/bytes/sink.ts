@@ -223,7 +223,7 @@ function nativeCopy(): typeof kernelCopy {
   return kernelCopy;
 }
 
-/** pwritev(2) of all chunks at `at`, in batches of IOV_MAX, completing short writes. */
+/** pwritev(2) of all chunks at `at` (null: writev(2) at the file's own position), in batches of IOV_MAX, completing short writes. */
 async function writeAll(fh: FileHandle, at: number | null, chunks: readonly Uint8Array[]): Promise<void> {
   for (let i = 0; i < chunks.length; i += IOV_MAX) {
     let batch = chunks.slice(i, i + IOV_MAX).filter((c) => c.length > 0);
