@@ -310,13 +310,13 @@ async function repack(argv: string[]): Promise<number> {
   if (pos.length !== 1) throw new UsageError('give exactly one unpacked folder');
   if (!out) throw new UsageError('give the output image with -o');
   const dir = pos[0]!;
-  const [{ readFile }, { join }, { fromManifest, MANIFEST_NAME, ManifestError }, { withOutputFile }, { writeBootImage }] = await Promise.all([
-    import('node:fs/promises'), import('node:path'), import('../bootimg/manifest.js'), import('../bytes/sink.js'), import('../bootimg/write.js'),
+  const [{ readInput }, { join }, { fromManifest, MANIFEST_NAME, ManifestError }, { withOutputFile }, { writeBootImage }] = await Promise.all([
+    import('../bytes/input.js'), import('node:path'), import('../bootimg/manifest.js'), import('../bytes/sink.js'), import('../bootimg/write.js'),
   ]);
   const path = join(dir, MANIFEST_NAME);
   let manifest: Manifest;
   try {
-    manifest = JSON.parse(await readFile(path, 'utf8')) as Manifest;
+    manifest = JSON.parse(new TextDecoder().decode(await readInput(path, 'bootimg'))) as Manifest;
   } catch (e) {
     if (e instanceof SyntaxError) throw new ManifestError(`${path}: ${e.message}`);
     throw e;

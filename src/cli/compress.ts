@@ -7,9 +7,9 @@
  * The module also exports the option table and helpers `uimage pack --compress` uses; it runs its
  * own main only when it is the command (argv[1] names compress or decompress).
  */
-import { readFile } from 'node:fs/promises';
 import { getCodec, detectCompression, type CompressionId, type EncodeOptions } from '../codec/index.js';
-import { collect } from '../bytes/source.js';
+import { concat } from '../bytes/source.js';
+import { readInput, STREAM_INPUT_MAX } from '../bytes/input.js';
 import { writeFileAtomic } from '../bytes/sink.js';
 import { FormatError } from '../bytes/errors.js';
 import { runMain, UsageError, parseArgs } from './run.js';
@@ -110,9 +110,16 @@ the size in the header and with "unknown size" plus an end marker are both accep
   --max-output SIZE   refuse to write more than SIZE bytes (default 1 GiB; K/M/G suffixes)
 `;
 
-async function readInput(path: string): Promise<Uint8Array> {
-  if (path === '-') return collect(process.stdin as AsyncIterable<Uint8Array>);
-  return new Uint8Array(await readFile(path));
+async function inputBytes(path: string): Promise<Uint8Array> {
+  if (path !== '-') return readInput(path, 'input');
+  // standard input, within the same bound as a pipe named by path
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of process.stdin as AsyncIterable<Uint8Array>) {
+    if ((n += c.length) > STREAM_INPUT_MAX) throw new FormatError('input', 'LIMIT', STREAM_INPUT_MAX, `Cannot read standard input: it goes on past ${STREAM_INPUT_MAX} bytes (save it to a file first)`);
+    parts.push(c);
+  }
+  return concat(parts, n);
 }
 
 async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
@@ -141,7 +148,7 @@ export async function compressMain(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('one input file expected');
   if (!v.output) throw new UsageError('missing -o OUT');
   const opts = compressOptions(v, v.format);
-  const out = await compressBytes(await readInput(positionals[0]!), v.format, opts);
+  const out = await compressBytes(await inputBytes(positionals[0]!), v.format, opts);
   await writeOutput(v.output, out);
   return 0;
 }
@@ -157,7 +164,7 @@ export async function decompressMain(argv: string[]): Promise<number> {
   if (!v.output) throw new UsageError('missing -o OUT');
   if (v.format !== undefined && !(FORMATS as readonly string[]).includes(v.format)) throw new UsageError(`unknown format '${v.format}' (${FORMATS.join(', ')})`);
   const maxOutput = v['max-output'] === undefined ? undefined : parseSize(v['max-output'], '--max-output');
-  const input = await readInput(positionals[0]!);
+  const input = await inputBytes(positionals[0]!);
   const id = (v.format as CompressionId | undefined) ?? detectCompression(input.subarray(0, 16));
   if (id === undefined) throw new FormatError('codec', 'BAD_MAGIC', 0, 'Cannot detect compression: no known magic (pass --format)');
   const codec = await getCodec(id);

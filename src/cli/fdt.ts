@@ -1,8 +1,7 @@
 /** `fdt`: device trees — compile (dtc), decompile, dump (fdtdump), get (fdtget), set (fdtput), overlay (fdtoverlay). */
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readInput, readTextSync } from '../bytes/input.js';
 import { writeFileAtomic } from '../bytes/sink.js';
 import { findNode, getProp, type Fdt, type FdtNode } from '../dtb/model.js';
 import { decodeFdt } from '../dtb/read.js';
@@ -90,10 +89,10 @@ async function compile(argv: string[]): Promise<number> {
   };
   let fdt: Fdt;
   if (inform === 'dtb') {
-    fdt = reprocessFdt(decodeFdt(new Uint8Array(await readFile(input))), common);
+    fdt = reprocessFdt(decodeFdt(await readInput(input, 'dtb')), common);
   } else {
     // dtc's messages name files as they were given (the input, then "DIR/NAME" for /include/ and /incbin/)
-    let text = readFileSync(input, 'latin1');
+    let text = readTextSync(input, 'dts', 'latin1');
     const wantCpp = v.cpp || (!v['no-cpp'] && /^\s*#\s*(include|define|if|ifdef|ifndef)\b/m.test(text));
     const dirs = v.i ?? [];
     const preprocess = wantCpp ? await cpp() : undefined;
@@ -126,7 +125,7 @@ async function compile(argv: string[]): Promise<number> {
 async function decompile(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { o: { type: 'string' } } });
   if (positionals.length !== 1) throw new UsageError('decompile takes one input file');
-  const text = formatDts(decodeFdt(new Uint8Array(await readFile(positionals[0]!))));
+  const text = formatDts(decodeFdt(await readInput(positionals[0]!, 'dtb')));
   if (!v.o || v.o === '-') process.stdout.write(text);
   else await writeFileAtomic(v.o, new TextEncoder().encode(text), { named: true });
   return 0;
@@ -135,7 +134,7 @@ async function decompile(argv: string[]): Promise<number> {
 async function dump(argv: string[]): Promise<number> {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   if (positionals.length !== 1) throw new UsageError('dump takes one input file');
-  process.stdout.write(formatDump(new Uint8Array(await readFile(positionals[0]!))));
+  process.stdout.write(formatDump(await readInput(positionals[0]!, 'dtb')));
   return 0;
 }
 
@@ -184,7 +183,7 @@ async function get(argv: string[]): Promise<number> {
   if (positionals.length < 2) throw new UsageError('get takes FILE NODE PROPERTY [NODE PROPERTY...]');
   const [file, ...args] = positionals as [string, ...string[]];
   const { type, size } = decodeType(v.t);
-  const fdt = decodeFdt(new Uint8Array(await readFile(file)));
+  const fdt = decodeFdt(await readInput(file, 'dtb'));
   const fail = (what: string): number => {
     if (v.d !== undefined) return void process.stdout.write(`${v.d}\n`), 0;
     process.stderr.write(`Error at '${what}': FDT_ERR_NOTFOUND\n`);
@@ -227,7 +226,7 @@ async function set(argv: string[]): Promise<number> {
   });
   if (positionals.length < 2) throw new UsageError('set takes FILE NODE [PROPERTY VALUE...]');
   const [file, path, ...rest] = positionals as [string, string, ...string[]];
-  const fdt = decodeFdt(new Uint8Array(await readFile(file)));
+  const fdt = decodeFdt(await readInput(file, 'dtb'));
   const notFound = (what: string): never => { throw Object.assign(new Error(`Error at '${what}': FDT_ERR_NOTFOUND`), { exitCode: 1 }); };
   if (v.c || v.r) {
     for (const p of [path, ...rest]) {
@@ -275,7 +274,7 @@ async function batch(argv: string[]): Promise<number> {
     options: { 'out-dir': { type: 'string' }, 'cpp-I': { type: 'string', multiple: true }, i: { type: 'string', multiple: true } },
   });
   if (positionals.length !== 1 || !v['out-dir']) throw new UsageError('batch takes LIST --out-dir DIR');
-  const list = readFileSync(positionals[0]!, 'utf8').split('\n').filter(Boolean);
+  const list = readTextSync(positionals[0]!, 'dtb', 'utf8').split('\n').filter(Boolean);
   const cppDirs = (v['cpp-I'] ?? []).map((d) => resolve(d)), dirs = (v.i ?? []).map((d) => resolve(d));
   const cache = new Map();
   const preprocess = await cpp();
@@ -300,8 +299,8 @@ async function overlay(argv: string[]): Promise<number> {
   const [base, ...ovs] = files as [string, ...string[]];
   const { applyOverlays } = await import('../dtb/overlay.js');
   const out = applyOverlays(
-    new Uint8Array(await readFile(base)),
-    await Promise.all(ovs.map(async (f) => new Uint8Array(await readFile(f)))),
+    await readInput(base, 'dtb'),
+    await Promise.all(ovs.map((f) => readInput(f, 'dtb'))),
     { names: ovs },
   );
   const dest = v.o ?? v.output;

@@ -3,7 +3,7 @@
  * erase-block boundaries within a flash budget and prints the budget; `info` finds the parts of an
  * image as OpenWrt's flash splitter does.
  */
-import { readFile } from 'node:fs/promises';
+import { readInput } from '../bytes/input.js';
 import { fileAccess } from '../bytes/random.js';
 import { writeFileAtomic } from '../bytes/sink.js';
 import {
@@ -63,7 +63,7 @@ async function pack(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const [kernel, rootfs] = await Promise.all([readFile(values.kernel), readFile(values.rootfs)]);
+  const [kernel, rootfs] = await Promise.all([readInput(values.kernel, 'firmware'), readInput(values.rootfs, 'firmware')]);
   const toStdout = values.output === '-';
   const say = (s: string) => (toStdout ? process.stderr : process.stdout).write(s);
   try {

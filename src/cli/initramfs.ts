@@ -1,8 +1,8 @@
 /** `initramfs`: build and read Linux initramfs images (cpio newc/crc, every kernel compressor, several segments). */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { withOutputFile, writeBehind, type ByteSink } from '../bytes/sink.js';
 import { concat } from '../bytes/source.js';
+import { readInput } from '../bytes/input.js';
 import { decodeCpio } from '../cpio/read.js';
 import type { CpioItem } from '../cpio/write.js';
 import type { TreeOptions } from '../cpio/tree.js';
@@ -162,7 +162,7 @@ async function pack(argv: string[]): Promise<number> {
   if (v.dir) items = await walkTree(v.dir as string, topts);
   else if (v.spec) {
     try {
-      items = await parseSpec(await readFile(v.spec as string, 'utf8'), { ...(mtime !== undefined && { mtime }), ...(clampMtime !== undefined && { clampMtime }) });
+      items = await parseSpec(new TextDecoder().decode(await readInput(v.spec as string, 'cpio')), { ...(mtime !== undefined && { mtime }), ...(clampMtime !== undefined && { clampMtime }) });
     } catch (e) {
       if (e instanceof SpecError) throw Object.assign(new Error(`${v.spec as string}: ${e.message}`), { exitCode: 1 });
       throw e;
@@ -176,7 +176,7 @@ async function pack(argv: string[]): Promise<number> {
 
   const prepend: Uint8Array[] = [];
   for (const p of (v.prepend as string[] | undefined) ?? []) {
-    const b = new Uint8Array(await readFile(p));
+    const b = await readInput(p, 'cpio');
     try {
       decodeCpio(b); // an early cpio must be uncompressed: the kernel's early scanner reads only those
     } catch (e) {
@@ -203,7 +203,7 @@ async function pack(argv: string[]): Promise<number> {
 }
 
 async function segmentsOf(path: string) {
-  return walkInitramfs(new Uint8Array(await readFile(path)));
+  return walkInitramfs(await readInput(path, 'cpio'));
 }
 
 async function ls(argv: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 /**
  * `uimage fit -f …` and `uimage pack -f …`: build a FIT as mkimage -f does (its ITS, or -f auto).
  */
-import { readFile } from 'node:fs/promises';
+import { readInput } from '../bytes/input.js';
 import { basename } from 'node:path';
 import { fileAccess } from '../bytes/random.js';
 import { filePayload } from '../bytes/payload.js';
@@ -48,7 +48,7 @@ export async function fitBuild(v: FitFlags & AutoFlags, positionals: string[]): 
       throw e;
     }
   }
-  const keyBlob = v['key-blob'] === undefined ? undefined : new Uint8Array(await readFile(v['key-blob']));
+  const keyBlob = v['key-blob'] === undefined ? undefined : await readInput(v['key-blob'], 'fit');
   const position = hexArg(v['external-position'], 'external position');
   const align = hexArg(v['block-size'], 'block size');
   if (align === 0) throw new UsageError('-B takes a non-zero alignment');

@@ -2,7 +2,7 @@
  * `uimage fit verify`, and list/extract of FIT images (dumpimage -T flat_dt); building (`uimage fit
  * -f`, `uimage pack -f`) is in uimage-fit-build.ts, loaded only for it.
  */
-import { readFile } from 'node:fs/promises';
+import { readInput } from '../bytes/input.js';
 import { fileAccess, type RandomAccess } from '../bytes/random.js';
 import { pipeInto, withOutputFile } from '../bytes/sink.js';
 import { FormatError } from '../bytes/errors.js';
@@ -32,7 +32,7 @@ libfdt leftovers there (zeroed since v2024.01).
 
 
 async function keyOpts(path: string | undefined): Promise<{ keyBlob?: Uint8Array }> {
-  return path === undefined ? {} : { keyBlob: new Uint8Array(await readFile(path)) };
+  return path === undefined ? {} : { keyBlob: await readInput(path, 'fit') };
 }
 
 function fitVerifyError(v: FitVerification): Error {

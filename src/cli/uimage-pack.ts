@@ -1,7 +1,7 @@
 /**
  * `uimage pack`: a legacy uImage from mkimage's flags (`-f` hands over to the FIT builder).
  */
-import { readFile } from 'node:fs/promises';
+import { readInput } from '../bytes/input.js';
 import { filePayload, type Payload } from '../bytes/payload.js';
 import { withOutputFile } from '../bytes/sink.js';
 import { HEADER_SIZE, multiOffsets } from '../uimage/layout.js';
@@ -80,7 +80,7 @@ export async function pack(argv: string[]): Promise<number> {
     const asked = idOf('comp', fmt)!;
     if (comp !== undefined && comp !== asked) throw new UsageError(`--compress ${v.compress} contradicts -C ${v.compression}`);
     comp = asked;
-    const input = new Uint8Array(await readFile(paths[0]!));
+    const input = await readInput(paths[0]!, 'uimage');
     data = [await compressBytes(input, v.compress, compressOptions(v as CompressFlags))];
   } else {
     data = [];

@@ -7,7 +7,8 @@
  * algorithm). Spacing in the output follows GCC's rule where it matters to dtc: a space only where
  * the source had one or where two tokens would otherwise paste together.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readTextSync } from '../bytes/input.js';
 import { dirname, join, isAbsolute } from 'node:path';
 
 export class CppError extends Error {
@@ -186,7 +187,7 @@ export class Preprocessor {
 
   constructor(opts: CppOptions = {}) {
     this.#opts = opts;
-    this.#read = opts.readFile ?? ((p) => readFileSync(p, 'latin1'));
+    this.#read = opts.readFile ?? ((p) => readTextSync(p, 'cpp', 'latin1'));
     this.#exists = opts.exists ?? ((p) => { try { return statSync(p).isFile(); } catch { return false; } });
     this.macros.set('__ASSEMBLER__', { body: [{ k: 'num', t: '1', w: false }] });
     for (const d of opts.defines ?? []) {

@@ -19,7 +19,8 @@
  * after it (past the "#" line that follows), as mksquashfs 4.5's read_pseudo_file() does.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { readTextSync } from '../bytes/input.js';
 import type { Payload, StreamPayload } from '../bytes/payload.js';
 import type { DirectPayload } from './data.js';
 import type { SourceInode } from './tree.js';
@@ -96,7 +97,7 @@ export function parsePseudoFile(text: string): string[] {
 function idTable(file: string): Map<string, number> {
   const m = new Map<string, number>();
   try {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
+    for (const line of readTextSync(file, 'squashfs', 'utf8').split('\n')) {
       const f = line.split(':');
       if (f.length >= 3 && /^\d+$/.test(f[2]!)) m.set(f[0]!, Number(f[2]));
     }

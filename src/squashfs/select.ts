@@ -14,7 +14,8 @@
  * Sort files (§7, sort.c): lines `pathname priority`, priority −32768…32767, `#` comments; the
  * pathname names a host file (as given, or relative to a source) and matches by device and inode.
  */
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
+import { readTextSync } from '../bytes/input.js';
 import { join, resolve } from 'node:path';
 
 /** fnmatch(3) of one path component with FNM_PATHNAME|FNM_PERIOD: `*`, `?`, `[...]`/`[!...]`, `\` escapes; a leading `.` only matches a literal `.`. */
@@ -186,7 +187,7 @@ export function regexExcluder(patterns: readonly string[]): (rel: string) => boo
 /** Reads a -sort file into priorities by "dev:ino" of the host files it names. */
 export function readSortFile(file: string, sources: readonly string[], onWarning?: (m: string) => void): Map<string, number> {
   const out = new Map<string, number>();
-  for (const [n, raw] of readFileSync(file, 'utf8').split('\n').entries()) {
+  for (const [n, raw] of readTextSync(file, 'squashfs', 'utf8').split('\n').entries()) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     const m = /^(.*\S)\s+(-?\d+)$/.exec(line);

@@ -3,7 +3,8 @@
  * dtc; `/incbin/` paths resolve from the .its folder), or a plain object model turned into the tree
  * an equivalent .its would compile to.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readTextSync } from '../bytes/input.js';
 import { dirname, isAbsolute, join } from 'node:path';
 import { propValue, type Fdt, type FdtNode, type FdtProperty } from '../dtb/model.js';
 import { compileDts } from '../dtb/dts/compile.js';
@@ -44,7 +45,7 @@ const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length &&
  * @example
  * const input = fitFromIts('/src/image.its');
  */
-export function fitFromIts(name: string, text = readFileSync(name, 'latin1'), searchPaths: readonly string[] = []): FitInput {
+export function fitFromIts(name: string, text = readTextSync(name, 'fit', 'latin1'), searchPaths: readonly string[] = []): FitInput {
   const files = fileAccessFor(searchPaths);
   const calls: string[] = [];
   const fast = compileDts({ name, text }, {

@@ -5,7 +5,7 @@
  * verification. RSA PKCS#1 v1.5 is deterministic, so our signatures equal mkimage's; ECDSA is not.
  */
 import { createPrivateKey, createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readInputSync } from '../bytes/input.js';
 import { join } from 'node:path';
 import { asCells, asString, type FdtNode } from '../dtb/model.js';
 import { parseSigAlgo } from './fit-layout.js';
@@ -34,7 +34,7 @@ export function loadSigningKey(keydir: string, hint: string, algo: string): FitS
   const file = join(keydir, `${hint}.${a.kind === 'rsa' ? 'key' : 'pem'}`);
   let pem: Buffer;
   try {
-    pem = readFileSync(file);
+    pem = Buffer.from(readInputSync(file, 'fit'));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -51,7 +51,7 @@ export function loadSigningKey(keydir: string, hint: string, algo: string): FitS
     ? () => {
       const crt = join(keydir, `${hint}.crt`);
       try {
-        return new X509Certificate(readFileSync(crt)).publicKey;
+        return new X509Certificate(readInputSync(crt, 'fit')).publicKey;
       } catch (e) {
         throw new FitSignError(`Couldn't open RSA certificate: '${crt}': ${(e as Error).message}`);
       }

@@ -1,9 +1,10 @@
 /** File access for /include/ and /incbin/ as dtc does it: the including file's folder first, then each -i folder. */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import type { IncludeResolver } from './lexer.js';
 import type { IncbinReader } from './parser.js';
 import { DtsError } from './errors.js';
+import { readInputSync, readTextSync } from '../../bytes/input.js';
 
 /** srcpos.c get_dirname: the part before the last '/', or none. */
 function dirOf(path: string): string | undefined {
@@ -37,8 +38,8 @@ export function fileAccessFor(searchPaths: readonly string[]): { resolveInclude:
   return {
     resolveInclude: (name, from) => {
       const p = find(name, from, searchPaths);
-      return { name: p, text: readFileSync(p, 'latin1') };
+      return { name: p, text: readTextSync(p, 'dts', 'latin1') };
     },
-    readIncbin: (name, from) => new Uint8Array(readFileSync(find(name, from, searchPaths))),
+    readIncbin: (name, from) => readInputSync(find(name, from, searchPaths), 'dts'),
   };
 }
