@@ -3,10 +3,13 @@
  * attribute overrides (-all-root, -force-uid/gid, -root-mode, -all-time, SOURCE_DATE_EPOCH),
  * write, and the -info listing.
  */
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { withOutputFile } from '../bytes/sink.js';
+import { readInput, STREAM_INPUT_MAX } from '../bytes/input.js';
+import { FormatError } from '../bytes/errors.js';
+import { concat } from '../bytes/source.js';
 import { parseMksquashfsArgs, MksquashfsUsageError, type MksquashfsArgs } from './mksquashfs.js';
 import { lstatSync } from 'node:fs';
 import { applyPseudo, readPseudoFile, PseudoError } from './pseudo.js';
@@ -19,7 +22,7 @@ import { writeSquashfs, type WriteOptions, type WriteResult } from './write.js';
 import { fileAccess, rangeChunks, type RandomAccess } from '../bytes/random.js';
 import { openSquashfs, type Squashfs } from './read.js';
 import { imageTree } from './image-tree.js';
-import { FLAG, refToNumber, type MetaRef } from './layout.js';
+import { FLAG, FORMAT, refToNumber, type MetaRef } from './layout.js';
 import type { SquashfsInode } from './inode.js';
 import type { FragmentEntry } from './fragment.js';
 
@@ -45,11 +48,16 @@ export interface PackHooks {
 }
 
 async function readStdin(): Promise<Uint8Array> {
-  const parts: Buffer[] = [];
-  for await (const c of process.stdin) parts.push(c as Buffer);
-  const b = Buffer.concat(parts);
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of process.stdin as AsyncIterable<Uint8Array>) {
+    if ((n += c.length) > STREAM_INPUT_MAX) throw new FormatError(FORMAT, 'LIMIT', STREAM_INPUT_MAX, `Cannot read standard input: it goes on past ${STREAM_INPUT_MAX} bytes`);
+    parts.push(c);
+  }
+  return concat(parts, n);
 }
+
+const text = async (f: string) => new TextDecoder().decode(await readInput(f, FORMAT));
 
 /**
  * An -ef file's patterns as mksquashfs's process_exclude_file() reads them: leading white space
@@ -95,7 +103,7 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
     else if (exists) throw new MksquashfsUsageError(`${a.dest} exists and is not a squashfs image: pass -noappend to overwrite it`);
   }
   if (a.rootBecomes !== undefined && !old) throw new MksquashfsUsageError('-root-becomes needs an existing image to append to');
-  for (const f of a.excludeFiles) a.exclude.push(...excludeFileLines(await readFile(f, 'utf8')));
+  for (const f of a.excludeFiles) a.exclude.push(...excludeFileLines(await text(f)));
   if (a.sources.length === 0 && a.pseudo.length === 0 && a.packFiles.length === 0) throw new MksquashfsUsageError('no sources given');
   let skip: ((rel: string) => boolean) | undefined;
   try {
@@ -138,8 +146,8 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
   // gensquashfs pack files first, so that pseudo definitions can modify what they made
   let stdin: Uint8Array | undefined;
   for (const f of a.packFiles) {
-    const text = f === '-' ? Buffer.from((stdin ??= await readStdin())).toString('utf8') : await readFile(f, 'utf8');
-    applyPackFile(root, text, { name: f === '-' ? '<stdin>' : f, base: a.packDir ?? (f === '-' ? '.' : dirname(f)), mtime: a.allTime ?? rootTime });
+    const spec = f === '-' ? new TextDecoder().decode((stdin ??= await readStdin())) : await text(f);
+    applyPackFile(root, spec, { name: f === '-' ? '<stdin>' : f, base: a.packDir ?? (f === '-' ? '.' : dirname(f)), mtime: a.allTime ?? rootTime });
   }
   for (const p of a.pseudo) {
     const { defs, data } = typeof p === 'string' ? { defs: [p], data: undefined } : readPseudoFile(p.file, p.file === '-' ? (stdin ??= await readStdin()) : undefined);

@@ -20,7 +20,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { readTextSync } from '../bytes/input.js';
+import { readInputSync, readTextSync } from '../bytes/input.js';
 import type { Payload, StreamPayload } from '../bytes/payload.js';
 import type { DirectPayload } from './data.js';
 import type { SourceInode } from './tree.js';
@@ -290,12 +290,20 @@ export function readPseudoFile(path: string, stdin?: Uint8Array): { defs: string
   let bytes: Uint8Array;
   let fileSize: number;
   let fd: number | undefined;
+  if (!stdin) {
+    fd = openSync(path, 'r');
+    if (!fstatSync(fd).isFile()) {
+      // a pipe (`-pf <(…)`, /dev/stdin) or a device has no size to read up to: read it whole, within bounds
+      closeSync(fd);
+      fd = undefined;
+      stdin = readInputSync(path, 'squashfs');
+    }
+  }
   if (stdin) {
     bytes = stdin;
     fileSize = stdin.length;
   } else {
-    fd = openSync(path, 'r');
-    fileSize = fstatSync(fd).size;
+    fileSize = fstatSync(fd!).size;
     bytes = new Uint8Array(0);
   }
   try {

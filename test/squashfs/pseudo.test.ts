@@ -102,6 +102,18 @@ describe('squashfs pseudo definitions against mksquashfs', { skip: skipWithout('
     assert.equal(cat.stdout, 'secret key');
   });
 
+  it('-pf from a pipe (bash process substitution, as build scripts write it) gives the same image as from a file; an endless -pf, -ef or --pack-file is an error', () => {
+    const piped = spawnSync('bash', ['-c', '"$0" pack - o-pipe.sqfs "$@" -pf <(cat p.txt)', bin, ...FIXED, ...RAW], { cwd: tmp, encoding: 'utf8' });
+    assert.equal(piped.status, 0, piped.stderr);
+    ours(['-', 'o-file.sqfs', ...FIXED, ...RAW, '-pf', 'p.txt']);
+    same('o-pipe.sqfs', 'o-file.sqfs');
+    for (const opt of ['-pf', '-ef', '--pack-file']) {
+      const r = spawnSync(bin, ['pack', 'tree', 'zero.sqfs', ...FIXED, opt, '/dev/zero'], { cwd: tmp, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 1, `${opt}: ${r.stderr}`);
+      assert.match(r.stderr, /Cannot read \/dev\/zero: it is not a regular file and goes on past/);
+    }
+  });
+
   it('-p definitions on top of a source tree, in command-line order with -pf', () => {
     const args = (o: string) => ['tree', o, ...FIXED, ...RAW, '-p', 'dev d 755 0 0', '-pf', 'p.txt', '-p', 'dev/null c 666 0 0 1 3', '-p', 'one m 700 3 4'];
     ours(args('o2.sqfs'));
