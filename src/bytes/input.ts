@@ -59,6 +59,17 @@ export function readInputSync(path: string, format: string, max = STREAM_INPUT_M
   }
 }
 
+/** Standard input, whole, within the bound of any other pipe. */
+export async function readStdin(format: string, max = STREAM_INPUT_MAX): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of process.stdin as AsyncIterable<Uint8Array>) {
+    if ((n += c.length) > max) throw new FormatError(format, 'LIMIT', max, `Cannot read standard input: it goes on past ${max} bytes (save it to a file first)`);
+    parts.push(c);
+  }
+  return concat(parts, n);
+}
+
 /** {@link readInputSync} as text in `encoding` ('latin1' is ISO-8859-1, as Node's Buffer reads it). */
 export function readTextSync(path: string, format: string, encoding: 'latin1' | 'utf8'): string {
   const b = readInputSync(path, format);

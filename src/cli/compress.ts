@@ -8,8 +8,7 @@
  * own main only when it is the command (argv[1] names compress or decompress).
  */
 import { getCodec, detectCompression, type CompressionId, type EncodeOptions } from '../codec/index.js';
-import { concat } from '../bytes/source.js';
-import { readInput, STREAM_INPUT_MAX } from '../bytes/input.js';
+import { readInput, readStdin } from '../bytes/input.js';
 import { writeFileAtomic } from '../bytes/sink.js';
 import { FormatError } from '../bytes/errors.js';
 import { runMain, UsageError, parseArgs } from './run.js';
@@ -110,17 +109,7 @@ the size in the header and with "unknown size" plus an end marker are both accep
   --max-output SIZE   refuse to write more than SIZE bytes (default 1 GiB; K/M/G suffixes)
 `;
 
-async function inputBytes(path: string): Promise<Uint8Array> {
-  if (path !== '-') return readInput(path, 'input');
-  // standard input, within the same bound as a pipe named by path
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of process.stdin as AsyncIterable<Uint8Array>) {
-    if ((n += c.length) > STREAM_INPUT_MAX) throw new FormatError('input', 'LIMIT', STREAM_INPUT_MAX, `Cannot read standard input: it goes on past ${STREAM_INPUT_MAX} bytes (save it to a file first)`);
-    parts.push(c);
-  }
-  return concat(parts, n);
-}
+const inputBytes = (path: string): Promise<Uint8Array> => (path === '-' ? readStdin('input') : readInput(path, 'input'));
 
 async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
   if (path === '-') {

@@ -7,9 +7,7 @@ import { open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { withOutputFile } from '../bytes/sink.js';
-import { readInput, STREAM_INPUT_MAX } from '../bytes/input.js';
-import { FormatError } from '../bytes/errors.js';
-import { concat } from '../bytes/source.js';
+import { readInput, readStdin } from '../bytes/input.js';
 import { parseMksquashfsArgs, MksquashfsUsageError, type MksquashfsArgs } from './mksquashfs.js';
 import { lstatSync } from 'node:fs';
 import { applyPseudo, readPseudoFile, PseudoError } from './pseudo.js';
@@ -45,16 +43,6 @@ export interface PackHooks {
   onProgress?: (files: number, bytes: number) => void;
   /** -info: one line per inode, as mksquashfs 4.5 prints them, once the image is written. */
   onInfo?: (line: string) => void;
-}
-
-async function readStdin(): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of process.stdin as AsyncIterable<Uint8Array>) {
-    if ((n += c.length) > STREAM_INPUT_MAX) throw new FormatError(FORMAT, 'LIMIT', STREAM_INPUT_MAX, `Cannot read standard input: it goes on past ${STREAM_INPUT_MAX} bytes`);
-    parts.push(c);
-  }
-  return concat(parts, n);
 }
 
 const text = async (f: string) => new TextDecoder().decode(await readInput(f, FORMAT));
@@ -146,11 +134,11 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
   // gensquashfs pack files first, so that pseudo definitions can modify what they made
   let stdin: Uint8Array | undefined;
   for (const f of a.packFiles) {
-    const spec = f === '-' ? new TextDecoder().decode((stdin ??= await readStdin())) : await text(f);
+    const spec = f === '-' ? new TextDecoder().decode((stdin ??= await readStdin(FORMAT))) : await text(f);
     applyPackFile(root, spec, { name: f === '-' ? '<stdin>' : f, base: a.packDir ?? (f === '-' ? '.' : dirname(f)), mtime: a.allTime ?? rootTime });
   }
   for (const p of a.pseudo) {
-    const { defs, data } = typeof p === 'string' ? { defs: [p], data: undefined } : readPseudoFile(p.file, p.file === '-' ? (stdin ??= await readStdin()) : undefined);
+    const { defs, data } = typeof p === 'string' ? { defs: [p], data: undefined } : readPseudoFile(p.file, p.file === '-' ? (stdin ??= await readStdin(FORMAT)) : undefined);
     const fileHost = data ? { ...host, data } : host;
     for (const d of defs) {
       const m = /^\S+\s+l\s+(.*)$/.exec(d);
