@@ -191,17 +191,27 @@ export function handleSink(fh: FileHandle, start = 0): ByteSink {
       async copyFromCrc(range: FileRange, length: number) {
         const at = position;
         position += length;
-        const src = 'fd' in range ? undefined : openSync(range.path, 'r');
-        try {
-          return await copyCrc(src ?? (range as { fd: number }).fd, range.offset, length, 'path' in range ? range.path : 'input', { fd: fh.fd, at });
-        } finally {
-          if (src !== undefined) closeSync(src);
-        }
+        return withRangeFd(range, (src, name) => copyCrc(src, range.offset, length, name, { fd: fh.fd, at }));
       },
     }),
     close: () => fh.close(),
     copies: true,
   };
+}
+
+/**
+ * Runs `fn` with a descriptor for `range` and the name errors give it: the range's own, or one
+ * opened now, synchronously (so that work `fn` queues on the thread pool starts at once), and
+ * closed when `fn` settles.
+ */
+async function withRangeFd<T>(range: FileRange, fn: (fd: number, name: string) => Promise<T>): Promise<T> {
+  if ('fd' in range) return fn(range.fd, 'input');
+  const fd = openSync(range.path, 'r');
+  try {
+    return await fn(fd, range.path);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The native kernel copy, when the addon is built (looked up once, by the first file sink). */
@@ -212,13 +222,10 @@ function nativeCopy(): typeof kernelCopy {
   kernelCopy = copy && (async (range, fd, at, length) => {
     // opened synchronously so the copy is queued now: a caller that goes on to hash the same
     // bytes on this thread would otherwise hold back the open's callback, and the copy, until it is done
-    const src = 'fd' in range ? undefined : openSync(range.path, 'r');
-    try {
-      const n = await copy(src ?? (range as { fd: number }).fd, range.offset, fd, at, length).catch((e: unknown) => { throw asSystemError(e); });
-      if (n !== length) throw shrankError('path' in range ? range.path : 'input');
-    } finally {
-      if (src !== undefined) closeSync(src);
-    }
+    await withRangeFd(range, async (src, name) => {
+      const n = await copy(src, range.offset, fd, at, length).catch((e: unknown) => { throw asSystemError(e); });
+      if (n !== length) throw shrankError(name);
+    });
   });
   return kernelCopy;
 }
