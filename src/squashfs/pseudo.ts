@@ -287,12 +287,14 @@ const DEMARKER = '# START OF DATA - DO NOT MODIFY';
  * on disk is read only up to its data section; R contents are read from it when the image is written.
  */
 export function readPseudoFile(path: string, stdin?: Uint8Array): { defs: string[]; data?: (offset: number, length: number) => Payload } {
-  let bytes: Uint8Array;
-  let fileSize: number;
+  let bytes: Uint8Array = new Uint8Array(0);
+  let fileSize = 0;
   let fd: number | undefined;
   if (!stdin) {
     fd = openSync(path, 'r');
-    if (!fstatSync(fd).isFile()) {
+    const st = fstatSync(fd);
+    if (st.isFile()) fileSize = st.size;
+    else {
       // a pipe (`-pf <(…)`, /dev/stdin) or a device has no size to read up to: read it whole, within bounds
       closeSync(fd);
       fd = undefined;
@@ -302,9 +304,6 @@ export function readPseudoFile(path: string, stdin?: Uint8Array): { defs: string
   if (stdin) {
     bytes = stdin;
     fileSize = stdin.length;
-  } else {
-    fileSize = fstatSync(fd!).size;
-    bytes = new Uint8Array(0);
   }
   try {
     const marker = Buffer.from(DEMARKER, 'latin1');
