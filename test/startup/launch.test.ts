@@ -1,0 +1,65 @@
+/**
+ * The bin/ launchers: a shell line starts Node without NODE_EXTRA_CA_CERTS (Node 20 parses that
+ * bundle while it starts, ~70 ms, and the CLIs open no TLS connection), and the JavaScript restores
+ * it for the commands a CLI runs. Run with `node bin/<cli>`, the file is plain JavaScript.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBuilt, root, tempDir } from '../helpers.js';
+
+const CLIS = ['imgkit', 'bootimg', 'uimage', 'fdt', 'initramfs', 'squashfs'];
+/** A path Node cannot read: loading it at start-up prints "Warning: Ignoring extra certs". */
+const MISSING = '/nonexistent/imgkit-extra-ca.pem';
+
+describe('bin/ launchers', () => {
+  let dir: string;
+  before(() => {
+    ensureBuilt('dist/cli/squashfs.js');
+    dir = tempDir('imgkit-launch-');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('every CLI in bin/ has a launcher, and package.json names them all', () => {
+    assert.deepEqual(readdirSync(join(root, 'bin')).sort(), [...CLIS].sort());
+  });
+
+  for (const cli of CLIS) {
+    it(`${cli}: Node starts without NODE_EXTRA_CA_CERTS (no certificate warning), also through a link`, () => {
+      const link = join(dir, `link-${cli}`);
+      rmSync(link, { force: true });
+      symlinkSync(join(root, 'bin', cli), link);
+      for (const exe of [join(root, 'bin', cli), link]) {
+        const r = spawnSync(exe, ['--help'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: MISSING } });
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /Usage:/);
+        assert.doesNotMatch(r.stderr, /extra certs/i);
+      }
+    });
+  }
+
+  it('started by Node directly, a launcher is plain JavaScript and leaves the variable alone', () => {
+    const r = spawnSync(process.execPath, [join(root, 'bin/fdt'), '--help'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: MISSING } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /Ignoring extra certs/, 'this Node reads the variable at start-up (what the launcher avoids)');
+  });
+
+  it('commands a CLI runs see the variable as it was given (set, empty, unset)', () => {
+    const pf = join(dir, 'p.txt');
+    writeFileSync(pf, 'ca f 644 0 0 sh -c \'printf "%s:%s" "${NODE_EXTRA_CA_CERTS-unset}" "${IMGKIT_EXTRA_CA_CERTS-unset}"\'\n');
+    const cases: [string | undefined, string][] = [[MISSING, `${MISSING}:unset`], ['', 'unset:unset'], [undefined, 'unset:unset']];
+    for (const [value, expected] of cases) {
+      const env: NodeJS.ProcessEnv = { ...process.env, SOURCE_DATE_EPOCH: '0' };
+      delete env.NODE_EXTRA_CA_CERTS;
+      if (value !== undefined) env.NODE_EXTRA_CA_CERTS = value;
+      const img = join(dir, 'ca.sqfs');
+      const pack = spawnSync(join(root, 'bin/squashfs'), ['pack', '-', img, '-pf', pf, '-noappend', '-no-progress', '-quiet'], { cwd: dir, encoding: 'utf8', env });
+      assert.equal(pack.status, 0, pack.stderr);
+      const cat = spawnSync(join(root, 'bin/squashfs'), ['cat', img, 'ca'], { cwd: dir, encoding: 'utf8' });
+      assert.equal(cat.status, 0, cat.stderr);
+      assert.equal(cat.stdout, expected, `NODE_EXTRA_CA_CERTS ${value === undefined ? 'unset' : JSON.stringify(value)}`);
+    }
+  });
+});
