@@ -106,7 +106,7 @@ export const cases: readonly BenchCase[] = [
       writeSeeded(SMALL, bytes, { seed: 0x6c7a_6d61, kind: 'kernel' });
       return { bytes };
     },
-    ours: ['node', 'dist/cli/compress.js', '--format', 'lzma', '--level', '6', '--lc', '1', '--lp', '2', '--pb', '2', '--dict', '1MiB', SMALL, '-o', OURS_LZMA],
+    ours: ['./bin/imgkit', 'compress', '--format', 'lzma', '--level', '6', '--lc', '1', '--lp', '2', '--pb', '2', '--dict', '1MiB', SMALL, '-o', OURS_LZMA],
     theirs: { argv: ['xz', '--format=lzma', LZMA_XZ, '-c', SMALL], stdout: THEIRS_LZMA },
     goal: 1.0,
     check() {
