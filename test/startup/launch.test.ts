@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, root, tempDir } from '../helpers.js';
 
@@ -24,6 +24,13 @@ describe('bin/ launchers', () => {
 
   it('every CLI in bin/ has a launcher, and package.json names them all', () => {
     assert.deepEqual(readdirSync(join(root, 'bin')).sort(), [...CLIS].sort());
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    assert.deepEqual(Object.entries(pkg.bin).sort(), CLIS.map((c) => [c, `bin/${c}`]).sort());
+    for (const cli of CLIS) {
+      const [shebang, line] = readFileSync(join(root, 'bin', cli), 'utf8').split('\n');
+      assert.equal(shebang, '#!/bin/sh', cli);
+      assert.match(line!, /NODE_EXTRA_CA_CERTS= exec node .*"\$0" "\$@"$/, cli);
+    }
   });
 
   for (const cli of CLIS) {
