@@ -31,7 +31,7 @@ export async function readInput(path: string, format: string, max = STREAM_INPUT
     const r = new StreamRead(path, format, max);
     for (let more = true; more; ) {
       const buf = r.buffer();
-      more = r.got(buf, (await fh.read(buf, 0, buf.length, null)).bytesRead);
+      more = r.got((await fh.read(buf, 0, buf.length, null)).bytesRead);
     }
     return r.bytes();
   } finally {
@@ -51,7 +51,7 @@ export function readInputSync(path: string, format: string, max = STREAM_INPUT_M
     const r = new StreamRead(path, format, max);
     for (let more = true; more; ) {
       const buf = r.buffer();
-      more = r.got(buf, readSync(fd, buf, 0, buf.length, null));
+      more = r.got(readSync(fd, buf, 0, buf.length, null));
     }
     return r.bytes();
   } finally {
@@ -79,24 +79,36 @@ export function readTextSync(path: string, format: string, encoding: 'latin1' | 
 /** More than one buffer holds (Node's limit for reading a file whole). */
 const WHOLE_FILE_MAX = 2 ** 31 - 1;
 
-/** The chunks of an input of unknown size, read until it ends or passes `max`. */
+/**
+ * The bytes of an input of unknown size, read until it ends or passes `max`. Reads fill one 1 MiB
+ * buffer after another (a pipe gives at most 64 KiB per read: a buffer per read would hold 16
+ * times the bytes read).
+ */
 class StreamRead {
   readonly #parts: Uint8Array[] = [];
+  #cur = new Uint8Array(1 << 20);
+  #used = 0;
   #n = 0;
   constructor(readonly path: string, readonly format: string, readonly max: number) {}
+  /** Where the next read goes: the free end of the current buffer. */
   buffer(): Uint8Array {
-    return new Uint8Array(1 << 20);
+    return this.#cur.subarray(this.#used);
   }
-  /** Takes `n` bytes read into `buf`; false at the end of the input. */
-  got(buf: Uint8Array, n: number): boolean {
+  /** Takes `n` bytes read into {@link buffer}; false at the end of the input. */
+  got(n: number): boolean {
     if (n === 0) return false;
     this.#n += n;
     if (this.#n > this.max)
       throw new FormatError(this.format, 'LIMIT', this.max, `Cannot read ${this.path}: it is not a regular file and goes on past ${this.max} bytes (save it to a file first)`);
-    this.#parts.push(buf.subarray(0, n));
+    this.#used += n;
+    if (this.#used === this.#cur.length) {
+      this.#parts.push(this.#cur);
+      this.#cur = new Uint8Array(1 << 20);
+      this.#used = 0;
+    }
     return true;
   }
   bytes(): Uint8Array {
-    return concat(this.#parts, this.#n);
+    return concat([...this.#parts, this.#cur.subarray(0, this.#used)], this.#n);
   }
 }
