@@ -6,7 +6,6 @@
 import { detectCompression, type CompressionId } from '../codec/detect.js';
 import { payloadBytes, payloadHead, payloadSize, type Payload, type StreamPayload } from '../bytes/payload.js';
 import type { AndroidImage, BootImage } from './model.js';
-import { computeBootId } from './write.js';
 
 const FDT_MAGIC = 0xd00dfeed;
 const FDT_MAGIC_BYTES = Buffer.from([0xd0, 0x0d, 0xfe, 0xed]);
@@ -113,6 +112,8 @@ export async function checkBootId(img: BootImage<Payload>): Promise<IdCheck> {
   const stored = img.id;
   if (!(stored instanceof Uint8Array)) return stored;
   if (stored.every((x) => x === 0)) return 'zero';
+  // the writer (and node:crypto) loads only when an id is checked: unpack lists an image without
+  const { computeBootId } = await import('./write.js');
   const eq = (a: Uint8Array) => a.every((x, i) => x === stored[i]);
   const sha256 = stored.subarray(24).some((x) => x !== 0);
   if (!sha256 && eq(await computeBootId(img, 'sha1'))) return 'sha1';
@@ -131,8 +132,10 @@ export interface ImageReport {
 export interface InspectOptions {
   /** Scan the kernel for appended DTBs (reads up to 64 MiB of it); default true. */
   appendedDtbs?: boolean;
-  /** The id check, when the caller has already done it (unpack hashes while it copies). */
+  /** The id check, when the caller has already done it. */
   id?: IdCheck | undefined;
+  /** Compare the stored id of a v0–v2 image with its blobs (hashes all of them); default true. */
+  checkId?: boolean;
 }
 
 export async function inspectImage(img: AndroidImage<Payload> | AndroidImage<StreamPayload>, opts: InspectOptions = {}): Promise<ImageReport> {
@@ -141,7 +144,7 @@ export async function inspectImage(img: AndroidImage<Payload> | AndroidImage<Str
     const report: ImageReport = { tail };
     if (payloadSize(img.kernel)) report.kernel = await describePayload(img.kernel, opts.appendedDtbs ?? true);
     if (payloadSize(img.ramdisk)) report.ramdisk = await describePayload(img.ramdisk);
-    if (img.headerVersion <= 2) report.id = opts.id ?? (await checkBootId(img));
+    if (img.headerVersion <= 2 && (opts.id || opts.checkId !== false)) report.id = opts.id ?? (await checkBootId(img));
     return report;
   }
   const vendorRamdisks: BlobInfo[] = [];

@@ -21,6 +21,8 @@
  */
 import { struct } from '../bytes/struct.js';
 import { padding } from '../bytes/limits.js';
+import type { Payload } from '../bytes/payload.js';
+import type { BootImage } from './model.js';
 
 export const BOOT_MAGIC = 'ANDROID!';
 export const VENDOR_BOOT_MAGIC = 'VNDRBOOT';
@@ -140,6 +142,15 @@ export const VendorRamdiskEntry = struct('bootimg', 'vendor ramdisk table entry'
 /** Number of pages `n` bytes occupy. */
 export function pages(n: number, page: number): number {
   return Math.ceil(n / page);
+}
+
+const sizeOf = (p: Payload): number => (p instanceof Uint8Array ? p.length : p.size);
+
+/** The absolute offset AOSP stores as recovery_dtbo_offset: right after header, kernel, ramdisk and second. */
+export function recoveryDtboOffsetOf(img: BootImage<Payload>): number {
+  if (sizeOf(img.recoveryDtbo) === 0) return 0;
+  const p = img.pageSize;
+  return p * (1 + pages(sizeOf(img.kernel), p) + pages(sizeOf(img.ramdisk), p) + pages(sizeOf(img.second), p));
 }
 
 /** `n` rounded up to whole pages. */

@@ -3,13 +3,22 @@
  * rebuild the image byte for byte. Values that follow from the blobs (sizes, the id, the
  * recovery_dtbo offset, header_size) are written only where the image deviates from what
  * mkbootimg derives, so an edited blob gets a correct header.
+ *
+ * The id of a v0–v2 image takes one of three forms:
+ * - `{"hex": "…", "crc32": {"kernel": "0x…", …}}` (what `unpack` writes): the stored id, kept
+ *   while every blob it covers still has the CRC-32 recorded here, and renewed (with the digest
+ *   it was made with: SHA-256 when bytes 20–31 are set, else SHA-1) once one of them changed,
+ *   appeared or went away. An image whose stored id never matched its blobs comes back as it was.
+ * - `"sha1"` or `"sha256"`: computed from the blobs.
+ * - `{"hex": "…"}`: written as given, whatever the blobs (also a zero id, which nothing renews).
  */
 import { join } from 'node:path';
 import { EMPTY, filePayload, payloadSize, type Payload, type StreamPayload } from '../bytes/payload.js';
-import { bootHeaderStructSize, packOsVersion, unpackOsVersion, vendorHeaderStructSize, VENDOR_RAMDISK_TABLE_ENTRY_V4_SIZE } from './layout.js';
+import { crc32Range } from '../bytes/crc32.js';
+import { fileAccess } from '../bytes/random.js';
+import { bootHeaderStructSize, packOsVersion, recoveryDtboOffsetOf, unpackOsVersion, vendorHeaderStructSize, VENDOR_RAMDISK_TABLE_ENTRY_V4_SIZE } from './layout.js';
 import type { AndroidImage, BootImage, VendorBootImage } from './model.js';
 import { parseOsPatchLevel, parseOsVersion } from './build.js';
-import { recoveryDtboOffsetOf } from './write.js';
 import type { IdCheck } from './inspect.js';
 
 export const MANIFEST_NAME = 'bootimg.json';
@@ -80,8 +89,27 @@ function safePatch(s: string | undefined): [number, number] | undefined {
   }
 }
 
-/** The manifest of an image, and the files to write next to it (name → payload; empty blobs omitted unless mkbootimg always writes them). */
-export function toManifest<P extends Payload>(img: AndroidImage<P>, id: IdCheck | undefined): { manifest: Manifest; files: [string, P][] } {
+/** The manifest keys of the blobs a v0–v2 id covers (`dt` only when present, as in {@link idParts}). */
+const ID_KEYS = ['kernel', 'ramdisk', 'second', 'dt', 'recoveryDtbo', 'dtb'] as const;
+
+/** The digest a stored id was made with: SHA-256 fills bytes 20–31, SHA-1 leaves them zero; undefined for a zero id. */
+export function idAlgorithm(stored: Uint8Array): 'sha1' | 'sha256' | undefined {
+  if (stored.every((x) => x === 0)) return undefined;
+  return stored.subarray(20).some((x) => x !== 0) ? 'sha256' : 'sha1';
+}
+
+/**
+ * What the manifest says of the id: the result of checking it (`sha1`/`sha256` mean it matched and
+ * is computed again on repack; otherwise the stored bytes are kept), or the CRC-32 of each written
+ * blob (keyed by the blob's payload), so that the stored id is kept while the blobs stay the same.
+ */
+export type ManifestId = IdCheck | { crc32: ReadonlyMap<Payload, number> } | undefined;
+
+/**
+ * The manifest of an image, and the files to write next to it (name → payload; empty blobs
+ * omitted unless mkbootimg always writes them).
+ */
+export function toManifest<P extends Payload>(img: AndroidImage<P>, id: ManifestId): { manifest: Manifest; files: [string, P][] } {
   const files: [string, P][] = [];
   const file = (name: string, p: P, always = false): string | undefined => {
     if (!always && payloadSize(p) === 0) return undefined;
@@ -119,6 +147,11 @@ export function toManifest<P extends Payload>(img: AndroidImage<P>, id: IdCheck 
         ['tail', file('tail', img.tail)],
       ].filter(([, f]) => f !== undefined),
     );
+    const stored = img.id instanceof Uint8Array ? img.id : EMPTY;
+    if (v <= 2 && typeof id === 'object' && idAlgorithm(stored)) {
+      const present = ID_KEYS.filter((k) => (m.files as Record<string, string>)[k] !== undefined);
+      m.id = { hex: hex(stored), crc32: Object.fromEntries(present.map((k) => [k, h32(id.crc32.get(img[k])!)])) };
+    }
   } else {
     Object.assign(m, {
       kernelAddr: h32(img.kernelAddr),
@@ -151,6 +184,35 @@ export function toManifest<P extends Payload>(img: AndroidImage<P>, id: IdCheck 
   }
   if (img.finalPadding !== undefined) m.finalPadding = img.finalPadding;
   return { manifest: m, files };
+}
+
+/** The id a v0–v2 image is rebuilt with (see the module comment for the three forms). */
+async function manifestId(v: unknown, files: Record<string, unknown>, dir: string): Promise<Uint8Array | 'sha1' | 'sha256'> {
+  if (v === 'sha1' || v === 'sha256') return v;
+  if (v === undefined) return EMPTY;
+  const stored = fieldBytes(v as TextField, 'id');
+  const sums = (v as { crc32?: unknown }).crc32;
+  if (sums === undefined) return stored;
+  if (typeof sums !== 'object' || sums === null || Array.isArray(sums)) throw new ManifestError('id.crc32 must map blob names to CRC-32 values');
+  const recorded = sums as Record<string, unknown>;
+  for (const [k, c] of Object.entries(recorded)) {
+    if (!(ID_KEYS as readonly string[]).includes(k)) throw new ManifestError(`id.crc32.${k}: not a blob the id covers`);
+    num(c, `id.crc32.${k}`);
+  }
+  const algo = idAlgorithm(stored);
+  if (!algo) return stored;
+  for (const k of ID_KEYS) {
+    const name = files[k];
+    if ((name === undefined) !== (recorded[k] === undefined)) return algo;
+    if (name === undefined) continue;
+    const ra = await fileAccess(join(dir, safeName(name, `files.${k}`)), 'bootimg');
+    try {
+      if ((await crc32Range(ra, 0, ra.size, String(name))) !== num(recorded[k], `id.crc32.${k}`)) return algo;
+    } finally {
+      await ra.close?.();
+    }
+  }
+  return stored;
 }
 
 function num(v: unknown, what: string, fallback?: number): number {
@@ -187,7 +249,7 @@ export async function fromManifest(m: Manifest, dir: string): Promise<AndroidIma
   };
   const common = { headerVersion: num(m.headerVersion, 'headerVersion'), pageSize: num(m.pageSize, 'pageSize'), finalPadding: optNum(m.finalPadding, 'finalPadding'), tail: await blob('tail') };
   if (m.kind === 'boot') {
-    const id = m.id === 'sha1' || m.id === 'sha256' ? m.id : m.id === undefined ? EMPTY : fieldBytes(m.id as TextField, 'id');
+    const id = await manifestId(m.id, files, dir);
     const img: BootImage<StreamPayload | Uint8Array> = {
       kind: 'boot',
       ...common,

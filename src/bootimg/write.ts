@@ -6,9 +6,11 @@ import { memorySink, writeBehind, type ByteSink, type WriteBehind } from '../byt
 import {
   BOOT_HEADER_V3_PAGESIZE, BOOT_MAGIC, BootHeaderV0, BootHeaderV1Ext, BootHeaderV2Ext, BootHeaderV3, BootHeaderV4Ext,
   VENDOR_BOOT_MAGIC, VENDOR_RAMDISK_TABLE_ENTRY_V4_SIZE, VendorBootHeaderV3, VendorBootHeaderV4Ext, VendorRamdiskEntry,
-  bootHeaderStructSize, pages, paddedSize, vendorHeaderStructSize,
+  bootHeaderStructSize, paddedSize, recoveryDtboOffsetOf, vendorHeaderStructSize,
 } from './layout.js';
 import type { AndroidImage, BootImage, VendorBootImage } from './model.js';
+
+export { recoveryDtboOffsetOf };
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
@@ -47,12 +49,6 @@ function computeBootIdSync(img: BootImage, algo: 'sha1' | 'sha256'): Uint8Array 
   return out;
 }
 
-/** The absolute offset AOSP stores as recovery_dtbo_offset: right after header, kernel, ramdisk and second. */
-export function recoveryDtboOffsetOf(img: BootImage<Payload>): number {
-  if (payloadSize(img.recoveryDtbo) === 0) return 0;
-  const p = img.pageSize;
-  return p * (1 + pages(payloadSize(img.kernel), p) + pages(payloadSize(img.ramdisk), p) + pages(payloadSize(img.second), p));
-}
 
 function checkBoot(img: BootImage<Payload>): void {
   const v = img.headerVersion;

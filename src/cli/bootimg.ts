@@ -280,19 +280,20 @@ async function unpack(argv: string[]): Promise<number> {
   }
   if (imgs.length !== 1) throw new UsageError('give exactly one image to unpack');
   if (format !== 'info' && format !== 'mkbootimg') throw new UsageError(`--format must be info or mkbootimg, not '${format}'`);
-  // what prints the result loads while the blobs are copied
-  const text = import('../bootimg/text.js');
-  const inspect = format === 'info' ? import('../bootimg/inspect.js') : undefined;
-  inspect?.catch(() => {});
-  text.catch(() => {});
   const [{ ra, img }, { unpackBootImage }] = await Promise.all([openImage(imgs[0]!), import('../bootimg/unpack.js')]);
   try {
-    const { id } = await unpackBootImage(img, dir);
+    const unpacking = unpackBootImage(img, dir);
+    // what prints the result loads while the blobs are copied (after the copies are under way)
+    const text = import('../bootimg/text.js');
+    const inspect = format === 'info' ? import('../bootimg/inspect.js') : undefined;
+    inspect?.catch(() => {});
+    text.catch(() => {});
+    await unpacking;
     const { formatInfo, mkbootimgArgs, shellQuote } = await text;
     if (format === 'mkbootimg') {
       const args = mkbootimgArgs(img, dir);
       process.stdout.write(nul ? args.map((a) => a + '\0').join('') : args.map(shellQuote).join(' ') + '\n');
-    } else process.stdout.write(formatInfo(img, await (await inspect!).inspectImage(img, { appendedDtbs: false, id }), ra.size));
+    } else process.stdout.write(formatInfo(img, await (await inspect!).inspectImage(img, { appendedDtbs: false, checkId: false }), ra.size));
   } finally {
     await ra.close?.();
   }

@@ -5,6 +5,7 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, lstatSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 
 const root = new URL('../../', import.meta.url).pathname;
 const bin = join(root, 'bin/bootimg');
@@ -84,9 +85,63 @@ describe('bootimg CLI', () => {
     assert.match(u.out, /trailing data: 16 bytes: SEANDROIDENFORCE/);
     const m = JSON.parse(readFileSync(join(tmp, 'odd/bootimg.json'), 'utf8'));
     assert.equal(typeof m.cmdline, 'object');
-    assert.equal(m.id, 'sha1');
+    // the stored id, and the CRC-32 of each blob it covers (repack keeps the id while they match)
+    assert.equal(m.id.hex, odd.subarray(0x240, 0x260).toString('hex'));
+    assert.deepEqual(m.id.crc32, Object.fromEntries(Object.keys(m.files).filter((k) => k !== 'tail').map((k) =>
+      [k, '0x' + crc32(readFileSync(join(tmp, 'odd', m.files[k]))).toString(16).padStart(8, '0')])));
+    assert.doesNotMatch(u.out, /matches the content|does not match/); // unpack does not hash; info does
     assert.equal(run('repack', 'odd', '-o', 'odd2.img').code, 0);
     assert.deepEqual(readFileSync(join(tmp, 'odd2.img')), odd);
+  });
+
+  it('a stored id that does not match the blobs comes back as it was, and is renewed once a blob changes', () => {
+    const bad = readFileSync(join(tmp, 'v2.img'));
+    bad[0x241] ^= 0x5a; // inside the SHA-1
+    writeFileSync(join(tmp, 'badid.img'), bad);
+    assert.match(run('info', 'badid.img').out, /does not match the content/);
+    assert.equal(run('unpack', 'badid.img', '-o', 'badid').code, 0);
+    assert.equal(run('repack', 'badid', '-o', 'badid2.img').code, 0);
+    assert.deepEqual(readFileSync(join(tmp, 'badid2.img')), bad);
+    // the same length, other bytes: only the CRC-32 tells
+    const k = readFileSync(join(tmp, 'badid/kernel'));
+    k[k.length >> 1] ^= 1;
+    writeFileSync(join(tmp, 'badid/kernel'), k);
+    assert.equal(run('repack', 'badid', '-o', 'badid3.img').code, 0);
+    assert.match(run('info', 'badid3.img').out, /matches the content, sha1/);
+  });
+
+  it('a blob that appears or goes away renews the id', () => {
+    assert.equal(run('unpack', 'v2.img', '-o', 'gone').code, 0);
+    const p = join(tmp, 'gone/bootimg.json');
+    const m = JSON.parse(readFileSync(p, 'utf8'));
+    assert.ok(m.files.dtb && m.id.crc32.dtb);
+    delete m.files.dtb;
+    writeFileSync(p, JSON.stringify(m));
+    assert.equal(run('repack', 'gone', '-o', 'gone.img').code, 0);
+    const i = run('info', 'gone.img');
+    assert.match(i.out, /dtb size: 0\n/);
+    assert.match(i.out, /matches the content, sha1/);
+  });
+
+  it('older manifests: "sha1" computes the id, {"hex"} keeps it; a bad crc32 entry is refused', () => {
+    assert.equal(run('unpack', 'v2.img', '-o', 'old').code, 0);
+    const p = join(tmp, 'old/bootimg.json');
+    const m = JSON.parse(readFileSync(p, 'utf8'));
+    const k = readFileSync(join(tmp, 'old/kernel'));
+    writeFileSync(join(tmp, 'old/kernel'), Buffer.concat([k, Buffer.from('more')]));
+    writeFileSync(p, JSON.stringify({ ...m, id: 'sha1' }));
+    assert.equal(run('repack', 'old', '-o', 'old1.img').code, 0);
+    assert.match(run('info', 'old1.img').out, /matches the content, sha1/);
+    writeFileSync(p, JSON.stringify({ ...m, id: { hex: m.id.hex } }));
+    assert.equal(run('repack', 'old', '-o', 'old2.img').code, 0);
+    assert.equal(readFileSync(join(tmp, 'old2.img')).subarray(0x240, 0x260).toString('hex'), m.id.hex);
+    for (const crc of [{ kernel: 'zz' }, { tail: '0x1' }, ['0x1']]) {
+      writeFileSync(p, JSON.stringify({ ...m, id: { hex: m.id.hex, crc32: crc } }));
+      const r = run('repack', 'old', '-o', 'old3.img');
+      assert.equal(r.code, 1, JSON.stringify(crc));
+      assert.match(r.err, /id\.crc32/);
+      assert.ok(!existsSync(join(tmp, 'old3.img')));
+    }
   });
 
   it('a changed blob is repacked with new sizes and a new id', () => {
