@@ -107,9 +107,9 @@ runMain('squashfs', async (argv) => {
       if (values.help) return void process.stdout.write('Usage: squashfs ls [-l] [--offset N] IMG [PATH]\n');
       const [img, path, ...more] = positionals;
       if (!img || more.length) throw new UsageError('ls takes an image and an optional path');
-      const [fs, { longListingChunks }] = await Promise.all([open(img, offsetOf(values.offset)), import('../squashfs/text.js')]);
+      const [fs, { listingBytes }] = await Promise.all([open(img, offsetOf(values.offset)), import('../squashfs/list.js')]);
       try {
-        for await (const lines of longListingChunks(fs, path ?? '/', 'squashfs-root', !!values.long)) if (lines.length) await write(lines.join('\n') + '\n');
+        for await (const chunk of listingBytes(fs, path ?? '/', 'squashfs-root', !!values.long)) await write(chunk);
       } finally {
         await fs.close();
       }

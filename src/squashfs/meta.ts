@@ -5,8 +5,12 @@
  */
 import { FormatError } from '../bytes/errors.js';
 import { readAtNow, type RandomAccess } from '../bytes/random.js';
+import { nativeCodecs } from '../codec/native.js';
 import type { BlockCodec } from './compressor.js';
-import { FORMAT, META_UNCOMPRESSED, METADATA_SIZE, type MetaRef } from './layout.js';
+import { FORMAT, META_UNCOMPRESSED, METADATA_SIZE, type CompressorName, type MetaRef } from './layout.js';
+
+/** The native addon's decoder numbers (native/imgkit.c decodeAsync). */
+const NATIVE_DECODER: Partial<Record<CompressorName, number>> = { gzip: 1, zstd: 2, lz4: 3, xz: 4 };
 
 /** One decoded metadata block and where the next one starts. */
 export interface MetaBlock {
@@ -116,6 +120,22 @@ export class MetaReader {
     }
     let decoded = 0;
     let failed = false;
+    // with the native addon, every block at once on the thread pool (libdeflate for gzip): a
+    // block it does not take as exactly one valid stream ends the run, for block() to report
+    const native = nativeCodecs();
+    const id = NATIVE_DECODER[this.codec.name];
+    if (native?.decodeAsync && id !== undefined && ((native.decoders ?? 0) & (1 << id)) !== 0) {
+      const decode = native.decodeAsync;
+      const done = await Promise.allSettled(blocks.map((b) => (b.stored ? b.payload : (decode(b.payload, id, METADATA_SIZE, -1, 0) as Promise<Uint8Array>))));
+      for (let i = 0; i < blocks.length; i++) {
+        const d = done[i]!;
+        if (d.status === 'rejected' || d.value.length === 0) break;
+        const b = blocks[i]!;
+        this.#pinned.set(b.at, metaBlock(d.value, b.at + 2 + b.payload.length));
+        decoded += d.value.length;
+      }
+      return decoded;
+    }
     // 8 KiB blocks decode faster here than a trip to the thread pool takes, where the codec can;
     // else a few at a time, in parallel
     const sync = await this.codec.syncDecompressor();
@@ -134,6 +154,34 @@ export class MetaReader {
     };
     await Promise.all(Array.from({ length: Math.min(sync ? 1 : 8, blocks.length) }, worker));
     return decoded;
+  }
+
+  /**
+   * The preloaded blocks of the table `[start, end)` as one buffer, and where each block starts in
+   * it (keyed by the block's offset from `start`): full 8 KiB blocks from the first on, up to and
+   * including the first shorter one or the last one preloaded. Bytes that run past a block's end
+   * then continue as {@link MetaSeq.take} continues them. Undefined when the first block is not preloaded.
+   */
+  pinnedRun(start: number, end: number): { bytes: Uint8Array; blocks: Map<number, number> } | undefined {
+    const run: MetaBlock[] = [];
+    for (let at = start; at < end; ) {
+      const b = this.#pinned.get(at);
+      if (!b) break;
+      run.push(b);
+      if (b.data.length !== METADATA_SIZE) break;
+      at = b.next;
+    }
+    if (run.length === 0) return undefined;
+    const bytes = new Uint8Array(run.reduce((n, b) => n + b.data.length, 0));
+    const blocks = new Map<number, number>();
+    let pos = 0, at = start;
+    for (const b of run) {
+      blocks.set(at - start, pos);
+      bytes.set(b.data, pos);
+      pos += b.data.length;
+      at = b.next;
+    }
+    return { bytes, blocks };
   }
 
   /**

@@ -325,6 +325,18 @@ export class Squashfs {
     return this.statNow(i) ?? statOf(i, await this.uid(i), await this.gid(i));
   }
 
+  /**
+   * The inode and directory tables as far as they are in memory (after {@link preload}), each as
+   * one buffer with the position of each block in it ({@link MetaReader.pinnedRun}), and the id
+   * table; undefined when any of them is not. For readers that walk the whole tree without objects.
+   */
+  tablesNow(): { inodes: { bytes: Uint8Array; blocks: Map<number, number> }; dirs: { bytes: Uint8Array; blocks: Map<number, number> }; ids: readonly number[] } | undefined {
+    const sb = this.superblock;
+    const inodes = this.meta.pinnedRun(sb.inodeTableStart, sb.directoryTableStart);
+    const dirs = this.meta.pinnedRun(sb.directoryTableStart, this.directoryTableEnd);
+    return inodes && dirs && this.#idValues ? { inodes, dirs, ids: this.#idValues } : undefined;
+  }
+
   /** The id table (uids and gids, by the indexes inodes hold) when it is in memory (after {@link preload}). */
   idsNow(): readonly number[] | undefined {
     return this.#idValues;

@@ -21,7 +21,7 @@ export function modeString(kind: keyof typeof KIND_IFMT, mode: number): string {
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
 /** "2020-09-13 12:26" in UTC. */
-function utcMinute(t: number): string {
+export function utcMinute(t: number): string {
   const d = new Date(t * 1000);
   return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
 }
@@ -49,6 +49,25 @@ export function longLine(kind: keyof typeof KIND_IFMT, mode: number, uid: number
   return `${m} ${ids} ${sizeField} ${time} ${path}${target !== undefined ? ` -> ${target}` : ''}`;
 }
 
+/**
+ * The lines `unsquashfs -lln` prints before the subtree of PATH (`parts`): the root and every
+ * directory on the way to PATH.
+ */
+export async function listingHead(fs: Squashfs, parts: readonly string[], prefix: string, long: boolean): Promise<string[]> {
+  const statLine = async (p: string, inode: SquashfsInode) => {
+    const { uid, gid } = await fs.stat(inode);
+    return longLine(inode.kind, inode.mode, uid, gid, inode.kind === 'symlink' ? inode.target!.length : inode.kind === 'file' || inode.kind === 'dir' ? inode.size : 0, inode.rdev, inode.mtime, p, inode.kind === 'symlink' ? td.decode(inode.target) : undefined);
+  };
+  const root = await fs.root();
+  const lines = [long ? await statLine(prefix, root) : prefix];
+  for (let i = 1; i < parts.length; i++) {
+    const p = `${prefix}/${parts.slice(0, i).join('/')}`;
+    const inode = await fs.lookup(parts.slice(0, i).join('/'));
+    lines.push(long ? await statLine(p, inode) : p);
+  }
+  return lines;
+}
+
 /** Entries formatted per chunk of {@link longListingChunks}. */
 const LIST_CHUNK = 128;
 
@@ -69,15 +88,7 @@ export async function* longListingChunks(fs: Squashfs, path = '/', prefix = 'squ
     const { uid, gid } = await fs.stat(inode);
     return line(p, inode, uid, gid);
   };
-  // unsquashfs prints the root and every directory on the way to PATH, then PATH's subtree
-  const root = await fs.root();
-  const head = [long ? await statLine(prefix, root) : prefix];
-  for (let i = 1; i < parts.length; i++) {
-    const p = `${prefix}/${parts.slice(0, i).join('/')}`;
-    const inode = await fs.lookup(parts.slice(0, i).join('/'));
-    head.push(long ? await statLine(p, inode) : p);
-  }
-  yield head;
+  yield await listingHead(fs, parts, prefix, long);
   const ids = fs.idsNow();
   // small chunks: a chunk's inodes, paths and lines then die young, in the scavenger, rather than
   // survive into the old generation (1024 entries at a time took twice the collection time)

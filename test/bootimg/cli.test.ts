@@ -96,7 +96,7 @@ describe('bootimg CLI', () => {
 
   it('a stored id that does not match the blobs comes back as it was, and is renewed once a blob changes', () => {
     const bad = readFileSync(join(tmp, 'v2.img'));
-    bad[0x241] ^= 0x5a; // inside the SHA-1
+    bad[0x241] = bad[0x241]! ^ 0x5a; // inside the SHA-1
     writeFileSync(join(tmp, 'badid.img'), bad);
     assert.match(run('info', 'badid.img').out, /does not match the content/);
     assert.equal(run('unpack', 'badid.img', '-o', 'badid').code, 0);
@@ -104,7 +104,7 @@ describe('bootimg CLI', () => {
     assert.deepEqual(readFileSync(join(tmp, 'badid2.img')), bad);
     // the same length, other bytes: only the CRC-32 tells
     const k = readFileSync(join(tmp, 'badid/kernel'));
-    k[k.length >> 1] ^= 1;
+    k[k.length >> 1] = k[k.length >> 1]! ^ 1;
     writeFileSync(join(tmp, 'badid/kernel'), k);
     assert.equal(run('repack', 'badid', '-o', 'badid3.img').code, 0);
     assert.match(run('info', 'badid3.img').out, /matches the content, sha1/);
