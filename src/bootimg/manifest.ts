@@ -150,7 +150,12 @@ export function toManifest<P extends Payload>(img: AndroidImage<P>, id: Manifest
     const stored = img.id instanceof Uint8Array ? img.id : EMPTY;
     if (v <= 2 && typeof id === 'object' && idAlgorithm(stored)) {
       const present = ID_KEYS.filter((k) => (m.files as Record<string, string>)[k] !== undefined);
-      m.id = { hex: hex(stored), crc32: Object.fromEntries(present.map((k) => [k, h32(id.crc32.get(img[k])!)])) };
+      const crcOf = (k: (typeof ID_KEYS)[number]): string => {
+        const c = id.crc32.get(img[k]);
+        if (c === undefined) throw new RangeError(`Cannot describe the id: no CRC-32 given for ${k}`);
+        return h32(c);
+      };
+      m.id = { hex: hex(stored), crc32: Object.fromEntries(present.map((k) => [k, crcOf(k)])) };
     }
   } else {
     Object.assign(m, {

@@ -49,7 +49,6 @@ function computeBootIdSync(img: BootImage, algo: 'sha1' | 'sha256'): Uint8Array 
   return out;
 }
 
-
 function checkBoot(img: BootImage<Payload>): void {
   const v = img.headerVersion;
   if (!Number.isInteger(v) || v < 0 || v > 4) throw new RangeError(`Cannot encode boot image: header version ${v} is not 0–4`);
