@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { nativeCodecs, systemErrorFields } from '../codec/native.js';
 import type { CompressorOptions } from './compressor.js';
 import type { CompressorName } from './layout.js';
+import { NATIVE_DECODER } from './meta.js';
 
 /** Decodes blocks somewhere else; see {@link DecodePool}. */
 export interface BlockDecoder {
@@ -133,8 +134,6 @@ export class DecodePool implements BlockWriter {
   }
 }
 
-/** The native addon's decoder numbers (native/imgkit.c decodeAsync). */
-const NATIVE_DECODER: Partial<Record<CompressorName, number>> = { gzip: 1, zstd: 2, lz4: 3, xz: 4 };
 
 /**
  * Blocks decoded on libuv's thread pool by the system's zlib, libzstd or liblzma, or the addon's

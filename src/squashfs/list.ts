@@ -11,9 +11,9 @@
 import { isUtf8 } from 'node:buffer';
 import { FormatError } from '../bytes/errors.js';
 import type { SquashfsInode } from './inode.js';
-import { blockCount, decodeRdev, DIR_COUNT, FORMAT, KIND_IFMT, METADATA_SIZE, NAME_MAX, NO_FRAGMENT, NO_XATTR, SYMLINK_MAX, TYPE_KIND } from './layout.js';
+import { blockCount, decodeRdev, DIR_COUNT, FORMAT, KIND_IFMT, KIND_TYPE, METADATA_SIZE, NAME_MAX, NO_FRAGMENT, NO_XATTR, SYMLINK_MAX, TYPE_KIND } from './layout.js';
 import type { Squashfs } from './read.js';
-import { listingHead, longLine, longListingChunks, modeString, utcMinute } from './text.js';
+import { inodeLine, listingHead, longListingChunks, modeString, utcMinute } from './text.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -207,7 +207,7 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
     }
     if (!fast) {
       recTop = from;
-      for (const e of await fs.readdir(await generic())) pushRecord(e.name, KIND_IFMT_TYPE[e.kind], e.inode.block, e.inode.offset, e.inodeNumber);
+      for (const e of await fs.readdir(await generic())) pushRecord(e.name, KIND_TYPE[e.kind], e.inode.block, e.inode.offset, e.inodeNumber);
     }
     frames.push({ from, to: recTop, next: from, pathLen, path: pathBytes.slice(0, pathLen), startBlock });
   };
@@ -359,7 +359,7 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
   const genericLine = (inode: SquashfsInode, path: Uint8Array, name: Uint8Array) => {
     const p = td.decode(path) + td.decode(name);
     const text = long
-      ? longLine(inode.kind, inode.mode, ids[inode.uidIndex]!, ids[inode.gidIndex]!, inode.kind === 'symlink' ? inode.target!.length : inode.kind === 'file' || inode.kind === 'dir' ? inode.size : 0, inode.rdev, inode.mtime, p, inode.kind === 'symlink' ? td.decode(inode.target) : undefined)
+      ? inodeLine(p, inode, ids[inode.uidIndex]!, ids[inode.gidIndex]!)
       : p;
     const full = room(3 * text.length + 1);
     putText(text + '\n');
@@ -414,7 +414,7 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
       } else {
         const ref = { block, offset };
         const inode = await fs.inode(ref);
-        if (KIND_IFMT_TYPE[inode.kind] !== kind)
+        if (KIND_TYPE[inode.kind] !== kind)
           throw new FormatError(FORMAT, 'BAD_FIELD', sb.directoryTableStart, `Cannot read ${walkPath()}${td.decode(name)}: the directory entry says ${TYPE_KIND[kind]}, the inode ${inode.kind}`);
         full = genericLine(inode, fr.path, name);
         if (inode.kind === 'dir') dir = inode;
@@ -435,5 +435,5 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
 }
 
 const SLASH = new Uint8Array([0x2f]);
-const KIND_IFMT_TYPE = { dir: 1, file: 2, symlink: 3, blockdev: 4, chardev: 5, fifo: 6, socket: 7 } as const;
-const KIND_IFMT_OF = [0, KIND_IFMT.dir, KIND_IFMT.file, KIND_IFMT.symlink, KIND_IFMT.blockdev, KIND_IFMT.chardev, KIND_IFMT.fifo, KIND_IFMT.socket];
+/** S_IFMT bits by basic inode type (1–7). */
+const KIND_IFMT_OF = TYPE_KIND.map((k) => (k ? KIND_IFMT[k] : 0));

@@ -10,7 +10,7 @@ import type { BlockCodec } from './compressor.js';
 import { FORMAT, META_UNCOMPRESSED, METADATA_SIZE, type CompressorName, type MetaRef } from './layout.js';
 
 /** The native addon's decoder numbers (native/imgkit.c decodeAsync). */
-const NATIVE_DECODER: Partial<Record<CompressorName, number>> = { gzip: 1, zstd: 2, lz4: 3, xz: 4 };
+export const NATIVE_DECODER: Partial<Record<CompressorName, number>> = { gzip: 1, zstd: 2, lz4: 3, xz: 4 };
 
 /** One decoded metadata block and where the next one starts. */
 export interface MetaBlock {

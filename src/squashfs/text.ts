@@ -49,6 +49,12 @@ export function longLine(kind: keyof typeof KIND_IFMT, mode: number, uid: number
   return `${m} ${ids} ${sizeField} ${time} ${path}${target !== undefined ? ` -> ${target}` : ''}`;
 }
 
+/** {@link longLine} of an inode at path `p`. */
+export function inodeLine(p: string, inode: SquashfsInode, uid: number, gid: number): string {
+  const size = inode.kind === 'file' || inode.kind === 'dir' ? inode.size : inode.kind === 'symlink' ? inode.target!.length : 0;
+  return longLine(inode.kind, inode.mode, uid, gid, size, inode.rdev, inode.mtime, p, inode.kind === 'symlink' ? td.decode(inode.target) : undefined);
+}
+
 /**
  * The lines `unsquashfs -lln` prints before the subtree of PATH (`parts`): the root and every
  * directory on the way to PATH.
@@ -56,7 +62,7 @@ export function longLine(kind: keyof typeof KIND_IFMT, mode: number, uid: number
 export async function listingHead(fs: Squashfs, parts: readonly string[], prefix: string, long: boolean): Promise<string[]> {
   const statLine = async (p: string, inode: SquashfsInode) => {
     const { uid, gid } = await fs.stat(inode);
-    return longLine(inode.kind, inode.mode, uid, gid, inode.kind === 'symlink' ? inode.target!.length : inode.kind === 'file' || inode.kind === 'dir' ? inode.size : 0, inode.rdev, inode.mtime, p, inode.kind === 'symlink' ? td.decode(inode.target) : undefined);
+    return inodeLine(p, inode, uid, gid);
   };
   const root = await fs.root();
   const lines = [long ? await statLine(prefix, root) : prefix];
@@ -80,10 +86,7 @@ export async function* longListing(fs: Squashfs, path = '/', prefix = 'squashfs-
 export async function* longListingChunks(fs: Squashfs, path = '/', prefix = 'squashfs-root', long = true): AsyncGenerator<string[]> {
   await fs.preload();
   const parts = path.split('/').filter((p) => p && p !== '.');
-  const line = (p: string, inode: SquashfsInode, uid: number, gid: number) => {
-    const size = inode.kind === 'file' ? inode.size : inode.kind === 'dir' ? inode.size : inode.kind === 'symlink' ? inode.target!.length : 0;
-    return longLine(inode.kind, inode.mode, uid, gid, size, inode.rdev, inode.mtime, p, inode.kind === 'symlink' ? td.decode(inode.target) : undefined);
-  };
+  const line = inodeLine;
   const statLine = async (p: string, inode: SquashfsInode) => {
     const { uid, gid } = await fs.stat(inode);
     return line(p, inode, uid, gid);
