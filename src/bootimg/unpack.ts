@@ -1,8 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from '../bytes/crc32.js';
-import { payloadChunks, payloadSize, type Payload } from '../bytes/payload.js';
-import { pipeInto, withOutputFile, writeFileAtomic, type ByteSink } from '../bytes/sink.js';
+import { copyPayloadCrc, type Payload } from '../bytes/payload.js';
+import { withOutputFile, writeFileAtomic } from '../bytes/sink.js';
 import type { AndroidImage } from './model.js';
 import { toManifest, MANIFEST_NAME, type Manifest } from './manifest.js';
 
@@ -18,19 +17,11 @@ export async function unpackBootImage(img: AndroidImage<Payload>, dir: string): 
   await mkdir(dir, { recursive: true });
   const { files } = toManifest(img, undefined);
   // every copy settles (and cleans up after itself) before an error is reported
-  const done = await Promise.allSettled(files.map(([name, p]) => withOutputFile(join(dir, name), (sink) => copySummed(sink, p))));
+  const done = await Promise.allSettled(files.map(([name, p]) => withOutputFile(join(dir, name), async (sink) => (await copyPayloadCrc(sink, p)).crc)));
   const failed = done.find((d) => d.status === 'rejected');
   if (failed) throw failed.reason;
   const sums = done.map((d) => (d as PromiseFulfilledResult<number>).value);
   const { manifest } = toManifest(img, { crc32: new Map(files.map(([, p], i) => [p, sums[i]!])) });
   await writeFileAtomic(join(dir, MANIFEST_NAME), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
   return { manifest };
-}
-
-/** Copies a payload into the sink and returns its CRC-32: a file range on the thread pool when the sink can, else chunk by chunk. */
-async function copySummed(sink: ByteSink, p: Payload): Promise<number> {
-  if (!(p instanceof Uint8Array) && p.file && sink.copyFromCrc) return payloadSize(p) ? sink.copyFromCrc(p.file, p.size) : 0;
-  let c = 0;
-  await pipeInto(sink, payloadChunks(p), (chunk) => (c = crc32(chunk, c)));
-  return c;
 }

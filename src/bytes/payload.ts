@@ -4,9 +4,10 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { crc32, crc32Combine } from './crc32.js';
 import { FormatError, shrankError } from './errors.js';
 import { rangeChunks, type RandomAccess } from './random.js';
-import { releaseWhenWritten } from './sink.js';
+import { pipeInto, releaseWhenWritten, type ByteSink } from './sink.js';
 
 export interface StreamPayload {
   readonly size: number;
@@ -183,4 +184,19 @@ export async function payloadBytes(p: Payload | undefined): Promise<Uint8Array> 
     at += c.length;
   }
   return out;
+}
+
+/**
+ * Writes a payload to `sink` and returns the bytes written and its CRC-32 continued from `crc`:
+ * a file range is copied and summed on the thread pool when the sink can (`copyFromCrc`), anything
+ * else is summed chunk by chunk on its way through `pipeInto`.
+ */
+export async function copyPayloadCrc(sink: ByteSink, p: Payload, crc = 0): Promise<{ written: number; crc: number }> {
+  if (!(p instanceof Uint8Array) && p.file && sink.copyFromCrc) {
+    if (!p.size) return { written: 0, crc };
+    return { written: p.size, crc: crc32Combine(crc, await sink.copyFromCrc(p.file, p.size), p.size) };
+  }
+  let c = crc;
+  const written = await pipeInto(sink, payloadChunks(p), (chunk) => (c = crc32(chunk, c)));
+  return { written, crc: c };
 }

@@ -1,7 +1,7 @@
 /** Writing legacy uImages: header + data, multi-file size table, both CRCs, streamed in bounded memory. */
-import { crc32, crc32Combine } from '../bytes/crc32.js';
+import { crc32 } from '../bytes/crc32.js';
 import { padding } from '../bytes/limits.js';
-import { payloadSize, payloadChunks, type Payload, type StreamPayload } from '../bytes/payload.js';
+import { copyPayloadCrc, payloadSize, payloadChunks, type Payload, type StreamPayload } from '../bytes/payload.js';
 import { pipeInto, type ByteSink } from '../bytes/sink.js';
 import { HEADER_SIZE, IH_MAGIC, LegacyHeader, MAX_DATA_SIZE, OFF, encodeName, multiDataSize, multiTableSize } from './layout.js';
 import { IH_TYPE_MULTI, IH_TYPE_SCRIPT } from './tables.js';
@@ -137,11 +137,9 @@ export async function writeLegacyImage(sink: ByteSink, spec: LegacyImageSpec): P
     await sink.writev([new Uint8Array(HEADER_SIZE)]);
     let written = 0;
     for (const p of data) {
-      if (!(p instanceof Uint8Array) && p.file && sink.copyFromCrc) {
-        // a file range is copied and summed on the thread pool, in parts: the CRCs are joined here
-        dcrc = crc32Combine(dcrc, await sink.copyFromCrc(p.file, p.size), p.size);
-        written += p.size;
-      } else written += await pipeInto(sink, chunksOf([p]), (c) => (dcrc = crc32(c, dcrc)));
+      const part = await copyPayloadCrc(sink, p, dcrc);
+      written += part.written;
+      dcrc = part.crc;
     }
     if (written !== size) throw inconsistent(written, size);
     const header = encodeLegacyHeader(spec, size, dcrc);

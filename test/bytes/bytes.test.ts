@@ -16,7 +16,7 @@ import { crc32, crc32Addon, crc32Combine, crc32FileParts, crc32Js, crc32IsNative
 import * as zlib from 'node:zlib';
 import { limit, padding } from '../../src/bytes/limits.js';
 import { bytesAccess, fileAccess } from '../../src/bytes/random.js';
-import { filePayload, payloadBytes, payloadHead, rangePayload } from '../../src/bytes/payload.js';
+import { copyPayloadCrc, filePayload, payloadBytes, payloadHead, rangePayload } from '../../src/bytes/payload.js';
 import { seeded } from '../squashfs/fixture.js';
 
 const split = (data: Uint8Array, cuts: number[]) => {
@@ -213,6 +213,38 @@ describe('crc32 of parts', () => {
     await assert.rejects(withOutputFile(join(dir, 'short'), (sink) => sink.copyFromCrc!({ path: src, offset: 10 }, data.length)), /src: file shrank/);
     await assert.rejects(withOutputFile(join(dir, 'missing'), (sink) => sink.copyFromCrc!({ path: join(dir, 'nope'), offset: 0 }, 1)), { code: 'ENOENT' });
     assert.deepEqual((await readdir(dir)).sort(), ['out', 'src']);
+  });
+});
+
+describe('copyPayloadCrc', () => {
+  it('writes each payload and continues the CRC-32, through copyFromCrc or chunk by chunk', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'imgkit-copycrc-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const data = seeded(3 << 20, 7);
+    const src = join(dir, 'src');
+    await writeFile(src, data);
+    const empty = join(dir, 'empty');
+    await writeFile(empty, new Uint8Array(0));
+    const parts = [Uint8Array.of(1, 2, 3), await filePayload(src), await filePayload(empty), rangePayload(bytesAccess(data), 5, 1000), new Uint8Array(0)];
+    const all = concat([Uint8Array.of(1, 2, 3), data, data.subarray(5, 1005)], 3 + data.length + 1000);
+    const run = async (sink: Parameters<typeof copyPayloadCrc>[0]) => {
+      let crc = 0, written = 0;
+      for (const p of parts) {
+        const r = await copyPayloadCrc(sink, p, crc);
+        crc = r.crc;
+        written += r.written;
+      }
+      return { crc, written };
+    };
+    // a file sink: the file payload goes through copyFromCrc where the addon has it
+    const out = join(dir, 'out');
+    const viaFile = await withOutputFile(out, run);
+    assert.deepEqual(viaFile, { crc: crc32(all), written: all.length });
+    assert.deepEqual(new Uint8Array(await readFile(out)), all);
+    // a memory sink has no copyFromCrc: every payload is summed on its way through
+    const mem = memorySink();
+    assert.deepEqual(await run(mem), { crc: crc32(all), written: all.length });
+    assert.deepEqual(mem.bytes(), all);
   });
 });
 
