@@ -2,9 +2,11 @@
  * Extraction into a folder, never outside it: names with `..` components or a leading `/` are
  * refused, and so is any entry whose parent path inside the folder is a symlink (an earlier
  * entry could otherwise point it anywhere). Later entries replace earlier ones, hard links are
- * linked (data may come on any link of the group), as the kernel's unpacker does.
+ * linked (data may come on any link of the group), as the kernel's unpacker does; a link whose
+ * group's first file was replaced since is made as a file of its own.
  */
 import { spawnSync } from 'node:child_process';
+import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../bytes/errors.js';
@@ -35,8 +37,38 @@ async function lstatOrUndefined(p: string): Promise<import('node:fs').Stats | un
   }
 }
 
+/** Where an entry was made: its path, its components below the folder, and the host's inode number for it. */
+interface Made {
+  readonly path: string;
+  readonly parts: readonly string[];
+  readonly ino: number;
+}
+
+/**
+ * Whether `m` is still what this extraction made: every folder on its way a real directory (no
+ * symlink planted by a later entry) and the same inode at its path. A later entry may have
+ * replaced it, or a folder above it, with anything, including a symlink out of the folder.
+ */
+async function stillMade(dir: string, m: Made): Promise<boolean> {
+  let at = dir;
+  for (const p of m.parts.slice(0, -1)) {
+    at = join(at, p);
+    const st = await lstatOrUndefined(at).catch(() => undefined);
+    if (!st?.isDirectory()) return false;
+  }
+  const st = await lstatOrUndefined(m.path).catch(() => undefined);
+  return st !== undefined && !st.isSymbolicLink() && st.ino === m.ino;
+}
+
+const NEW_FILE = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0);
+const LINKED_FILE = fsc.O_WRONLY | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0);
+
 /**
  * Extracts records (from `walkInitramfs` or `decodeCpio`) into `dir`, which is created if needed.
+ * Nothing is written, linked or changed through a path that a later entry turned into a symlink:
+ * a hard link is made only to the very file its group's first entry made (else it is made afresh),
+ * files are created exclusively and never followed, and the folders' modes and times, set last,
+ * go only to folders that are still the ones this extraction made.
  *
  * @example
  * ```ts
@@ -46,14 +78,14 @@ async function lstatOrUndefined(p: string): Promise<import('node:fs').Stats | un
 export async function extractRecords(records: readonly CpioRecord[], dir: string, opts: ExtractOptions = {}): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
   const owner = opts.sameOwner ?? process.getuid?.() === 0;
-  const links = new Map<string, string>();
-  const dirs: [string, CpioRecord][] = [];
+  const links = new Map<string, Made>();
+  const dirs: [Made, CpioRecord][] = [];
   const warn = opts.onWarning ?? (() => {});
   for (const rec of records) {
     const { entry, data } = rec;
     const parts = safeComponents(entry.name, entry.offset);
     if (parts.length === 0) {
-      dirs.push([dir, rec]); // "." itself: only its mode and times
+      dirs.push([{ path: dir, parts, ino: (await fs.lstat(dir)).ino }, rec]); // "." itself: only its mode and times
       continue;
     }
     // every parent must be a real directory inside `dir` (created here if missing)
@@ -70,27 +102,51 @@ export async function extractRecords(records: readonly CpioRecord[], dir: string
     const existing = await lstatOrUndefined(path);
     // the kernel's clean_path: an existing entry of another type is removed
     if (existing && !(existing.isDirectory() && type === S_IFDIR)) await fs.rm(path, { recursive: existing.isDirectory(), force: true });
+    // hard links, as the kernel's maybe_link: files and nodes, never folders or symlinks
     const key = `${entry.devMajor}:${entry.devMinor}:${entry.ino}:${type}`;
-    if (type !== S_IFDIR && entry.nlink >= 2) {
+    const linked = type !== S_IFDIR && type !== S_IFLNK && entry.nlink >= 2;
+    if (linked) {
       const first = links.get(key);
-      if (first !== undefined) {
-        await fs.link(first, path);
-        if (data.length) await fs.writeFile(path, data); // data on a later link replaces it, as the kernel
+      if (first !== undefined && (await stillMade(dir, first))) {
+        await fs.link(first.path, path);
+        if (data.length) {
+          // data on a later link replaces it, as the kernel; the link is to the file checked above
+          const fh = await fs.open(path, LINKED_FILE);
+          try {
+            await fh.writeFile(data);
+          } finally {
+            await fh.close();
+          }
+        }
         continue;
       }
-      links.set(key, path);
     }
     switch (type) {
       case S_IFDIR:
         if (!existing?.isDirectory()) await fs.mkdir(path, { mode: 0o700 });
-        dirs.push([path, rec]);
+        dirs.push([{ path, parts, ino: (await fs.lstat(path)).ino }, rec]);
         continue;
-      case S_IFREG:
-        await fs.writeFile(path, data, { mode: 0o600 });
-        break;
+      case S_IFREG: {
+        const fh = await fs.open(path, NEW_FILE, 0o600);
+        try {
+          await fh.writeFile(data);
+          if (owner) await fh.chown(entry.uid, entry.gid).catch(() => {});
+          await fh.chmod(entry.mode & 0o7777);
+          await fh.utimes(entry.mtime, entry.mtime);
+          if (linked) links.set(key, { path, parts, ino: (await fh.stat()).ino });
+        } finally {
+          await fh.close();
+        }
+        continue;
+      }
       case S_IFLNK: {
         const end = data.indexOf(0);
-        await fs.symlink(Buffer.from(end < 0 ? data : data.subarray(0, end)).toString(), path);
+        const target = Buffer.from(end < 0 ? data : data.subarray(0, end)).toString();
+        if (target === '') {
+          warn(entry.name, 'a symlink with an empty target cannot be created');
+          continue;
+        }
+        await fs.symlink(target, path);
         if (owner) await fs.lchown(path, entry.uid, entry.gid).catch(() => {});
         continue;
       }
@@ -112,16 +168,21 @@ export async function extractRecords(records: readonly CpioRecord[], dir: string
         warn(entry.name, `unknown file type 0${type.toString(8)}`);
         continue;
     }
+    // a node just made by mknod, inside the checked parents
+    const st = await fs.lstat(path);
+    if (st.isSymbolicLink()) continue;
+    if (linked) links.set(key, { path, parts, ino: st.ino });
     if (owner) await fs.chown(path, entry.uid, entry.gid).catch(() => {});
     await fs.chmod(path, entry.mode & 0o7777);
     await fs.utimes(path, entry.mtime, entry.mtime);
   }
-  // directories last, deepest first, so that read-only modes do not stop their own extraction
-  for (const [path, { entry }] of dirs.reverse()) {
-    if (!isDir(entry.mode)) continue;
-    if (owner) await fs.chown(path, entry.uid, entry.gid).catch(() => {});
-    await fs.chmod(path, entry.mode & 0o7777);
-    await fs.utimes(path, entry.mtime, entry.mtime);
+  // directories last, deepest first, so that read-only modes do not stop their own extraction;
+  // one a later entry replaced (by a file, or by a symlink to anywhere) is left alone
+  for (const [made, { entry }] of dirs.reverse()) {
+    if (!isDir(entry.mode) || !(await stillMade(dir, made))) continue;
+    if (owner) await fs.chown(made.path, entry.uid, entry.gid).catch(() => {});
+    await fs.chmod(made.path, entry.mode & 0o7777);
+    await fs.utimes(made.path, entry.mtime, entry.mtime);
   }
 }
 

@@ -127,6 +127,53 @@ file /init \${SRC}/tree/init 755 0 0 /init2
     assert.ok(!existsSync(join(tmp, 'escape')) && !existsSync('/etc/escape'));
   });
 
+  it('extract changes nothing outside through entries that a later one replaced with a symlink', () => {
+    const out = join(tmp, 'outside');
+    rmSync(out, { recursive: true, force: true });
+    mkdirSync(join(out, 'dir'), { recursive: true });
+    mkdirSync(join(out, 'secret'));
+    writeFileSync(join(out, 'victim'), 'original');
+    writeFileSync(join(out, 'secret/f'), 'secret');
+    utimesSync(join(out, 'dir'), 1000, 1000);
+    const before = () => ['dir', 'secret', 'secret/f', 'victim'].map((f) => {
+      const st = lstatSync(join(out, f));
+      return [f, st.mode, st.nlink, st.mtimeMs, st.isFile() ? readFileSync(join(out, f), 'utf8') : ''];
+    });
+    const was = before();
+    const te = (t: string) => new TextEncoder().encode(t);
+    const cases: [string, Parameters<typeof encodeCpio>[0]][] = [
+      // a symlink "hard-link group" whose second entry carries data: symlinks are never linked
+      ['symgroup', [{ name: 'l', mode: 0o120777, ino: 7, nlink: 2, data: te(join(out, 'made')) }, { name: 'm', mode: 0o120777, ino: 7, nlink: 2, data: te('text') }]],
+      // the first link of a group replaced by a symlink out, then a later link with data
+      ['relinked', [{ name: 'f', mode: 0o100644, ino: 9, nlink: 2 }, { name: 'f', mode: 0o120777, ino: 10, data: te(join(out, 'victim')) }, { name: 'g', mode: 0o100644, ino: 9, nlink: 2, data: te('new\n') }]],
+      // the folder above a group's first link replaced by a symlink out
+      ['dirswap', [{ name: 'd', mode: 0o40755, ino: 1 }, { name: 'd/f', mode: 0o100777, ino: 5, nlink: 2 }, { name: 'd', mode: 0o120777, ino: 2, data: te(join(out, 'secret')) }, { name: 'g', mode: 0o104777, ino: 5, nlink: 2, mtime: 1 }]],
+      // a folder replaced by a symlink out before its mode and times are set at the end
+      ['dirmode', [{ name: 'd', mode: 0o40777, ino: 1, mtime: 12345 }, { name: 'd', mode: 0o120777, ino: 2, data: te(join(out, 'dir')) }]],
+      // a folder replaced by a file before its mode and times are set at the end
+      ['dirfile', [{ name: 'a', mode: 0o40755, ino: 1 }, { name: 'a/b', mode: 0o40700, ino: 2 }, { name: 'a/b', mode: 0o100644, ino: 3, data: te('x') }]],
+    ];
+    for (const [name, items] of cases) {
+      writeFileSync(join(tmp, `${name}.cpio`), encodeCpio(items));
+      const r = run(['extract', `${name}.cpio`, `x-${name}`]);
+      assert.equal(r.code, 0, `${name}: ${r.err}`);
+    }
+    assert.deepEqual(before(), was);
+    assert.ok(!existsSync(join(out, 'made')));
+    assert.equal(readFileSync(join(tmp, 'x-relinked/g'), 'utf8'), 'new\n');
+    assert.equal(readlinkSync(join(tmp, 'x-symgroup/m')), 'text');
+    assert.equal(lstatSync(join(tmp, 'x-dirswap/g')).nlink, 1);
+    assert.equal(readFileSync(join(tmp, 'x-dirfile/a/b'), 'utf8'), 'x');
+  });
+
+  it('extract warns about a symlink with an empty target and goes on', () => {
+    writeFileSync(join(tmp, 'emptylink.cpio'), encodeCpio([{ name: 'l', mode: 0o120777, data: new Uint8Array(0) }, { name: 'f', mode: 0o100644, data: new Uint8Array(3) }]));
+    const r = run(['extract', 'emptylink.cpio', 'x-emptylink']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /l: .*empty target/);
+    assert.ok(!existsSync(join(tmp, 'x-emptylink/l')) && existsSync(join(tmp, 'x-emptylink/f')));
+  });
+
   it('bad input exits 1 with the offset in the message', () => {
     writeFileSync(join(tmp, 'junk'), 'this is not an initramfs');
     const r = run(['ls', 'junk']);
