@@ -1,6 +1,8 @@
 /**
  * Extraction to a host folder, as `unsquashfs -d DIR IMG [PATH]`, that never writes outside DIR:
- * names are single path components (the directory decoder rejects "", ".", "..", "/" and NUL),
+ * names are single path components (the directory decoder rejects "", ".", "..", "/" and NUL)
+ * and go to the host as the bytes they are (names need not be UTF-8: two that decode alike are
+ * still two files),
  * every parent is checked to be a real directory inside DIR (not a symlink planted before
  * extraction) before anything is written into it, and files, links and folders are created
  * exclusively (O_EXCL, no following), replacing whatever was in the way only after a refusal.
@@ -17,14 +19,14 @@
 import { spawn } from 'node:child_process';
 import {
   closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
-  mkdirSync, openSync, chmodSync, realpathSync, rmSync, symlinkSync, utimesSync, writeSync,
+  mkdirSync, mkdtempSync, openSync, chmodSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync,
 } from 'node:fs';
-import { mkdir, realpath } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
-import { sep } from 'node:path';
+import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
 import { DecodePool, nativeDecoder, WriteError, type BlockWriter } from './decode-pool.js';
 import { blockDiskSize, blockIsStored, decodeRdev } from './layout.js';
-import type { DataBlock, Squashfs } from './read.js';
+import type { DataBlock, Squashfs, WalkEntry } from './read.js';
 import type { SquashfsInode } from './inode.js';
 import type { Xattr } from './xattr.js';
 
@@ -79,15 +81,29 @@ function run(cmd: string, args: string[], input?: string): Promise<void> {
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
 
+/*
+ * Host paths are kept as byte strings (one char per byte, 'latin1'), so that a name goes to the
+ * host exactly as stored whatever its encoding; `b` gives the bytes to the fs calls, `shown` the
+ * text for messages.
+ */
+type HostPath = string;
+const b = (h: HostPath): Buffer => Buffer.from(h, 'latin1');
+const shown = (h: HostPath): string => b(h).toString();
+const hostName = (name: Uint8Array): HostPath => Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('latin1');
+const hostText = (text: string): HostPath => Buffer.from(text).toString('latin1');
+
+/** The largest xattr value Linux takes (XATTR_SIZE_MAX); also the most one file's set may hold here. */
+const XATTR_VALUE_MAX = 65536;
+
 /** Removes whatever is at `host`, except a real directory when `keepDir`. */
-function clear(host: string, keepDir: boolean): void {
-  const st = lstatSync(host, { throwIfNoEntry: false });
+function clear(host: HostPath, keepDir: boolean): void {
+  const st = lstatSync(b(host), { throwIfNoEntry: false });
   if (!st || (keepDir && st.isDirectory())) return;
-  rmSync(host, { recursive: true, force: true });
+  rmSync(b(host), { recursive: true, force: true });
 }
 
 /** Runs `make`; when something is in the way (EEXIST), removes it and runs `make` again. */
-function replacing<T>(host: string, make: () => T): T {
+function replacing<T>(host: HostPath, make: () => T): T {
   try {
     return make();
   } catch (e) {
@@ -214,16 +230,22 @@ class Extraction {
   readonly result: ExtractResult = { files: 0, dirs: 0, symlinks: 0, devices: 0, skipped: 0 };
   readonly owners: boolean;
   readonly warn: (message: string) => void;
-  top = '';
-  #base = '';
+  top: HostPath = '';
+  #base: HostPath = '';
   /**
    * Folders this run made or checked: their children need no further check (every host path is
    * written once, so nothing in this run replaces a checked folder with a link).
    */
-  readonly #checked = new Set<string>();
-  readonly #linked = new Map<number, string>();
-  readonly #dirs: { host: string; inode: SquashfsInode }[] = [];
-  readonly #xattrs: string[] = [];
+  readonly #checked = new Set<HostPath>();
+  readonly #linked = new Map<number, HostPath>();
+  readonly #dirs: { host: HostPath; inode: SquashfsInode }[] = [];
+  /** The folders being walked, outermost first: image path and host path. */
+  readonly #open: [string, HostPath][] = [];
+  /** The xattrs to restore at the end (`getfattr --dump` text), kept in a temporary file, not in memory. */
+  #restore: { dir: string; file: string; fd: number } | undefined;
+  /** A folder inside the output folder where nodes with names that are not text are made (removed at the end). */
+  #stage: string | undefined;
+  #nodes = 0;
   readonly #slots = new Slots(BLOCKS_IN_FLIGHT);
   #running = 0;
   #wake: (() => void) | undefined;
@@ -240,11 +262,12 @@ class Extraction {
 
   async run(dir: string): Promise<ExtractResult> {
     await mkdir(dir, { recursive: true });
-    this.top = await realpath(dir);
+    this.top = hostText(await realpath(dir));
     this.#base = this.top.endsWith(sep) ? this.top.slice(0, -1) : this.top;
     this.#checked.add(this.top);
     // the folders on the way to a subtree, made one at a time so none can be a planted link
-    const prefix = (this.o.path ?? '').split('/').filter((p) => p && p !== '.');
+    const prefix = (this.o.path ?? '').split('/').filter((p) => p && p !== '.').map(hostText);
+    if (prefix.includes('..')) throw Object.assign(new Error(`refusing unsafe name in ${this.o.path}`), { code: 'EPERM' });
     for (let i = 1; i < prefix.length; i++) {
       const host = this.#host(prefix.slice(0, i));
       this.#checkParent(host);
@@ -253,19 +276,19 @@ class Extraction {
     try {
       let first = true;
       walk: for await (const chunk of this.fs.walkChunks(this.o.path ?? '/', 256)) {
-        for (const { path, inode } of chunk) {
+        for (const entry of chunk) {
           if (this.#failure) break walk;
-          // the walk yields a folder before what is in it: past the first path, only the last part is new
-          const parts = first ? path.split('/').slice(1) : [path.slice(path.lastIndexOf('/') + 1)];
-          if (!(first && path === '/')) for (const part of parts) if (part === '..' || part === '.' || part === '') throw Object.assign(new Error(`refusing unsafe name in ${path}`), { code: 'EPERM' });
+          const host = first ? (prefix.length ? this.#host(prefix) : this.top) : this.#hostOf(entry);
           first = false;
+          const { inode } = entry;
+          if (inode.kind === 'dir') this.#open.push([entry.path, host]);
           let uid = 0, gid = 0;
           if (this.owners) {
             const ids = this.fs.idsNow();
             uid = ids?.[inode.uidIndex] ?? (await this.fs.uid(inode));
             gid = ids?.[inode.gidIndex] ?? (await this.fs.gid(inode));
           }
-          const wait = this.visit(path, inode, uid, gid);
+          const wait = this.visit(entry.path, host, inode, uid, gid);
           if (wait) await wait;
         }
       }
@@ -274,34 +297,58 @@ class Extraction {
     } finally {
       while (this.#running > 0) await new Promise<void>((r) => (this.#wake = r));
     }
-    if (this.#failure) throw this.#failure.error;
-    // directories last, deepest first, so adding entries does not change their times
-    for (const { host, inode } of this.#dirs.reverse()) {
-      if (this.owners) {
-        const st = this.fs.statNow(inode) ?? (await this.fs.stat(inode));
-        lchownSync(host, st.uid, st.gid);
+    try {
+      if (this.#failure) throw this.#failure.error;
+      // directories last, deepest first, so adding entries does not change their times
+      for (const { host, inode } of this.#dirs.reverse()) {
+        if (this.owners) {
+          const st = this.fs.statNow(inode) ?? (await this.fs.stat(inode));
+          lchownSync(b(host), st.uid, st.gid);
+        }
+        chmodSync(b(host), inode.mode);
+        utimesSync(b(host), inode.mtime, inode.mtime);
       }
-      chmodSync(host, inode.mode);
-      utimesSync(host, inode.mtime, inode.mtime);
-    }
-    if (this.#xattrs.length) {
-      try {
-        await run('setfattr', ['-h', '--restore=-'], this.#xattrs.join('\n') + '\n');
-      } catch (e) {
-        this.warn(`cannot set xattrs: ${(e as Error).message}`);
+      if (this.#restore) {
+        closeSync(this.#restore.fd);
+        this.#restore.fd = -1;
+        try {
+          await run('setfattr', ['-h', `--restore=${this.#restore.file}`]);
+        } catch (e) {
+          this.warn(`cannot set xattrs: ${(e as Error).message}`);
+        }
+      }
+    } finally {
+      if (this.#stage) rmSync(this.#stage, { recursive: true, force: true });
+      if (this.#restore) {
+        if (this.#restore.fd >= 0) closeSync(this.#restore.fd);
+        await rm(this.#restore.dir, { recursive: true, force: true });
       }
     }
     return this.result;
   }
 
-  /** Makes the entry at image path `path`; returns what to wait for before the next one, if anything. */
-  visit(path: string, inode: SquashfsInode, uid: number, gid: number): Promise<void> | undefined {
-    const host = path === '/' ? this.top : sep === '/' ? this.#base + path : this.#host(path.split('/').slice(1));
+  /**
+   * The host path of a walk entry: its folder's (the walk yields a folder, then what is in it,
+   * depth first: the innermost open folder with the entry's parent path is its folder) and its
+   * name's bytes.
+   */
+  #hostOf({ path, name }: WalkEntry): HostPath {
+    const parent = path.slice(0, path.lastIndexOf('/')) || '/';
+    while (this.#open.length > 0 && this.#open[this.#open.length - 1]![0] !== parent) this.#open.pop();
+    const dir = this.#open[this.#open.length - 1];
+    const text = hostName(name);
+    if (!dir || text === '' || text === '.' || text === '..' || text.includes('/') || text.includes('\0'))
+      throw Object.assign(new Error(`refusing unsafe name in ${path}`), { code: 'EPERM' });
+    return (dir[1] === sep ? '' : dir[1]) + sep + text;
+  }
+
+  /** Makes the entry at image path `path` (host path `host`); returns what to wait for before the next one, if anything. */
+  visit(path: string, host: HostPath, inode: SquashfsInode, uid: number, gid: number): Promise<void> | undefined {
     if (host !== this.top) this.#checkParent(host);
     if (inode.kind !== 'dir' && inode.nlink > 1) {
       const first = this.#linked.get(inode.inodeNumber);
       if (first) {
-        replacing(host, () => linkSync(first, host));
+        replacing(host, () => linkSync(b(first), b(host)));
         return;
       }
       this.#linked.set(inode.inodeNumber, host);
@@ -318,7 +365,12 @@ class Extraction {
         this.result.files++;
         break;
       case 'symlink':
-        replacing(host, () => symlinkSync(Buffer.from(inode.target!) as unknown as string, host));
+        if (inode.target!.length === 0) {
+          this.warn(`${path}: a symlink with an empty target cannot be created, skipped`);
+          this.result.skipped++;
+          return;
+        }
+        replacing(host, () => symlinkSync(Buffer.from(inode.target!), b(host)));
         this.#finish(host, inode, uid, gid);
         this.result.symlinks++;
         break;
@@ -331,9 +383,16 @@ class Extraction {
           return;
         }
         const { major, minor } = decodeRdev(inode.rdev);
-        const args = inode.kind === 'fifo' ? ['-m', '600', host] : ['-m', '600', host, inode.kind === 'blockdev' ? 'b' : 'c', String(major), String(minor)];
+        // a command line is text: a path that is not UTF-8 gets its node made under a text name
+        // in a folder of our own inside the output folder, then renamed into place
+        const direct = Buffer.from(shown(host)).equals(b(host));
+        const made = direct ? shown(host) : join(this.#staging(), `node${this.#nodes++}`);
+        const args = inode.kind === 'fifo' ? ['-m', '600', made] : ['-m', '600', made, inode.kind === 'blockdev' ? 'b' : 'c', String(major), String(minor)];
         clear(host, false);
-        wait = run(inode.kind === 'fifo' ? 'mkfifo' : 'mknod', args).then(() => this.#finish(host, inode, uid, gid));
+        wait = run(inode.kind === 'fifo' ? 'mkfifo' : 'mknod', args).then(() => {
+          if (!direct) renameSync(made, b(host));
+          this.#finish(host, inode, uid, gid);
+        });
         if (inode.kind !== 'fifo') this.result.devices++;
         break;
       }
@@ -343,16 +402,37 @@ class Extraction {
         return;
     }
     if (this.o.xattrs === false || inode.xattr === undefined) return wait;
-    const dump = (xs: Xattr[]) => void this.#xattrs.push(`# file: ${escapeName(host)}`, ...xs.map((x) => `${x.name}=0x${Buffer.from(x.value).toString('hex')}`), '');
-    return (wait ?? Promise.resolve()).then(() => this.fs.xattrs(inode)).then(dump);
+    return (wait ?? Promise.resolve()).then(() => this.fs.xattrs(inode)).then((xs) => this.#dump(path, host, xs));
+  }
+
+  /**
+   * Adds a file's xattrs to what is restored at the end (after every file's data, owner and mode,
+   * which would clear security.capability). A set larger than Linux takes for one value is
+   * skipped with a warning: no file system stores it, and copies of it must not fill the disk.
+   */
+  async #dump(path: string, host: HostPath, xs: readonly Xattr[]): Promise<void> {
+    if (xs.length === 0) return;
+    const size = xs.reduce((n, x) => n + x.name.length + x.value.length, 0);
+    if (size > XATTR_VALUE_MAX) {
+      this.warn(`${path}: ${size} bytes of xattrs (more than ${XATTR_VALUE_MAX}), not set`);
+      return;
+    }
+    if (!this.#restore) {
+      const dir = await mkdtemp(join(tmpdir(), 'imgkit-xattrs-'));
+      const file = join(dir, 'restore');
+      this.#restore = { dir, file, fd: openSync(file, CREATE, 0o600) };
+    }
+    const text = [`# file: ${escapeName(host)}`, ...xs.map((x) => `${x.name}=0x${Buffer.from(x.value).toString('hex')}`), '', ''].join('\n');
+    const bytes = Buffer.from(text, 'latin1');
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.#restore.fd, bytes, done, bytes.length - done);
   }
 
   /** A regular file: made now, its data written now when it is in memory, else in the background. */
   #file(host: string, inode: SquashfsInode, uid: number, gid: number): Promise<void> | undefined {
     const blocks = this.fs.dataBlocks(inode);
     const tail = blocks.length === 0 ? this.fs.tailNow(inode) : undefined;
-    const fd = replacing(host, () => openSync(host, CREATE, 0o600));
-    if (tail === undefined) return this.#background(this.#writeFile(fd, inode, blocks, uid, gid));
+    const fd = replacing(host, () => openSync(b(host), CREATE, 0o600));
+    if (tail === undefined) return this.#background(this.#writeFile(host, fd, inode, blocks, uid, gid));
     try {
       writeAll(fd, tail, 0);
       this.#finishFile(fd, inode, false, uid, gid);
@@ -361,14 +441,24 @@ class Extraction {
     }
   }
 
-  async #writeFile(fd: number, inode: SquashfsInode, blocks: readonly DataBlock[], uid: number, gid: number): Promise<void> {
+  /** Writes a file's data; a file whose data could not be read or written is removed, not left part-written. */
+  async #writeFile(host: HostPath, fd: number, inode: SquashfsInode, blocks: readonly DataBlock[], uid: number, gid: number): Promise<void> {
+    let done = false;
     try {
       const holes = blocks.length > 0 && (await writeBlocks(this.fs, this.pool, fd, blocks, this.#slots));
       const tail = this.fs.tailNow(inode) ?? (await this.fs.readTail(inode));
       if (tail.length > 0) writeAll(fd, tail, inode.size - tail.length);
       this.#finishFile(fd, inode, holes, uid, gid);
+      done = true;
     } finally {
       closeSync(fd);
+      if (!done) {
+        try {
+          unlinkSync(b(host));
+        } catch {
+          // gone already: nothing is left to remove
+        }
+      }
     }
   }
 
@@ -402,36 +492,40 @@ class Extraction {
   }
 
   /** Owner, mode (not of a link) and times of anything but a regular file or a folder, once it is made. */
-  #finish(host: string, inode: SquashfsInode, uid: number, gid: number): void {
-    if (this.owners) lchownSync(host, uid, gid);
-    if (inode.kind !== 'symlink') chmodSync(host, inode.mode);
-    lutimesSync(host, inode.mtime, inode.mtime);
+  #finish(host: HostPath, inode: SquashfsInode, uid: number, gid: number): void {
+    if (this.owners) lchownSync(b(host), uid, gid);
+    if (inode.kind !== 'symlink') chmodSync(b(host), inode.mode);
+    lutimesSync(b(host), inode.mtime, inode.mtime);
   }
 
-  #host(parts: readonly string[]): string {
+  #staging(): string {
+    return (this.#stage ??= mkdtempSync(join(shown(this.top), '.imgkit-nodes-')));
+  }
+
+  #host(parts: readonly HostPath[]): HostPath {
     return parts.length === 0 ? this.top : this.#base + sep + parts.join(sep);
   }
 
   /** Refuses a parent that is not a real directory below `top`. */
-  #checkParent(host: string): void {
+  #checkParent(host: HostPath): void {
     const parent = host.slice(0, host.lastIndexOf(sep)) || sep;
     if (this.#checked.has(parent)) return;
-    const st = lstatSync(parent);
-    if (!st.isDirectory() || st.isSymbolicLink()) throw Object.assign(new Error(`refusing to write through ${parent}: not a directory`), { code: 'EPERM' });
-    const real = realpathSync.native(parent);
-    if (real !== this.top && !real.startsWith(this.top + sep)) throw Object.assign(new Error(`refusing to write outside ${this.top}: ${parent} resolves to ${real}`), { code: 'EPERM' });
+    const st = lstatSync(b(parent));
+    if (!st.isDirectory() || st.isSymbolicLink()) throw Object.assign(new Error(`refusing to write through ${shown(parent)}: not a directory`), { code: 'EPERM' });
+    const real = realpathSync.native(b(parent), { encoding: 'buffer' }).toString('latin1');
+    if (real !== this.top && !real.startsWith(this.top + sep)) throw Object.assign(new Error(`refusing to write outside ${shown(this.top)}: ${shown(parent)} resolves to ${shown(real)}`), { code: 'EPERM' });
     this.#checked.add(parent);
   }
 
   /** A real directory at `host`: made, or kept when one is there already (anything else is replaced). */
-  #makeDir(host: string): void {
+  #makeDir(host: HostPath): void {
     try {
-      mkdirSync(host);
+      mkdirSync(b(host));
     } catch (e) {
       if (errno(e) !== 'EEXIST') throw e;
       clear(host, true);
       try {
-        mkdirSync(host);
+        mkdirSync(b(host));
       } catch (e2) {
         if (errno(e2) !== 'EEXIST') throw e2;
       }
@@ -440,5 +534,5 @@ class Extraction {
   }
 }
 
-/** getfattr --dump escaping for file names. */
-const escapeName = (s: string) => s.replace(/[\\\n\r]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+/** getfattr --dump escaping for file names (a byte string): backslash, line ends and every byte past ASCII as \ooo. */
+const escapeName = (s: HostPath) => s.replace(/[\\\n\r\x80-\xff]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);

@@ -8,12 +8,15 @@ import { nativeCodecs } from '../../src/codec/native.js';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError } from '../../src/bytes/errors.js';
 import { bytesAccess, fileAccess } from '../../src/bytes/random.js';
 import { extractSquashfs } from '../../src/squashfs/extract.js';
 import { openSquashfs, type OpenOptions, type Squashfs } from '../../src/squashfs/read.js';
+import { memorySink } from '../../src/bytes/sink.js';
+import { writeSquashfs } from '../../src/squashfs/write.js';
+import type { SourceInode } from '../../src/squashfs/tree.js';
 import { blockDiskSize } from '../../src/squashfs/layout.js';
 import { requireTools, skipWithout, tempDir } from '../helpers.js';
 import { seeded, TIME } from './fixture.js';
@@ -212,7 +215,90 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
       );
       assert.ok(e instanceof FormatError, `${how}: ${String(e)}`);
       errors.push([e.code, e.message]);
+      assert.ok(!existsSync(join(tmp, `bad-out-${how}`, 'big')), `${how}: the file whose data failed is removed`);
     }
     for (const e of errors.slice(1)) assert.deepEqual(e, errors[0]);
+  });
+});
+
+/** A host tree as bytes: relative name bytes (hex) → kind, size, link target bytes (hex). */
+function rawTree(dir: Buffer, rel = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir, { encoding: 'buffer' })) {
+    const p = Buffer.concat([dir, Buffer.from('/'), name]);
+    const r = `${rel}/${name.toString('hex')}`;
+    const st = lstatSync(p);
+    out.push(`${r} ${st.isDirectory() ? 'd' : st.isSymbolicLink() ? `l ${readlinkSync(p, { encoding: 'buffer' }).toString('hex')}` : `f ${st.size}`}`);
+    if (st.isDirectory()) out.push(...rawTree(p, r));
+  }
+  return out.sort();
+}
+
+describe('squashfs: extraction never leaves the folder, whatever the names', { skip: skipWithout('mksquashfs', 'unsquashfs') }, () => {
+  let dir = '';
+  before(() => {
+    dir = tempDir('imgkit-sqfs-names-');
+  });
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  it('names that are not UTF-8 reach the host as their bytes: two that decode alike stay two, nothing outside changes', async () => {
+    const src = Buffer.from(join(dir, 'src'));
+    const outside = join(dir, 'outside');
+    mkdirSync(join(outside, 'sub'), { recursive: true });
+    utimesSync(join(outside, 'sub'), 1000, 1000);
+    utimesSync(outside, 1000, 1000);
+    mkdirSync(src);
+    const at = (...names: (string | number)[]) => Buffer.concat([src, ...names.map((n) => Buffer.concat([Buffer.from('/'), typeof n === 'number' ? Buffer.of(n) : Buffer.from(n)]))]);
+    // a folder 0xfe, then a symlink 0xff out of the folder (both decode to U+FFFD), a folder 0xfd
+    // with the same two inside it, a file named in Latin-1, a hard link pair
+    mkdirSync(at(0xfe), { mode: 0o700 });
+    writeFileSync(at(0xfe, 'x'), 'in fe');
+    symlinkSync(outside, at(0xff));
+    mkdirSync(at(0xfd));
+    mkdirSync(at(0xfd, 0xfe));
+    symlinkSync(outside, at(0xfd, 0xff));
+    writeFileSync(at('café'), 'utf-8');
+    writeFileSync(Buffer.concat([src, Buffer.from('/caf'), Buffer.of(0xe9)]), 'latin-1');
+    linkSync(Buffer.concat([src, Buffer.from('/caf'), Buffer.of(0xe9)]), at('hard'));
+    const img = join(dir, 'names.sqfs');
+    sh('mksquashfs', [src.toString(), img, '-noappend', '-quiet', '-no-progress', '-mkfs-time', String(TIME)]);
+    const ref = join(dir, 'ref');
+    sh('unsquashfs', ['-q', '-n', '-d', ref, img]);
+    const want = rawTree(Buffer.from(ref));
+    assert.ok(want.some((l) => l.startsWith('/fe ')) && want.some((l) => l.startsWith('/ff l')), 'the reference has both names');
+    const was = [statSync(outside), statSync(join(outside, 'sub'))].map((st) => [st.mode, st.mtimeMs]);
+    for (const [how, d] of DECODERS) {
+      const to = join(dir, `out-${how}`);
+      const fs = await open(img);
+      try {
+        await extractSquashfs(fs, to, d);
+      } finally {
+        await fs.close();
+      }
+      assert.deepEqual(rawTree(Buffer.from(to)), want, how);
+    }
+    assert.deepEqual([statSync(outside), statSync(join(outside, 'sub'))].map((st) => [st.mode, st.mtimeMs]), was);
+    assert.deepEqual(readdirSync(outside), ['sub']);
+  });
+
+  it('a symlink with an empty target and an xattr set larger than Linux takes are skipped with a warning', async () => {
+    const root: SourceInode = {
+      kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: TIME,
+      entries: [
+        { name: 'empty', inode: { kind: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: TIME, target: '' } },
+        { name: 'big', inode: { kind: 'file', mode: 0o644, uid: 0, gid: 0, mtime: TIME, content: Uint8Array.of(1), size: 1, xattrs: Array.from({ length: 20 }, (_, i) => ({ name: `user.a${String(i).padStart(2, '0')}`, value: new Uint8Array(4000) })) } },
+        { name: 'ok', inode: { kind: 'file', mode: 0o644, uid: 0, gid: 0, mtime: TIME, content: Uint8Array.of(2), size: 1 } },
+      ],
+    };
+    const sink = memorySink();
+    await writeSquashfs(sink, root, {});
+    const fs = await openSquashfs(bytesAccess(sink.bytes(), 'squashfs'));
+    const warnings: string[] = [];
+    const to = join(dir, 'skips');
+    const r = await extractSquashfs(fs, to, { onWarning: (m) => warnings.push(m) });
+    assert.equal(r.skipped, 1);
+    assert.ok(warnings.some((w) => /\/empty: .*empty target/.test(w)), warnings.join('\n'));
+    assert.ok(warnings.some((w) => /\/big: 80160 bytes of xattrs/.test(w)), warnings.join('\n'));
+    assert.deepEqual(readdirSync(to).sort(), ['big', 'ok']);
   });
 });
