@@ -5,8 +5,10 @@
  * libzstd's one-shot ZSTD_decompress needs an output buffer of the right size, and the binding
  * sizes it from the frame header. So frames are walked here first (RFC 8878 §3.1.1): that finds
  * truncation with an exact offset, splits concatenated and skippable frames, and bounds each
- * frame's output from its block headers (a compressed block holds at most 128 KiB) before anything
- * is allocated, so a header that claims 4 GiB on a 20-byte input is refused, not obeyed.
+ * frame's output from its block headers before anything is allocated: every block regenerates at
+ * most Block_Maximum_Size (the window, at most 128 KiB), and a raw or RLE block that claims more is
+ * refused, as libzstd refuses it. So the bound grows by at most 128 KiB per 3-byte block header,
+ * and a header that claims 4 GiB on a 20-byte input is refused, not obeyed.
  *
  *   frame     = magic 28 b5 2f fd, FHD, [window], [dict id], [content size], block…, [xxh64 & 0xffffffff]
  *   block     = u24le (last:1 | type:2 | size:21), payload
@@ -21,6 +23,7 @@ const MAGIC = 0xfd2f_b528;
 const SKIPPABLE_MASK = 0xffff_fff0;
 const SKIPPABLE = 0x184d_2a50;
 const BLOCK_MAX = 128 * 1024; // ZSTD_BLOCKSIZE_MAX
+const BLOCK_TYPES = ['raw', 'RLE', 'compressed', 'reserved'] as const;
 /** Output per frame (and input per encode) kept well inside the 2 GiB WebAssembly heap. */
 const WASM_MAX = 2 ** 30;
 
@@ -43,6 +46,8 @@ export interface FrameInfo {
   contentSize: number | undefined;
   /** Largest output the blocks can produce. */
   bound: number;
+  /** Output of the raw and RLE blocks alone: the frame decodes to at least this much. */
+  least: number;
 }
 
 /** Splits `input` into frames, checking every header and block length against the input. */
@@ -63,7 +68,7 @@ export function walk(input: Uint8Array): FrameInfo[] {
       const size = dv.getUint32(at + 4, true);
       need(at + 8, size, 'skippable frame');
       at += 8 + size;
-      frames.push({ start, end: at, skippable: true, contentSize: 0, bound: 0 });
+      frames.push({ start, end: at, skippable: true, contentSize: 0, bound: 0, least: 0 });
       continue;
     }
     if (magic !== MAGIC) throw codecError('zstd', 'BAD_MAGIC', at, `Cannot parse zstd frame: magic 0x${magic.toString(16)} is not 0xfd2fb528`);
@@ -95,6 +100,7 @@ export function walk(input: Uint8Array): FrameInfo[] {
     }
     const blockMax = Math.min(single ? (contentSize ?? 0) : window, BLOCK_MAX);
     let bound = 0;
+    let least = 0;
     for (let last = false; !last; ) {
       need(at, 3, 'block header');
       const h = input[at]! + input[at + 1]! * 256 + input[at + 2]! * 65536;
@@ -102,11 +108,15 @@ export function walk(input: Uint8Array): FrameInfo[] {
       const type = (h >> 1) & 3;
       const size = Math.floor(h / 8);
       if (type === 3) throw codecError('zstd', 'BAD_FIELD', at, 'Cannot parse zstd block header: block type 3 is reserved');
-      if (size > blockMax && type !== 1) throw codecError('zstd', 'BAD_FIELD', at, `Cannot parse zstd block header: size ${size} exceeds ${blockMax}`);
+      // Block_Size is the content size of a compressed block and the regenerated size of a raw or
+      // RLE block: both at most Block_Maximum_Size (RFC 8878 §3.1.1.2.3–4), as libzstd checks.
+      if (size > blockMax)
+        throw codecError('zstd', 'BAD_FIELD', at, `Cannot parse zstd block header: ${BLOCK_TYPES[type]} block size ${size} exceeds the block maximum of ${blockMax}`);
       at += 3;
       need(at, type === 1 ? 1 : size, 'block');
       at += type === 1 ? 1 : size;
       bound += type === 2 ? blockMax : size;
+      if (type !== 2) least += size;
     }
     if (fhd & 0x04) {
       need(at, 4, 'content checksum');
@@ -114,7 +124,9 @@ export function walk(input: Uint8Array): FrameInfo[] {
     }
     if (contentSize !== undefined && contentSize > bound)
       throw codecError('zstd', 'BAD_FIELD', start, `Cannot parse zstd frame: content size ${contentSize} exceeds what its blocks can hold (${bound})`);
-    frames.push({ start, end: at, skippable: false, contentSize, bound });
+    if (contentSize !== undefined && contentSize < least)
+      throw codecError('zstd', 'BAD_FIELD', start, `Cannot parse zstd frame: content size ${contentSize} is less than its raw and RLE blocks hold (${least})`);
+    frames.push({ start, end: at, skippable: false, contentSize, bound, least });
   } while (at < input.length);
   return frames;
 }
@@ -140,7 +152,8 @@ async function decode(input: Uint8Array, max: number): Promise<Uint8Array> {
   for (const f of frames) {
     if (f.skippable) continue;
     const room = Math.min(budget.left, WASM_MAX);
-    if (f.contentSize !== undefined && f.contentSize > room) throw budget.error(f.start);
+    // the content size, or else the raw and RLE blocks alone, already pass the budget: refuse before decoding
+    if ((f.contentSize ?? f.least) > room) throw budget.error(f.start);
     const cap = f.contentSize ?? Math.min(f.bound, room);
     let out: Uint8Array;
     try {

@@ -18,7 +18,7 @@ import { collect } from '../bytes/source.js';
 import { crc32 } from '../bytes/crc32.js';
 import { detectCompression, type CompressionId } from '../codec/detect.js';
 import { getCodec } from '../codec/registry.js';
-import type { EncodeOptions } from '../codec/types.js';
+import { maxOutputOf, type EncodeOptions } from '../codec/types.js';
 import { decodeCpio, type CpioRecord } from './read.js';
 import { pigz } from './pigz.js';
 
@@ -86,7 +86,11 @@ export interface Segment {
 }
 
 export interface WalkOptions {
-  /** Largest decompressed segment (default 1 GiB). */
+  /**
+   * Largest decompressed size of all the compressed segments together, in bytes (default 1 GiB, the
+   * codecs' `maxOutput`). The segment that would take the total past it is a `FormatError` with
+   * code `LIMIT` at that segment's offset, raised before the excess is allocated.
+   */
   maxOutput?: number;
   verifyChecksums?: boolean;
 }
@@ -109,6 +113,9 @@ export async function walkInitramfs(image: Uint8Array, opts: WalkOptions = {}): 
   let pos = 0;
   let alignBase = 0;
   const verifyChecksums = opts.verifyChecksums ?? true;
+  // one budget for the whole image: every decoded segment is kept (the records point into it)
+  const maxOutput = maxOutputOf(opts);
+  let decoded = 0;
   while (pos < image.length) {
     if (image[pos] === 0) {
       pos++;
@@ -126,13 +133,23 @@ export async function walkInitramfs(image: Uint8Array, opts: WalkOptions = {}): 
     if (!id || !method)
       throw new FormatError('initramfs', id ? 'UNSUPPORTED' : 'BAD_MAGIC', pos,
         id ? `Cannot unpack segment: ${id} is not an initramfs compression the kernel reads` : `Cannot unpack segment: invalid magic at start of compressed archive (${hex(image, pos)})`);
-    const { data, end } = await decodeSegment(image, pos, id, opts.maxOutput);
+    const { data, end } = await decodeSegment(image, pos, id, maxOutput - decoded).catch((e: unknown) => {
+      throw e instanceof FormatError && e.code === 'LIMIT' ? limitError(pos, method, e.detail, maxOutput, decoded, e) : e;
+    });
+    if (data.length > maxOutput - decoded) throw limitError(pos, method, `its output of ${data.length} bytes exceeds the ${maxOutput - decoded} left`, maxOutput, decoded);
+    decoded += data.length;
     const seg = decodeArchives(data, pos, verifyChecksums);
     segments.push({ offset: pos, size: end - pos, compression: method, rawSize: data.length, archives: seg.archives, records: seg.records });
     pos = end;
     alignBase = end;
   }
   return segments;
+}
+
+/** LIMIT for the compressed segment at `pos`, naming the budget the earlier segments used up. */
+function limitError(pos: number, method: InitramfsCompression, detail: string, max: number, decoded: number, cause?: FormatError): FormatError {
+  const shared = decoded > 0 ? ` (the ${decoded} bytes decoded from the segments before it count against maxOutput of ${max})` : '';
+  return new FormatError('initramfs', 'LIMIT', pos, `Cannot unpack ${method} segment: ${detail}${shared}`, cause && { cause });
 }
 
 const hex = (b: Uint8Array, at: number): string => Array.from(b.subarray(at, at + 4), (x) => x.toString(16).padStart(2, '0')).join(' ');
@@ -169,9 +186,9 @@ function decodeArchives(data: Uint8Array, segAt: number, verifyChecksums: boolea
  * streams, so the end is found per format: the xz stream footer; the lz4 legacy block chain;
  * for gzip and zstd, the codec reports the first byte after its last member or frame.
  */
-async function decodeSegment(image: Uint8Array, pos: number, id: CompressionId, maxOutput: number | undefined): Promise<{ data: Uint8Array; end: number }> {
+async function decodeSegment(image: Uint8Array, pos: number, id: CompressionId, maxOutput: number): Promise<{ data: Uint8Array; end: number }> {
   const codec = await getCodec(id);
-  const dopts = maxOutput === undefined ? {} : { maxOutput };
+  const dopts = { maxOutput };
   const rest = image.subarray(pos);
   const rebase = (e: unknown): unknown =>
     e instanceof FormatError ? new FormatError(e.format, e.code, pos + e.offset, e.detail, { cause: e }) : e;
@@ -192,8 +209,11 @@ async function decodeSegment(image: Uint8Array, pos: number, id: CompressionId, 
     end = e.offset;
     try {
       return { data: await codec.decode(rest.subarray(0, end), dopts), end: pos + end };
-    } catch {
-      throw rebase(e);
+    } catch (inner) {
+      // the stream did end there, and what it holds is too large or corrupt: say so; otherwise
+      // the first error, which says where the stream stopped making sense
+      const about = inner instanceof FormatError && (inner.code === 'LIMIT' || inner.code === 'BAD_CHECKSUM');
+      throw rebase(about ? inner : e);
     }
   }
 }

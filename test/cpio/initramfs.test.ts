@@ -116,3 +116,60 @@ describe('initramfs segments (kernel grammar)', () => {
     await assert.rejects(walkInitramfs(gz.subarray(0, gz.length - 20)), (e: unknown) => e instanceof FormatError && e.code === 'TRUNCATED');
   });
 });
+
+describe('initramfs output budget', () => {
+  /** One compressed archive holding a file of `n` zero bytes, and its decompressed size. */
+  const big = async (tag: string, n: number, m: InitramfsCompression) => {
+    const a = encodeCpio([{ name: tag, mode: 0o100644, data: new Uint8Array(n) }]);
+    return { bytes: await compressed(a, m), raw: a.length };
+  };
+  /** Compressed segments separated by trailer-only archives, and the offset of each compressed one. */
+  const image = (segs: readonly { bytes: Uint8Array }[]) => {
+    const parts: Uint8Array[] = [];
+    const offsets: number[] = [];
+    let at = 0;
+    for (const s of segs) {
+      if (parts.length > 0) {
+        const trailer = encodeCpio([]);
+        parts.push(trailer);
+        at += trailer.length;
+      }
+      offsets.push(at);
+      parts.push(s.bytes);
+      at += s.bytes.length;
+    }
+    return { img: concat(...parts), offsets };
+  };
+
+  it('maxOutput bounds the decompressed segments together; the segment that crosses it is LIMIT at its offset', async () => {
+    const segs = [await big('a', 150_000, 'zstd'), await big('b', 150_000, 'xz'), await big('c', 150_000, 'zstd'), await big('d', 150_000, 'gzip')];
+    const { img, offsets } = image(segs);
+    const raw = segs.map((s) => s.raw);
+    const sum = raw.reduce((a, b) => a + b, 0);
+    assert.ok(img.length < 8192, `${img.length} bytes`);
+
+    const all = await walkInitramfs(img, { maxOutput: sum });
+    assert.deepEqual(all.filter((s) => s.compression !== 'none').map((s) => [s.offset, s.rawSize]), offsets.map((o, i) => [o, raw[i]]));
+    assert.equal((await walkInitramfs(img)).length, all.length, 'the default limit (1 GiB) holds the whole image');
+
+    // each segment alone fits; together they cross the limit at the second, third or fourth
+    for (const [crossing, max] of [[1, raw[0]! + raw[1]! - 1], [2, raw[0]! + raw[1]! + raw[2]! - 1], [3, sum - 1], [0, raw[0]! - 1]] as const) {
+      await assert.rejects(walkInitramfs(img, { maxOutput: max }), (e: unknown) => {
+        assert.ok(e instanceof FormatError, String(e));
+        assert.equal(e.format, 'initramfs', e.message);
+        assert.equal(e.code, 'LIMIT', e.message);
+        assert.equal(e.offset, offsets[crossing], `${e.message}: expected the segment at ${offsets[crossing]}`);
+        if (crossing > 0) assert.match(e.message, /bytes decoded from the segments before it count against maxOutput/);
+        return true;
+      });
+    }
+  });
+
+  it('an image of many segments that each fit is refused once their sum passes the limit', async () => {
+    const seg = await big('z', 1 << 20, 'zstd'); // 1 MiB in a few hundred bytes
+    const { img, offsets } = image(Array.from({ length: 6 }, () => seg));
+    await assert.rejects(walkInitramfs(img, { maxOutput: 4 * seg.raw + 100 }), (e: unknown) => e instanceof FormatError && e.code === 'LIMIT' && e.offset === offsets[4]);
+    assert.equal((await walkInitramfs(img, { maxOutput: 6 * seg.raw })).filter((s) => s.compression === 'zstd').length, 6);
+    await assert.rejects(walkInitramfs(img, { maxOutput: -1 }), RangeError);
+  });
+});
