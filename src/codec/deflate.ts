@@ -5,7 +5,9 @@
  *
  * Trailing bytes: gzip members may be concatenated (RFC 1952 §2.2; `gzip -d` and the kernel's
  * initramfs unpacker accept that). After the last member or zlib stream only zero bytes may follow
- * (block padding); anything else is BAD_FIELD. Both backends and any chunking give the same answer.
+ * (block padding); anything else is BAD_FIELD at the first byte past the stream, also when it is
+ * not a gzip member at all (zlib reads it as the next member's header: the members are walked
+ * again to find where they end). Both backends and any chunking give the same answer.
  */
 import { FormatError } from '../bytes/errors.js';
 import { collect, concat } from '../bytes/source.js';
@@ -69,6 +71,32 @@ function checkTail(wrapper: Wrapper, input: Uint8Array, end: number): void {
 const trailingError = (wrapper: Wrapper, at: number): FormatError =>
   codecError(wrapper, 'BAD_FIELD', at, 'Cannot decode deflate stream: non-zero bytes follow the end of the stream');
 
+/**
+ * Where a run of gzip members ends, when what follows it is neither another member nor zeros, or
+ * undefined (a member is bad in itself, or nothing follows): `rawConsumed` gives how many bytes
+ * the DEFLATE data at the start of its argument takes, or undefined when it does not decode.
+ */
+function membersEnd(input: Uint8Array, rawConsumed: (deflate: Uint8Array) => number | undefined): number | undefined {
+  let at = 0;
+  while (input[at] === 0x1f && input[at + 1] === 0x8b && input[at + 2] === 8) {
+    const flg = input[at + 3]!;
+    let p = at + 10;
+    if (flg & 4) p += 2 + (input[p] ?? 0) + (input[p + 1] ?? 0) * 256; // FEXTRA
+    for (const bit of [8, 16]) {
+      if (!(flg & bit)) continue; // FNAME, FCOMMENT: zero-terminated
+      const z = input.indexOf(0, p);
+      if (z < 0) return undefined;
+      p = z + 1;
+    }
+    if (flg & 2) p += 2; // FHCRC
+    if (p >= input.length) return undefined;
+    const n = rawConsumed(input.subarray(p));
+    if (n === undefined) return undefined;
+    at = p + n + 8;
+  }
+  return at > 0 && at < input.length && input[at] !== 0 ? at : undefined;
+}
+
 type NodeZlib = typeof import('node:zlib');
 type NodeCall = (buf: Uint8Array, opts: object, cb: (err: Error | null, out: unknown) => void) => void;
 interface Engine {
@@ -86,6 +114,19 @@ function nodeBackend(zlib: NodeZlib, maxLength: number): DeflateBackend {
     info: true,
     ...(maxOutput <= 1 << 20 && { chunkSize: Math.max(maxOutput, 64) }),
   });
+  // the DEFLATE bytes one raw inflate takes (it stops at the final block and ignores what follows)
+  const rawConsumed = (maxOutput: number) => (d: Uint8Array): number | undefined => {
+    try {
+      return (zlib.inflateRawSync(d, { ...inflateOpts(maxOutput), chunkSize: 64 * 1024 }) as unknown as { engine: Engine }).engine.bytesWritten;
+    } catch {
+      return undefined;
+    }
+  };
+  const failed = (wrapper: Wrapper, input: Uint8Array, maxOutput: number, e: unknown): FormatError => {
+    const error = zlibError(wrapper, e, Math.max(0, input.length - trailer(wrapper)), input.length);
+    const end = wrapper === 'gzip' && (error.code === 'BAD_FIELD' || error.code === 'TRUNCATED') ? membersEnd(input, rawConsumed(maxOutput)) : undefined;
+    return end === undefined ? error : trailingError(wrapper, end);
+  };
   const inflated = (wrapper: Wrapper, input: Uint8Array, maxOutput: number, r: { buffer: Uint8Array; engine: Engine }): Uint8Array => {
     if (r.buffer.length > maxOutput) throw new Budget(wrapper, maxOutput).error();
     checkTail(wrapper, input, r.engine.bytesWritten);
@@ -98,7 +139,7 @@ function nodeBackend(zlib: NodeZlib, maxLength: number): DeflateBackend {
       try {
         r = (await call(wrapper === 'gzip' ? zlib.gunzip : zlib.inflate, input, inflateOpts(maxOutput))) as typeof r;
       } catch (e) {
-        throw zlibError(wrapper, e, Math.max(0, input.length - trailer(wrapper)), input.length);
+        throw failed(wrapper, input, maxOutput, e);
       }
       return inflated(wrapper, input, maxOutput, r);
     },
@@ -107,7 +148,7 @@ function nodeBackend(zlib: NodeZlib, maxLength: number): DeflateBackend {
       try {
         r = (wrapper === 'gzip' ? zlib.gunzipSync : zlib.inflateSync)(input, inflateOpts(maxOutput)) as unknown as typeof r;
       } catch (e) {
-        throw zlibError(wrapper, e, Math.max(0, input.length - trailer(wrapper)), input.length);
+        throw failed(wrapper, input, maxOutput, e);
       }
       return inflated(wrapper, input, maxOutput, r);
     },
@@ -148,6 +189,18 @@ function nodeBackend(zlib: NodeZlib, maxLength: number): DeflateBackend {
 export async function pakoBackend(): Promise<DeflateBackend> {
   const pako = await import('pako');
   const windowBits = (w: Wrapper): number => (w === 'gzip' ? 16 + 15 : 15);
+  // the DEFLATE bytes one raw inflate takes; its output is counted, not kept
+  const rawConsumed = (maxOutput: number) => (d: Uint8Array): number | undefined => {
+    const raw = new pako.Inflate({ raw: true });
+    const budget = new Budget('gzip', maxOutput);
+    raw.onData = (chunk) => budget.take(chunk.length);
+    try {
+      raw.push(d, true);
+    } catch {
+      return undefined;
+    }
+    return raw.err ? undefined : (raw as unknown as { strm?: { next_in?: number } }).strm?.next_in;
+  };
 
   function inflate(wrapper: Wrapper, input: Uint8Array, maxOutput: number): Uint8Array {
     const budget = new Budget(wrapper, maxOutput);
@@ -158,7 +211,11 @@ export async function pakoBackend(): Promise<DeflateBackend> {
       parts.push(chunk);
     };
     inf.push(input, true);
-    if (inf.err) throw zlibError(wrapper, { code: inf.err, message: inf.msg }, Math.max(0, input.length - trailer(wrapper)), input.length);
+    if (inf.err) {
+      const error = zlibError(wrapper, { code: inf.err, message: inf.msg }, Math.max(0, input.length - trailer(wrapper)), input.length);
+      const end = wrapper === 'gzip' && (error.code === 'BAD_FIELD' || error.code === 'TRUNCATED') ? membersEnd(input, rawConsumed(maxOutput)) : undefined;
+      throw end === undefined ? error : trailingError(wrapper, end);
+    }
     // pako stops at the end of a zlib stream and ignores the rest. The input went in as one push, so
     // next_in is what it consumed (total_in restarts with each gzip member).
     const consumed = (inf as unknown as { strm?: { next_in?: number } }).strm?.next_in;

@@ -75,6 +75,19 @@ describe('DEFLATE backends: node:zlib and the pako fallback agree', () => {
     });
   }
 
+  it('gzip: bytes after the members that are not a member fail at the first of them, in both backends', async () => {
+    const one = await node.deflate('gzip', sample(3000, 3), 6);
+    const two = await node.deflate('gzip', sample(500, 4), 9);
+    for (const [input, end] of [[Uint8Array.of(...one, ...new TextEncoder().encode('070701')), one.length], [Uint8Array.of(...one, ...two, 0x37), one.length + two.length]] as const) {
+      for (const b of [node, pako]) {
+        for (const run of [() => b.inflate('gzip', input, MAX), async () => b.inflateSync('gzip', input, MAX)]) {
+          const e = await run().then(() => undefined, (x: unknown) => x);
+          assert.ok(e instanceof FormatError && e.code === 'BAD_FIELD' && e.offset === end && /follow the end/.test(e.message), `${b.name}: ${String(e)}`);
+        }
+      }
+    }
+  });
+
   it('inflateSync gives what inflate gives: the same bytes, or a FormatError for the same input, in both backends', async () => {
     for (const w of wrappers) {
       const good = await node.deflate(w, sample(5000, 5), 6);

@@ -92,6 +92,13 @@ describe('initramfs segments (kernel grammar)', () => {
     assert.equal(segs[1]!.offset, archive('early', 1).length + 4);
   });
 
+  it('a gzip segment followed at once by an archive (no padding), two gzip members in a row, then an archive', async () => {
+    const img = concat(await compressed(archive('g'), 'gzip'), archive('plain', 1), await compressed(archive('h', 1), 'gzip'), await compressed(archive('i', 1), 'gzip'), archive('end', 1));
+    const segs = await walkInitramfs(img);
+    assert.deepEqual(segs.map((s) => s.compression), ['gzip', 'none', 'gzip', 'none']);
+    assert.deepEqual(names(segs), ['g', 'g/f0', 'g/f1', 'g/f2', 'plain', 'plain/f0', 'h', 'h/f0', 'i', 'i/f0', 'end', 'end/f0']);
+  });
+
   it('two archives in one compressed segment, zero padding between (flush_buffer)', async () => {
     const segs = await walkInitramfs(await compressed(concat(archive('a', 1), new Uint8Array(8), archive('b', 1)), 'gzip'));
     assert.equal(segs.length, 1);
