@@ -51,7 +51,7 @@ const text = (b: Uint8Array) => new TextDecoder('latin1').decode(b.subarray(0, b
 
 /** Whether a plausible flattened device tree header starts at `o`. */
 export function fdtAt(b: Uint8Array, o: number): number | undefined {
-  if (o + 40 > b.length || be32(b, o) !== FDT_MAGIC) return undefined;
+  if (o < 0 || o + 40 > b.length || be32(b, o) !== FDT_MAGIC) return undefined;
   const total = be32(b, o), size = be32(b, o + 4), offStruct = be32(b, o + 8), version = be32(b, o + 20);
   void total;
   if (size < 40 || o + size > b.length || offStruct >= size || version < 16 || version > 17) return undefined;
@@ -68,7 +68,8 @@ function describeBlob(head: Uint8Array, size: number, whole: Uint8Array | undefi
   }
   info.compression = detectCompression(body);
   if (!kernel) return info;
-  if (body.length >= 0x30 && le32(body, 0x24) === ZIMAGE_MAGIC) info.zImage = { size: le32(body, 0x2c) - le32(body, 0x28) };
+  // an ARM zImage header: start and end addresses; an end before the start is no length at all
+  if (body.length >= 0x30 && le32(body, 0x24) === ZIMAGE_MAGIC && le32(body, 0x2c) >= le32(body, 0x28)) info.zImage = { size: le32(body, 0x2c) - le32(body, 0x28) };
   if (whole) {
     const dtbs: { offset: number; size: number }[] = [];
     const base = info.mtk ? 512 : 0;

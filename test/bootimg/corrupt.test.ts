@@ -44,6 +44,19 @@ describe('bootimg corrupt input', () => {
     );
   });
 
+  it('a zImage header whose end address lies before its start is no zImage length, and inspect goes on', async () => {
+    const kernel = new Uint8Array(0x4000);
+    const dv = new DataView(kernel.buffer);
+    dv.setUint32(0x24, 0x016f2818, true);
+    for (const [start, end, want] of [[0x10000, 0x800, undefined], [0, 0x2000, 0x2000], [0, 0xffff_ffff, 0xffff_ffff]] as const) {
+      dv.setUint32(0x28, start, true);
+      dv.setUint32(0x2c, end, true);
+      const img = decodeBootImage(fixture('v2.img'));
+      const report = await inspectImage(decodeBootImage(encodeBootImage({ ...img, kernel } as typeof img)));
+      assert.equal(report.kernel?.zImage?.size, want);
+    }
+  });
+
   it('flips of the size and version words of real images never crash inspect either', async () => {
     const b = fixture('v2.img');
     const words = [0x08, 0x10, 0x18, 0x24, 0x28, 0x660, 0x664, 0x66c, 0x670];
