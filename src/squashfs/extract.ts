@@ -65,6 +65,8 @@ const isRoot = () => process.getuid?.() === 0;
 const FILES_IN_FLIGHT = 64;
 /** Data blocks being decoded or waiting to be written, over all files. */
 const BLOCKS_IN_FLIGHT = 8;
+/** Block-list entries of the files in flight past which the walk waits too (a few huge sparse files). */
+const BLOCKS_HELD = 1 << 22;
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_TRUNC | (constants.O_NOFOLLOW ?? 0);
 
@@ -157,41 +159,38 @@ async function putBlock(fs: Squashfs, pool: BlockWriter | undefined, fd: number,
 }
 
 /**
- * Writes a file's data blocks, keeping up to BLOCKS_IN_FLIGHT of them decoding at once. Waits for
- * a slot only while it holds none, so files never wait on each other in a cycle. Sparse blocks are
- * skipped, not written. Returns whether the file has holes (then its size is set at the end).
+ * Writes a file's data blocks (checked by `Squashfs.checkDataBlocks`), keeping up to
+ * BLOCKS_IN_FLIGHT of them decoding at once. Waits for a slot only while it holds none, so files
+ * never wait on each other in a cycle. The blocks are taken from the inode's list as they start,
+ * and sparse blocks are skipped, not written: a file that is mostly holes costs a step per hole.
+ * Returns whether the file has holes (then its size is set at the end).
  */
-async function writeBlocks(fs: Squashfs, pool: BlockWriter | undefined, fd: number, blocks: readonly DataBlock[], slots: Slots): Promise<boolean> {
+async function writeBlocks(fs: Squashfs, pool: BlockWriter | undefined, fd: number, inode: SquashfsInode, slots: Slots): Promise<boolean> {
+  const bs = fs.superblock.blockSize, words = inode.blocks, n = words.length;
   const queue: Promise<boolean>[] = []; // blocks started and not finished yet, in order
-  const starts: number[] = [];
-  let at = 0;
-  for (const b of blocks) {
-    starts.push(at);
-    at += b.size;
-  }
-  let next = 0;
+  let holes = false;
+  // the next block to start (never a hole) and where it lies in the image
+  let next = 0, pos = inode.startBlock;
   const skipHoles = () => {
-    while (next < blocks.length && blockDiskSize(blocks[next]!.word) === 0) next++;
+    for (; next < n && blockDiskSize(words[next]!) === 0; next++) holes = true;
   };
   const start = () => {
-    const k = next++;
-    const p = putBlock(fs, pool, fd, blocks[k]!, starts[k]!);
+    const word = words[next]!;
+    const p = putBlock(fs, pool, fd, { at: pos, word, size: Math.min(bs, inode.size - next * bs) }, next * bs);
     p.catch(() => {}); // awaited in turn below; one left behind by an error must not be an unhandled rejection
     queue.push(p);
+    pos += blockDiskSize(word);
+    next++;
+    skipHoles();
   };
-  let holes = false;
   try {
-    for (const b of blocks) {
-      if (blockDiskSize(b.word) === 0) {
-        holes = true;
-        continue;
-      }
+    skipHoles();
+    while (next < n || queue.length > 0) {
       if (queue.length === 0) {
         await slots.take();
-        skipHoles();
         start();
       }
-      for (skipHoles(); next < blocks.length && queue.length < BLOCKS_IN_FLIGHT && slots.tryTake(); skipHoles()) start();
+      while (next < n && queue.length < BLOCKS_IN_FLIGHT && slots.tryTake()) start();
       if (await queue.shift()!) holes = true;
       slots.give();
     }
@@ -248,6 +247,8 @@ class Extraction {
   #nodes = 0;
   readonly #slots = new Slots(BLOCKS_IN_FLIGHT);
   #running = 0;
+  /** Block-list entries of the files running (what their inodes hold in memory). */
+  #held = 0;
   #wake: (() => void) | undefined;
   #failure: { error: unknown } | undefined;
 
@@ -429,10 +430,10 @@ class Extraction {
 
   /** A regular file: made now, its data written now when it is in memory, else in the background. */
   #file(host: string, inode: SquashfsInode, uid: number, gid: number): Promise<void> | undefined {
-    const blocks = this.fs.dataBlocks(inode);
-    const tail = blocks.length === 0 ? this.fs.tailNow(inode) : undefined;
+    this.fs.checkDataBlocks(inode);
+    const tail = inode.blocks.length === 0 ? this.fs.tailNow(inode) : undefined;
     const fd = replacing(host, () => openSync(b(host), CREATE, 0o600));
-    if (tail === undefined) return this.#background(this.#writeFile(host, fd, inode, blocks, uid, gid));
+    if (tail === undefined) return this.#background(this.#writeFile(host, fd, inode, uid, gid), inode.blocks.length);
     try {
       writeAll(fd, tail, 0);
       this.#finishFile(fd, inode, false, uid, gid);
@@ -442,10 +443,10 @@ class Extraction {
   }
 
   /** Writes a file's data; a file whose data could not be read or written is removed, not left part-written. */
-  async #writeFile(host: HostPath, fd: number, inode: SquashfsInode, blocks: readonly DataBlock[], uid: number, gid: number): Promise<void> {
+  async #writeFile(host: HostPath, fd: number, inode: SquashfsInode, uid: number, gid: number): Promise<void> {
     let done = false;
     try {
-      const holes = blocks.length > 0 && (await writeBlocks(this.fs, this.pool, fd, blocks, this.#slots));
+      const holes = inode.blocks.length > 0 && (await writeBlocks(this.fs, this.pool, fd, inode, this.#slots));
       const tail = this.fs.tailNow(inode) ?? (await this.fs.readTail(inode));
       if (tail.length > 0) writeAll(fd, tail, inode.size - tail.length);
       this.#finishFile(fd, inode, holes, uid, gid);
@@ -462,25 +463,27 @@ class Extraction {
     }
   }
 
-  /** Runs `job` in the background; returns what to wait for when FILES_IN_FLIGHT are running. */
-  #background(job: Promise<void>): Promise<void> | undefined {
+  /**
+   * Runs `job` (for a file of `blocks` blocks) in the background; returns what to wait for when
+   * FILES_IN_FLIGHT are running, or when the block lists of those running pass BLOCKS_HELD.
+   */
+  #background(job: Promise<void>, blocks: number): Promise<void> | undefined {
     this.#running++;
-    job.then(
-      () => this.#settled(),
-      (error: unknown) => {
-        this.#failure ??= { error };
-        this.#settled();
-      },
-    );
-    if (this.#running < FILES_IN_FLIGHT) return;
+    this.#held += blocks;
+    const settled = () => {
+      this.#running--;
+      this.#held -= blocks;
+      this.#wake?.();
+    };
+    job.then(settled, (error: unknown) => {
+      this.#failure ??= { error };
+      settled();
+    });
+    const busy = () => this.#running >= FILES_IN_FLIGHT || this.#held > BLOCKS_HELD;
+    if (!busy()) return;
     return (async () => {
-      while (this.#running >= FILES_IN_FLIGHT && !this.#failure) await new Promise<void>((r) => (this.#wake = r));
+      while (busy() && !this.#failure) await new Promise<void>((r) => (this.#wake = r));
     })();
-  }
-
-  #settled(): void {
-    this.#running--;
-    this.#wake?.();
   }
 
   /** Owner, mode and times of a regular file, once its data is written (chown first: it clears setuid). */

@@ -56,6 +56,12 @@ export interface SquashfsInode {
 
 export const BASE_SIZE = 16;
 
+/**
+ * Block lists at least this long are kept decoded, or remembered as checked, for the next name of
+ * their inode; a shorter one is read again faster than it is kept.
+ */
+export const LONG_BLOCK_LIST = 256;
+
 const opt = (v: number, none: number): number | undefined => (v === none ? undefined : v);
 
 function u64(dv: DataView, p: number, what: string, at: number): number {
@@ -178,6 +184,38 @@ export async function decodeInode(meta: MetaReader, start: number, end: number, 
       if (!(e instanceof MetaMiss)) throw e;
       await s.load(e);
     }
+  }
+}
+
+/**
+ * Decoded inodes by reference (as `refToNumber` gives it), so that the names of one inode (hard
+ * links, or a hostile image's thousand names for one huge file) decode and check its block list
+ * once. Emptied when it would pass `maxEntries` inodes or `maxBlocks` block-list entries held
+ * together, then takes the newest whatever its size: cheaper than evicting one at a time (every
+ * operation on a Map slows down while it is emptied from the front).
+ */
+export class InodeCache {
+  readonly #map = new Map<number, SquashfsInode>();
+  #blocks = 0;
+  constructor(
+    readonly maxEntries: number,
+    readonly maxBlocks: number,
+  ) {}
+
+  get(key: number): SquashfsInode | undefined {
+    return this.#map.get(key);
+  }
+
+  /** Keeps `i` under `key`; returns it. */
+  set(key: number, i: SquashfsInode): SquashfsInode {
+    this.#blocks -= this.#map.get(key)?.blocks.length ?? 0;
+    if (this.#map.size >= this.maxEntries || this.#blocks + i.blocks.length > this.maxBlocks) {
+      this.#map.clear();
+      this.#blocks = 0;
+    }
+    this.#map.set(key, i);
+    this.#blocks += i.blocks.length;
+    return i;
   }
 }
 

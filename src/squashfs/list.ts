@@ -10,7 +10,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { FormatError } from '../bytes/errors.js';
-import type { SquashfsInode } from './inode.js';
+import { LONG_BLOCK_LIST, type SquashfsInode } from './inode.js';
 import { blockCount, decodeRdev, DIR_COUNT, FORMAT, KIND_IFMT, KIND_TYPE, METADATA_SIZE, NAME_MAX, NO_FRAGMENT, NO_XATTR, SYMLINK_MAX, TYPE_KIND } from './layout.js';
 import type { Squashfs } from './read.js';
 import { inodeLine, listingHead, longListingChunks, modeString, utcMinute } from './text.js';
@@ -212,6 +212,8 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
     frames.push({ from, to: recTop, next: from, pathLen, path: pathBytes.slice(0, pathLen), startBlock });
   };
 
+  // long block lists found good, by inode position: the names of one inode check its list once
+  const listsChecked = new Set<number>();
   const f: Fields = { kind: 0, mode: 0, uidIndex: 0, gidIndex: 0, mtime: 0, size: 0, rdev: 0, targetAt: 0, targetLength: 0, startBlock: 0, offset: 0 };
   /** Reads the inode at `ref` into `f` with every check of the generic reader; false where it must judge. */
   const fastInode = (block: number, offset: number): boolean => {
@@ -282,6 +284,7 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
         if (hasFragment && fragment >= sb.fragments) return false;
         const count = blockCount(f.size, sb.blockSize, hasFragment);
         if (count * 4 > Math.ceil(inodeTableBytes / 3) * 8192 + 4 * 8192 || q + count * 4 > len) return false;
+        if (count >= LONG_BLOCK_LIST && listsChecked.has(at)) break;
         let pos = start;
         let stored = false;
         for (let i = 0; i < count; i++) {
@@ -293,6 +296,7 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
           if (w !== 0) stored = true;
         }
         if (stored && (start < fs.dataStart || pos > sb.inodeTableStart)) return false;
+        if (count >= LONG_BLOCK_LIST) listsChecked.add(at);
         break;
       }
       case 3:

@@ -10,7 +10,7 @@ import { blockCodec, decodeCompressorOptions, type BlockCodec, type CompressorOp
 import type { BlockDecoder } from './decode-pool.js';
 import { readDirectory, readDirectoryAt, type DirEntry } from './dir.js';
 import { decodeFragmentEntry, type FragmentEntry } from './fragment.js';
-import { decodeInode, decodeInodeAt, type SquashfsInode } from './inode.js';
+import { decodeInode, decodeInodeAt, InodeCache, LONG_BLOCK_LIST, type SquashfsInode } from './inode.js';
 import {
   blockDiskSize, blockIsStored, decodeRdev, EXPORT_ENTRY_SIZE, FLAG, FORMAT, FRAGMENT_ENTRY_SIZE, ID_ENTRY_SIZE, KIND_IFMT,
   META_UNCOMPRESSED, METADATA_SIZE, refFromNumber, refToNumber, SUPERBLOCK_SIZE, XATTR_ID_ENTRY_SIZE, type FileKind, type MetaRef,
@@ -72,10 +72,17 @@ export interface SquashfsStat {
 const td = new TextDecoder();
 const te = new TextEncoder();
 
+/** Decoded inodes kept by reference, and block-list entries they may hold together (32 MiB as numbers). */
+const INODE_CACHE = 4096;
+const INODE_CACHE_BLOCKS = 1 << 22;
+/** Block-list entries a walk chunk may hold (each inode counted once), past which it is handed over early. */
+const CHUNK_BLOCKS = 1 << 20;
+
 /** An open image. Methods take image paths ("/a/b", "a/b") or already-read inodes. */
 export class Squashfs {
   readonly meta: MetaReader;
-  readonly #inodes = new Map<number, Promise<SquashfsInode>>();
+  readonly #inodes = new InodeCache(INODE_CACHE, INODE_CACHE_BLOCKS);
+  readonly #loading = new Map<number, Promise<SquashfsInode>>();
   readonly #dirs = new Map<string, Promise<DirEntry[]>>();
   readonly #frags = new Map<number, Promise<Uint8Array> | Uint8Array>();
   readonly #fragCacheSize: number;
@@ -203,26 +210,37 @@ export class Squashfs {
     }
   }
 
-  /** The inode at `ref`, cached. */
+  /**
+   * The inode at `ref`, cached: the names of one inode get one object, whose block list was
+   * decoded and checked once.
+   */
   inode(ref: MetaRef): Promise<SquashfsInode> {
     const key = refToNumber(ref);
-    let p = this.#inodes.get(key);
+    const hit = this.#inodes.get(key);
+    if (hit) return Promise.resolve(hit);
+    let p = this.#loading.get(key);
     if (!p) {
       const sb = this.superblock;
-      p = decodeInode(this.meta, sb.inodeTableStart, sb.directoryTableStart, ref, sb.blockSize).then((i) => this.#check(i));
-      if (this.#inodes.size > 4096) this.#inodes.clear();
-      this.#inodes.set(key, p);
+      p = decodeInode(this.meta, sb.inodeTableStart, sb.directoryTableStart, ref, sb.blockSize).then((i) => this.#inodes.set(key, this.#check(i)));
+      this.#loading.set(key, p);
+      const done = () => void this.#loading.delete(key);
+      p.then(done, done);
     }
     return p;
   }
 
   /**
-   * The inode at `ref` when its blocks are in memory (after {@link preload}), else undefined: then
-   * use {@link inode}. Bad inodes throw, as there.
+   * The inode at `ref` when it is cached or its blocks are in memory (after {@link preload}), else
+   * undefined: then use {@link inode}. Bad inodes throw, as there. Only inodes with long block
+   * lists are cached here: a walk's other inodes then die young, as its entries do.
    */
   inodeNow(ref: MetaRef): SquashfsInode | undefined {
+    const key = refToNumber(ref);
+    const hit = this.#inodes.get(key);
+    if (hit) return hit;
     try {
-      return this.#check(decodeInodeAt(this.#inodeSeq, ref, this.superblock.blockSize));
+      const i = this.#check(decodeInodeAt(this.#inodeSeq, ref, this.superblock.blockSize));
+      return i.blocks.length >= LONG_BLOCK_LIST ? this.#inodes.set(key, i) : i;
     } catch (e) {
       if (e instanceof MetaMiss) return undefined;
       throw e;
@@ -386,17 +404,21 @@ export class Squashfs {
    */
   async *createReadStream(p: string | SquashfsInode, o: { ahead?: number } = {}): AsyncGenerator<Uint8Array> {
     const i = await this.#resolve(p);
-    if (i.kind !== 'file') throw fsError('EISDIR', 'not a regular file');
-    const blocks = this.dataBlocks(i);
+    this.checkDataBlocks(i);
+    const bs = this.superblock.blockSize, words = i.blocks, n = words.length;
     const ahead = Math.max(0, Math.floor(o.ahead ?? 0));
     const queue: Promise<Uint8Array>[] = [];
-    let next = 0;
+    // the blocks are taken from the list as they are read, not made into objects all at once
+    let next = 0, at = i.startBlock;
     try {
-      for (let k = 0; k < blocks.length; k++) {
-        while (next < blocks.length && next <= k + ahead) {
-          const load = this.readBlock(blocks[next++]!);
+      for (let k = 0; k < n; k++) {
+        while (next < n && next <= k + ahead) {
+          const word = words[next]!;
+          const load = this.readBlock({ at, word, size: Math.min(bs, i.size - next * bs) });
           load.catch(() => {}); // reported when its turn comes
           queue.push(load);
+          at += blockDiskSize(word);
+          next++;
         }
         yield await queue.shift()!;
       }
@@ -409,24 +431,36 @@ export class Squashfs {
 
   /**
    * Where a regular file's data blocks lie, checked against its size. The bytes after them (if
-   * any) are the tail, in a fragment block: {@link readTail}.
+   * any) are the tail, in a fragment block: {@link readTail}. One object per block, holes too: a
+   * reader of large files takes them from `i.blocks` as it goes, after {@link checkDataBlocks}
+   * (block `k` lies where the disk sizes of the blocks before it end, and holds
+   * `min(blockSize, size - k × blockSize)` bytes).
    */
   dataBlocks(i: SquashfsInode): DataBlock[] {
-    if (i.kind !== 'file') throw fsError('EISDIR', 'not a regular file');
+    this.checkDataBlocks(i);
     const bs = this.superblock.blockSize;
     const out = new Array<DataBlock>(i.blocks.length);
     let pos = i.startBlock;
-    let done = 0;
     for (let k = 0; k < i.blocks.length; k++) {
       const word = i.blocks[k]!;
-      const size = Math.min(bs, i.size - done);
-      if (size <= 0) throw new FormatError(FORMAT, 'BAD_FIELD', pos, 'Cannot read file: more blocks than its size needs');
-      out[k] = { at: pos, word, size };
+      out[k] = { at: pos, word, size: Math.min(bs, i.size - k * bs) };
       pos += blockDiskSize(word);
-      done += size;
     }
-    if (i.fragment === undefined && done !== i.size) throw new FormatError(FORMAT, 'BAD_FIELD', pos, `Cannot read file: its blocks hold ${done} of ${i.size} bytes`);
     return out;
+  }
+
+  /**
+   * Checks a regular file's block count against its size, as {@link dataBlocks} does, in constant
+   * time: the blocks are read only to place an error.
+   */
+  checkDataBlocks(i: SquashfsInode): void {
+    if (i.kind !== 'file') throw fsError('EISDIR', 'not a regular file');
+    const bs = this.superblock.blockSize, n = i.blocks.length;
+    const needed = Math.ceil(i.size / bs);
+    const end = (k: number) => i.blocks.slice(0, k).reduce((pos, w) => pos + blockDiskSize(w), i.startBlock);
+    if (n > needed) throw new FormatError(FORMAT, 'BAD_FIELD', end(needed), 'Cannot read file: more blocks than its size needs');
+    const done = Math.min(i.size, n * bs);
+    if (i.fragment === undefined && done !== i.size) throw new FormatError(FORMAT, 'BAD_FIELD', end(n), `Cannot read file: its blocks hold ${done} of ${i.size} bytes`);
   }
 
   /** One data block, decoded (zeros for a sparse block). The result is the caller's. */
@@ -537,7 +571,9 @@ export class Squashfs {
 
   /**
    * As {@link walk}, in arrays of up to `max` entries: a caller that visits the whole tree waits
-   * once per array, not once per entry. An error comes after the entries before it.
+   * once per array, not once per entry. An array is handed over early when its files' block lists
+   * (each inode counted once) grow past about a million entries. An error comes after the entries
+   * before it.
    */
   async *walkChunks(from = '/', max = 1024): AsyncGenerator<WalkEntry[]> {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`Cannot walk: chunk size ${max} is not a positive integer`);
@@ -546,6 +582,10 @@ export class Squashfs {
     const seen = new Set<number>();
     const prefix = from.split('/').filter(Boolean).join('/');
     let out: WalkEntry[] = [{ path: prefix ? `/${prefix}` : '/', inode: start, name: te.encode(prefix.split('/').pop() ?? '') }];
+    // block-list entries `out` holds: a long list once however many names its inode has (they share
+    // its object), a short one per name
+    const held = new Set<SquashfsInode>([start]);
+    let blocks = start.blocks.length;
     seen.add(-1 - start.inodeNumber);
     // depth-first with an explicit stack: what is in memory is read without waiting on anything
     const stack: { dir: SquashfsInode; path: string; entries: DirEntry[]; next: number }[] = [];
@@ -555,9 +595,11 @@ export class Squashfs {
       stack.push({ dir, path, entries: this.readdirNow(dir) ?? (await this.#readdir(dir)), next: 0 });
     };
     try {
-      if (out.length >= max) {
+      if (out.length >= max || blocks > CHUNK_BLOCKS) {
         yield out;
         out = [];
+        held.clear();
+        blocks = 0;
       }
       if (start.kind === 'dir') await enter(start, prefix ? `/${prefix}/` : '/');
       while (stack.length > 0) {
@@ -580,9 +622,17 @@ export class Squashfs {
           throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart, `Cannot read ${f.path}${td.decode(e.name)}: the directory entry says ${e.kind}, the inode ${inode.kind}`);
         const path = f.path + td.decode(e.name);
         out.push({ path, inode, name: e.name });
-        if (out.length >= max) {
+        const k = inode.blocks.length;
+        if (k < LONG_BLOCK_LIST) blocks += k;
+        else if (!held.has(inode)) {
+          held.add(inode);
+          blocks += k;
+        }
+        if (out.length >= max || blocks > CHUNK_BLOCKS) {
           yield out;
           out = [];
+          held.clear();
+          blocks = 0;
         }
         if (inode.kind === 'dir') await enter(inode, path + '/');
       }

@@ -1,0 +1,246 @@
+/**
+ * Long block lists: a file's list of block size words (4 bytes per block: 16 GiB of holes in 4 KiB
+ * blocks is 16 MiB of zeros, a few KiB once compressed) is decoded and checked once per inode, not
+ * once per name of it, and is never made into objects per block. The writer's image: 1000 hard
+ * links to one 64 MiB file of holes, and a file of holes that ends in data; walk, both listings and
+ * extraction against each other and against unsquashfs. An image made here by hand: files of
+ * 512 MiB of holes, more block-list entries together than a walk chunk holds.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StreamPayload } from '../../src/bytes/payload.js';
+import { bytesAccess } from '../../src/bytes/random.js';
+import { memorySink } from '../../src/bytes/sink.js';
+import { blockCodec } from '../../src/squashfs/compressor.js';
+import { DirBuilder } from '../../src/squashfs/dir.js';
+import { extractSquashfs } from '../../src/squashfs/extract.js';
+import { encodeInode, type SquashfsInode } from '../../src/squashfs/inode.js';
+import { FLAG, INODE } from '../../src/squashfs/layout.js';
+import { listingBytes } from '../../src/squashfs/list.js';
+import { MetaWriter } from '../../src/squashfs/meta.js';
+import { openSquashfs, type OpenOptions, type Squashfs } from '../../src/squashfs/read.js';
+import { encodeSuperblock } from '../../src/squashfs/super.js';
+import { encodeLookupTable } from '../../src/squashfs/table.js';
+import { longListingChunks } from '../../src/squashfs/text.js';
+import type { SourceEntry, SourceInode } from '../../src/squashfs/tree.js';
+import { writeSquashfs } from '../../src/squashfs/write.js';
+import { requireTools, skipWithout, tempDir } from '../helpers.js';
+import { TIME } from './fixture.js';
+
+const BS = 4096;
+const LINKS = 1000;
+const SHARED_BLOCKS = (64 << 20) / BS;
+const td = new TextDecoder();
+const te = new TextEncoder();
+
+/** `size` bytes of zeros (holes in the image), then `tail`. */
+function holes(size: number, tail = new Uint8Array(0)): StreamPayload {
+  const zeros = new Uint8Array(1 << 20);
+  return {
+    size: size + tail.length,
+    async *chunks() {
+      for (let n = 0; n < size; n += zeros.length) yield zeros.subarray(0, Math.min(zeros.length, size - n));
+      if (tail.length) yield tail;
+    },
+  };
+}
+
+const file = (content: StreamPayload): SourceInode => ({ kind: 'file', mode: 0o644, uid: 0, gid: 0, mtime: TIME, content, size: content.size });
+const dir = (entries: SourceEntry[]): SourceInode => ({ kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: TIME, entries });
+
+async function image(): Promise<Uint8Array> {
+  const shared = file(holes(SHARED_BLOCKS * BS));
+  const tree = dir([
+    { name: 'shared', inode: dir(Array.from({ length: LINKS }, (_, i) => ({ name: `f${String(i).padStart(4, '0')}`, inode: shared }))) },
+    { name: 'tail', inode: file(holes(SHARED_BLOCKS * BS, new Uint8Array(5000).fill(7))) },
+  ]);
+  const sink = memorySink();
+  await writeSquashfs(sink, tree, { blockSize: BS, pad: false });
+  return sink.bytes();
+}
+
+/**
+ * A root holding `count` files of `blocks` holes each, gzip, made here: the writer makes an object
+ * per block of a file it is given as size words, and this many would take it seconds.
+ */
+async function holesImage(count: number, blocks: number): Promise<Uint8Array> {
+  const codec = blockCodec('gzip', {}, BS);
+  const inodes = new MetaWriter(codec, false), dirs = new MetaWriter(codec, false);
+  const listing = new DirBuilder();
+  const common = {
+    mode: 0o644, uidIndex: 0, gidIndex: 0, mtime: TIME, nlink: 1, xattr: undefined, startBlock: 0, offset: 0, size: 0, parent: 0, index: [],
+    fragment: undefined, fragmentOffset: 0, blocks: [], sparse: 0, target: undefined, rdev: 0,
+  };
+  const words = new Array<number>(blocks).fill(0);
+  for (let i = 1; i <= count; i++) {
+    const ref = await inodes.ref();
+    await inodes.append(encodeInode({ ...common, type: INODE.FILE, inodeNumber: i, size: blocks * BS, blocks: words }));
+    listing.add(te.encode(`g${i}`), 'file', ref, i, INODE.FILE);
+  }
+  const list = listing.finish();
+  const at = await dirs.ref();
+  await dirs.append(list);
+  const rootInode = await inodes.ref();
+  await inodes.append(encodeInode({ ...common, type: INODE.DIR, mode: 0o755, inodeNumber: count + 1, nlink: 2, startBlock: at.block, offset: at.offset, size: list.length + 3, parent: count + 2 }));
+  const it = await inodes.finish(), dt = await dirs.finish();
+  const inodeTableStart = 96, directoryTableStart = inodeTableStart + it.size;
+  const ids = await encodeLookupTable(new Uint8Array(4), directoryTableStart + dt.size, codec, false);
+  const bytesUsed = directoryTableStart + dt.size + ids.size;
+  const sb = encodeSuperblock({
+    inodes: count + 1, mkfsTime: TIME, blockSize: BS, blockLog: 12, fragments: 0, compression: 'gzip', flags: FLAG.NO_FRAGMENTS | FLAG.NO_XATTRS,
+    noIds: 1, major: 4, minor: 0, rootInode, bytesUsed, idTableStart: ids.indexAt, xattrIdTableStart: undefined, inodeTableStart,
+    directoryTableStart, fragmentTableStart: undefined, lookupTableStart: undefined,
+  });
+  return Buffer.concat([sb, ...it.blocks, ...dt.blocks, ...ids.chunks]);
+}
+
+/** Calls of DataView.prototype.getUint32 (how the readers take block size words) while `run` runs. */
+async function u32Reads(run: () => Promise<void>): Promise<number> {
+  const get = DataView.prototype.getUint32;
+  let calls = 0;
+  DataView.prototype.getUint32 = function (this: DataView, at: number, le?: boolean) {
+    calls++;
+    return get.call(this, at, le);
+  };
+  try {
+    await run();
+  } finally {
+    DataView.prototype.getUint32 = get;
+  }
+  return calls;
+}
+
+async function fastListing(fs: Squashfs, path: string, long: boolean): Promise<string> {
+  let out = '';
+  for await (const c of listingBytes(fs, path, 'squashfs-root', long)) out += td.decode(c);
+  return out;
+}
+
+async function genericListing(fs: Squashfs, path: string, long: boolean): Promise<string> {
+  let out = '';
+  for await (const lines of longListingChunks(fs, path, 'squashfs-root', long)) if (lines.length) out += lines.join('\n') + '\n';
+  return out;
+}
+
+/** Path, kind, size, link count and mode of everything under `root`, and what each file allocates. */
+function hostTree(root: string): { lines: string[]; allocated: Map<string, number> } {
+  const lines: string[] = [];
+  const allocated = new Map<string, number>();
+  const visit = (p: string, rel: string) => {
+    const st = lstatSync(p);
+    lines.push(`${rel} ${st.isDirectory() ? 'dir' : 'file'} ${st.isDirectory() ? '' : st.size} ${st.isDirectory() ? '' : st.nlink} ${(st.mode & 0o7777).toString(8)}`);
+    if (st.isDirectory()) for (const c of readdirSync(p).sort()) visit(join(p, c), `${rel}/${c}`);
+    else allocated.set(rel, st.blocks * 512);
+  };
+  visit(root, '');
+  return { lines, allocated };
+}
+
+const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+
+describe('squashfs: long block lists are read once per inode', () => {
+  let img: Uint8Array = new Uint8Array(0);
+  let tmp = '';
+  const open = (o: OpenOptions = {}) => openSquashfs(bytesAccess(img, 'squashfs'), o);
+  before(async () => {
+    img = await image();
+    tmp = tempDir('imgkit-sqfs-blocklist-');
+    writeFileSync(join(tmp, 'img.sqfs'), img);
+  });
+  after(() => tmp && rmSync(tmp, { recursive: true, force: true }));
+
+  it('the names of one inode walk as one object, its block list decoded once, preloaded or not', async () => {
+    for (const o of [{}, { maxTableBytes: 0 }]) {
+      const fs = await open(o);
+      const inodes = new Set();
+      let names = 0;
+      const reads = await u32Reads(async () => {
+        for await (const { path, inode } of fs.walk('/shared')) {
+          if (path === '/shared') continue;
+          names++;
+          inodes.add(inode);
+          assert.equal(inode.blocks.length, SHARED_BLOCKS);
+        }
+      });
+      assert.equal(names, LINKS);
+      assert.equal(inodes.size, 1, JSON.stringify(o));
+      assert.ok(reads < 2 * SHARED_BLOCKS + 100 * LINKS, `${reads} words read for ${LINKS} names of one ${SHARED_BLOCKS}-block list`);
+    }
+  });
+
+  it('a walk chunk holds about a million block-list entries, however many entries it may hold', async () => {
+    const count = 9, blocks = 131_200; // 512 MiB and a little more each: 8 of them pass 2^20 blocks
+    const fs = await openSquashfs(bytesAccess(await holesImage(count, blocks), 'squashfs'));
+    let chunks = 0, entries = 0;
+    for await (const chunk of fs.walkChunks('/', 4096)) {
+      chunks++;
+      entries += chunk.length;
+      // counted once per inode; the last entry is the one that took the chunk past the bound
+      const lists = new Set(chunk.slice(0, -1).map((e) => e.inode.blocks));
+      const held = [...lists].reduce((n, b) => n + b.length, 0);
+      assert.ok(held <= 1 << 20, `a chunk holds ${held} block-list entries before its last entry`);
+    }
+    assert.equal(entries, 1 + count);
+    assert.ok(chunks >= 2, `${chunks} chunks`);
+  });
+
+  it('ls and ls -l, without objects and by the generic walker, agree; the shared list is checked once', async () => {
+    const fs = await open();
+    for (const long of [true, false])
+      for (const path of ['/', 'shared']) assert.equal(await fastListing(fs, path, long), await genericListing(await open(), path, long), `${path} ${long}`);
+    let out = '';
+    const reads = await u32Reads(async () => void (out = await fastListing(await open(), 'shared', true)));
+    assert.equal(out.split('\n').length, LINKS + 3);
+    assert.ok(reads < 2 * SHARED_BLOCKS + 100 * LINKS, `${reads} words read for ${LINKS} names of one ${SHARED_BLOCKS}-block list`);
+  });
+
+  it('a block list that does not match the file size is refused where it always was, by every reader', async () => {
+    const fs = await open();
+    const tail = await fs.lookup('tail');
+    const n = tail.blocks.length, data = tail.blocks.reduce((sum, w) => sum + (w & 0xff_ffff), 0);
+    assert.ok(n > SHARED_BLOCKS && data > 0);
+    const cases: [SquashfsInode, number, string][] = [
+      [{ ...tail, size: BS + 1 }, tail.startBlock, 'Cannot read file: more blocks than its size needs'],
+      [{ ...tail, fragment: undefined, size: (n + 1) * BS }, tail.startBlock + data, `Cannot read file: its blocks hold ${n * BS} of ${(n + 1) * BS} bytes`],
+    ];
+    for (const [bad, offset, message] of cases) {
+      const refused = { name: 'FormatError', code: 'BAD_FIELD', offset, detail: message };
+      assert.throws(() => fs.checkDataBlocks(bad), refused);
+      assert.throws(() => fs.dataBlocks(bad), refused);
+      await assert.rejects(fs.createReadStream(bad).next(), refused);
+    }
+    fs.checkDataBlocks(tail);
+  });
+
+  it('ls -l prints what unsquashfs -lln prints', { skip: skipWithout('unsquashfs') }, async () => {
+    requireTools('unsquashfs');
+    const want = spawnSync('unsquashfs', ['-lln', '-UTC', join(tmp, 'img.sqfs')], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+    assert.equal(await fastListing(await open(), '/', true), want);
+  });
+
+  it('extraction takes blocks from the list as it goes: the tree and sizes of unsquashfs -d, holes kept', { skip: skipWithout('unsquashfs') }, async () => {
+    requireTools('unsquashfs');
+    const ref = join(tmp, 'ref');
+    const r = spawnSync('unsquashfs', ['-q', '-n', '-d', ref, join(tmp, 'img.sqfs')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const want = hostTree(ref);
+    for (const threads of [0, 2]) {
+      const fs = await open();
+      let listed = 0;
+      const dataBlocks = fs.dataBlocks.bind(fs);
+      fs.dataBlocks = (i) => (listed++, dataBlocks(i));
+      const to = join(tmp, `out-${threads}`);
+      await extractSquashfs(fs, to, { threads });
+      assert.equal(listed, 0, 'no file has its block list made into objects');
+      const got = hostTree(to);
+      assert.deepEqual(got.lines, want.lines);
+      for (const [p, n] of got.allocated) assert.ok(n <= 1 << 20, `${p} allocates ${n} bytes`);
+      assert.equal(sha(join(to, 'tail')), sha(join(ref, 'tail')));
+      rmSync(to, { recursive: true, force: true });
+    }
+  });
+});
