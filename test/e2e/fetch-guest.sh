@@ -38,7 +38,7 @@ apt_update() {
 updated=
 if ! command -v qemu-system-arm >/dev/null 2>&1 || [ ! -f /usr/lib/u-boot/qemu_arm/u-boot.bin ]; then
   apt_update; updated=1
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-arm u-boot-qemu >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-arm u-boot-qemu ipxe-qemu seabios >/dev/null
 fi
 
 if [ -s "$OUT/vmlinuz" ] && [ -x "$OUT/busybox" ]; then exit 0; fi

@@ -22,7 +22,7 @@ apt_update() {
 }
 if ! command -v qemu-system-mipsel >/dev/null 2>&1 || [ ! -f /usr/lib/u-boot/maltael/u-boot.bin ] || ! command -v objcopy >/dev/null 2>&1; then
   apt_update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-mips u-boot-qemu binutils >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-mips u-boot-qemu ipxe-qemu seabios binutils >/dev/null
 fi
 if [ -s "$OUT/vmlinuz" ] && [ -x "$OUT/busybox" ] && [ -s "$OUT/modules/phram.ko" ]; then echo "fetch-router: $OUT is complete"; exit 0; fi
 if ! dpkg --print-foreign-architectures | grep -qx "$ARCH"; then as_root dpkg --add-architecture "$ARCH"; fi
