@@ -89,7 +89,14 @@ async function compile(argv: string[]): Promise<number> {
   };
   let fdt: Fdt;
   if (inform === 'dtb') {
-    fdt = reprocessFdt(decodeFdt(await readInput(input, 'dtb')), common);
+    const tree = decodeFdt(await readInput(input, 'dtb'));
+    try {
+      fdt = reprocessFdt(tree, common);
+    } catch (e) {
+      if (!(e instanceof DtsError)) throw e;
+      process.stderr.write(Buffer.from(e.stderr, 'latin1'));
+      return 1;
+    }
   } else {
     // dtc's messages name files as they were given (the input, then "DIR/NAME" for /include/ and /incbin/)
     let text = readTextSync(input, 'dts', 'latin1');
@@ -163,7 +170,7 @@ function showData(v: Uint8Array, type: string, size: number): string {
   if (!v.length) return '';
   if (type === 's' || (!type && isPrintable(v))) {
     if (v[v.length - 1] !== 0) throw Object.assign(new Error('Unterminated string'), { exitCode: 1 });
-    return String.fromCharCode(...v.subarray(0, v.length - 1)).split('\0').join(' ');
+    return Buffer.from(v.buffer, v.byteOffset, v.length - 1).toString('latin1').split('\0').join(' ');
   }
   const sz = size === -1 ? (v.length % 4 === 0 ? 4 : 1) : size;
   if (v.length % sz) throw Object.assign(new Error('Property length must be a multiple of selected data size'), { exitCode: 1 });

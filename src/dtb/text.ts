@@ -2,7 +2,7 @@
  * Text forms of a blob: `formatDts` (decompiled source that recompiles to the same bytes) and
  * `formatDump` (what dtc 1.6.1's fdtdump prints).
  */
-import type { Fdt, FdtNode } from './model.js';
+import { bytesToLatin1, type Fdt, type FdtNode } from './model.js';
 import { FdtView } from './read.js';
 import { FDT_BEGIN_NODE, FDT_END_NODE, FDT_NOP, FDT_PROP } from './layout.js';
 
@@ -77,7 +77,7 @@ function dumpValue(v: Uint8Array): string {
     let s = 0;
     while (s < v.length) {
       const e = v.indexOf(0, s);
-      parts.push(`"${String.fromCharCode(...v.subarray(s, e))}"`);
+      parts.push(`"${bytesToLatin1(v.subarray(s, e))}"`);
       s = e + 1;
     }
     return ` = ${parts.join(', ')}`;
@@ -127,10 +127,11 @@ export function formatDump(bytes: Uint8Array): string {
     o.push(`/memreserve/ ${a ? hex(a) : '0'} ${s ? hex(s) : '0'};\n`);
   }
   let depth = 0;
-  const ind = (): string => ' '.repeat(depth * 4);
+  // printf("%*s", depth * 4, ""): a negative width (END_NODE before its BEGIN_NODE) pads as much, left-justified
+  const ind = (): string => ' '.repeat(Math.abs(depth) * 4);
   for (let t = v.reader.token(h.offDtStruct); ; t = v.reader.token(t.next)) {
     if (t.kind === FDT_BEGIN_NODE) {
-      const name = String.fromCharCode(...t.name);
+      const name = bytesToLatin1(t.name);
       o.push(`${ind()}${name === '' ? '/' : name} {\n`);
       depth++;
     } else if (t.kind === FDT_END_NODE) {

@@ -63,21 +63,45 @@ export class Emitter {
   }
 }
 
-/** dtc's strings table: `insert` returns the first offset where `name` (NUL-terminated) already occurs. */
+/**
+ * dtc's strings table: `insert` returns the first offset where `name` (NUL-terminated) already occurs,
+ * which is the end of the first string that has `name` as a suffix. Suffixes up to SUFFIX_INDEX long are
+ * indexed as strings are added, so a table of many names stays linear; a longer name is searched for.
+ */
 export class StringTable {
   table = '';
   readonly #cache = new Map<string, number>();
+  /** An unterminated last piece of an initial table: the next name added continues it. */
+  #open = '';
   constructor(initial = '') {
-    this.table = initial;
+    let at = 0;
+    for (let end = initial.indexOf('\0'); end >= 0; at = end + 1, end = initial.indexOf('\0', at)) this.#append(initial.slice(at, end));
+    this.#open = initial.slice(at);
+    this.table += this.#open;
   }
   insert(name: string): number {
     const hit = this.#cache.get(name);
     if (hit !== undefined) return hit;
-    let at = this.table.indexOf(name + '\0');
-    if (at < 0) {
-      at = this.table.length;
-      this.table += name + '\0';
+    if (name.length > SUFFIX_INDEX) {
+      const at = this.table.indexOf(name + '\0');
+      if (at >= 0) {
+        this.#cache.set(name, at);
+        return at;
+      }
     }
+    return this.#append(name);
+  }
+  /** Adds `name`, indexes the suffixes of the string it ends; returns where `name` is first found. */
+  #append(name: string): number {
+    const s = this.#open + name;
+    this.#open = '';
+    this.table += name + '\0';
+    const end = this.table.length - 1;
+    for (let k = Math.max(0, s.length - SUFFIX_INDEX); k <= s.length; k++) {
+      const suffix = s.slice(k);
+      if (!this.#cache.has(suffix)) this.#cache.set(suffix, end - suffix.length);
+    }
+    const at = this.#cache.get(name) ?? end - name.length;
     this.#cache.set(name, at);
     return at;
   }
@@ -85,6 +109,9 @@ export class StringTable {
     return latin1ToBytes(this.table);
   }
 }
+
+/** Longest suffix of each string kept in the StringTable index (property names are rarely over 31). */
+const SUFFIX_INDEX = 64;
 
 function flatten(node: FdtNode, path: string, e: Emitter, strs: StringTable, vi: VersionInfo): void {
   e.u32(FDT_BEGIN_NODE);

@@ -6,8 +6,9 @@
  * __local_fixups__. Also dtc's errors for duplicate names and dangling references.
  */
 import { DtsError, srcposString } from './errors.js';
-import { Data, Node, Property, addChild, deleteNode, getNodeByLabel, getNodeByRef, type Marker } from './tree.js';
+import { Data, Node, Property, addChild, deleteNode, getNodeByPath, type Marker } from './tree.js';
 import type { DtInfo } from './parser.js';
+import { bytesToLatin1 } from '../model.js';
 
 export interface CheckOptions {
   /** -H: which phandle properties to add. */
@@ -41,6 +42,20 @@ function isOneString(d: Data): boolean {
   return true;
 }
 
+/**
+ * Messages kept from one run. dtc prints every one; a hostile tree (20000 nodes of one name) would
+ * make hundreds of millions, so past this many the rest are counted, not kept.
+ */
+export const MAX_MESSAGES = 10_000;
+
+/** Where a label first appears in pre-order (live nodes): on a node, a property, or inside a value. */
+interface LabelHolder {
+  n: Node;
+  p?: Property;
+  m?: Marker;
+}
+type LabelHolders = Record<'node' | 'prop' | 'value', Map<string, LabelHolder>>;
+
 const u32At = (d: Data, at: number): number =>
   ((d.val[at]! << 24) | (d.val[at + 1]! << 16) | (d.val[at + 2]! << 8) | d.val[at + 3]!) >>> 0;
 
@@ -49,7 +64,11 @@ class Checker {
   readonly #byPhandle = new Map<number, Node>();
   /** What dtc prints for the checks, in order. */
   readonly output: string[] = [];
+  /** Messages past MAX_MESSAGES, not kept (once there are, a check may stop early: the count is a floor). */
+  dropped = 0;
   failed = false;
+  /** Label → first node holding it (get_node_by_label), built when first needed; labels do not change while it is used. */
+  #nodeLabels: Map<string, Node> | undefined;
   constructor(readonly dti: DtInfo, readonly opts: CheckOptions) {}
 
   #walk(n: Node, fn: (n: Node) => void): void {
@@ -75,9 +94,28 @@ class Checker {
     return ph;
   }
 
+  /** get_node_by_ref, with labels looked up in an index instead of a walk per reference. */
+  #byRef(ref: string): Node | undefined {
+    const root = this.dti.root;
+    if (ref === '/') return root;
+    if (ref.startsWith('/')) return getNodeByPath(root, ref);
+    if (!this.#nodeLabels) {
+      const index = new Map<string, Node>();
+      this.#walk(root, (n) => {
+        for (const l of n.labels) if (!l.deleted && !index.has(l.label)) index.set(l.label, n);
+      });
+      this.#nodeLabels = index;
+    }
+    return this.#nodeLabels.get(ref);
+  }
+
   /** check_msg: `POS: ERROR (check): /path[:prop]: message`, plus dtc's "also defined at" lines for merged nodes. */
   #msg(check: string, level: 'ERROR' | 'Warning', n: Node, p: Property | undefined, text: string): void {
     if (level === 'Warning' ? (this.opts.quiet ?? 0) >= 1 : (this.opts.quiet ?? 0) >= 2) return;
+    if (this.output.length >= MAX_MESSAGES) {
+      this.dropped++;
+      return;
+    }
     const pos = p?.pos ?? n.pos;
     const out = this.opts.outName ?? '-';
     let str = `${pos ? srcposString(pos) : out === '-' ? '<stdout>' : out}: ${level} (${check}): ${p ? `${pathOf(n)}:${p.name}` : pathOf(n)}: ${text}\n`;
@@ -98,17 +136,20 @@ class Checker {
     };
     // duplicate_node_names: a live child against every later sibling (deleted ones too, as dtc)
     if (each((n) => {
-      n.children.forEach((c, i) => {
-        if (c.deleted) return;
-        for (const c2 of n.children.slice(i + 1)) if (c2.name === c.name) this.#fail('duplicate_node_names', c2, 'Duplicate node name');
-      });
+      for (const [i, later] of laterNamesakes(n.children)) {
+        if (n.children[i]!.deleted) continue;
+        for (const j of later) this.#fail('duplicate_node_names', n.children[j]!, 'Duplicate node name');
+        if (this.dropped) return;
+      }
     })) return;
     // duplicate_property_names
     if (each((n) => {
-      n.props.forEach((p, i) => {
-        if (p.deleted) return;
-        for (const p2 of n.props.slice(i + 1)) if (!p2.deleted && p2.name === p.name) this.#fail('duplicate_property_names', n, 'Duplicate property name', p);
-      });
+      for (const [i, later] of laterNamesakes(n.props)) {
+        const p = n.props[i]!;
+        if (p.deleted) continue;
+        for (const j of later) if (!n.props[j]!.deleted) this.#fail('duplicate_property_names', n, 'Duplicate property name', p);
+        if (this.dropped) return;
+      }
     })) return;
     // node_name_chars, node_name_format
     const names = this.opts.nameChecks ?? false;
@@ -141,19 +182,25 @@ class Checker {
       if (ok) n.props.splice(i, 1);
       else {
         const z = p.val.val.indexOf(0);
-        this.#fail('name_properties', n, `"name" property is incorrect ("${String.fromCharCode(...p.val.val.slice(0, z < 0 ? undefined : z))}" instead of base node name)`);
+        this.#fail('name_properties', n, `"name" property is incorrect ("${bytesToLatin1(Uint8Array.from(p.val.val.slice(0, z < 0 ? undefined : z)))}" instead of base node name)`);
       }
     })) return;
     // node_name_vs_property_name (a warning)
+    const propNames = new Map<Node, Set<string>>();
     this.#walk(root, (n) => {
-      if (n.parent && n.parent.getProp(n.name)) this.#msg('node_name_vs_property_name', 'Warning', n, undefined, 'node name and property name conflict');
+      const parent = n.parent;
+      if (!parent) return;
+      let names = propNames.get(parent);
+      if (!names) propNames.set(parent, (names = new Set(parent.liveProps().map((p) => p.name))));
+      if (names.has(n.name)) this.#msg('node_name_vs_property_name', 'Warning', n, undefined, 'node name and property name conflict');
     });
     // duplicate_label
+    const first = this.#labelHolders();
     if (each((n) => {
-      for (const l of n.labels) if (!l.deleted) this.#duplicateLabel(l.label, n, undefined, undefined);
+      for (const l of n.labels) if (!l.deleted) this.#duplicateLabel(first, l.label, n, undefined, undefined);
       for (const p of n.liveProps()) {
-        for (const l of p.labels) if (!l.deleted) this.#duplicateLabel(l.label, n, p, undefined);
-        for (const m of p.val.markers) if (m.type === 'LABEL') this.#duplicateLabel(m.ref, n, p, m);
+        for (const l of p.labels) if (!l.deleted) this.#duplicateLabel(first, l.label, n, p, undefined);
+        for (const m of p.val.markers) if (m.type === 'LABEL') this.#duplicateLabel(first, m.ref, n, p, m);
       }
     })) return;
     // explicit_phandles
@@ -176,7 +223,7 @@ class Checker {
       for (const p of n.liveProps()) {
         for (const m of p.val.markers) {
           if (m.type !== 'REF_PHANDLE') continue;
-          const ref = getNodeByRef(root, m.ref);
+          const ref = this.#byRef(m.ref);
           if (!ref) {
             if (!this.dti.plugin) this.#fail('phandle_references', n, `Reference to non-existent node or label "${m.ref}"\n`);
             else p.val.setU32(m.offset, 0xffffffff);
@@ -194,7 +241,7 @@ class Checker {
         for (let i = 0; i < ms.length; i++) {
           const m = ms[i]!;
           if (m.type !== 'REF_PATH') continue;
-          const ref = getNodeByRef(root, m.ref);
+          const ref = this.#byRef(m.ref);
           if (!ref) {
             this.#fail('path_references', n, `Reference to non-existent node or label "${m.ref}"\n`);
             continue;
@@ -210,32 +257,28 @@ class Checker {
       if (this.opts.symbols && n.labels.length) return;
       if (n.omitIfUnused && !n.isReferenced) deleteNode(n);
     });
+    this.#nodeLabels = undefined;
+  }
+
+  /** For check_duplicate_label: each label's first holder, by node labels, then property labels, then value labels. */
+  #labelHolders(): LabelHolders {
+    const node = new Map<string, LabelHolder>(), prop = new Map<string, LabelHolder>(), value = new Map<string, LabelHolder>();
+    const first = (map: Map<string, LabelHolder>, label: string, h: LabelHolder): void => {
+      if (!map.has(label)) map.set(label, h);
+    };
+    this.#walk(this.dti.root, (n) => {
+      for (const l of n.labels) if (!l.deleted) first(node, l.label, { n });
+      for (const p of n.liveProps()) {
+        for (const l of p.labels) if (!l.deleted) first(prop, l.label, { n, p });
+        for (const m of p.val.markers) if (m.type === 'LABEL') first(value, m.ref, { n, p, m });
+      }
+    });
+    return { node, prop, value };
   }
 
   /** check_duplicate_label: the first holder of `label` (node, then property, then value label) must be this one. */
-  #duplicateLabel(label: string, node: Node, prop: Property | undefined, mark: Marker | undefined): void {
-    const root = this.dti.root;
-    let other: { n: Node; p?: Property; m?: Marker } | undefined;
-    const byNode = getNodeByLabel(root, label);
-    if (byNode) other = { n: byNode };
-    const walk = (n: Node, fn: (n: Node) => { n: Node; p?: Property; m?: Marker } | undefined): { n: Node; p?: Property; m?: Marker } | undefined => {
-      const r = fn(n);
-      if (r) return r;
-      for (const c of n.children) {
-        if (c.deleted) continue;
-        const rc = walk(c, fn);
-        if (rc) return rc;
-      }
-      return undefined;
-    };
-    other ??= walk(root, (n) => {
-      for (const p of n.liveProps()) if (p.labels.some((l) => !l.deleted && l.label === label)) return { n, p };
-      return undefined;
-    });
-    other ??= walk(root, (n) => {
-      for (const p of n.liveProps()) for (const m of p.val.markers) if (m.type === 'LABEL' && m.ref === label) return { n, p, m };
-      return undefined;
-    });
+  #duplicateLabel(first: LabelHolders, label: string, node: Node, prop: Property | undefined, mark: Marker | undefined): void {
+    const other = first.node.get(label) ?? first.prop.get(label) ?? first.value.get(label);
     if (!other) return;
     if (other.n !== node || other.p !== prop || other.m !== mark) {
       const desc = (n: Node, p?: Property, m?: Marker): string => `${m ? 'value of ' : ''}${p ? `'${p.name}' in ` : ''}${n.fullpath}`;
@@ -253,7 +296,7 @@ class Checker {
     }
     const ref = p.val.markers.find((m) => m.type === 'REF_PHANDLE');
     if (ref) {
-      if (n !== getNodeByRef(this.dti.root, ref.ref)) this.#fail('explicit_phandles', n, `${name} is a reference to another node`);
+      if (n !== this.#byRef(ref.ref)) this.#fail('explicit_phandles', n, `${name} is a reference to another node`);
       return 0;
     }
     const v = u32At(p.val, 0);
@@ -270,15 +313,17 @@ class Checker {
     const any = (n: Node): boolean => n.labels.length > 0 || n.children.some((c) => !c.deleted && any(c));
     if (!any(root)) return;
     const an = buildRootNode(root, name);
+    const have = new Set(an.liveProps().map((p) => p.name));
     const walk = (n: Node): void => {
       if (n.labels.length) {
         for (const l of n.labels) {
           if (l.deleted) continue;
-          if (an.getProp(l.label)) {
+          if (have.has(l.label)) {
             this.opts.onWarning?.(`WARNING: label ${l.label} already exists in /${an.name}`);
             continue;
           }
           an.props.push(new Property(l.label, Data.fromLatin1(n.fullpath + '\0')));
+          have.add(l.label);
         }
         if (allocph) this.nodePhandle(n);
       }
@@ -293,7 +338,7 @@ class Checker {
     const walk = (n: Node): void => {
       for (const p of n.props) {
         if (p.deleted) continue;
-        for (const m of p.val.markers) if (m.type === 'REF_PHANDLE') refs.push({ n, p, m, target: getNodeByRef(root, m.ref) });
+        for (const m of p.val.markers) if (m.type === 'REF_PHANDLE') refs.push({ n, p, m, target: this.#byRef(m.ref) });
       }
       for (const c of n.children) if (!c.deleted) walk(c);
     };
@@ -332,6 +377,24 @@ class Checker {
   }
 }
 
+/** For each item that has later items of the same name: its index, and those later indexes. */
+function* laterNamesakes(items: readonly { name: string }[]): Generator<[number, Iterable<number>]> {
+  const groups = new Map<string, number[]>();
+  items.forEach((it, i) => {
+    const g = groups.get(it.name);
+    if (g) g.push(i);
+    else groups.set(it.name, [i]);
+  });
+  const seen = new Map<string, number>();
+  for (let i = 0; i < items.length; i++) {
+    const name = items[i]!.name;
+    const g = groups.get(name)!;
+    const k = seen.get(name) ?? 0;
+    seen.set(name, k + 1);
+    if (k < g.length - 1) yield [i, (function* () { for (let j = k + 1; j < g.length; j++) yield g[j]!; })()];
+  }
+}
+
 function buildRootNode(root: Node, name: string): Node {
   let an = root.getSubnode(name);
   if (!an) {
@@ -352,6 +415,7 @@ function appendToProperty(n: Node, name: string, d: Data): void {
 export function processTree(dti: DtInfo, opts: CheckOptions = {}): void {
   const c = new Checker(dti, opts);
   c.run();
+  if (c.dropped) c.output.push(`(more than ${MAX_MESSAGES} messages: the rest are not shown)\n`);
   if (c.failed && !opts.force) {
     const text = `${c.output.join('')}ERROR: Input tree has errors, aborting (use -f to force output)\n`;
     const first = c.output.find((l) => l.includes(': ERROR (')) ?? text;

@@ -80,12 +80,17 @@ interface Frame {
   col: number;
 }
 
-/** srcpos.c MAX_SRCFILE_DEPTH: files open at once, the first included. */
-const MAX_INCLUDE_DEPTH = 200;
+/**
+ * srcpos.c MAX_SRCFILE_DEPTH: dtc counts every file it opens, the first included, and never counts
+ * down when one ends, so it is a limit on /include/s in all (which also bounds include fan-out).
+ */
+const MAX_SOURCE_FILES = 200;
 
 export class Lexer {
   #state: State = 'INITIAL';
   #stack: Frame[] = [];
+  /** Files opened so far, the first included. */
+  #opened = 1;
   #peeked: Tok[] = [];
   /** yylloc: the range of the last text matched, whitespace and comments included (where an EOF is reported). */
   #last: SrcPos;
@@ -174,7 +179,7 @@ export class Lexer {
         offer(e - at, () => {
           const name = t.slice(j + 1, e - 1);
           this.#advance(f, e - at);
-          if (this.#stack.length >= MAX_INCLUDE_DEPTH) this.diag.fatal('Includes nested too deeply', false);
+          if (this.#opened++ >= MAX_SOURCE_FILES) this.diag.fatal('Includes nested too deeply', false);
           let file: SourceFile;
           try {
             file = this.resolve(name, f.file.name);

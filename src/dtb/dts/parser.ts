@@ -28,9 +28,18 @@ export type IncbinReader = (name: string, fromFile: string) => Uint8Array;
 const M64 = (1n << 64n) - 1n;
 const u64 = (v: bigint): bigint => v & M64;
 
+/**
+ * Nesting the parser follows, each way: nodes (the device-tree readers' default depth, far above
+ * the kernel's 64) and expression levels (parentheses, unary operators, ?:). dtc's parser stack
+ * stops near 10000 levels; here each level is several JavaScript frames, so the bound is lower.
+ */
+export const MAX_NESTING = 256;
+
 export class Parser {
   plugin = false;
   #orphans = 0;
+  #nodeDepth = 0;
+  #exprDepth = 0;
   constructor(readonly lx: Lexer, readonly incbin: IncbinReader) {}
 
   /** dtc-parser.y ERROR(): printed, parsing goes on, dtc gives up after the parse. */
@@ -110,7 +119,7 @@ export class Parser {
     for (;;) {
       const t = this.lx.next();
       if (t.kind === 'EOF') break;
-      if (this.#isChar(t, '/')) mergeNodes(root, this.#nodedef());
+      if (this.#isChar(t, '/')) this.#merge(root, this.#nodedef());
       else if (t.kind === 'LABEL') {
         const ref = this.lx.next();
         if (ref.kind !== 'LABEL_REF' && ref.kind !== 'PATH_REF') this.#syntax(ref);
@@ -119,7 +128,7 @@ export class Parser {
         if (!target) this.#err(`Label or path ${ref.text} not found`, ref.pos);
         else {
           addLabel(target.labels, t.text);
-          mergeNodes(target, nd);
+          this.#merge(target, nd);
         }
       } else if (t.kind === 'PATH_REF') {
         const nd = this.#nodedef();
@@ -127,12 +136,12 @@ export class Parser {
         else {
           const target = getNodeByRef(root, t.text);
           if (!target) this.#err(`Label or path ${t.text} not found`, t.pos);
-          else mergeNodes(target, nd);
+          else this.#merge(target, nd);
         }
       } else if (t.kind === 'LABEL_REF') {
         const nd = this.#nodedef();
         const target = getNodeByRef(root, t.text);
-        if (target) mergeNodes(target, nd);
+        if (target) this.#merge(target, nd);
         else if (this.plugin) this.#addOrphan(root, nd, t.text);
         else this.#err(`Label or path ${t.text} not found`, t.pos);
       } else if (t.kind === 'DEL_NODE' || t.kind === 'OMIT_NO_REF') {
@@ -150,7 +159,17 @@ export class Parser {
     return { plugin: this.plugin, reserve, root, bootCpuidPhys: guessBootCpuid(root) };
   }
 
+  /** merge_nodes, after checking that the tree stays within MAX_NESTING (each definition is, but merges stack them). */
+  #merge(target: Node, nd: Node): void {
+    let depth = 0;
+    for (let n: Node | undefined = target; n; n = n.parent) depth++;
+    if (depth + heightOf(nd) - 1 > MAX_NESTING) this.#abort(`nodes nested more than ${MAX_NESTING} deep`, nd.pos!);
+    mergeNodes(target, nd);
+  }
+
   #addOrphan(root: Node, nd: Node, ref: string): void {
+    // root, fragment@N, __overlay__ (nd)
+    if (heightOf(nd) + 2 > MAX_NESTING) this.#abort(`nodes nested more than ${MAX_NESTING} deep`, nd.pos!);
     let p: Property;
     if (ref.startsWith('/')) p = new Property('target-path', Data.fromLatin1(ref + '\0'));
     else p = new Property('target', new Data().mark('REF_PHANDLE', ref).appendU32(0xffffffff));
@@ -163,6 +182,11 @@ export class Parser {
   /** '{' proplist subnodes '}' ';' */
   #nodedef(): Node {
     const open = this.#expectChar('{');
+    // the root is depth 1, as in the blob readers
+    return this.#nest('nodes', open.pos, () => this.#nodeBody(open));
+  }
+
+  #nodeBody(open: Tok): Node {
     const props: Property[] = [];
     const children: Node[] = [];
     for (;;) {
@@ -237,7 +261,7 @@ export class Parser {
       n.name = nm.text;
       n.pos = spanPos(t.pos, end.pos);
     } else if (t.kind === 'OMIT_NO_REF') {
-      n = this.#subnode();
+      n = this.#nest('nodes', t.pos, () => this.#subnode());
       n.omitIfUnused = true;
     } else if (t.kind === 'PROPNODENAME') {
       n = this.#nodedef();
@@ -330,12 +354,24 @@ export class Parser {
     }
   }
 
+  /** One more level of a nested form (the parser recurses per level), bounded. */
+  #nest<T>(what: 'nodes' | 'expression', pos: SrcPos, fn: () => T): T {
+    const depth = what === 'nodes' ? ++this.#nodeDepth : ++this.#exprDepth;
+    if (depth > MAX_NESTING) this.#abort(`${what} nested more than ${MAX_NESTING} deep`, pos);
+    try {
+      return fn();
+    } finally {
+      if (what === 'nodes') this.#nodeDepth--;
+      else this.#exprDepth--;
+    }
+  }
+
   /** integer_prim: literal, char literal, or '(' expr ')'; with its source range. */
   #prim(): Val {
     const t = this.lx.next();
     if (t.kind === 'LITERAL' || t.kind === 'CHAR_LITERAL') return { v: t.value, pos: t.pos };
     if (this.#isChar(t, '(')) {
-      const v = this.#expr();
+      const v = this.#nest('expression', t.pos, () => this.#expr());
       const close = this.#expectChar(')');
       return { v: v.v, pos: spanPos(t.pos, close.pos) };
     }
@@ -346,10 +382,10 @@ export class Parser {
   #expr(): Val {
     const c = this.#binary(0);
     if (this.#isChar(this.lx.peek(), '?')) {
-      this.lx.next();
-      const a = this.#expr();
+      const q = this.lx.next();
+      const a = this.#nest('expression', q.pos, () => this.#expr());
       this.#expectChar(':');
-      const b = this.#expr();
+      const b = this.#nest('expression', q.pos, () => this.#expr());
       return { v: c.v ? a.v : b.v, pos: spanPos(c.pos, b.pos) };
     }
     return c;
@@ -378,7 +414,7 @@ export class Parser {
     const t = this.lx.peek();
     if (t.kind === 'CHAR' && (t.text === '-' || t.text === '~' || t.text === '!')) {
       this.lx.next();
-      const { v, pos } = this.#unary();
+      const { v, pos } = this.#nest('expression', t.pos, () => this.#unary());
       return { v: t.text === '-' ? u64(-v) : t.text === '~' ? u64(~v) : v === 0n ? 1n : 0n, pos: spanPos(t.pos, pos) };
     }
     return this.#prim();
@@ -417,6 +453,18 @@ function apply(op: string, a: bigint, b: bigint): bigint | undefined {
     case '%': return b === 0n ? undefined : a % b;
   }
   return 0n;
+}
+
+/** Levels in a subtree, the node itself included (without recursion: merged trees can be deep). */
+function heightOf(top: Node): number {
+  let height = 0;
+  const stack: [Node, number][] = [[top, 1]];
+  for (let e = stack.pop(); e; e = stack.pop()) {
+    const [n, d] = e;
+    if (d > height) height = d;
+    for (const c of n.children) stack.push([c, d + 1]);
+  }
+  return height;
 }
 
 /** livetree.c guess_boot_cpuid: `reg` of the first child of /cpus when it is one cell. */

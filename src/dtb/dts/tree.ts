@@ -104,14 +104,21 @@ export class Node {
   }
 }
 
+/** Label lists that grew long, indexed by name (only addLabel adds to a list). */
+const labelIndex = new WeakMap<Label[], Map<string, Label>>();
+
 /** add_label: an existing label is revived; a new one goes to the front (dtc prepends). */
 export function addLabel(labels: Label[], label: string): void {
-  for (const l of labels)
-    if (l.label === label) {
-      l.deleted = false;
-      return;
-    }
-  labels.unshift({ label, deleted: false });
+  let index = labelIndex.get(labels);
+  if (!index && labels.length >= 32) labelIndex.set(labels, (index = new Map(labels.map((l) => [l.label, l]))));
+  const found = index ? index.get(label) : labels.find((l) => l.label === label);
+  if (found) {
+    found.deleted = false;
+    return;
+  }
+  const l = { label, deleted: false };
+  index?.set(label, l);
+  labels.unshift(l);
 }
 
 export function buildNode(props: Property[], children: Node[], pos?: SrcPos): Node {
@@ -140,34 +147,57 @@ export function addChild(parent: Node, child: Node): void {
   parent.children.push(child);
 }
 
+/** The first of `items` named `name`, by a scan, or by an index when both sides are large (merges of wide nodes stay linear). */
+class FirstByName<T extends { name: string }> {
+  #index: Map<string, T> | undefined;
+  constructor(readonly items: T[], lookups: number) {
+    if (items.length * lookups > 1024) {
+      this.#index = new Map();
+      for (const it of items) if (!this.#index.has(it.name)) this.#index.set(it.name, it);
+    }
+  }
+  get(name: string): T | undefined {
+    return this.#index ? this.#index.get(name) : this.items.find((it) => it.name === name);
+  }
+  push(it: T): void {
+    this.items.push(it);
+    if (this.#index && !this.#index.has(it.name)) this.#index.set(it.name, it);
+  }
+}
+
 /** merge_nodes: new properties replace same-named ones in place (even deleted ones), others are appended. */
 export function mergeNodes(old: Node, nu: Node): Node {
   old.deleted = false;
   for (const l of nu.labels) addLabel(old.labels, l.label);
+  const props = new FirstByName(old.props, nu.props.length);
   for (const np of nu.props) {
     if (np.deleted) {
-      const victim = old.props.find((p) => p.name === np.name);
+      const victim = props.get(np.name);
       if (victim) deleteProperty(victim);
       continue;
     }
-    const op = old.props.find((p) => p.name === np.name);
+    const op = props.get(np.name);
     if (op) {
       for (const l of np.labels) addLabel(op.labels, l.label);
       op.val = np.val;
       op.deleted = false;
       op.pos = np.pos;
-    } else old.props.push(np);
+    } else props.push(np);
   }
+  const children = new FirstByName(old.children, nu.children.length);
   for (const nc of nu.children) {
     nc.parent = undefined;
     if (nc.deleted) {
-      const victim = old.children.find((c) => c.name === nc.name);
+      const victim = children.get(nc.name);
       if (victim) deleteNode(victim);
       continue;
     }
-    const oc = old.children.find((c) => c.name === nc.name);
+    const oc = children.get(nc.name);
     if (oc) mergeNodes(oc, nc);
-    else addChild(old, nc);
+    else {
+      nc.parent = old;
+      children.push(nc);
+    }
   }
   if (!old.pos) {
     old.pos = nu.pos;
