@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { compileDts, CppError, DtsError, decodeFdt, encodeFdt, formatDump, preprocess, StringTable } from '../../src/dtb/index.js';
+import { compileDts, CppError, DtsError, decodeFdt, encodeFdt, preprocess, StringTable } from '../../src/dtb/index.js';
 import { run, skipUnless } from './helpers.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -156,6 +156,34 @@ describe('DTS checks stay linear on wide trees', () => {
     assert.equal(ours.err, ref.err);
     const g = write('duplabels.dts', `/dts-v1/; / { a: p = <1>; q = <a: 2>; b: n { }; m { x = [b: 01]; }; };\n`);
     assert.equal(run(fdt, ['compile', '-o', '/dev/null', g]).err, run('dtc', ['-o', '/dev/null', g]).err);
+  });
+
+  it('labels found through the parser\'s index: merged, deleted, duplicated and revived, as dtc finds them', { skip: skipUnless('dtc') }, () => {
+    const cases = [
+      '/ { a: n { }; }; / { n { b: m { }; }; }; &b { x; }; l2: &a { }; &l2 { y; };',
+      '/ { n { }; }; / { n { c: k { }; }; }; &c { z; };',
+      '/ { n { k { }; }; }; / { n { d: k { }; }; }; &d { w; };',
+      '/ { a: n1 { }; a: n2 { }; }; &a { x; };',
+      '/ { n1 { a: k { }; }; a: n2 { }; }; &a { x; };',
+      '/ { n1 { }; a: n2 { }; }; / { a: n1 { }; }; &a { x; };',
+      '/ { n1 { k { }; }; a: n2 { }; }; / { n1 { a: k { }; }; }; &a { x; }; /delete-node/ &a; &a { y; };',
+      '/ { a: n { }; }; /delete-node/ &a; &a { x; };',
+      '/ { a: n { }; }; /delete-node/ &a; / { a: n { }; }; &a { x; };',
+      '/ { p { a: n { }; }; }; /delete-node/ &{/p}; / { q { a: m { }; }; }; &a { x; };',
+      '/ { p { a: n { }; }; }; /delete-node/ &{/p}; / { p { }; }; &a { x; };',
+      '/ { a: n { b: m { }; }; }; &a { /delete-node/ m; }; &b { x; };',
+      '/ { n { }; }; x: &{/n} { }; &x { y; }; /delete-node/ &x; / { n { }; }; &x { z; };',
+    ];
+    cases.forEach((c, i) => {
+      const f = write(`labels${i}.dts`, `/dts-v1/;\n${c}\n`);
+      for (const force of [[], ['-f']]) {
+        const ours = run(fdt, ['compile', ...force, f]);
+        const ref = run('dtc', [...force, f]);
+        assert.equal(ours.err, ref.err, `${c} ${force.join(' ')}`);
+        assert.equal(ours.code === 0, ref.code === 0, c);
+        assert.ok(ours.out.equals(ref.out), `${c} ${force.join(' ')}`);
+      }
+    });
   });
 
   it('30000 dangling references fail with dtc\'s first 10000 messages, then a note', { skip: skipUnless('dtc') }, () => {

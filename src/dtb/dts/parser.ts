@@ -5,7 +5,7 @@
 import { DtsError, spanPos, type SrcPos } from './errors.js';
 import { Lexer, type Tok } from './lexer.js';
 import {
-  Data, Node, Property, addChild, addLabel, buildNode, deleteNode, getNodeByPath, getNodeByRef, mergeNodes,
+  Data, Node, Property, addChild, addLabel, buildNode, deleteNode, getNodeByLabel, getNodeByPath, mergeNodes,
 } from './tree.js';
 import { bytesToLatin1 } from '../model.js';
 
@@ -124,23 +124,24 @@ export class Parser {
         const ref = this.lx.next();
         if (ref.kind !== 'LABEL_REF' && ref.kind !== 'PATH_REF') this.#syntax(ref);
         const nd = this.#nodedef();
-        const target = getNodeByRef(root, ref.text);
+        const target = this.#byRef(root, ref.text);
         if (!target) this.#err(`Label or path ${ref.text} not found`, ref.pos);
         else {
           addLabel(target.labels, t.text);
+          this.#holds(target, t.text);
           this.#merge(target, nd);
         }
       } else if (t.kind === 'PATH_REF') {
         const nd = this.#nodedef();
         if (this.plugin) this.#addOrphan(root, nd, t.text);
         else {
-          const target = getNodeByRef(root, t.text);
+          const target = this.#byRef(root, t.text);
           if (!target) this.#err(`Label or path ${t.text} not found`, t.pos);
           else this.#merge(target, nd);
         }
       } else if (t.kind === 'LABEL_REF') {
         const nd = this.#nodedef();
-        const target = getNodeByRef(root, t.text);
+        const target = this.#byRef(root, t.text);
         if (target) this.#merge(target, nd);
         else if (this.plugin) this.#addOrphan(root, nd, t.text);
         else this.#err(`Label or path ${t.text} not found`, t.pos);
@@ -148,7 +149,7 @@ export class Parser {
         const ref = this.lx.next();
         if (ref.kind !== 'LABEL_REF' && ref.kind !== 'PATH_REF') this.#syntax(ref);
         this.#expectChar(';');
-        const target = getNodeByRef(root, ref.text);
+        const target = this.#byRef(root, ref.text);
         if (!target) this.#err(`Label or path ${ref.text} not found`, ref.pos);
         else if (t.kind === 'DEL_NODE') deleteNode(target);
         else target.omitIfUnused = true;
@@ -164,7 +165,33 @@ export class Parser {
     let depth = 0;
     for (let n: Node | undefined = target; n; n = n.parent) depth++;
     if (depth + heightOf(nd) - 1 > MAX_NESTING) this.#abort(`nodes nested more than ${MAX_NESTING} deep`, nd.pos!);
-    mergeNodes(target, nd);
+    mergeNodes(target, nd, (n, label) => this.#holds(n, label));
+  }
+
+  /** Every node that was ever given each label (some since merged away, deleted or relabelled). */
+  readonly #holders = new Map<string, Node[]>();
+  #holds(n: Node, label: string): void {
+    const h = this.#holders.get(label);
+    if (!h) this.#holders.set(label, [n]);
+    else if (h[h.length - 1] !== n) h.push(n);
+  }
+
+  /**
+   * get_node_by_ref. A label is looked up among the nodes ever given it (every label reaches a node
+   * through #holds), not by a walk of the tree: none still holding it in the tree means none found,
+   * one is the node the walk would find, and for several (a duplicate label) the tree is walked as
+   * dtc does, for the first in pre-order.
+   */
+  #byRef(root: Node, ref: string): Node | undefined {
+    if (ref === '/') return root;
+    if (ref.startsWith('/')) return getNodeByPath(root, ref);
+    let found: Node | undefined;
+    for (const n of this.#holders.get(ref) ?? []) {
+      if (n === found || !n.labels.some((l) => !l.deleted && l.label === ref) || !inTree(root, n)) continue;
+      if (found) return getNodeByLabel(root, ref);
+      found = n;
+    }
+    return found;
   }
 
   #addOrphan(root: Node, nd: Node, ref: string): void {
@@ -267,7 +294,10 @@ export class Parser {
       n = this.#nodedef();
       n.name = t.text;
     } else this.#syntax(t);
-    for (let i = labels.length - 1; i >= 0; i--) addLabel(n.labels, labels[i]!);
+    for (let i = labels.length - 1; i >= 0; i--) {
+      addLabel(n.labels, labels[i]!);
+      this.#holds(n, labels[i]!);
+    }
     return n;
   }
 
@@ -453,6 +483,16 @@ function apply(op: string, a: bigint, b: bigint): bigint | undefined {
     case '%': return b === 0n ? undefined : a % b;
   }
   return 0n;
+}
+
+/** Whether `n` is reached from `root` through live nodes (as get_node_by_label walks; the root itself may be deleted). */
+function inTree(root: Node, n: Node): boolean {
+  for (let at = n; at !== root; ) {
+    // a node's parent link is cleared when a merge drops it, and children are never taken out
+    if (at.deleted || !at.parent) return false;
+    at = at.parent;
+  }
+  return true;
 }
 
 /** Levels in a subtree, the node itself included (without recursion: merged trees can be deep). */

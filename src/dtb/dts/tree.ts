@@ -165,10 +165,16 @@ class FirstByName<T extends { name: string }> {
   }
 }
 
-/** merge_nodes: new properties replace same-named ones in place (even deleted ones), others are appended. */
-export function mergeNodes(old: Node, nu: Node): Node {
+/**
+ * merge_nodes: new properties replace same-named ones in place (even deleted ones), others are appended.
+ * `onNodeLabel` hears of each label given to a node that was already in the tree.
+ */
+export function mergeNodes(old: Node, nu: Node, onNodeLabel?: (n: Node, label: string) => void): Node {
   old.deleted = false;
-  for (const l of nu.labels) addLabel(old.labels, l.label);
+  for (const l of nu.labels) {
+    addLabel(old.labels, l.label);
+    onNodeLabel?.(old, l.label);
+  }
   const props = new FirstByName(old.props, nu.props.length);
   for (const np of nu.props) {
     if (np.deleted) {
@@ -193,7 +199,7 @@ export function mergeNodes(old: Node, nu: Node): Node {
       continue;
     }
     const oc = children.get(nc.name);
-    if (oc) mergeNodes(oc, nc);
+    if (oc) mergeNodes(oc, nc, onNodeLabel);
     else {
       nc.parent = old;
       children.push(nc);
@@ -218,6 +224,7 @@ export function getNodeByPath(tree: Node, path: string): Node | undefined {
   return node;
 }
 
+/** get_node_by_label: the first live node in pre-order holding `label`. */
 export function getNodeByLabel(tree: Node, label: string): Node | undefined {
   for (const l of tree.labels) if (!l.deleted && l.label === label) return tree;
   for (const c of tree.children) {
@@ -226,12 +233,6 @@ export function getNodeByLabel(tree: Node, label: string): Node | undefined {
     if (n) return n;
   }
   return undefined;
-}
-
-export function getNodeByRef(tree: Node, ref: string): Node | undefined {
-  if (ref === '/') return tree;
-  if (ref.startsWith('/')) return getNodeByPath(tree, ref);
-  return getNodeByLabel(tree, ref);
 }
 
 /** dtc util.c join_path. */
