@@ -186,6 +186,36 @@ describe('DTS checks stay linear on wide trees', () => {
     });
   });
 
+  it('random merges, deletions and labels: dtc\'s bytes and messages (property)', { skip: skipUnless('dtc') }, () => {
+    const label = fc.constantFrom('a', 'b', 'c');
+    const name = fc.constantFrom('n1', 'n2', 'k');
+    const prop = fc.oneof(fc.constant('x;'), fc.constant('y = <1>;'), label.map((l) => `r = <&${l}>;`), fc.constant('/delete-property/ x;'));
+    const body: fc.Memo<string> = fc.memo((d) => fc.tuple(
+      fc.array(prop, { maxLength: 2 }),
+      d <= 1 ? fc.constant([] as string[]) : fc.array(fc.oneof(
+        fc.tuple(fc.option(label, { nil: undefined }), name, body(d - 1)).map(([l, n, b]) => `${l ? `${l}: ` : ''}${n} { ${b} };`),
+        name.map((n) => `/delete-node/ ${n};`),
+      ), { maxLength: 3 }),
+    ).map(([ps, ns]) => [...ps, ...ns].join(' ')));
+    const stmt = fc.oneof(
+      body(3).map((b) => `/ { ${b} };`),
+      fc.tuple(label, body(2)).map(([l, b]) => `&${l} { ${b} };`),
+      fc.tuple(label, label, body(2)).map(([l, m, b]) => `${m}: &${l} { ${b} };`),
+      label.map((l) => `/delete-node/ &${l};`),
+      fc.tuple(name, body(2)).map(([n, b]) => `&{/${n}} { ${b} };`),
+    );
+    let i = 0;
+    fc.assert(fc.property(body(3), fc.array(stmt, { maxLength: 5 }), (first, rest) => {
+      const src = `/dts-v1/;\n/ { ${first} };\n${rest.join('\n')}\n`;
+      const f = write(`random${i++ % 4}.dts`, src);
+      const ours = run(fdt, ['compile', '-f', f]);
+      const ref = run('dtc', ['-f', f]);
+      assert.equal(ours.err, ref.err, src);
+      assert.equal(ours.code === 0, ref.code === 0, src);
+      assert.ok(ours.out.equals(ref.out), src);
+    }), { numRuns: 150 });
+  });
+
   it('30000 dangling references fail with dtc\'s first 10000 messages, then a note', { skip: skipUnless('dtc') }, () => {
     const f = write('dangling.dts', `/dts-v1/; / { a = <${Array.from({ length: 30000 }, (_, i) => `&x${i}`).join(' ')}>; };\n`);
     const ours = run(fdt, ['compile', '-o', '/dev/null', f]);
