@@ -1,4 +1,5 @@
 /** `fdt`: device trees — compile (dtc), decompile, dump (fdtdump), get (fdtget), set (fdtput), overlay (fdtoverlay). */
+import { once } from 'node:events';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readInput, readTextSync } from '../bytes/input.js';
@@ -10,7 +11,7 @@ import { compileDts, reprocessFdt } from '../dtb/dts/compile.js';
 import { DtsError } from '../dtb/dts/errors.js';
 import { fileAccessFor } from '../dtb/dts/files.js';
 import type { preprocess as Preprocess } from '../dtb/cpp.js';
-import { formatDts, formatDump } from '../dtb/text.js';
+import { dumpLines, formatDts } from '../dtb/text.js';
 import { runMain, UsageError } from './run.js';
 
 const HELP = `Usage: fdt <command> [options]
@@ -141,7 +142,16 @@ async function decompile(argv: string[]): Promise<number> {
 async function dump(argv: string[]): Promise<number> {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   if (positionals.length !== 1) throw new UsageError('dump takes one input file');
-  process.stdout.write(formatDump(await readInput(positionals[0]!, 'dtb')));
+  // written as it is made, in 64 KiB pieces: a small blob can print hundreds of megabytes
+  let piece = '';
+  for (const line of dumpLines(await readInput(positionals[0]!, 'dtb'))) {
+    piece += line;
+    if (piece.length >= 65536) {
+      if (!process.stdout.write(piece)) await once(process.stdout, 'drain');
+      piece = '';
+    }
+  }
+  process.stdout.write(piece);
   return 0;
 }
 

@@ -202,6 +202,7 @@ export class Preprocessor {
   #tokens = 0;
   #outLen = 0;
   #nest = 0;
+  readonly #hide = new HideSets();
   readonly #opts: CppOptions;
   readonly #read: (p: string) => string;
   readonly #exists: (p: string) => boolean;
@@ -255,7 +256,7 @@ export class Preprocessor {
         if (taking() && toks.length) {
           if (!text.length) textLine = line;
           toks[0] = { ...toks[0]!, nl: true };
-          text.push(...toks);
+          pushAll(text, toks);
         }
         continue;
       }
@@ -422,7 +423,7 @@ export class Preprocessor {
         continue;
       }
       if (!m.params) {
-        const hs = addHide(t.hide, t.t);
+        const hs = this.#hide.add(t.hide, t.t);
         const body = this.#subst(m, [], hs);
         this.#pushExpansion(stack, body, t);
         padNext = body.length === 0;
@@ -460,7 +461,7 @@ export class Preprocessor {
           throw new CppError(`macro "${t.t}" passed ${args.length} arguments, but takes ${m.params.length}`);
       }
       while (args.length < m.params.length) args.push([]);
-      const hs = addHide(intersect(t.hide, close.hide), t.t);
+      const hs = this.#hide.add(intersect(t.hide, close.hide), t.t);
       const body = this.#subst(m, args, hs);
       this.#pushExpansion(stack, body, t);
       padNext = body.length === 0;
@@ -505,26 +506,33 @@ export class Preprocessor {
         if (rhs.length === 0) continue;
         const lhs = out.pop()!;
         const pasted = retoken(lhs.t + rhs[0]!.t, lhs.w);
-        out.push(...pasted, ...rhs.slice(1));
+        pushAll(out, pasted);
+        pushAll(out, rhs, 1);
         continue;
       }
       const ai = argIndex(t);
       if (ai >= 0) {
         if (body[i + 1]?.t === '##') {
           const a = args[ai]!;
-          if (a.length) out.push({ ...a[0]!, w: t.w }, ...a.slice(1));
+          if (a.length) {
+            out.push({ ...a[0]!, w: t.w });
+            pushAll(out, a, 1);
+          }
           continue;
         }
         let e = expanded.get(ai);
         if (!e) expanded.set(ai, (e = this.#expand(args[ai]!.map((x) => ({ ...x, nl: false })))));
-        if (e.length) out.push({ ...e[0]!, w: t.w, pad: true }, ...e.slice(1));
+        if (e.length) {
+          out.push({ ...e[0]!, w: t.w, pad: true });
+          pushAll(out, e, 1);
+        }
         padNext = true;
         continue;
       }
       out.push(padNext ? { ...t, pad: true } : { ...t });
       padNext = false;
     }
-    for (const t of out) t.hide = union(t.hide, hs);
+    for (const t of out) t.hide = this.#hide.union(t.hide, hs);
     return out;
   }
 
@@ -563,35 +571,46 @@ function stringify(a: PTok[]): string {
   return `"${s}"`;
 }
 
-const EMPTY: ReadonlySet<string> = new Set();
-const added = new WeakMap<ReadonlySet<string>, Map<string, ReadonlySet<string>>>();
-/** `h` plus `name`, shared between equal calls (as `union`). */
-function addHide(h: ReadonlySet<string> | undefined, name: string): ReadonlySet<string> {
-  const from = h ?? EMPTY;
-  let byName = added.get(from);
-  if (!byName) added.set(from, (byName = new Map()));
-  let s = byName.get(name);
-  if (!s) {
-    const u = new Set(from);
-    u.add(name);
-    byName.set(name, (s = u));
-  }
-  return s;
+/** Appends `src[from…]` one by one (a spread of a long array overflows the stack). */
+function pushAll<T>(dst: T[], src: readonly T[], from = 0): void {
+  for (let i = from; i < src.length; i++) dst.push(src[i]!);
 }
-/** Unions made so far, by their operands: tokens of one expansion share their hide sets instead of each holding a copy. */
-const unions = new WeakMap<ReadonlySet<string>, WeakMap<ReadonlySet<string>, ReadonlySet<string>>>();
-function union(a: ReadonlySet<string> | undefined, b: ReadonlySet<string>): ReadonlySet<string> {
-  if (!a || a.size === 0) return b;
-  let byB = unions.get(a);
-  if (!byB) unions.set(a, (byB = new WeakMap()));
-  let s = byB.get(b);
-  if (!s) {
-    const u = new Set(a);
-    for (const x of b) u.add(x);
-    byB.set(b, (s = u));
+
+/**
+ * Hide sets of one preprocessor run, made once per distinct operands and shared by the tokens that
+ * carry them (never changed after they are made): an expansion's tokens hold one set, not a copy each.
+ */
+class HideSets {
+  readonly #empty: ReadonlySet<string> = new Set();
+  readonly #added = new Map<ReadonlySet<string>, Map<string, ReadonlySet<string>>>();
+  readonly #unions = new Map<ReadonlySet<string>, Map<ReadonlySet<string>, ReadonlySet<string>>>();
+  /** `h` plus `name`. */
+  add(h: ReadonlySet<string> | undefined, name: string): ReadonlySet<string> {
+    const from = h ?? this.#empty;
+    let byName = this.#added.get(from);
+    if (!byName) this.#added.set(from, (byName = new Map()));
+    let s = byName.get(name);
+    if (!s) {
+      const u = new Set(from);
+      u.add(name);
+      byName.set(name, (s = u));
+    }
+    return s;
   }
-  return s;
+  union(a: ReadonlySet<string> | undefined, b: ReadonlySet<string>): ReadonlySet<string> {
+    if (!a || a.size === 0) return b;
+    let byB = this.#unions.get(a);
+    if (!byB) this.#unions.set(a, (byB = new Map()));
+    let s = byB.get(b);
+    if (!s) {
+      const u = new Set(a);
+      for (const x of b) u.add(x);
+      byB.set(b, (s = u));
+    }
+    return s;
+  }
 }
+
 function intersect(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): ReadonlySet<string> {
   if (!a || !b) return new Set();
   return new Set([...a].filter((x) => b.has(x)));

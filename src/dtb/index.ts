@@ -7,5 +7,5 @@ export { compileDts, parseDts, reprocessFdt, type CompileOptions } from './dts/c
 export { DtsError, type SrcPos } from './dts/errors.js';
 export { fileAccessFor } from './dts/files.js';
 export { preprocess, Preprocessor, CppError, type CppOptions } from './cpp.js';
-export { formatDts, formatDump, formatValue } from './text.js';
+export { formatDts, formatDump, dumpLines, formatValue } from './text.js';
 export { applyOverlays, type OverlayOptions } from './overlay.js';

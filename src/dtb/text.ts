@@ -106,40 +106,50 @@ function isPrintableString(v: Uint8Array): boolean {
 
 /** The text `fdtdump` prints for a blob (header comments, memreserves, every token). */
 export function formatDump(bytes: Uint8Array): string {
+  return Array.from(dumpLines(bytes)).join('');
+}
+
+/**
+ * `formatDump` a line at a time, for output too large for one string: fdtdump indents by depth, so
+ * a small blob of many END_NODE (or nested BEGIN_NODE) tokens prints hundreds of megabytes.
+ */
+export function* dumpLines(bytes: Uint8Array): Generator<string> {
   const v = new FdtView(bytes);
   const h = v.header;
-  const o: string[] = ['/dts-v1/;\n'];
-  o.push(`// magic:\t\t0x${h.magic.toString(16)}\n`);
-  o.push(`// totalsize:\t\t0x${h.totalSize.toString(16)} (${h.totalSize})\n`);
-  o.push(`// off_dt_struct:\t0x${h.offDtStruct.toString(16)}\n`);
-  o.push(`// off_dt_strings:\t0x${h.offDtStrings.toString(16)}\n`);
-  o.push(`// off_mem_rsvmap:\t0x${h.offMemRsvmap.toString(16)}\n`);
-  o.push(`// version:\t\t${h.version}\n`);
-  o.push(`// last_comp_version:\t${h.lastCompVersion}\n`);
-  o.push(`// boot_cpuid_phys:\t0x${h.bootCpuidPhys.toString(16)}\n`);
-  o.push(`// size_dt_strings:\t0x${h.sizeDtStrings.toString(16)}\n`);
-  if (h.version >= 17) o.push(`// size_dt_struct:\t0x${h.sizeDtStruct.toString(16)}\n`);
-  o.push('\n');
+  yield '/dts-v1/;\n';
+  yield `// magic:\t\t0x${h.magic.toString(16)}\n`;
+  yield `// totalsize:\t\t0x${h.totalSize.toString(16)} (${h.totalSize})\n`;
+  yield `// off_dt_struct:\t0x${h.offDtStruct.toString(16)}\n`;
+  yield `// off_dt_strings:\t0x${h.offDtStrings.toString(16)}\n`;
+  yield `// off_mem_rsvmap:\t0x${h.offMemRsvmap.toString(16)}\n`;
+  yield `// version:\t\t${h.version}\n`;
+  yield `// last_comp_version:\t${h.lastCompVersion}\n`;
+  yield `// boot_cpuid_phys:\t0x${h.bootCpuidPhys.toString(16)}\n`;
+  yield `// size_dt_strings:\t0x${h.sizeDtStrings.toString(16)}\n`;
+  if (h.version >= 17) yield `// size_dt_struct:\t0x${h.sizeDtStruct.toString(16)}\n`;
+  yield '\n';
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let at = h.offMemRsvmap; at + 16 <= h.totalSize; at += 16) {
     const a = dv.getBigUint64(at), s = dv.getBigUint64(at + 8);
     if (a === 0n && s === 0n) break;
-    o.push(`/memreserve/ ${a ? hex(a) : '0'} ${s ? hex(s) : '0'};\n`);
+    yield `/memreserve/ ${a ? hex(a) : '0'} ${s ? hex(s) : '0'};\n`;
   }
+  // the blob is read through once first, so that a damaged one is an error before any output
+  for (let t = v.reader.token(h.offDtStruct); t.kind === FDT_BEGIN_NODE || t.kind === FDT_END_NODE || t.kind === FDT_NOP || t.kind === FDT_PROP; t = v.reader.token(t.next))
+    if (t.kind === FDT_PROP) v.reader.string(t.nameOff, t.at);
   let depth = 0;
   // printf("%*s", depth * 4, ""): a negative width (END_NODE before its BEGIN_NODE) pads as much, left-justified
   const ind = (): string => ' '.repeat(Math.abs(depth) * 4);
   for (let t = v.reader.token(h.offDtStruct); ; t = v.reader.token(t.next)) {
     if (t.kind === FDT_BEGIN_NODE) {
       const name = bytesToLatin1(t.name);
-      o.push(`${ind()}${name === '' ? '/' : name} {\n`);
+      yield `${ind()}${name === '' ? '/' : name} {\n`;
       depth++;
     } else if (t.kind === FDT_END_NODE) {
       depth--;
-      o.push(`${ind()}};\n`);
-    } else if (t.kind === FDT_NOP) o.push(`${ind()}// [NOP]\n`);
-    else if (t.kind === FDT_PROP) o.push(`${ind()}${v.reader.string(t.nameOff, t.at)}${dumpValue(t.value)};\n`);
+      yield `${ind()}};\n`;
+    } else if (t.kind === FDT_NOP) yield `${ind()}// [NOP]\n`;
+    else if (t.kind === FDT_PROP) yield `${ind()}${v.reader.string(t.nameOff, t.at)}${dumpValue(t.value)};\n`;
     else break;
   }
-  return o.join('');
 }

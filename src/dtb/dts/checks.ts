@@ -43,10 +43,13 @@ function isOneString(d: Data): boolean {
 }
 
 /**
- * Messages kept from one run. dtc prints every one; a hostile tree (20000 nodes of one name) would
- * make hundreds of millions, so past this many the rest are counted, not kept.
+ * Messages kept from one run, and their text in all. dtc prints every one; a hostile tree (20000
+ * nodes of one name, or a node defined 6000 times and named in each message with all its "also
+ * defined at" lines) would make hundreds of millions of lines, so past either bound the rest are
+ * left out, and the checks that find many stop early.
  */
 export const MAX_MESSAGES = 10_000;
+export const MAX_MESSAGE_TEXT = 4 * 1024 * 1024;
 
 /** Where a label first appears in pre-order (live nodes): on a node, a property, or inside a value. */
 interface LabelHolder {
@@ -64,8 +67,15 @@ class Checker {
   readonly #byPhandle = new Map<number, Node>();
   /** What dtc prints for the checks, in order. */
   readonly output: string[] = [];
-  /** Messages past MAX_MESSAGES, not kept (once there are, a check may stop early: the count is a floor). */
-  dropped = 0;
+  /** Messages found, shown or not (quiet); past the bounds the checks that find many may stop early. */
+  #found = 0;
+  #text = 0;
+  /** Whether messages that would be shown were left out. */
+  dropped = false;
+  /** Whether enough messages were found that the rest may be skipped (failed is set by then). */
+  get saturated(): boolean {
+    return this.#found >= MAX_MESSAGES || this.#text >= MAX_MESSAGE_TEXT;
+  }
   failed = false;
   /** Label → first node holding it (get_node_by_label), built when first needed; labels do not change while it is used. */
   #nodeLabels: Map<string, Node> | undefined;
@@ -111,15 +121,31 @@ class Checker {
 
   /** check_msg: `POS: ERROR (check): /path[:prop]: message`, plus dtc's "also defined at" lines for merged nodes. */
   #msg(check: string, level: 'ERROR' | 'Warning', n: Node, p: Property | undefined, text: string): void {
-    if (level === 'Warning' ? (this.opts.quiet ?? 0) >= 1 : (this.opts.quiet ?? 0) >= 2) return;
-    if (this.output.length >= MAX_MESSAGES) {
-      this.dropped++;
+    const quiet = level === 'Warning' ? (this.opts.quiet ?? 0) >= 1 : (this.opts.quiet ?? 0) >= 2;
+    if (this.saturated) {
+      if (!quiet) this.dropped = true;
       return;
     }
+    this.#found++;
+    if (quiet) return;
     const pos = p?.pos ?? n.pos;
     const out = this.opts.outName ?? '-';
     let str = `${pos ? srcposString(pos) : out === '-' ? '<stdout>' : out}: ${level} (${check}): ${p ? `${pathOf(n)}:${p.name}` : pathOf(n)}: ${text}\n`;
-    if (!p && pos) for (const more of n.morePos) str += `  also defined at ${srcposString(more)}\n`;
+    if (!p && pos)
+      for (const more of n.morePos) {
+        if (this.#text + str.length >= MAX_MESSAGE_TEXT) {
+          // the rest of this message's lines, and all later messages, are left out
+          this.dropped = true;
+          break;
+        }
+        str += `  also defined at ${srcposString(more)}\n`;
+      }
+    if (this.#text + str.length > MAX_MESSAGE_TEXT) {
+      this.dropped = true;
+      this.#text = MAX_MESSAGE_TEXT;
+      return;
+    }
+    this.#text = this.dropped ? MAX_MESSAGE_TEXT : this.#text + str.length;
     this.output.push(str);
   }
   #fail(check: string, n: Node, msg: string, p?: Property): void {
@@ -139,7 +165,7 @@ class Checker {
       for (const [i, later] of laterNamesakes(n.children)) {
         if (n.children[i]!.deleted) continue;
         for (const j of later) this.#fail('duplicate_node_names', n.children[j]!, 'Duplicate node name');
-        if (this.dropped) return;
+        if (this.saturated) return;
       }
     })) return;
     // duplicate_property_names
@@ -148,7 +174,7 @@ class Checker {
         const p = n.props[i]!;
         if (p.deleted) continue;
         for (const j of later) if (!n.props[j]!.deleted) this.#fail('duplicate_property_names', n, 'Duplicate property name', p);
-        if (this.dropped) return;
+        if (this.saturated) return;
       }
     })) return;
     // node_name_chars, node_name_format
@@ -325,7 +351,12 @@ class Checker {
           an.props.push(new Property(l.label, Data.fromLatin1(n.fullpath + '\0')));
           have.add(l.label);
         }
-        if (allocph) this.nodePhandle(n);
+        if (allocph) {
+          const before = n.props.length;
+          this.nodePhandle(n);
+          // the label node itself may carry labels: what this adds to it is there for later labels
+          if (n === an) for (const p of n.props.slice(before)) have.add(p.name);
+        }
       }
       for (const c of n.children) if (!c.deleted) walk(c);
     };
@@ -415,7 +446,7 @@ function appendToProperty(n: Node, name: string, d: Data): void {
 export function processTree(dti: DtInfo, opts: CheckOptions = {}): void {
   const c = new Checker(dti, opts);
   c.run();
-  if (c.dropped) c.output.push(`(more than ${MAX_MESSAGES} messages: the rest are not shown)\n`);
+  if (c.dropped) c.output.push(`(more than ${MAX_MESSAGES} messages or ${MAX_MESSAGE_TEXT} characters: the rest are not shown)\n`);
   if (c.failed && !opts.force) {
     const text = `${c.output.join('')}ERROR: Input tree has errors, aborting (use -f to force output)\n`;
     const first = c.output.find((l) => l.includes(': ERROR (')) ?? text;

@@ -5,7 +5,7 @@
 import { DtsError, spanPos, type SrcPos } from './errors.js';
 import { Lexer, type Tok } from './lexer.js';
 import {
-  Data, Node, Property, addChild, addLabel, buildNode, deleteNode, getNodeByLabel, getNodeByPath, mergeNodes,
+  Data, Node, Property, addChild, addLabel, buildNode, deleteNode, getNodeByLabel, getNodeByPath, hasLiveLabel, mergeNodes,
 } from './tree.js';
 import { bytesToLatin1 } from '../model.js';
 
@@ -168,16 +168,20 @@ export class Parser {
     mergeNodes(target, nd, (n, label) => this.#holds(n, label));
   }
 
-  /** Every node that was ever given each label (some since merged away, deleted or relabelled). */
-  readonly #holders = new Map<string, Node[]>();
+  /**
+   * The nodes given each label since it was last looked up (a lookup drops those no longer holding it
+   * in the tree: a node regains a label, or comes back into the tree, only through a merge, which
+   * gives it the label again).
+   */
+  readonly #holders = new Map<string, Set<Node>>();
   #holds(n: Node, label: string): void {
     const h = this.#holders.get(label);
-    if (!h) this.#holders.set(label, [n]);
-    else if (h[h.length - 1] !== n) h.push(n);
+    if (!h) this.#holders.set(label, new Set([n]));
+    else h.add(n);
   }
 
   /**
-   * get_node_by_ref. A label is looked up among the nodes ever given it (every label reaches a node
+   * get_node_by_ref. A label is looked up among the nodes given it (every label reaches a node
    * through #holds), not by a walk of the tree: none still holding it in the tree means none found,
    * one is the node the walk would find, and for several (a duplicate label) the tree is walked as
    * dtc does, for the first in pre-order.
@@ -185,13 +189,11 @@ export class Parser {
   #byRef(root: Node, ref: string): Node | undefined {
     if (ref === '/') return root;
     if (ref.startsWith('/')) return getNodeByPath(root, ref);
-    let found: Node | undefined;
-    for (const n of this.#holders.get(ref) ?? []) {
-      if (n === found || !n.labels.some((l) => !l.deleted && l.label === ref) || !inTree(root, n)) continue;
-      if (found) return getNodeByLabel(root, ref);
-      found = n;
-    }
-    return found;
+    const holders = this.#holders.get(ref);
+    if (!holders) return undefined;
+    for (const n of holders) if (!hasLiveLabel(n.labels, ref) || !inTree(root, n)) holders.delete(n);
+    if (holders.size > 1) return getNodeByLabel(root, ref);
+    return holders.values().next().value;
   }
 
   #addOrphan(root: Node, nd: Node, ref: string): void {
@@ -275,9 +277,17 @@ export class Parser {
     return p;
   }
 
+  /** subnode: labels, then a node, a /delete-node/, or /omit-if-no-ref/ and a subnode (taken as a loop, not a recursion). */
   #subnode(): Node {
-    const labels = this.#labels();
-    const t = this.lx.next();
+    const groups: string[][] = [];
+    let omit = false;
+    let t: Tok;
+    for (;;) {
+      groups.push(this.#labels());
+      t = this.lx.next();
+      if (t.kind !== 'OMIT_NO_REF') break;
+      omit = true;
+    }
     let n: Node;
     if (t.kind === 'DEL_NODE') {
       const nm = this.lx.next();
@@ -287,16 +297,18 @@ export class Parser {
       n.deleted = true;
       n.name = nm.text;
       n.pos = spanPos(t.pos, end.pos);
-    } else if (t.kind === 'OMIT_NO_REF') {
-      n = this.#nest('nodes', t.pos, () => this.#subnode());
-      n.omitIfUnused = true;
     } else if (t.kind === 'PROPNODENAME') {
       n = this.#nodedef();
       n.name = t.text;
     } else this.#syntax(t);
-    for (let i = labels.length - 1; i >= 0; i--) {
-      addLabel(n.labels, labels[i]!);
-      this.#holds(n, labels[i]!);
+    if (omit) n.omitIfUnused = true;
+    // the innermost subnode's labels first, as the grammar's recursion adds them
+    for (let g = groups.length - 1; g >= 0; g--) {
+      const labels = groups[g]!;
+      for (let i = labels.length - 1; i >= 0; i--) {
+        addLabel(n.labels, labels[i]!);
+        this.#holds(n, labels[i]!);
+      }
     }
     return n;
   }
@@ -502,7 +514,8 @@ function heightOf(top: Node): number {
   for (let e = stack.pop(); e; e = stack.pop()) {
     const [n, d] = e;
     if (d > height) height = d;
-    for (const c of n.children) stack.push([c, d + 1]);
+    // a /delete-node/ in the subtree is a marker, not a level
+    for (const c of n.children) if (!c.deleted) stack.push([c, d + 1]);
   }
   return height;
 }

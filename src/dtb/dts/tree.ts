@@ -56,7 +56,8 @@ export class Data {
   /** data_insert_at_marker: insert bytes at marker `mi`'s offset; later markers move. */
   insertAt(mi: number, bytes: number[]): void {
     const at = this.markers[mi]!.offset;
-    this.val.splice(at, 0, ...bytes);
+    // (splice with a spread overflows the stack for a long path)
+    this.val = [...this.val.slice(0, at), ...bytes, ...this.val.slice(at)];
     for (let i = mi + 1; i < this.markers.length; i++) this.markers[i]!.offset += bytes.length;
   }
 }
@@ -121,6 +122,13 @@ export function addLabel(labels: Label[], label: string): void {
   labels.unshift(l);
 }
 
+/** Whether `labels` holds `label`, not deleted. */
+export function hasLiveLabel(labels: Label[], label: string): boolean {
+  const index = labelIndex.get(labels);
+  const l = index ? index.get(label) : labels.find((x) => x.label === label);
+  return l !== undefined && !l.deleted;
+}
+
 export function buildNode(props: Property[], children: Node[], pos?: SrcPos): Node {
   const n = new Node();
   n.props = props;
@@ -147,23 +155,26 @@ export function addChild(parent: Node, child: Node): void {
   parent.children.push(child);
 }
 
-/** The first of `items` named `name`, by a scan, or by an index when both sides are large (merges of wide nodes stay linear). */
-class FirstByName<T extends { name: string }> {
-  #index: Map<string, T> | undefined;
-  constructor(readonly items: T[], lookups: number) {
-    if (items.length * lookups > 1024) {
-      this.#index = new Map();
-      for (const it of items) if (!this.#index.has(it.name)) this.#index.set(it.name, it);
-    }
+/**
+ * The first of a node's children or properties named `name` (deleted ones too). Long lists get an
+ * index that lives with the list and takes in what was pushed since (the parser and the checks only
+ * ever push; a list that got shorter is indexed again), so many merges into one wide node stay linear.
+ */
+function firstByName<T extends { name: string }>(items: T[], name: string): T | undefined {
+  if (items.length < 16) return items.find((it) => it.name === name);
+  let ix = nameIndex.get(items) as NameIndex<T> | undefined;
+  if (!ix || ix.seen > items.length) nameIndex.set(items, (ix = { map: new Map(), seen: 0 }));
+  for (; ix.seen < items.length; ix.seen++) {
+    const it = items[ix.seen]!;
+    if (!ix.map.has(it.name)) ix.map.set(it.name, it);
   }
-  get(name: string): T | undefined {
-    return this.#index ? this.#index.get(name) : this.items.find((it) => it.name === name);
-  }
-  push(it: T): void {
-    this.items.push(it);
-    if (this.#index && !this.#index.has(it.name)) this.#index.set(it.name, it);
-  }
+  return ix.map.get(name);
 }
+interface NameIndex<T> {
+  map: Map<string, T>;
+  seen: number;
+}
+const nameIndex = new WeakMap<object[], NameIndex<{ name: string }>>();
 
 /**
  * merge_nodes: new properties replace same-named ones in place (even deleted ones), others are appended.
@@ -175,40 +186,38 @@ export function mergeNodes(old: Node, nu: Node, onNodeLabel?: (n: Node, label: s
     addLabel(old.labels, l.label);
     onNodeLabel?.(old, l.label);
   }
-  const props = new FirstByName(old.props, nu.props.length);
   for (const np of nu.props) {
     if (np.deleted) {
-      const victim = props.get(np.name);
+      const victim = firstByName(old.props, np.name);
       if (victim) deleteProperty(victim);
       continue;
     }
-    const op = props.get(np.name);
+    const op = firstByName(old.props, np.name);
     if (op) {
       for (const l of np.labels) addLabel(op.labels, l.label);
       op.val = np.val;
       op.deleted = false;
       op.pos = np.pos;
-    } else props.push(np);
+    } else old.props.push(np);
   }
-  const children = new FirstByName(old.children, nu.children.length);
   for (const nc of nu.children) {
     nc.parent = undefined;
     if (nc.deleted) {
-      const victim = children.get(nc.name);
+      const victim = firstByName(old.children, nc.name);
       if (victim) deleteNode(victim);
       continue;
     }
-    const oc = children.get(nc.name);
+    const oc = firstByName(old.children, nc.name);
     if (oc) mergeNodes(oc, nc, onNodeLabel);
-    else {
-      nc.parent = old;
-      children.push(nc);
-    }
+    else addChild(old, nc);
   }
   if (!old.pos) {
     old.pos = nu.pos;
     old.morePos = nu.morePos;
-  } else old.morePos.push(...(nu.pos ? [nu.pos] : []), ...nu.morePos);
+  } else {
+    if (nu.pos) old.morePos.push(nu.pos);
+    for (const p of nu.morePos) old.morePos.push(p);
+  }
   return old;
 }
 
