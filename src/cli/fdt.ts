@@ -48,6 +48,9 @@ const num = (s: string | undefined, what: string): number | undefined => {
   return v;
 };
 
+/** Names and strings in a blob are bytes (latin1 strings here): they go out as the bytes they are. */
+const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
+
 /** The C preprocessor, loaded when a source uses it. */
 const cpp = async (): Promise<typeof Preprocess> => (await import('../dtb/cpp.js')).preprocess;
 
@@ -116,7 +119,7 @@ async function compile(argv: string[]): Promise<number> {
     }
   }
   let out: Uint8Array;
-  if (outform === 'dts') out = new TextEncoder().encode(formatDts(fdt));
+  if (outform === 'dts') out = latin1(formatDts(fdt));
   else {
     const opts: EncodeOptions = {
       ...(v.V !== undefined ? { version: num(v.V, '-V')! } : {}), ...(v.R !== undefined ? { reserveSlots: num(v.R, '-R')! } : {}),
@@ -134,8 +137,8 @@ async function decompile(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { o: { type: 'string' } } });
   if (positionals.length !== 1) throw new UsageError('decompile takes one input file');
   const text = formatDts(decodeFdt(await readInput(positionals[0]!, 'dtb')));
-  if (!v.o || v.o === '-') process.stdout.write(text);
-  else await writeFileAtomic(v.o, new TextEncoder().encode(text), { named: true });
+  if (!v.o || v.o === '-') process.stdout.write(latin1(text));
+  else await writeFileAtomic(v.o, latin1(text), { named: true });
   return 0;
 }
 
@@ -147,11 +150,11 @@ async function dump(argv: string[]): Promise<number> {
   for (const line of dumpLines(await readInput(positionals[0]!, 'dtb'))) {
     piece += line;
     if (piece.length >= 65536) {
-      if (!process.stdout.write(piece)) await once(process.stdout, 'drain');
+      if (!process.stdout.write(latin1(piece))) await once(process.stdout, 'drain');
       piece = '';
     }
   }
-  process.stdout.write(piece);
+  process.stdout.write(latin1(piece));
   return 0;
 }
 
@@ -212,12 +215,12 @@ async function get(argv: string[]): Promise<number> {
   for (let i = 0; i < args.length; i += step) {
     const node = findNode(fdt.root, args[i]!);
     if (!node) return fail(args[i]!);
-    if (v.l) process.stdout.write(node.children.map((c) => `${c.name}\n`).join(''));
-    else if (v.p) process.stdout.write(node.props.map((p) => `${p.name}\n`).join(''));
+    if (v.l) process.stdout.write(latin1(node.children.map((c) => `${c.name}\n`).join('')));
+    else if (v.p) process.stdout.write(latin1(node.props.map((p) => `${p.name}\n`).join('')));
     else {
       const p = getProp(node, args[i + 1]!);
       if (!p) return fail(args[i + 1]!);
-      process.stdout.write(`${showData(p.value, type, size)}\n`);
+      process.stdout.write(latin1(`${showData(p.value, type, size)}\n`));
     }
   }
   return 0;

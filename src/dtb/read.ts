@@ -35,9 +35,10 @@ export function decodeHeader(bytes: Uint8Array, length = bytes.length): FdtLayou
   if (magic !== FDT_MAGIC) fail('BAD_MAGIC', 0, `Cannot parse fdt header: magic is 0x${magic.toString(16)}, not 0xd00dfeed`);
   if (bytes.length < FDT_V16_SIZE) fail('TRUNCATED', 0, `Cannot read fdt header: need ${FDT_V16_SIZE} bytes, ${bytes.length} left`);
   const h = FdtHeader.decode(bytes.length >= FDT_V17_SIZE ? bytes : padTo40(bytes));
-  if (h.version < 16 || h.version > 17)
-    fail('UNSUPPORTED', FdtHeader.offsets.version, `Cannot parse fdt header: version ${h.version} (only 16 and 17 are read)`);
-  if (h.lastCompVersion > 17)
+  // libfdt's fdt_check_header: a later version is read as 17 when it says it is compatible with 17
+  if (h.version < 16)
+    fail('UNSUPPORTED', FdtHeader.offsets.version, `Cannot parse fdt header: version ${h.version} (versions from 16 are read)`);
+  if (h.lastCompVersion > 17 || h.lastCompVersion > h.version)
     fail('UNSUPPORTED', FdtHeader.offsets.lastCompVersion, `Cannot parse fdt header: last_comp_version ${h.lastCompVersion}`);
   const hdrSize = h.version >= 17 ? FDT_V17_SIZE : FDT_V16_SIZE;
   if (h.version >= 17 && bytes.length < FDT_V17_SIZE) fail('TRUNCATED', 0, `Cannot read fdt header: need 40 bytes, ${bytes.length} left`);
@@ -69,14 +70,14 @@ function padTo40(b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The memory reservation entries (up to the {0, 0} terminator). */
+/** The memory reservation entries, up to the terminator: an entry of size 0 (libfdt, dtc and the kernel stop there). */
 export function decodeReserve(bytes: Uint8Array, h: FdtLayout, max = 65536): ReserveEntry[] {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: ReserveEntry[] = [];
   for (let at = h.offMemRsvmap; ; at += RESERVE_ENTRY_SIZE) {
     if (at + RESERVE_ENTRY_SIZE > h.totalSize) fail('TRUNCATED', at, 'Cannot read memreserve entry: no terminator before totalsize');
     const address = dv.getBigUint64(at), size = dv.getBigUint64(at + 8);
-    if (address === 0n && size === 0n) return out;
+    if (size === 0n) return out;
     if (out.length >= max) fail('LIMIT', at, `Cannot accept memreserve entries: more than ${max}`);
     out.push({ address, size });
   }

@@ -180,6 +180,53 @@ describe('long and deep inputs that dtc and cpp accept', () => {
   });
 });
 
+describe('found by differential fuzzing against dtc, fdtdump and fdtget', () => {
+  const both = (name: string, text: string, args: string[] = []): void => {
+    const f = write(name, text);
+    const ours = run(fdt, ['compile', '--no-cpp', ...args, f]), ref = run('dtc', [...args, f]);
+    assert.equal(ours.err, ref.err, text);
+    assert.equal(ours.code === 0, ref.code === 0, text);
+    assert.ok(ours.out.equals(ref.out), text);
+  };
+  it('integer literals longer than 64 characters; char literals by flex\'s longest match', { skip: skipUnless('dtc') }, () => {
+    both('lit1.dts', `/dts-v1/;\n/ { a = <${'0'.repeat(64)}1 0x${'0'.repeat(70)}2>; };\n`);
+    both('lit2.dts', "/dts-v1/;\n/ { a = <'\\''>; };\n");
+    both('lit3.dts', "/dts-v1/;\n/ { a = <'\\\\'>; b = <'a'>; };\n");
+    both('lit4.dts', "/dts-v1/;\n/ { a = <'\\'' 'b'>; };\n");
+  });
+  it('paths with empty components are not found, as in dtc; a trailing slash is', { skip: skipUnless('dtc') }, () => {
+    both('path1.dts', '/dts-v1/;\n/ { c { }; };\n&{//} { x; };\n');
+    both('path2.dts', '/dts-v1/;\n/ { c { d { }; }; a = <&{/c//d}>; };\n');
+    both('path3.dts', '/dts-v1/;\n/ { c { d { }; }; a = &{/c/d/}; };\n&{/c/} { y; };\n');
+  });
+  it('/incbin/ of a device (dtc opens anything but a folder)', { skip: skipUnless('dtc') }, () => {
+    both('incbin-dev.dts', '/dts-v1/;\n/ { a = /incbin/("/dev/null"); };\n');
+  });
+  it('-I dtb: a memreserve entry of size 0 ends the list; versions past 17 that say they read as 17', { skip: skipUnless('dtc') }, () => {
+    const src = write('rsv.dts', '/dts-v1/;\n/memreserve/ 0x1000 0x10;\n/ { };\n');
+    const dtb = Buffer.from(run('dtc', ['-R', '1', src]).out);
+    dtb[56 + 16 + 7] = 1; // the terminator's address: 1, its size still 0
+    const f = write('rsv.dtb', dtb);
+    assert.ok(run(fdt, ['compile', '-I', 'dtb', '-O', 'dtb', f]).out.equals(run('dtc', ['-I', 'dtb', '-O', 'dtb', f]).out));
+    // (our DTS text is not dtc's: compare the reservations it lists)
+    const rsv = (out: Buffer): string[] => out.toString('latin1').match(/\/memreserve\/.*/g) ?? [];
+    assert.deepEqual(rsv(run(fdt, ['compile', '-I', 'dtb', '-O', 'dts', f]).out).length, rsv(run('dtc', ['-I', 'dtb', '-O', 'dts', f]).out).length);
+    const v18 = Buffer.from(dtb);
+    v18.writeUInt32BE(18, 20);
+    const g = write('v18.dtb', v18);
+    const ours = run(fdt, ['compile', '-I', 'dtb', '-O', 'dtb', g]);
+    assert.equal(ours.code, 0, ours.err);
+    assert.ok(ours.out.equals(run('dtc', ['-I', 'dtb', '-O', 'dtb', g]).out));
+  });
+  it('bytes above 0x7f in names and strings go out as bytes (were UTF-8)', { skip: skipUnless('fdtdump', 'fdtget') }, () => {
+    const f = write('high.dtb', blob([...u32(1), ...cstr(''), ...u32(3, 3, 0), 0xe9, 0x62, 0, 0, ...u32(1), ...cstr(Uint8Array.of(0xe9, 0x62)), ...u32(2, 2, 9)], Uint8Array.from(cstr('s'))));
+    assert.ok(run(fdt, ['dump', f]).out.equals(run('fdtdump', [f]).out));
+    assert.ok(run(fdt, ['get', '-t', 's', f, '/', 's']).out.equals(run('fdtget', ['-t', 's', f, '/', 's']).out));
+    assert.ok(run(fdt, ['get', '-l', f, '/']).out.equals(run('fdtget', ['-l', f, '/']).out));
+    assert.ok(run(fdt, ['decompile', f]).out.includes(Buffer.from([0xe9, 0x62])));
+  });
+});
+
 describe('DTS checks stay linear on wide trees', () => {
   it('6000 labelled properties, 3000 labelled nodes, references and overrides: dtc\'s bytes', { skip: skipUnless('dtc') }, () => {
     const props = Array.from({ length: 6000 }, (_, i) => `l${i}: p${i} = <${i}>;`).join(' ');

@@ -23,7 +23,8 @@ function find(name: string, fromFile: string, searchPaths: readonly string[]): s
   const tryOpen = (dir: string | undefined): string | undefined => {
     const p = dir === undefined || isAbsolute(name) ? name : joinPath(dir, name);
     try {
-      if (statSync(p).isFile()) return p;
+      // fopen takes anything but a folder (a device, a pipe)
+      if (!statSync(p).isDirectory()) return p;
     } catch {
       /* try the next folder */
     }

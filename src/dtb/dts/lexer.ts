@@ -231,7 +231,9 @@ export class Lexer {
     }
     // <V1>([0-9]+|0[xX][0-9a-fA-F]+)(U|L|UL|LL|ULL)?
     if (st === 'V1' && c >= '0' && c <= '9') {
-      const m = /^(?:0[xX][0-9a-fA-F]+|[0-9]+)(?:ULL|UL|LL|U|L)?/.exec(t.slice(at, at + 64));
+      const re = /(?:0[xX][0-9a-fA-F]+|[0-9]+)(?:ULL|UL|LL|U|L)?/y;
+      re.lastIndex = at;
+      const m = re.exec(t);
       if (m)
         offer(m[0].length, () => {
           const tk = tok('LITERAL', m[0].length, m[0]);
@@ -337,14 +339,19 @@ function stringEnd(t: string, at: number): number {
   return -1;
 }
 
-/** '([^']|\\')*' — flex takes the longest match, so the literal ends at the last reachable quote run. */
+/**
+ * End (exclusive) of flex's longest match of '([^']|\\')*' at `at`, or -1. Inside, a quote can only be
+ * the second half of a backslash-quote pair, so every quote that follows a backslash (not the opening
+ * quote) may end the literal or go on inside it; the first quote that does not ends it for good.
+ */
 function charLitEnd(t: string, at: number): number {
-  // [^'] includes newlines and backslashes; \\' lets a quote be inside. Greedy longest match:
-  // the regex can extend past any "\'" pair, so find the longest prefix matching the pattern.
-  const re = /'(?:[^']|\\')*'/y;
-  re.lastIndex = at;
-  const m = re.exec(t);
-  return m ? at + m[0].length : -1;
+  let end = -1;
+  for (let j = at + 1; j < t.length; j++) {
+    if (t[j] !== "'") continue;
+    end = j + 1;
+    if (j - 1 === at || t[j - 1] !== '\\') break;
+  }
+  return end;
 }
 
 /** strtoull(s, &e, 0) as dtc's lexer uses it: a bad octal digit ends the number (and is an error), overflow gives ULLONG_MAX. */

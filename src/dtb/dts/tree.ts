@@ -221,16 +221,24 @@ export function mergeNodes(old: Node, nu: Node, onNodeLabel?: (n: Node, label: s
   return old;
 }
 
+/**
+ * get_node_by_path: slashes before each name are skipped, then the name runs to the next slash; an
+ * empty rest is the node reached (if live). So "/a/" is a, but "//" and "/a//b" look for a child
+ * named "" and find none.
+ */
 export function getNodeByPath(tree: Node, path: string): Node | undefined {
   let node = tree;
-  if (tree.deleted && path === '') return undefined;
-  for (const part of path.split('/')) {
-    if (part === '') continue;
-    const next = node.children.find((c) => !c.deleted && c.name === part);
+  for (let at = 0; ; ) {
+    if (at >= path.length) return node.deleted ? undefined : node;
+    while (path[at] === '/') at++;
+    const slash = path.indexOf('/', at);
+    const name = slash < 0 ? path.slice(at) : path.slice(at, slash);
+    const next = node.children.find((c) => !c.deleted && c.name === name);
     if (!next) return undefined;
+    if (slash < 0) return next;
     node = next;
+    at = slash + 1;
   }
-  return node;
 }
 
 /** get_node_by_label: the first live node in pre-order holding `label`. */
