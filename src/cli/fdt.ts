@@ -4,10 +4,12 @@ import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readInput, readTextSync } from '../bytes/input.js';
 import { writeFileAtomic } from '../bytes/sink.js';
-import { findNode, getProp, type Fdt, type FdtNode } from '../dtb/model.js';
+import { findNode, getProp, type FdtNode } from '../dtb/model.js';
 import { decodeFdt } from '../dtb/read.js';
 import { encodeFdt, type EncodeOptions } from '../dtb/write.js';
-import { compileDts, reprocessFdt } from '../dtb/dts/compile.js';
+import { compileDts, fdtOf, parseDts, reprocessTree } from '../dtb/dts/compile.js';
+import { dtsSource } from '../dtb/dts/source.js';
+import type { DtInfo } from '../dtb/dts/parser.js';
 import { DtsError } from '../dtb/dts/errors.js';
 import { fileAccessFor } from '../dtb/dts/files.js';
 import type { preprocess as Preprocess } from '../dtb/cpp.js';
@@ -91,11 +93,11 @@ async function compile(argv: string[]): Promise<number> {
     symbols: !!v['@'], autoAliases: !!v.A, sort: !!v.s, force: !!v.f, quiet: v.q?.length ?? 0, outName: v.o ?? '-', nameChecks: true,
     onWarning: (m: string) => { if (!v.q) process.stderr.write(`${m}\n`); },
   };
-  let fdt: Fdt;
+  let dti: DtInfo;
   if (inform === 'dtb') {
-    const tree = decodeFdt(await readInput(input, 'dtb'));
+    const blob = decodeFdt(await readInput(input, 'dtb'));
     try {
-      fdt = reprocessFdt(tree, common);
+      dti = reprocessTree(blob, common);
     } catch (e) {
       if (!(e instanceof DtsError)) throw e;
       process.stderr.write(Buffer.from(e.stderr, 'latin1'));
@@ -110,7 +112,7 @@ async function compile(argv: string[]): Promise<number> {
     if (preprocess)
       text = wrapSourceErrors(() => preprocess(input, { includeDirs: [...(v['cpp-I'] ?? []), ...dirs].map((d) => resolve(d)), defines: ['__DTS__', ...(v.D ?? [])] }));
     try {
-      fdt = compileDts({ name: input, text }, { ...common, ...fileAccessFor(dirs) });
+      dti = parseDts({ name: input, text }, { ...common, ...fileAccessFor(dirs) });
     } catch (e) {
       // what dtc prints, as it prints it; the exit status stays ours (1, bad input) where dtc's is 2 (failed checks)
       if (!(e instanceof DtsError)) throw e;
@@ -119,8 +121,10 @@ async function compile(argv: string[]): Promise<number> {
     }
   }
   let out: Uint8Array;
-  if (outform === 'dts') out = latin1(formatDts(fdt));
+  if (outform === 'dts') out = latin1(dtsSource(dti));
   else {
+    // -b, else a blob's own boot CPU, else dtc's guess from the source
+    const fdt = fdtOf(dti, bootCpuid !== undefined ? { bootCpuid } : {});
     const opts: EncodeOptions = {
       ...(v.V !== undefined ? { version: num(v.V, '-V')! } : {}), ...(v.R !== undefined ? { reserveSlots: num(v.R, '-R')! } : {}),
       ...(v.S !== undefined ? { minSize: num(v.S, '-S')! } : {}), ...(v.p !== undefined ? { pad: num(v.p, '-p')! } : {}),

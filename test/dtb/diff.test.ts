@@ -17,6 +17,12 @@ before(() => {
   if (!existsSync(join(root, 'dist/cli/fdt.js')) || !existsSync(join(root, 'dist/dtb/index.js')))
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
   tmp = mkdtempSync(join(tmpdir(), 'imgkit-fdt-'));
+  // every kind of value dtc's source writer distinguishes (memreserve labels, labels inside values, /bits/, incbin, escapes)
+  execFileSync('sh', ['-c', 'cat > values.dts'], { cwd: tmp, input: [
+    '/dts-v1/;', 'a: b: /memreserve/ 0x1000 0x2000;', '/memreserve/ 0x3000 0x10;', '/ {',
+    '\tl1: l2: p1 = "x\\ty\\"\\\\", "second", l3: <1 l4: 2 &n1> l5:, [00 l6: ff 10], /bits/ 16 <0xffff 3>, /bits/ 64 <5>, /bits/ 8 <7 8>;',
+    '\tp2 = &n1, "s";', '\tp3 = /incbin/("blob.bin");', '\tp5 = <>;', '\tp6 = [];', '\tp7 = <&n1>, "";', '\tp8;', '\tll: p9 = "\\x01\\x80";',
+    '\tn1: node@1 { x = <0x12345678 0>; n2: n3: sub { }; };', '\t/omit-if-no-ref/ gone { };', '\te { };', '};', '&n1 { y = "q"; };', ''].join('\n') });
   for (const f of ['features.dts', 'overlay.dts', 'blob.bin', 'features.dtb', 'features-sym.dtb', 'overlay.dtbo']) copyFileSync(join(fixtures, f), join(tmp, f));
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -60,6 +66,24 @@ describe('fdt compile vs dtc', { skip: skipUnless('dtc') }, () => {
       assert.notEqual(run('dtc', ['-q', name], { cwd: tmp }).code, 0, `dtc accepts ${name}`);
       const r = run(fdt, ['compile', name], { cwd: tmp });
       assert.equal(r.code, 1, `${name}: ${r.err}`);
+    }
+  });
+});
+
+describe('fdt compile -O dts vs dtc -O dts (treesource.c)', { skip: skipUnless('dtc') }, () => {
+  for (const opts of [[], ['-@'], ['-s'], ['-A'], ['-H', 'both'], ['-@', '-s']]) {
+    it(`DTS to DTS: labels, references and each value as written (${opts.join(' ') || 'defaults'})`, () => {
+      for (const f of ['features.dts', 'overlay.dts', 'values.dts']) {
+        const ref = run('dtc', ['-q', '-O', 'dts', ...opts, f], { cwd: tmp });
+        assert.equal(ref.code, 0, ref.err);
+        assert.ok(run(fdt, ['compile', '-q', '-O', 'dts', ...opts, f], { cwd: tmp }).out.equals(ref.out), `${f} ${opts.join(' ')}`);
+      }
+    });
+  }
+  it('DTB to DTS: values by dtc\'s guess (strings, cells, bytes)', () => {
+    for (const f of ['features.dtb', 'features-sym.dtb', 'overlay.dtbo']) {
+      const ref = run('dtc', ['-q', '-I', 'dtb', '-O', 'dts', f], { cwd: tmp });
+      assert.ok(run(fdt, ['compile', '-q', '-I', 'dtb', '-O', 'dts', f], { cwd: tmp }).out.equals(ref.out), f);
     }
   });
 });

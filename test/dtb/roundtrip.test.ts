@@ -20,7 +20,8 @@ const node: fc.Memo<FdtNode> = fc.memo((depth) =>
 );
 const tree: fc.Arbitrary<Fdt> = fc.record({
   version: fc.constant(17), lastCompVersion: fc.constant(16), bootCpuidPhys: fc.nat({ max: 0xffffffff }),
-  reserve: fc.array(fc.record({ address: fc.bigInt({ min: 1n, max: (1n << 64n) - 1n }), size: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }), { maxLength: 3 }),
+  // an entry of size 0 is the end of the list for every reader (libfdt, dtc, the kernel), so it cannot round-trip
+  reserve: fc.array(fc.record({ address: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), size: fc.bigInt({ min: 1n, max: (1n << 64n) - 1n }) }), { maxLength: 3 }),
   root: node(4).map((r) => ({ ...r, name: '' })),
 });
 

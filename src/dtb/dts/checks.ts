@@ -6,7 +6,7 @@
  * __local_fixups__. Also dtc's errors for duplicate names and dangling references.
  */
 import { DtsError, srcposString } from './errors.js';
-import { Data, Node, Property, addChild, deleteNode, getNodeByPath, type Marker } from './tree.js';
+import { Data, Node, Property, addChild, deleteNode, getNodeByPath, type Marker, type MarkerType } from './tree.js';
 import type { DtInfo } from './parser.js';
 import { bytesToLatin1 } from '../model.js';
 
@@ -98,7 +98,7 @@ class Checker {
     n.phandle = ph;
     this.#byPhandle.set(ph, n);
     const fmt = this.opts.phandleFormat ?? 'epapr';
-    const mk = () => new Data().appendU32(ph);
+    const mk = () => new Data().mark('TYPE_UINT32', '').appendU32(ph);
     if (!n.getProp('linux,phandle') && fmt !== 'epapr') n.props.push(new Property('linux,phandle', mk()));
     if (!n.getProp('phandle') && fmt !== 'legacy') n.props.push(new Property('phandle', mk()));
     return ph;
@@ -348,7 +348,7 @@ class Checker {
             this.opts.onWarning?.(`WARNING: label ${l.label} already exists in /${an.name}`);
             continue;
           }
-          an.props.push(new Property(l.label, Data.fromLatin1(n.fullpath + '\0')));
+          an.props.push(new Property(l.label, new Data().mark('TYPE_STRING', '').appendLatin1(n.fullpath + '\0')));
           have.add(l.label);
         }
         if (allocph) {
@@ -379,7 +379,7 @@ class Checker {
       for (const r of refs) {
         if (r.target) continue;
         if (r.n.fullpath.includes(':') || r.p.name.includes(':')) throw new DtsError("arguments should not contain ':'");
-        appendToProperty(fn, r.m.ref, Data.fromLatin1(`${r.n.fullpath}:${r.p.name}:${r.m.offset}\0`));
+        appendToProperty(fn, r.m.ref, 'TYPE_STRING', Data.fromLatin1(`${r.n.fullpath}:${r.p.name}:${r.m.offset}\0`));
       }
     }
     // __local_fixups__ is decided after __fixups__ exists (dtc walks the tree again)
@@ -402,7 +402,7 @@ class Checker {
           }
           wn = nwn;
         }
-        appendToProperty(wn, r.p.name, new Data().appendU32(r.m.offset));
+        appendToProperty(wn, r.p.name, 'TYPE_UINT32', new Data().appendU32(r.m.offset));
       }
     }
   }
@@ -436,10 +436,11 @@ function buildRootNode(root: Node, name: string): Node {
   return an;
 }
 
-function appendToProperty(n: Node, name: string, d: Data): void {
+/** livetree.c append_to_property: the value goes on with a `type` marker before it. */
+function appendToProperty(n: Node, name: string, type: MarkerType, d: Data): void {
   const p = n.getProp(name);
-  if (p) p.val.merge(d);
-  else n.props.push(new Property(name, new Data().merge(d)));
+  if (p) p.val.mark(type, name).merge(d);
+  else n.props.push(new Property(name, new Data().mark(type, name).merge(d)));
 }
 
 /** Runs dtc's tree processing after parsing. Throws DtsError with dtc's messages when dtc would abort. */

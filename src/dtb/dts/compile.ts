@@ -40,7 +40,11 @@ export function parseDts(file: SourceFile, opts: CompileOptions = {}): DtInfo {
  * encodeFdt(fdt);
  */
 export function compileDts(file: SourceFile, opts: CompileOptions = {}): Fdt {
-  const dti = parseDts(file, opts);
+  return fdtOf(parseDts(file, opts), opts);
+}
+
+/** The blob model of a processed tree (what `-O dtb` writes). */
+export function fdtOf(dti: DtInfo, opts: Pick<CompileOptions, 'bootCpuid'> = {}): Fdt {
   return {
     version: 17, lastCompVersion: 16,
     bootCpuidPhys: opts.bootCpuid ?? dti.bootCpuidPhys,
@@ -73,12 +77,18 @@ export function fromModel(fdt: Fdt): DtInfo {
   return { plugin: false, reserve: fdt.reserve.map((r) => ({ ...r, labels: [] })), root: conv(fdt.root), bootCpuidPhys: fdt.bootCpuidPhys };
 }
 
-/** `dtc -I dtb -O dtb`: the blob's tree re-processed by dtc's checks (a correct `name` property is dropped). */
-export function reprocessFdt(fdt: Fdt, opts: CompileOptions = {}): Fdt {
+/** `dtc -I dtb`: the blob's tree as dtc's live tree, re-processed by dtc's checks (for `-O dts`: `dtsSource`). */
+export function reprocessTree(fdt: Fdt, opts: CompileOptions = {}): DtInfo {
   const dti = fromModel(fdt);
   fillFullpaths(dti.root, '');
   processTree(dti, opts);
   if (opts.sort) sortTree(dti);
+  return dti;
+}
+
+/** `dtc -I dtb -O dtb`: the blob's tree re-processed by dtc's checks (a correct `name` property is dropped). */
+export function reprocessFdt(fdt: Fdt, opts: CompileOptions = {}): Fdt {
+  const dti = reprocessTree(fdt, opts);
   return { ...fdt, bootCpuidPhys: opts.bootCpuid ?? fdt.bootCpuidPhys, reserve: dti.reserve.map((r) => ({ address: r.address, size: r.size })), root: toModel(dti.root) };
 }
 

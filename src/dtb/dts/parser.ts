@@ -96,7 +96,8 @@ export class Parser {
       while (this.lx.peek(k).kind === 'LABEL') k++;
       if (this.lx.peek(k).kind !== 'MEMRESERVE') break;
       const labels: string[] = [];
-      for (let i = 0; i < k; i++) labels.unshift(this.lx.next().text);
+      // in source order: the grammar adds the innermost label first, each to the front
+      for (let i = 0; i < k; i++) labels.push(this.lx.next().text);
       this.lx.next();
       const address = this.#prim().v;
       const size = this.#prim().v;
@@ -200,7 +201,7 @@ export class Parser {
     // root, fragment@N, __overlay__ (nd)
     if (heightOf(nd) + 2 > MAX_NESTING) this.#abort(`nodes nested more than ${MAX_NESTING} deep`, nd.pos!);
     let p: Property;
-    if (ref.startsWith('/')) p = new Property('target-path', Data.fromLatin1(ref + '\0'));
+    if (ref.startsWith('/')) p = new Property('target-path', new Data().mark('TYPE_STRING', ref).appendLatin1(ref + '\0'));
     else p = new Property('target', new Data().mark('REF_PHANDLE', ref).appendU32(0xffffffff));
     nd.name = '__overlay__';
     const frag = buildNode([p], [nd]);
@@ -319,9 +320,10 @@ export class Parser {
     for (;;) {
       for (const l of this.#labels()) d.mark('LABEL', l);
       const t = this.lx.next();
-      if (t.kind === 'STRING') d.merge(Data.fromLatin1(t.text + '\0'));
+      if (t.kind === 'STRING') d.merge(new Data().mark('TYPE_STRING', '').appendLatin1(t.text + '\0'));
       else if (this.#isChar(t, '<') || t.kind === 'BITS') d.merge(this.#array(t));
       else if (this.#isChar(t, '[')) {
+        d.mark('TYPE_UINT8', '');
         for (;;) {
           const b = this.lx.next();
           if (b.kind === 'BYTE') d.val.push(Number(b.value));
@@ -329,7 +331,7 @@ export class Parser {
           else if (this.#isChar(b, ']')) break;
           else this.#syntax(b);
         }
-      } else if (t.kind === 'LABEL_REF' || t.kind === 'PATH_REF') d.mark('REF_PATH', t.text);
+      } else if (t.kind === 'LABEL_REF' || t.kind === 'PATH_REF') d.mark('TYPE_STRING', t.text).mark('REF_PATH', t.text);
       else if (t.kind === 'INCBIN') {
         this.#expectChar('(');
         const name = this.lx.next();
@@ -351,7 +353,7 @@ export class Parser {
         }
         const start = Number(offset > BigInt(file.length) ? BigInt(file.length) : offset);
         const end = len < 0n ? file.length : Math.min(file.length, start + Number(len));
-        d.merge(Data.fromLatin1(bytesToLatin1(file.subarray(start, end))));
+        d.merge(new Data().mark('TYPE_NONE', '').appendLatin1(bytesToLatin1(file.subarray(start, end))));
       } else this.#syntax(t);
       for (const l of this.#labels()) d.mark('LABEL', l);
       if (!this.#isChar(this.lx.peek(), ',')) return d;
@@ -372,7 +374,7 @@ export class Parser {
         bits = 32;
       }
     }
-    const d = new Data();
+    const d = new Data().mark(bits === 8 ? 'TYPE_UINT8' : bits === 16 ? 'TYPE_UINT16' : bits === 64 ? 'TYPE_UINT64' : 'TYPE_UINT32', '');
     const mask = bits < 64 ? (1n << BigInt(bits)) - 1n : M64;
     for (;;) {
       const t = this.lx.peek();

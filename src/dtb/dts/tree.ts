@@ -5,7 +5,13 @@
  */
 import type { SrcPos } from './errors.js';
 
-export type MarkerType = 'REF_PHANDLE' | 'REF_PATH' | 'LABEL';
+/**
+ * dtc's marker types: references and labels inside a value, and (TYPE_*) where each item the source
+ * wrote begins and what it was, which `-O dts` uses to write the value back as it was written.
+ */
+export type MarkerType =
+  | 'TYPE_NONE' | 'REF_PHANDLE' | 'REF_PATH' | 'LABEL'
+  | 'TYPE_UINT8' | 'TYPE_UINT16' | 'TYPE_UINT32' | 'TYPE_UINT64' | 'TYPE_STRING';
 
 export interface Marker {
   type: MarkerType;
