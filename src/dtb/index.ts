@@ -3,7 +3,8 @@ export { fdtNode, propValue, asCells, asStrings, asString, getProp, findNode, fi
 export { FDT_MAGIC, FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_NOP, FDT_END, FdtHeader, VERSIONS } from './layout.js';
 export { decodeFdt, decodeHeader, openFdt, FdtView, type DecodeOptions, type DecodedFdt, type FdtLayout } from './read.js';
 export { encodeFdt, flattenTree, StringTable, type EncodeOptions } from './write.js';
-export { compileDts, parseDts, reprocessFdt, type CompileOptions } from './dts/compile.js';
+export { compileDts, parseDts, reprocessFdt, reprocessTree, fdtOf, type CompileOptions } from './dts/compile.js';
+export { dtsSource } from './dts/source.js';
 export { DtsError, type SrcPos } from './dts/errors.js';
 export { fileAccessFor } from './dts/files.js';
 export { preprocess, Preprocessor, CppError, type CppOptions } from './cpp.js';
