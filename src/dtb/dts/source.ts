@@ -65,12 +65,18 @@ function writeValue(p: Property): string {
   let s = ' =';
   let ms: readonly Marker[] = p.val.markers;
   if (!ms.some(hasType)) ms = [{ type: guessType(p), offset: 0, ref: '' }, ...ms];
+  // nextTyped[i]: the first marker after i that carries a type (type_marker_length), found in one pass
+  const nextTyped: (Marker | undefined)[] = new Array(ms.length);
+  for (let i = ms.length - 1, after: Marker | undefined; i >= 0; i--) {
+    nextTyped[i] = after;
+    if (hasType(ms[i]!)) after = ms[i];
+  }
   let emit: Marker['type'] = 'TYPE_NONE';
   for (let i = 0; i < ms.length; i++) {
     const m = ms[i]!;
     const chunk = (i + 1 < ms.length ? ms[i + 1]!.offset : len) - m.offset;
-    const nextTyped = ms.slice(i + 1).find(hasType);
-    const data = nextTyped ? nextTyped.offset - m.offset || len - m.offset : len - m.offset;
+    const next = nextTyped[i];
+    const data = next ? next.offset - m.offset || len - m.offset : len - m.offset;
     if (hasType(m)) {
       emit = m.type;
       s += ` ${START[emit]}`;
@@ -86,8 +92,8 @@ function writeValue(p: Property): string {
   return `${s};\n`;
 }
 
-function labels(ls: readonly { label: string; deleted: boolean }[]): string {
-  return ls.filter((l) => !l.deleted).map((l) => `${l.label}: `).join('');
+function labels(ls: readonly (string | { label: string; deleted: boolean })[]): string {
+  return ls.map((l) => (typeof l === 'string' ? `${l}: ` : l.deleted ? '' : `${l.label}: `)).join('');
 }
 
 /**
@@ -97,7 +103,7 @@ function labels(ls: readonly { label: string; deleted: boolean }[]): string {
  */
 export function dtsSource(dti: DtInfo): string {
   const out: string[] = ['/dts-v1/;\n\n'];
-  for (const r of dti.reserve) out.push(`${labels(r.labels.map((label) => ({ label, deleted: false })))}/memreserve/\t0x${hex(r.address, 16)} 0x${hex(r.size, 16)};\n`);
+  for (const r of dti.reserve) out.push(`${labels(r.labels)}/memreserve/\t0x${hex(r.address, 16)} 0x${hex(r.size, 16)};\n`);
   // iterative: a blob's tree may be as deep as its reader allows
   const stack: { n: Node; level: number; i: number }[] = [{ n: dti.root, level: 0, i: -1 }];
   while (stack.length) {
