@@ -24,6 +24,9 @@ interface PTok {
   w: boolean;
   /** First token of a source line (printed after a newline). */
   nl?: boolean;
+  /** Of a line's first token: its physical line and its column (bytes from the line's start, from 1), as GCC places it in the output. */
+  line?: number | undefined;
+  col?: number | undefined;
   /** At a macro boundary: print a space if it would paste with the previous token. */
   pad?: boolean;
   hide?: ReadonlySet<string>;
@@ -66,6 +69,8 @@ export function tokenize(src: string): Line[] {
   let w = false;
   const n = src.length;
   let i = 0;
+  /** Where the current physical line starts. */
+  let bol = 0;
   const flush = (): void => {
     lines.push({ toks, line: startLine });
     toks = [];
@@ -79,6 +84,7 @@ export function tokenize(src: string): Line[] {
       if (src.charCodeAt(j) === 13) j++;
       if (src.charCodeAt(j) === 10) {
         i = j + 1;
+        bol = i;
         line++;
         return true;
       }
@@ -90,6 +96,7 @@ export function tokenize(src: string): Line[] {
     const c = src.charCodeAt(i);
     if (c === 10) {
       i++;
+      bol = i;
       line++;
       flush();
       continue;
@@ -102,7 +109,12 @@ export function tokenize(src: string): Line[] {
     if (c === 47 && src.charCodeAt(i + 1) === 42) {
       const e = src.indexOf('*/', i + 2);
       const end = e < 0 ? n : e + 2;
-      for (let j = i; j < end; j++) if (src.charCodeAt(j) === 10) line++;
+      for (let j = i; j < end; j++) {
+        if (src.charCodeAt(j) === 10) {
+          line++;
+          bol = j + 1;
+        }
+      }
       i = end;
       w = true;
       continue;
@@ -149,7 +161,7 @@ export function tokenize(src: string): Line[] {
       k = '!%^&*()-+={}|~[];:<>,.?/#'.includes(src[start]!) ? 'punct' : 'other';
     }
     text ??= src.slice(start, i).replace(/\\\r?\n/g, '');
-    toks.push({ k, t: text, w });
+    toks.push(toks.length ? { k, t: text, w } : { k, t: text, w, line, col: start - bol + 1 });
     w = false;
   }
   if (toks.length) flush();
@@ -191,16 +203,52 @@ export const CPP_LIMITS = {
   nesting: 256,
 } as const;
 
+/**
+ * The controlling macro of a file in GCC's sense: the first thing in it is `#ifndef X` (or
+ * `#if !defined X` / `#if !defined(X)`), whose `#endif` (with no `#else`/`#elif` of its own) is the last
+ * thing. Comments and empty lines may surround them.
+ */
+function guardMacro(lines: readonly Line[]): string | undefined {
+  const real = lines.filter((l) => l.toks.length);
+  const first = real[0]?.toks, last = real[real.length - 1]?.toks;
+  if (!first || !last || first[0]?.t !== '#' || last[0]?.t !== '#' || last[1]?.t !== 'endif' || real.length < 2) return undefined;
+  let name: string | undefined;
+  const t = first.map((x) => x.t);
+  if (t[1] === 'ifndef' && first.length === 3 && first[2]!.k === 'id') name = t[2];
+  else if (t[1] === 'if' && t[2] === '!' && t[3] === 'defined') {
+    if (first.length === 5 && first[4]!.k === 'id') name = t[4];
+    else if (first.length === 7 && t[4] === '(' && first[5]!.k === 'id' && t[6] === ')') name = t[5];
+  }
+  if (name === undefined) return undefined;
+  // the #ifndef's own #endif must be the last line, with no #else or #elif at its level
+  let depth = 0;
+  for (let i = 0; i < real.length; i++) {
+    const l = real[i]!.toks;
+    if (l[0]?.t !== '#') continue;
+    const d = l[1]?.t;
+    if (d === 'if' || d === 'ifdef' || d === 'ifndef') depth++;
+    else if ((d === 'else' || d === 'elif') && depth === 1) return undefined;
+    else if (d === 'endif' && --depth === 0 && i !== real.length - 1) return undefined;
+  }
+  return name;
+}
+
 const DIRECTIVES = new Set(['include', 'define', 'undef', 'if', 'ifdef', 'ifndef', 'elif', 'else', 'endif', 'error', 'warning', 'pragma', 'line', 'include_next', 'ident']);
 
 export class Preprocessor {
   readonly macros = new Map<string, Macro>();
+  /** Files read once that are wholly inside `#ifndef GUARD … #endif`: their guard macro. */
+  readonly #guards = new Map<string, string>();
   readonly #out: string[] = [];
   #prev: PTok | undefined;
   #depth = 0;
   #includes = 0;
   #tokens = 0;
   #outLen = 0;
+  /** Output state as GCC's print: the source line the output is at, its file, and whether text is on the line. */
+  #srcLine = 0;
+  #srcFile = '';
+  #printed = false;
   #nest = 0;
   readonly #hide = new HideSets();
   readonly #opts: CppOptions;
@@ -221,6 +269,7 @@ export class Preprocessor {
   /** Preprocesses a file; returns the text dtc reads (with # linemarkers). */
   run(path: string): string {
     this.#file(path, undefined);
+    if (this.#printed) this.#put('\n');
     return this.#out.join('');
   }
 
@@ -234,17 +283,18 @@ export class Preprocessor {
     return l;
   }
 
-  #file(path: string, parent: { path: string; line: number } | undefined): void {
+  #file(path: string, parent: { path: string; line: number } | undefined, key = path): void {
     if (++this.#depth > 200) throw new CppError(`${path}: #include nested depth 200 exceeds maximum of 200`);
     if (parent && ++this.#includes > CPP_LIMITS.includes) throw new CppError(`${parent.path}:${parent.line}: more than ${CPP_LIMITS.includes} #include directives in all`);
     const lines = this.#lines(path);
-    this.#emitMarker(1, path, parent ? ' 1' : '');
+    // entering a file: the includer is brought to the #include's line first
+    if (parent) this.#put(this.#lineBreak(parent.line, parent.path));
+    this.#put(this.#marker(1, path, parent ? ' 1' : ''));
     const cond: { taking: boolean; taken: boolean; parentTaking: boolean; sawElse: boolean }[] = [];
     const taking = (): boolean => cond.length === 0 || cond[cond.length - 1]!.taking;
     let text: PTok[] = [];
-    let textLine = 0;
     const flushText = (): void => {
-      if (text.length) this.#emit(this.#expand(text), textLine);
+      if (text.length) this.#emit(this.#expand(text), path);
       text = [];
     };
     for (let li = 0; li < lines.length; li++) {
@@ -254,7 +304,6 @@ export class Preprocessor {
       const isDirective = first?.t === '#' && (toks.length === 1 || (d?.k === 'id' && DIRECTIVES.has(d.t)) || d?.k === 'num');
       if (!isDirective) {
         if (taking() && toks.length) {
-          if (!text.length) textLine = line;
           toks[0] = { ...toks[0]!, nl: true };
           pushAll(text, toks);
         }
@@ -305,33 +354,72 @@ export class Preprocessor {
           if (d.t === 'define') this.#define(args, where);
           else if (d.t === 'undef') this.macros.delete(args[0]?.t ?? '');
           else if (d.t === 'include' || d.t === 'include_next') {
-            const target = this.#includeTarget(args, path, where);
-            this.#file(target, { path, line });
-            this.#emitMarker(line + 1, path, ' 2');
+            const { target, key } = this.#includeTarget(args, path, where);
+            // GCC's multiple-include optimization: a file read once whose guard macro is defined is not entered
+            // again (no markers). GCC knows a file by the name as written and the folder it was found in, so
+            // one file reached as "name" from its own folder and as <dir/name> is two files here too.
+            const guard = this.#guards.get(key);
+            if (guard !== undefined && this.macros.has(guard)) {
+              if (++this.#includes > CPP_LIMITS.includes) throw new CppError(`${where}: more than ${CPP_LIMITS.includes} #include directives in all`);
+              break;
+            }
+            this.#file(target, { path, line }, key);
+            this.#put(this.#marker(line + 1, path, ' 2'));
           } else if (d.t === 'error') throw new CppError(`${where}: error: #error ${args.map((a) => a.t).join(' ')}`);
         }
       }
     }
     flushText();
     if (cond.length) throw new CppError(`${path}: unterminated #if`);
+    const guard = guardMacro(lines);
+    if (guard !== undefined) this.#guards.set(key, guard);
     this.#depth--;
   }
 
-  #emitMarker(line: number, path: string, flag: string): void {
-    this.#put(`\n# ${line} "${path.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"${flag}\n`);
+  /**
+   * GCC's print_line: ends the text line, then `# LINE "FILE" FLAGS`. Output lines are counted from
+   * there (#srcLine), so that each source line's text lands on its own line number, as dtc reads it.
+   */
+  #marker(line: number, path: string, flag: string): string {
+    const s = `${this.#printed ? '\n' : ''}# ${line} "${path.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"${flag}\n`;
+    this.#printed = false;
+    this.#srcLine = line;
+    this.#srcFile = path;
     this.#prev = undefined;
+    return s;
   }
 
-  #emit(toks: PTok[], line: number): void {
+  /** GCC's maybe_print_line: ends the text line; up to 7 lines ahead are reached with empty lines, anything else with a marker. */
+  #lineBreak(line: number, path: string): string {
+    let s = '';
+    if (this.#printed) {
+      s += '\n';
+      this.#srcLine++;
+      this.#printed = false;
+    }
+    if (line >= this.#srcLine && line < this.#srcLine + 8 && path === this.#srcFile) {
+      if (line > this.#srcLine) s += '\n'.repeat(line - this.#srcLine);
+      this.#srcLine = line;
+      return s;
+    }
+    return s + this.#marker(line, path, '');
+  }
+
+  #emit(toks: PTok[], path: string): void {
     let prev = this.#prev;
     let s = '';
-    void line;
     for (const t of toks) {
-      if (t.nl) s += '\n';
-      else if (prev && (t.w || (t.pad && avoidPaste(prev, t)))) s += ' ';
+      if (t.nl && t.line !== undefined) {
+        // GCC's cb_line_change: a new line, then spaces to the token's column (less the one PREV_WHITE adds)
+        s += this.#lineBreak(t.line, path);
+        if (t.col! > 2) s += ' '.repeat(t.col! - 2);
+        prev = undefined;
+      }
+      if (prev && (t.w || (t.pad && avoidPaste(prev, t)))) s += ' ';
       else if (!prev && t.w) s += ' ';
       s += t.t;
       prev = t;
+      this.#printed = true;
     }
     this.#put(s);
     this.#prev = prev;
@@ -343,7 +431,8 @@ export class Preprocessor {
     this.#out.push(s);
   }
 
-  #includeTarget(args: PTok[], from: string, where: string): string {
+  /** The file an #include names, and how GCC knows it: the folder it was found in and the name as written. */
+  #includeTarget(args: PTok[], from: string, where: string): { target: string; key: string } {
     let a = args;
     if (a[0]?.k !== 'str' && a[0]?.t !== '<') a = this.#expand(a.map((t) => ({ ...t })));
     let name: string, quoted: boolean;
@@ -356,11 +445,11 @@ export class Preprocessor {
       name = a.slice(1, end).map((t, i) => (i && t.w ? ' ' : '') + t.t).join('');
       quoted = false;
     } else throw new CppError(`${where}: #include expects "FILENAME" or <FILENAME>`);
-    if (isAbsolute(name)) return name;
+    if (isAbsolute(name)) return { target: name, key: name };
     const dirs = [...(quoted ? [dirname(from)] : []), ...(this.#opts.includeDirs ?? [])];
     for (const dir of dirs) {
       const p = join(dir, name);
-      if (this.#exists(p)) return p;
+      if (this.#exists(p)) return { target: p, key: `${dir}\0${name}` };
     }
     throw new CppError(`${where}: fatal error: ${name}: No such file or directory`);
   }
@@ -474,7 +563,7 @@ export class Preprocessor {
     if (next) stack[stack.length - 1] = { ...next, pad: true };
     for (let i = body.length - 1; i >= 0; i--) {
       const b = body[i]!;
-      stack.push(i === 0 ? { ...b, w: from.w, pad: true, nl: from.nl ?? false } : b);
+      stack.push(i === 0 ? { ...b, w: from.w, pad: true, nl: from.nl ?? false, line: from.line, col: from.col } : b);
     }
   }
 
