@@ -11,6 +11,7 @@ import { compileDts, fdtOf, parseDts, reprocessTree } from '../dtb/dts/compile.j
 import { dtsSource } from '../dtb/dts/source.js';
 import type { DtInfo } from '../dtb/dts/parser.js';
 import { DtsError } from '../dtb/dts/errors.js';
+import { checkNames } from '../dtb/dts/checks.js';
 import { fileAccessFor } from '../dtb/dts/files.js';
 import type { preprocess as Preprocess } from '../dtb/cpp.js';
 import { dumpLines, formatDts } from '../dtb/text.js';
@@ -24,7 +25,8 @@ Commands:
   dump IN.dtb                     what fdtdump prints
   get [-t TYPE] [-d DEF] [-p|-l] IN NODE PROP...  as fdtget
   set [-t TYPE] [-c] [-p] IN NODE PROP VALUE...  as fdtput (-d PROP deletes, -r removes nodes)
-  batch LIST --out-dir DIR [--cpp-I DIR] [-i DIR]  compile many .dts as the kernel does (cpp + dtc -b 0)
+  batch LIST --out-dir DIR [--cpp-I DIR] [-i DIR] [-q] [-W|-E [no-]CHECK]
+                                                 compile many .dts as the kernel does (cpp + dtc -b 0)
   overlay BASE OV... [-o OUT]     apply overlays in order, byte-identical to fdtoverlay -i BASE -o OUT OV...
 `;
 
@@ -36,7 +38,8 @@ dtc's options:
   -o FILE      output (default: standard output)
   -i DIR       /include/ and /incbin/ search folder (repeatable; also a cpp -I folder)
   -p N  -S N  -a N  -R N  -b N  -V 16|17   blob padding, minimum size, alignment, memreserve slots, boot cpu, version
-  -@  -A  -s  -H epapr|legacy|both  -f  -q  -W/-E CHECK (accepted, ignored)
+  -@  -A  -s  -H epapr|legacy|both  -f  -q
+  -W [no-]CHECK  -E [no-]CHECK   turn a check's warning or error on or off (dtc's check names)
 C preprocessor (the kernel's cpp -nostdinc -undef -x assembler-with-cpp):
   --cpp / --no-cpp   run it or not (default: when the source has #include/#define/#if lines)
   --cpp-I DIR        cpp -I folder (repeatable; the -i folders are searched too)
@@ -66,9 +69,19 @@ function wrapSourceErrors<T>(fn: () => T): T {
   }
 }
 
+/** -W/-E in command-line order, each name checked as dtc checks it while reading its options (else dtc's message). */
+function checkOptions(tokens: readonly { kind: string; name?: string; value?: string | undefined }[]): (readonly ['W' | 'E', string])[] | string {
+  const checks = tokens.flatMap((t) => (t.kind === 'option' && (t.name === 'W' || t.name === 'E') ? [[t.name, t.value ?? ''] as const] : []));
+  if (!checks.length) return checks;
+  const known = new Set(checkNames());
+  const bare = (arg: string) => (/^no[-_]/.test(arg) ? arg.slice(3) : arg);
+  const bad = checks.find(([, arg]) => !known.has(bare(arg)));
+  return bad ? `FATAL ERROR: Unrecognized check name "${bare(bad[1])}"\n` : checks;
+}
+
 async function compile(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({
-    args: argv, allowPositionals: true,
+  const { values: v, positionals, tokens } = parseArgs({
+    args: argv, allowPositionals: true, tokens: true,
     options: {
       I: { type: 'string' }, O: { type: 'string' }, o: { type: 'string' }, i: { type: 'string', multiple: true },
       p: { type: 'string' }, S: { type: 'string' }, a: { type: 'string' }, R: { type: 'string' }, b: { type: 'string' },
@@ -88,10 +101,13 @@ async function compile(argv: string[]): Promise<number> {
   const H = v.H as 'epapr' | 'legacy' | 'both' | undefined;
   if (H && !['epapr', 'legacy', 'both'].includes(H)) throw new UsageError(`Invalid argument "${H}" to -H option`);
   const bootCpuid = num(v.b, '-b');
+  const checks = checkOptions(tokens);
+  if (typeof checks === 'string') return process.stderr.write(checks), 1;
   const common = {
     ...(bootCpuid !== undefined ? { bootCpuid } : {}), ...(H ? { phandleFormat: H } : {}),
-    symbols: !!v['@'], autoAliases: !!v.A, sort: !!v.s, force: !!v.f, quiet: v.q?.length ?? 0, outName: v.o ?? '-', nameChecks: true,
-    onWarning: (m: string) => { if (!v.q) process.stderr.write(`${m}\n`); },
+    symbols: !!v['@'], autoAliases: !!v.A, sort: !!v.s, force: !!v.f, quiet: v.q?.length ?? 0, outName: v.o ?? '-', nameChecks: true, checks,
+    // the checks leave out what -q hides themselves; dtc prints the rest (a forced output's note, a label already in /__symbols__) even with -q
+    onWarning: (m: string) => void process.stderr.write(`${m}\n`),
   };
   let dti: DtInfo;
   if (inform === 'dtb') {
@@ -128,7 +144,7 @@ async function compile(argv: string[]): Promise<number> {
     const opts: EncodeOptions = {
       ...(v.V !== undefined ? { version: num(v.V, '-V')! } : {}), ...(v.R !== undefined ? { reserveSlots: num(v.R, '-R')! } : {}),
       ...(v.S !== undefined ? { minSize: num(v.S, '-S')! } : {}), ...(v.p !== undefined ? { pad: num(v.p, '-p')! } : {}),
-      ...(v.a !== undefined ? { align: num(v.a, '-a')! } : {}), onWarning: common.onWarning,
+      ...(v.a !== undefined ? { align: num(v.a, '-a')! } : {}), ...(!v.q && { onWarning: common.onWarning }),
     };
     out = encodeFdt(fdt, opts);
   }
@@ -293,11 +309,16 @@ async function set(argv: string[]): Promise<number> {
 
 /** `fdt batch LIST --out-dir DIR [--cpp-I DIR]... [-i DIR]...`: compile many .dts as the kernel does (cpp + dtc -b 0), one process. */
 async function batch(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({
-    args: argv, allowPositionals: true,
-    options: { 'out-dir': { type: 'string' }, 'cpp-I': { type: 'string', multiple: true }, i: { type: 'string', multiple: true } },
+  const { values: v, positionals, tokens } = parseArgs({
+    args: argv, allowPositionals: true, tokens: true,
+    options: {
+      'out-dir': { type: 'string' }, 'cpp-I': { type: 'string', multiple: true }, i: { type: 'string', multiple: true },
+      q: { type: 'boolean', multiple: true }, W: { type: 'string', multiple: true }, E: { type: 'string', multiple: true },
+    },
   });
   if (positionals.length !== 1 || !v['out-dir']) throw new UsageError('batch takes LIST --out-dir DIR');
+  const checks = checkOptions(tokens);
+  if (typeof checks === 'string') return process.stderr.write(checks), 1;
   const list = readTextSync(positionals[0]!, 'dtb', 'utf8').split('\n').filter(Boolean);
   const cppDirs = (v['cpp-I'] ?? []).map((d) => resolve(d)), dirs = (v.i ?? []).map((d) => resolve(d));
   const cache = new Map();
@@ -305,7 +326,11 @@ async function batch(argv: string[]): Promise<number> {
   for (const f of list) {
     const path = resolve(f);
     const text = wrapSourceErrors(() => preprocess(path, { includeDirs: cppDirs, defines: ['__DTS__'], cache }));
-    const fdt = wrapSourceErrors(() => compileDts({ name: path, text }, { bootCpuid: 0, ...fileAccessFor([dirname(path), ...dirs]) }));
+    const fdt = wrapSourceErrors(() =>
+      compileDts({ name: path, text }, {
+        bootCpuid: 0, ...fileAccessFor([dirname(path), ...dirs]), nameChecks: true, checks, quiet: v.q?.length ?? 0,
+        onWarning: (m) => void process.stderr.write(`${m}\n`),
+      }));
     await writeFileAtomic(resolve(v['out-dir'], basename(f).replace(/\.dts$/, '.dtb')), encodeFdt(fdt));
   }
   return 0;

@@ -5,6 +5,7 @@ export { decodeFdt, decodeHeader, openFdt, FdtView, type DecodeOptions, type Dec
 export { encodeFdt, flattenTree, StringTable, type EncodeOptions } from './write.js';
 export { compileDts, parseDts, reprocessFdt, reprocessTree, fdtOf, type CompileOptions } from './dts/compile.js';
 export { dtsSource } from './dts/source.js';
+export { checkNames, type CheckOptions } from './dts/checks.js';
 export { DtsError, type SrcPos } from './dts/errors.js';
 export { fileAccessFor } from './dts/files.js';
 export { preprocess, Preprocessor, CppError, type CppOptions } from './cpp.js';
