@@ -237,6 +237,8 @@ class Extraction {
    */
   readonly #checked = new Set<HostPath>();
   readonly #linked = new Map<number, HostPath>();
+  /** A hard-linked file's first name → its other names made so far (removed with it if its data fails). */
+  readonly #moreNames = new Map<HostPath, HostPath[]>();
   readonly #dirs: { host: HostPath; inode: SquashfsInode }[] = [];
   /** The folders being walked, outermost first: image path and host path. */
   readonly #open: [string, HostPath][] = [];
@@ -350,6 +352,9 @@ class Extraction {
       const first = this.#linked.get(inode.inodeNumber);
       if (first) {
         replacing(host, () => linkSync(b(first), b(host)));
+        const more = this.#moreNames.get(first);
+        if (more) more.push(host);
+        else this.#moreNames.set(first, [host]);
         return;
       }
       this.#linked.set(inode.inodeNumber, host);
@@ -423,7 +428,9 @@ class Extraction {
       const file = join(dir, 'restore');
       this.#restore = { dir, file, fd: openSync(file, CREATE, 0o600) };
     }
-    const text = [`# file: ${escapeName(host)}`, ...xs.map((x) => `${x.name}=0x${Buffer.from(x.value).toString('hex')}`), '', ''].join('\n');
+    // names are quoted as getfattr quotes them (setfattr takes them back): a newline or '=' in a name from
+    // the image must not start another line or end the name early
+    const text = [`# file: ${escapeName(host)}`, ...xs.map((x) => `${escapeXattrName(x.name)}=0x${Buffer.from(x.value).toString('hex')}`), '', ''].join('\n');
     const bytes = Buffer.from(text, 'latin1');
     for (let done = 0; done < bytes.length; ) done += writeSync(this.#restore.fd, bytes, done, bytes.length - done);
   }
@@ -454,10 +461,13 @@ class Extraction {
     } finally {
       closeSync(fd);
       if (!done) {
-        try {
-          unlinkSync(b(host));
-        } catch {
-          // gone already: nothing is left to remove
+        // every name of the file goes, hard links made while its data was being written too
+        for (const name of [host, ...(this.#moreNames.get(host) ?? [])]) {
+          try {
+            unlinkSync(b(name));
+          } catch {
+            // gone already: nothing is left to remove
+          }
         }
       }
     }
@@ -539,3 +549,6 @@ class Extraction {
 
 /** getfattr --dump escaping for file names (a byte string): backslash, line ends and every byte past ASCII as \ooo. */
 const escapeName = (s: HostPath) => s.replace(/[\\\n\r\x80-\xff]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+/** An xattr name for `setfattr --restore`: its UTF-8 bytes, with backslash, '=', control characters and bytes past ASCII as octal escapes. */
+const escapeXattrName = (name: string) =>
+  Buffer.from(name, 'utf8').toString('latin1').replace(/[\\=\x00-\x1f\x7f-\xff]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);

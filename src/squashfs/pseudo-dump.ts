@@ -20,16 +20,20 @@
  * minor > 255). With `xattrs`, each inode's xattrs follow it as `name x key=value` lines
  * (unsquashfs 4.6; mksquashfs 4.5 does not read them).
  */
+import { FormatError } from '../bytes/errors.js';
 import type { SquashfsInode } from './inode.js';
-import { decodeRdev } from './layout.js';
+import { decodeRdev, FORMAT } from './layout.js';
 import type { Squashfs } from './read.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
 
+/** What a pseudo file cannot say: a FormatError at `offset` (where the inode or entry is), exit status 1. */
+const cannot = (offset: number, what: string) => new FormatError(FORMAT, 'UNSUPPORTED', offset, `Cannot write a pseudo file: ${what}`);
+
 /** process_filename(): a name as a pseudo file word. */
-function word(path: string): string {
-  if (path.includes('\n')) throw new RangeError(`Cannot write a pseudo file: the name ${JSON.stringify(path)} holds a newline`);
+function word(path: string, offset: number): string {
+  if (path.includes('\n')) throw cannot(offset, `the name ${JSON.stringify(path)} holds a newline`);
   return path.replace(/['"\\ \t]/g, '\\$&');
 }
 
@@ -45,7 +49,8 @@ function xattrText(value: Uint8Array): string {
 
 /**
  * The pseudo file of an image, as chunks: the definitions, then the file data streamed from the
- * image. A name with a newline cannot be written (RangeError).
+ * image. What the format cannot hold (a newline in a name or symlink target, an xattr name with a
+ * newline or '=') and a tree deeper than 4096 or with a loop are FormatErrors.
  *
  * @example
  * ```ts
@@ -66,7 +71,7 @@ export async function* formatPseudoFile(fs: Squashfs, o: { xattrs?: boolean } = 
       text = '';
     }
   };
-  const define = async (name: string, inode: SquashfsInode) => {
+  const define = async (name: string, inode: SquashfsInode, at: number) => {
     const head = `${name} ${'DRSBCII'[KIND_INDEX[inode.kind]]} ${inode.mtime} ${inode.mode.toString(8)} ${await fs.uid(inode)} ${await fs.gid(inode)}`;
     switch (inode.kind) {
       case 'dir':
@@ -79,7 +84,7 @@ export async function* formatPseudoFile(fs: Squashfs, o: { xattrs?: boolean } = 
         break;
       case 'symlink': {
         const target = td.decode(inode.target);
-        if (target.includes('\n')) throw new RangeError(`Cannot write a pseudo file: the symlink ${name} points to a target with a newline`);
+        if (target.includes('\n')) throw cannot(at, `the symlink ${name} points to a target with a newline`);
         emit(`${head} ${target}`);
         break;
       }
@@ -92,30 +97,53 @@ export async function* formatPseudoFile(fs: Squashfs, o: { xattrs?: boolean } = 
       default:
         emit(`${head} ${inode.kind === 'socket' ? 's' : 'f'}`);
     }
-    if (o.xattrs) for (const x of await fs.xattrs(inode)) emit(`${name} x ${x.name}=${xattrText(x.value)}`);
+    if (o.xattrs)
+      for (const x of await fs.xattrs(inode)) {
+        // mksquashfs reads the name up to the first '='; a line ends at a newline
+        if (/[\n=]/.test(x.name)) throw cannot(at, `${name} has an xattr named ${JSON.stringify(x.name)}, which a pseudo file cannot hold`);
+        emit(`${name} x ${x.name}=${xattrText(x.value)}`);
+      }
   };
-  async function* walk(dir: SquashfsInode, path: string, depth: number): AsyncGenerator<Uint8Array> {
-    if (depth > 4096) throw new RangeError('Cannot write a pseudo file: directories nest deeper than 4096');
-    for (const e of await fs.readdir(dir)) {
-      const name = path + word(td.decode(e.name));
-      const inode = await fs.inode(e.inode);
-      if (inode.kind === 'dir') {
-        await define(name, inode);
-        yield* walk(inode, name + '/', depth + 1);
-        continue;
-      }
-      const seen = first.get(inode.inodeNumber);
-      if (seen !== undefined) emit(`${name} L ${seen}`);
-      else {
-        first.set(inode.inodeNumber, name);
-        await define(name, inode);
-      }
-      yield* chunks.splice(0);
-    }
-  }
+  const inodeAt = (ref: { block: number }) => fs.superblock.inodeTableStart + ref.block;
   const root = await fs.root();
-  await define('/', root);
-  yield* walk(root, '', 0);
+  await define('/', root, inodeAt(fs.superblock.rootInode));
+  // depth-first with an explicit stack (a recursive walk overflows Node's stack long before 4096 levels)
+  const stack: { path: string; entries: Awaited<ReturnType<Squashfs['readdir']>>; next: number; inode: number }[] = [];
+  const open = new Set<number>();
+  let entered = 0;
+  const enter = async (dir: SquashfsInode, path: string, at: number) => {
+    if (stack.length >= 4096) throw cannot(at, `directories nest deeper than 4096 at ${path || '/'}`);
+    // a directory inside itself, or directories shared by several entries (more of them than the image has inodes)
+    if (open.has(dir.inodeNumber) || ++entered > fs.superblock.inodes)
+      throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot walk ${path || '/'}: directory inode ${dir.inodeNumber} is reached again (a loop)`);
+    open.add(dir.inodeNumber);
+    stack.push({ path, entries: await fs.readdir(dir), next: 0, inode: dir.inodeNumber });
+  };
+  await enter(root, '', inodeAt(fs.superblock.rootInode));
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const e = top.entries[top.next++];
+    if (!e) {
+      open.delete(top.inode);
+      stack.pop();
+      continue;
+    }
+    const at = inodeAt(e.inode);
+    const name = top.path + word(td.decode(e.name), at);
+    const inode = await fs.inode(e.inode);
+    if (inode.kind === 'dir') {
+      await define(name, inode, at);
+      await enter(inode, name + '/', at);
+      continue;
+    }
+    const seen = first.get(inode.inodeNumber);
+    if (seen !== undefined) emit(`${name} L ${seen}`);
+    else {
+      first.set(inode.inodeNumber, name);
+      await define(name, inode, at);
+    }
+    yield* chunks.splice(0);
+  }
   emit('#\n# START OF DATA - DO NOT MODIFY\n#');
   yield* chunks.splice(0);
   yield te.encode(text);

@@ -276,8 +276,12 @@ export class Squashfs {
     return i;
   }
 
-  root(): Promise<SquashfsInode> {
-    return this.inode(this.superblock.rootInode);
+  /** The root inode, which must be a directory (an extraction would otherwise replace its destination folder). */
+  async root(): Promise<SquashfsInode> {
+    const r = await this.inode(this.superblock.rootInode);
+    if (r.kind !== 'dir')
+      throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.inodeTableStart + this.superblock.rootInode.block, `Cannot parse root inode ${r.inodeNumber}: it is a ${r.kind}, not a directory`);
+    return r;
   }
 
   /** Entries of a directory (no "." or ".."), in the image's bytewise order; cached. */

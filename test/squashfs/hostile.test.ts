@@ -1,0 +1,85 @@
+/**
+ * Hand-made hostile images (test/fixtures/squashfs/hostile, described in SOURCES.md): `extract` and
+ * `unpack-pf` give an error and nothing else, never touch anything outside the destination, and
+ * never let a name from the image become a line of their own.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bytesAccess } from '../../src/bytes/random.js';
+import { openSquashfs } from '../../src/squashfs/read.js';
+import { formatPseudoFile } from '../../src/squashfs/pseudo-dump.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const hostile = (name: string) => join(root, 'test/fixtures/squashfs/hostile', name);
+const squashfs = (args: string[]) => spawnSync(join(root, 'bin/squashfs'), args, { encoding: 'utf8' });
+let tmp = '';
+before(() => {
+  if (!existsSync(join(root, 'dist/cli/squashfs.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
+  tmp = mkdtempSync(join(tmpdir(), 'imgkit-hostile-'));
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('hostile squashfs images', () => {
+  for (const name of ['root-is-file.sqfs', 'root-is-symlink.sqfs']) {
+    it(`${name}: a root that is not a directory is an error, and the destination and its files stay`, () => {
+      const dest = join(tmp, name);
+      mkdirSync(dest);
+      writeFileSync(join(dest, 'keep'), 'x');
+      const r = squashfs(['extract', hostile(name), dest]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /root inode 1: it is a (file|symlink), not a directory \(at 0x/);
+      assert.ok(lstatSync(dest).isDirectory());
+      assert.equal(readFileSync(join(dest, 'keep'), 'utf8'), 'x');
+      assert.equal(squashfs(['ls', '-l', hostile(name)]).status, 1);
+    });
+  }
+
+  it('xattr names with newlines are set on the right file under their own name', () => {
+    const victim = join(tmp, 'victim');
+    writeFileSync(victim, '');
+    const dest = join(tmp, 'xattr');
+    const r = squashfs(['extract', hostile('xattr-name-newlines.sqfs'), dest]);
+    if (r.status !== 0 && /xattr|setfattr|not supported/i.test(r.stderr)) return; // no user xattrs on this file system
+    assert.equal(r.status, 0, r.stderr);
+    const get = (f: string) => spawnSync('getfattr', ['--absolute-names', '-d', '-e', 'hex', f], { encoding: 'utf8' }).stdout;
+    if (spawnSync('getfattr', ['--version']).error) return;
+    assert.doesNotMatch(get(victim), /pwned/);
+    assert.match(get(join(dest, 'a')), /user\.x\\012\\012# file: .*victim\\012user\.pwned=0x676f74636861/);
+  });
+
+  it('a hard-linked file whose data fails leaves none of its names', () => {
+    const dest = join(tmp, 'links');
+    const r = squashfs(['extract', hostile('hardlink-bad-data.sqfs'), dest]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /Cannot decompress gzip block/);
+    assert.deepEqual(readdirSync(dest), []);
+  });
+
+  it('unpack-pf refuses what a pseudo file cannot hold (exit 1, no output file)', () => {
+    for (const [img, msg] of [
+      ['xattr-name-pseudo-line.sqfs', /has an xattr named "user\.y=1\\nq f 644/],
+      ['name-with-newline.sqfs', /the name "nl\\nx" holds a newline/],
+      ['dir-contains-itself.sqfs', /directory inode 1 is reached again \(a loop\)/],
+    ] as const) {
+      const out = join(tmp, `${img}.pf`);
+      const r = squashfs(['unpack-pf', '--xattrs', hostile(img), out]);
+      assert.equal(r.status, 1, `${img}: ${r.stderr}`);
+      assert.match(r.stderr, msg);
+      assert.ok(!existsSync(out), img);
+    }
+  });
+
+  it('unpack-pf walks a 4000-deep tree without recursion, as unsquashfs -pf does', async () => {
+    const fs = await openSquashfs(bytesAccess(readFileSync(hostile('deep-4000.sqfs'))));
+    let lines = 0;
+    for await (const c of formatPseudoFile(fs)) lines += c.filter((b) => b === 10).length;
+    const out = join(tmp, 'deep.pf');
+    const ref = spawnSync('unsquashfs', ['-pf', out, hostile('deep-4000.sqfs')]);
+    if (!ref.error) assert.equal(lines, readFileSync(out).filter((b) => b === 10).length);
+    assert.ok(lines > 4000);
+  });
+});
