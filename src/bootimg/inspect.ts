@@ -54,7 +54,7 @@ export function fdtAt(b: Uint8Array, o: number): number | undefined {
   if (o < 0 || o + 40 > b.length || be32(b, o) !== FDT_MAGIC) return undefined;
   const total = be32(b, o), size = be32(b, o + 4), offStruct = be32(b, o + 8), version = be32(b, o + 20);
   void total;
-  if (size < 40 || o + size > b.length || offStruct >= size || version < 16 || version > 17) return undefined;
+  if (size < 40 || o + size > b.length || offStruct + 4 > size || version < 16 || version > 17) return undefined;
   if (be32(b, o + offStruct) !== 1) return undefined; // FDT_BEGIN_NODE
   return size;
 }

@@ -1,8 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
-import { decodeBootImage, encodeBootImage, openBootImage, inspectImage } from '../../src/bootimg/index.js';
+import { decodeBootImage, encodeBootImage, openBootImage, inspectImage, type VendorBootImage } from '../../src/bootimg/index.js';
 import { FormatError } from '../../src/bytes/errors.js';
 import { bytesAccess } from '../../src/bytes/random.js';
 import { androidImage } from '../arb/bootimg.js';
@@ -54,6 +57,38 @@ describe('bootimg corrupt input', () => {
       const img = decodeBootImage(fixture('v2.img'));
       const report = await inspectImage(decodeBootImage(encodeBootImage({ ...img, kernel } as typeof img)));
       assert.equal(report.kernel?.zImage?.size, want);
+    }
+  });
+
+  it('a device-tree header in the last bytes of a kernel, its structure offset past them, is no DTB, and inspect goes on', async () => {
+    const kernel = new Uint8Array(0x1000);
+    const dv = new DataView(kernel.buffer);
+    const at = kernel.length - 40;
+    dv.setUint32(at, 0xd00dfeed); // magic, then totalsize 40, off_dt_struct 38, version 17
+    dv.setUint32(at + 4, 40);
+    dv.setUint32(at + 8, 38);
+    dv.setUint32(at + 20, 17);
+    const img = decodeBootImage(fixture('v2.img'));
+    const report = await inspectImage(decodeBootImage(encodeBootImage({ ...img, kernel } as typeof img)));
+    assert.ok(report.kernel);
+  });
+
+  it('unpack of a vendor_boot with 1,100 ramdisks needs no more than a few open files', () => {
+    const v3 = decodeBootImage(fixture('vendor_v3.img')) as VendorBootImage;
+    const ramdisks = Array.from({ length: 1100 }, (_, i) => ({ data: Uint8Array.of(i & 0xff), type: 1, name: new TextEncoder().encode(`n${i}`), boardId: new Array(16).fill(0) }));
+    const bytes = encodeBootImage({ ...v3, headerVersion: 4, ramdisks, bootconfig: new Uint8Array(0) } as VendorBootImage);
+    const dir = mkdtempSync(join(tmpdir(), 'imgkit-many-'));
+    try {
+      const img = join(dir, 'vendor_boot.img');
+      spawnSync('sh', ['-c', 'cat > "$1"', 'sh', img], { input: bytes });
+      const bin = new URL('../../bin/bootimg', import.meta.url).pathname;
+      const r = spawnSync('sh', ['-c', 'ulimit -n 256 && exec "$0" unpack "$1" -o "$2"', bin, img, join(dir, 'out')], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const names = readdirSync(join(dir, 'out'));
+      assert.ok(names.includes('bootimg.json'));
+      assert.equal(names.filter((n) => n.startsWith('vendor_ramdisk')).length, 1100);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
