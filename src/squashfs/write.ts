@@ -156,15 +156,18 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
   const prepared = new Map<SourceInode, Prepared>();
   let next = 1;
   const links = new Map<SourceInode, number>();
-  const countLinks = (n: SourceInode) => {
+  // as deep as the readers walk (ls, extract and the kernel's own users rarely need more)
+  const tooDeep = () => new RangeError(`Cannot write squashfs: the tree is deeper than ${MAX_DEPTH} levels`);
+  const countLinks = (n: SourceInode, depth: number) => {
+    if (depth > MAX_DEPTH) throw tooDeep();
     for (const e of n.entries ?? []) {
       links.set(e.inode, (links.get(e.inode) ?? 0) + 1);
-      if (e.inode.kind === 'dir' && links.get(e.inode) === 1) countLinks(e.inode);
+      if (e.inode.kind === 'dir' && links.get(e.inode) === 1) countLinks(e.inode, depth + 1);
     }
   };
-  countLinks(root);
+  countLinks(root, 0);
   const prepare = (n: SourceInode, depth: number): Prepared => {
-    if (depth > 10_000) throw new RangeError('Cannot write squashfs: the tree is deeper than 10000 levels');
+    if (depth > MAX_DEPTH) throw tooDeep();
     const p: Prepared = { inode: n, number: 0, nlink: 1, subdirs: 0 };
     prepared.set(n, p);
     const entries = encodeNames(n.entries ?? []);
@@ -292,38 +295,54 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
     });
   };
 
-  const writeDir = async (p: Prepared, parent: number): Promise<MetaRef> => {
-    const listing = new DirBuilder();
-    const names = p.names!, ends = p.ends!;
-    for (let i = 0; i < p.children!.length; i++) {
-      const c = p.children![i]!;
-      if (!c.ref) {
-        const k = c.inode.kind;
-        if (k === 'dir') c.ref = await writeDir(c, p.number);
-        else if (k === 'file') c.ref = await writeFile(c);
-        else {
-          const xattr = await xattrOf(c.inode);
-          const x = xattr !== undefined ? 7 : 0;
-          if (k === 'symlink') c.ref = await writeInode(c, { type: INODE.SYMLINK + x, target: te.encode(c.inode.target ?? ''), xattr });
-          else if (k === 'blockdev' || k === 'chardev') c.ref = await writeInode(c, { type: KIND_TYPE[k] + x, rdev: encodeRdev(c.inode.major ?? 0, c.inode.minor ?? 0), xattr });
-          else c.ref = await writeInode(c, { type: KIND_TYPE[k] + x, xattr });
+  /** A directory's inode, its listing written, after its subdirectories' (depth-first, with a stack of its own: trees may be thousands deep). */
+  const writeDir = async (top: Prepared, topParent: number): Promise<MetaRef> => {
+    const stack = [{ p: top, parent: topParent, listing: new DirBuilder(), i: 0 }];
+    for (;;) {
+      const f = stack[stack.length - 1]!;
+      const p = f.p;
+      if (f.i < p.children!.length) {
+        const c = p.children![f.i]!;
+        if (!c.ref) {
+          const k = c.inode.kind;
+          if (k === 'dir') {
+            // its entry is added here once it is written
+            stack.push({ p: c, parent: p.number, listing: new DirBuilder(), i: 0 });
+            continue;
+          }
+          if (k === 'file') c.ref = await writeFile(c);
+          else {
+            const xattr = await xattrOf(c.inode);
+            const x = xattr !== undefined ? 7 : 0;
+            if (k === 'symlink') c.ref = await writeInode(c, { type: INODE.SYMLINK + x, target: te.encode(c.inode.target ?? ''), xattr });
+            else if (k === 'blockdev' || k === 'chardev') c.ref = await writeInode(c, { type: KIND_TYPE[k] + x, rdev: encodeRdev(c.inode.major ?? 0, c.inode.minor ?? 0), xattr });
+            else c.ref = await writeInode(c, { type: KIND_TYPE[k] + x, xattr });
+          }
+          c.type = KIND_TYPE[k];
         }
-        c.type = KIND_TYPE[k];
+        const names = p.names!, ends = p.ends!;
+        f.listing.add(names.subarray(f.i ? ends[f.i - 1]! : 0, ends[f.i]!), c.inode.kind, c.ref, c.number, c.type!);
+        f.i++;
+        continue;
       }
-      listing.add(names.subarray(i ? ends[i - 1]! : 0, ends[i]!), c.inode.kind, c.ref, c.number, c.type!);
+      const bytes = f.listing.finish();
+      const at = await dirs.ref();
+      const startPos = dirs.total;
+      await dirs.append(bytes);
+      metaMeter(bytes.length);
+      const index = f.listing.index.map((i) => ({ index: i.index, startBlock: dirs.blockOffsetAt(startPos + i.index), name: i.name }));
+      const xattr = await xattrOf(p.inode);
+      const size = bytes.length + 3;
+      const extended = p.ldir || xattr !== undefined || size > 0xffff;
+      const ref = await writeInode(p, extended
+        ? { type: INODE.LDIR, startBlock: at.block, offset: at.offset, size, parent: f.parent, index, xattr }
+        : { type: INODE.DIR, startBlock: at.block, offset: at.offset, size, parent: f.parent });
+      stack.pop();
+      const up = stack[stack.length - 1];
+      if (!up) return ref;
+      p.ref = ref;
+      p.type = KIND_TYPE.dir;
     }
-    const bytes = listing.finish();
-    const at = await dirs.ref();
-    const startPos = dirs.total;
-    await dirs.append(bytes);
-    metaMeter(bytes.length);
-    const index = listing.index.map((i) => ({ index: i.index, startBlock: dirs.blockOffsetAt(startPos + i.index), name: i.name }));
-    const xattr = await xattrOf(p.inode);
-    const size = bytes.length + 3;
-    const extended = p.ldir || xattr !== undefined || size > 0xffff;
-    return writeInode(p, extended
-      ? { type: INODE.LDIR, startBlock: at.block, offset: at.offset, size, parent, index, xattr }
-      : { type: INODE.DIR, startBlock: at.block, offset: at.offset, size, parent });
   };
 
   if (opts.priority) {
@@ -391,6 +410,9 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
 }
 
 /** Regular files in the order writeDir() stores them; a -sort priority list may reorder them (stable). */
+/** Directory levels below the root that an image may have: the readers' walk takes 4096. */
+const MAX_DEPTH = 4096;
+
 function dataOrder(top: Prepared): Prepared[] {
   const out: Prepared[] = [];
   const seen = new Set<Prepared>();

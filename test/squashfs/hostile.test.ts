@@ -12,6 +12,9 @@ import { join } from 'node:path';
 import { bytesAccess } from '../../src/bytes/random.js';
 import { openSquashfs } from '../../src/squashfs/read.js';
 import { formatPseudoFile } from '../../src/squashfs/pseudo-dump.js';
+import { memorySink } from '../../src/bytes/sink.js';
+import { writeSquashfs } from '../../src/squashfs/write.js';
+import type { SourceInode } from '../../src/squashfs/tree.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const hostile = (name: string) => join(root, 'test/fixtures/squashfs/hostile', name);
@@ -81,5 +84,20 @@ describe('hostile squashfs images', () => {
     const ref = spawnSync('unsquashfs', ['-pf', out, hostile('deep-4000.sqfs')]);
     if (!ref.error) assert.equal(lines, readFileSync(out).filter((b) => b === 10).length);
     assert.ok(lines > 4000);
+  });
+
+  it('the writer takes 4096 levels of directories (no recursion through its awaits) and refuses 4097; unpack-pf walks them', async () => {
+    const deep = (levels: number): SourceInode => {
+      let node: SourceInode = { kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0, entries: [] };
+      for (let i = 0; i < levels; i++) node = { kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0, entries: [{ name: 'd', inode: node }] };
+      return node;
+    };
+    const sink = memorySink();
+    await writeSquashfs(sink, deep(4096), { blockSize: 4096 });
+    const fs = await openSquashfs(bytesAccess(sink.bytes()));
+    let lines = 0;
+    for await (const c of formatPseudoFile(fs)) lines += c.filter((b) => b === 10).length;
+    assert.equal(lines, 4097 + 3); // the root, 4096 directories, the data marker's three lines
+    await assert.rejects(writeSquashfs(memorySink(), deep(4097), { blockSize: 4096 }), /deeper than 4096 levels/);
   });
 });
