@@ -8,6 +8,7 @@ import { pipeInto, withOutputFile } from '../bytes/sink.js';
 import { FormatError } from '../bytes/errors.js';
 import { openFit, imageByName, type OpenedFit } from '../uimage/fit-read.js';
 import { verifyFit, type FitVerification } from '../uimage/fit-verify.js';
+import { blocksOf } from '../uimage/fit-regions.js';
 import { fitJson, formatFitListing } from '../uimage/fit-text.js';
 import { isFit } from './uimage-args.js';
 import { parseArgs, UsageError } from './run.js';
@@ -35,12 +36,20 @@ async function keyOpts(path: string | undefined): Promise<{ keyBlob?: Uint8Array
   return path === undefined ? {} : { keyBlob: await readInput(path, 'fit') };
 }
 
+/** Most failures the error message names (`fit verify` prints every check). */
+const MAX_NAMED_FAILURES = 16;
+
 function fitVerifyError(v: FitVerification): Error {
-  const bad = [
-    ...v.hashes.filter((h) => !h.ok).map((h) => `/images/${h.image}/${h.node} (${h.algo}): ${h.reason ?? 'bad'}`),
-    ...v.signatures.filter((s) => s.status === 'bad').map((s) => `${s.path} (${s.algo ?? '?'}): ${s.reason ?? 'bad'}`),
-    ...v.missingRequired,
-  ];
+  const bad: string[] = [];
+  let more = 0;
+  const add = (line: () => string): void => {
+    if (bad.length < MAX_NAMED_FAILURES) bad.push(line());
+    else more++;
+  };
+  for (const h of v.hashes) if (!h.ok) add(() => `/images/${h.image}/${h.node} (${h.algo}): ${h.reason ?? 'bad'}`);
+  for (const s of v.signatures) if (s.status === 'bad') add(() => `${s.path} (${s.algo ?? '?'}): ${s.reason ?? 'bad'}`);
+  for (const m of v.missingRequired) add(() => m);
+  if (more) bad.push(`and ${more} more`);
   return new FormatError('fit', 'BAD_CHECKSUM', 0, `Cannot verify FIT: ${bad.join('; ')}`);
 }
 
@@ -72,7 +81,10 @@ export async function fitVerify(argv: string[]): Promise<number> {
 export async function fitExtract(ra: RandomAccess, which: number | string, out: string, verify: boolean): Promise<void> {
   const fit: OpenedFit = await openFit(ra);
   const im = typeof which === 'number' ? fit.images[which] : imageByName(fit, which);
-  if (!im) throw new UsageError(typeof which === 'number' ? `No such component at '${which}' (the FIT has ${fit.images.length} images)` : `no image named '${which}'`);
+  // as dumpimage: a position the FIT does not have is a fact about the image, a name is the caller's
+  if (!im && typeof which === 'number')
+    throw new FormatError('fit', 'BAD_FIELD', blocksOf(fit.blob).offStruct, `Cannot extract image ${which}: no such component at '${which}', the FIT has ${fit.images.length}`);
+  if (!im) throw new UsageError(`no image named '${which}'`);
   if (verify) {
     const ver = await verifyFit({ ...fit, images: [im], configs: [] });
     if (!ver.ok) throw fitVerifyError(ver);

@@ -107,9 +107,10 @@ async function extract(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  if (v.image !== undefined) throw new UsageError('--image NAME is for FIT images');
   try {
+    // a file that is neither a FIT nor a legacy image is bad input, whatever the options
     const img = await openLegacyImage(ra, { verify: !v['no-verify'], dataCrcWhileStreaming: true });
+    if (v.image !== undefined) throw new UsageError('--image NAME is for FIT images');
     // as dumpimage: only a multi-file image is split; a script comes out whole, size table included
     const multi = img.header.type === IH_TYPE_MULTI;
     const payload = multi ? img.part(index) : img.data();

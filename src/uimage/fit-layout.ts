@@ -114,6 +114,13 @@ export function cstr(s: string): Uint8Array {
   return new TextEncoder().encode(`${s}\0`);
 }
 
+/** A string-list value from strings (as dtc writes `"a", "b"`): each NUL-terminated, UTF-8. */
+export function joinStrings(list: readonly string[]): Uint8Array {
+  let text = '';
+  for (const x of list) text += `${x}\0`;
+  return new TextEncoder().encode(text);
+}
+
 /** A string-list value (fdt_stringlist): the NUL-separated strings, latin1, the last one unterminated if so stored. */
 export function splitStrings(v: Uint8Array): string[] {
   const out: string[] = [];

@@ -10,6 +10,7 @@ import { propValue, type Fdt, type FdtNode, type FdtProperty } from '../dtb/mode
 import { compileDts } from '../dtb/dts/compile.js';
 import { fileAccessFor } from '../dtb/dts/files.js';
 import { filePayload, type Payload, type StreamPayload } from '../bytes/payload.js';
+import { joinStrings } from './fit-layout.js';
 import type { FitInput } from './fit-write.js';
 
 /** dtc's /incbin/ search: the including file's folder, then each search path (src/dtb/dts/files.ts). */
@@ -147,7 +148,7 @@ export function fitFromSpec(spec: FitSpec): FitInput {
     if (im.compression !== undefined) props.push(s('compression', im.compression));
     if (im.load !== undefined) props.push(addr('load', im.load, cells));
     if (im.entry !== undefined) props.push(addr('entry', im.entry, cells));
-    props.push(...(im.props ?? []));
+    for (const p of im.props ?? []) props.push(p);
     const children: FdtNode[] = [
       ...(im.hashes ?? []).map((a, i) => ({ name: `hash-${i + 1}`, props: [s('algo', a)], children: [] })),
       ...(im.signatures ?? []).map((g, i) => ({ name: `signature-${i + 1}`, props: [s('algo', g.algo), s('key-name-hint', g.keyNameHint)], children: [] })),
@@ -159,13 +160,13 @@ export function fitFromSpec(spec: FitSpec): FitInput {
     if (c.description !== undefined) props.push(s('description', c.description));
     if (c.kernel !== undefined) props.push(s('kernel', c.kernel));
     if (c.firmware !== undefined) props.push(s('firmware', c.firmware));
-    if (c.fdt?.length) props.push({ name: 'fdt', value: propValue.strings(...c.fdt) });
+    if (c.fdt?.length) props.push({ name: 'fdt', value: joinStrings(c.fdt) });
     if (c.ramdisk !== undefined) props.push(s('ramdisk', c.ramdisk));
-    if (c.loadables?.length) props.push({ name: 'loadables', value: propValue.strings(...c.loadables) });
+    if (c.loadables?.length) props.push({ name: 'loadables', value: joinStrings(c.loadables) });
     if (c.compatible !== undefined) props.push(s('compatible', c.compatible));
     const children = (c.signatures ?? []).map((g, i) => ({
       name: `signature-${i + 1}`,
-      props: [s('algo', g.algo), s('key-name-hint', g.keyNameHint), ...(g.signImages ? [{ name: 'sign-images', value: propValue.strings(...g.signImages) }] : [])],
+      props: [s('algo', g.algo), s('key-name-hint', g.keyNameHint), ...(g.signImages ? [{ name: 'sign-images', value: joinStrings(g.signImages) }] : [])],
       children: [],
     }));
     return { name: c.name, props, children };

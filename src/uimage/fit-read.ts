@@ -107,6 +107,9 @@ const str = (v: Uint8Array | undefined): string | undefined => {
 };
 const get = (n: FdtNode, name: string): Uint8Array | undefined => n.props.find((p: FdtProperty) => p.name === name)?.value;
 
+/** A node name without its unit address. */
+const baseName = (name: string): string => name.split('@')[0]!;
+
 /** Absolute offset of a value view inside the blob. */
 const offsetIn = (blob: Uint8Array, v: Uint8Array): number => v.byteOffset - blob.byteOffset;
 
@@ -199,7 +202,9 @@ export async function openFit(ra: RandomAccess, opts: FitReadOptions = {}): Prom
       dataKind, dataAt, dataSize, hashes, signatures, node: n,
     };
   });
-  const names = new Set(images.map((i) => i.name));
+  // an image is named by its name, or without its unit address ("name" finds "name@unit", as libfdt does)
+  const names = new Set<string>();
+  for (const im of images) names.add(im.name).add(baseName(im.name));
   const confsNode = root.children.find((c) => c.name === 'configurations');
   const configs: FitConfig[] = (confsNode?.children ?? []).map((n, index) => {
     const refs = new Map<string, string[]>();
@@ -208,7 +213,7 @@ export async function openFit(ra: RandomAccess, opts: FitReadOptions = {}): Prom
       if (!v) continue;
       const list = splitStrings(v);
       for (const name of list)
-        if (!names.has(name) && !names.has(images.find((i) => i.name.split('@')[0] === name)?.name ?? '\0'))
+        if (!names.has(name))
           throw new FormatError(FORMAT, 'BAD_FIELD', offsetIn(blob, v), `Cannot parse /configurations/${n.name}: ${r} names image '${name}', which does not exist`);
       refs.set(r, list);
     }
@@ -231,7 +236,19 @@ export async function openFit(ra: RandomAccess, opts: FitReadOptions = {}): Prom
   };
 }
 
+/** Images by name and by name without unit address (the first of each), per image list. */
+const nameIndex = new WeakMap<readonly FitImage[], { exact: Map<string, FitImage>; base: Map<string, FitImage> }>();
+
 /** The image a configuration property names ("name" also finds "name@unit", as libfdt does). */
 export function imageByName(fit: OpenedFit, name: string): FitImage | undefined {
-  return fit.images.find((i) => i.name === name) ?? (name.includes('@') ? undefined : fit.images.find((i) => i.name.split('@')[0] === name));
+  let ix = nameIndex.get(fit.images);
+  if (!ix) {
+    ix = { exact: new Map(), base: new Map() };
+    for (const im of fit.images) {
+      if (!ix.exact.has(im.name)) ix.exact.set(im.name, im);
+      if (!ix.base.has(baseName(im.name))) ix.base.set(baseName(im.name), im);
+    }
+    nameIndex.set(fit.images, ix);
+  }
+  return ix.exact.get(name) ?? (name.includes('@') ? undefined : ix.base.get(name));
 }

@@ -5,7 +5,7 @@
 import { ctimeUtc, formatSize } from './legacy-text.js';
 import { idOf, longNameOf } from './tables.js';
 import type { FitImage, FitSignature, OpenedFit } from './fit-read.js';
-import type { FitVerification } from './fit-verify.js';
+import type { FitVerification, HashCheck, SignatureCheck } from './fit-verify.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const addr = (v: bigint): string => `0x${v.toString(16).padStart(8, '0')}`;
@@ -28,20 +28,30 @@ function verificationLines(name: string, hashLike: { algo: string | undefined; k
   return out;
 }
 
-function subnodeLines(node: { children: { name: string }[] }, hashes: readonly { node: string; algo: string; value: Uint8Array | undefined }[], sigs: readonly FitSignature[]): string[] {
-  const out: string[] = [];
-  for (const c of node.children) {
-    const h = hashes.find((x) => x.node === c.name);
-    if (h && c.name.startsWith('hash')) out.push(...verificationLines(c.name, h, 'Hash'));
-    const s = sigs.find((x) => x.node === c.name);
-    if (s) out.push(...verificationLines(c.name, s, 'Sign'));
-  }
-  return out;
+/** The first entry of `list` for each node name (a node name can repeat in a hostile blob; the listing shows the first). */
+function byNode<T extends { node: string }>(list: readonly T[]): Map<string, T> {
+  const m = new Map<string, T>();
+  for (const x of list) if (!m.has(x.node)) m.set(x.node, x);
+  return m;
 }
 
-function imageLines(fit: OpenedFit, im: FitImage): string[] {
+function pushAll(out: string[], lines: readonly string[]): void {
+  for (const l of lines) out.push(l);
+}
+
+function subnodeLines(out: string[], node: { children: { name: string }[] }, hashes: readonly { node: string; algo: string; value: Uint8Array | undefined }[], sigs: readonly FitSignature[]): void {
+  const hashOf = byNode(hashes), sigOf = byNode(sigs);
+  for (const c of node.children) {
+    const h = hashOf.get(c.name);
+    if (h && c.name.startsWith('hash')) pushAll(out, verificationLines(c.name, h, 'Hash'));
+    const s = sigOf.get(c.name);
+    if (s) pushAll(out, verificationLines(c.name, s, 'Sign'));
+  }
+}
+
+function imageLines(out: string[], fit: OpenedFit, im: FitImage): void {
   const created = fit.timestamp === undefined ? 'unavailable' : ctimeUtc(fit.timestamp);
-  const out = [`  Description:  ${or(im.description)}`, `  Created:      ${created}`];
+  out.push(`  Description:  ${or(im.description)}`, `  Created:      ${created}`);
   const type = im.type === undefined ? undefined : idOf('type', im.type);
   out.push(`  Type:         ${long('type', im.type)}`);
   out.push(`  Compression:  ${long('comp', im.compression ?? 'none')}`);
@@ -52,8 +62,7 @@ function imageLines(fit: OpenedFit, im: FitImage): string[] {
   if (is('kernel', 'standalone', 'firmware', 'ramdisk', 'fpga')) out.push(`  Load Address: ${im.load === undefined ? 'unavailable' : addr(im.load)}`);
   if (is('flat_dt') && im.load !== undefined) out.push(`  Load Address: ${addr(im.load)}`);
   if (is('kernel', 'standalone', 'ramdisk')) out.push(`  Entry Point:  ${im.entry === undefined ? 'unavailable' : addr(im.entry)}`);
-  out.push(...subnodeLines(im.node, im.hashes, im.signatures));
-  return out;
+  subnodeLines(out, im.node, im.hashes, im.signatures);
 }
 
 /**
@@ -62,7 +71,10 @@ function imageLines(fit: OpenedFit, im: FitImage): string[] {
  */
 export function formatFitListing(fit: OpenedFit): string {
   const out = [`FIT description: ${or(fit.description)}`, `Created:         ${fit.timestamp === undefined ? 'unavailable' : ctimeUtc(fit.timestamp)}`];
-  for (const im of fit.images) out.push(` Image ${im.index} (${im.name})`, ...imageLines(fit, im));
+  for (const im of fit.images) {
+    out.push(` Image ${im.index} (${im.name})`);
+    imageLines(out, fit, im);
+  }
   if (fit.defaultConfig !== undefined) out.push(` Default Configuration: '${fit.defaultConfig}'`);
   for (const c of fit.configs) {
     out.push(` Configuration ${c.index} (${c.name})`, `  Description:  ${or(c.description)}`);
@@ -73,7 +85,7 @@ export function formatFitListing(fit: OpenedFit): string {
     (c.refs.get('fdt') ?? []).forEach((f, i) => out.push(`${i ? '                ' : '  FDT:          '}${f}`));
     if (one('fpga') !== undefined) out.push(`  FPGA:         ${one('fpga')}`);
     (c.refs.get('loadables') ?? []).forEach((f, i) => out.push(`${i ? '                ' : '  Loadables:    '}${f}`));
-    out.push(...subnodeLines(c.node, [], c.signatures));
+    subnodeLines(out, c.node, [], c.signatures);
   }
   return out.join('\n') + '\n';
 }
@@ -81,6 +93,10 @@ export function formatFitListing(fit: OpenedFit): string {
 /** The listing's facts as JSON, with the verification when there is one. */
 export function fitJson(fit: OpenedFit, v?: FitVerification): unknown {
   const h = (b: Uint8Array | undefined) => (b ? hex(b) : null);
+  const checkOf = new Map<string, HashCheck>();
+  if (v) for (const c of v.hashes) if (!checkOf.has(`${c.image}\0${c.node}`)) checkOf.set(`${c.image}\0${c.node}`, c); // names hold no NUL
+  const statusOf = new Map<string, SignatureCheck['status']>();
+  if (v) for (const c of v.signatures) if (!statusOf.has(c.path)) statusOf.set(c.path, c.status);
   return {
     description: fit.description ?? null,
     timestamp: fit.timestamp ?? null,
@@ -89,20 +105,21 @@ export function fitJson(fit: OpenedFit, v?: FitVerification): unknown {
       index: im.index, name: im.name, description: im.description ?? null, type: im.type ?? null, arch: im.arch ?? null, os: im.os ?? null,
       compression: im.compression ?? null, load: im.load === undefined ? null : addr(im.load), entry: im.entry === undefined ? null : addr(im.entry),
       data: { kind: im.dataKind, offset: im.dataAt, size: im.dataSize },
-      hashes: im.hashes.map((x) => ({ node: x.node, algo: x.algo, value: h(x.value), ...(v ? { ok: v.hashes.find((c) => c.image === im.name && c.node === x.node)?.ok ?? null } : {}) })),
-      signatures: im.signatures.map((s) => sigJson(s, v)),
+      hashes: im.hashes.map((x) => ({ node: x.node, algo: x.algo, value: h(x.value), ...(v ? { ok: checkOf.get(`${im.name}\0${x.node}`)?.ok ?? null } : {}) })),
+      signatures: im.signatures.map((s) => sigJson(s, v && statusOf)),
     })),
     defaultConfig: fit.defaultConfig ?? null,
     configurations: fit.configs.map((c) => ({
-      index: c.index, name: c.name, description: c.description ?? null, ...Object.fromEntries(c.refs), signatures: c.signatures.map((s) => sigJson(s, v)),
+      index: c.index, name: c.name, description: c.description ?? null, ...Object.fromEntries(c.refs), signatures: c.signatures.map((s) => sigJson(s, v && statusOf)),
     })),
     ...(v ? { verified: v.ok, missingRequired: v.missingRequired } : {}),
   };
 }
 
-function sigJson(s: FitSignature, v?: FitVerification) {
+/** A signature as JSON; `statusOf` (the verification's status by signature path) when there is a verification. */
+function sigJson(s: FitSignature, statusOf: ReadonlyMap<string, SignatureCheck['status']> | undefined) {
   return {
     node: s.node, algo: s.algo ?? null, keyNameHint: s.keyNameHint ?? null, value: s.value ? hex(s.value) : null, timestamp: s.timestamp ?? null,
-    hashedNodes: s.hashedNodes ?? null, ...(v ? { status: v.signatures.find((c) => c.path === s.path)?.status ?? null } : {}),
+    hashedNodes: s.hashedNodes ?? null, ...(statusOf ? { status: statusOf.get(s.path) ?? null } : {}),
   };
 }

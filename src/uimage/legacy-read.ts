@@ -161,7 +161,10 @@ function checkDataCrc(header: LegacyHeader, got: number): void {
 export interface OpenedLegacyImage extends LegacyImageInfo {
   /** The data (ih_size bytes, the multi-file table included), streamed from the input. */
   data(): StreamPayload;
-  /** File `index` of a multi/script image (the whole data for other types), streamed. */
+  /**
+   * File `index` of a multi/script image (the whole data for other types), streamed. A FormatError
+   * when the size table has no file `index`; a RangeError when `index` is not a natural number.
+   */
   part(index: number): StreamPayload;
   /**
    * Checks the data CRC in one pass over the data (a FormatError when it does not match): for a
@@ -232,9 +235,12 @@ export async function openLegacyImage(ra: RandomAccess, opts?: LegacyReadOptions
     checkDataCrc: (crc) => checkDataCrc(header, crc),
     part(index) {
       if (!isMulti(header.type)) return data();
+      if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`Cannot extract file ${index}: not a file index`);
       const p = parts[index];
-      if (!Number.isInteger(index) || p === undefined)
-        throw new RangeError(`Cannot extract file ${index}: the image has ${parts.length} (0..${parts.length - 1})`);
+      // as dumpimage's "No such data file N": the size table ends (its 0 entry) before entry N
+      if (p === undefined)
+        throw new FormatError('uimage', 'BAD_FIELD', HEADER_SIZE + 4 * parts.length,
+          `Cannot extract file ${index}: no such data file, the size table lists ${parts.length ? `${parts.length} (0..${parts.length - 1})` : 'none'}`);
       return rangePayload(ra, p.offset, p.size, 'uimage');
     },
   };

@@ -4,6 +4,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from '../../src/bytes/crc32.js';
+import { encodeFdt, fdtNode, propValue } from '../../src/dtb/index.js';
+import { encodeFit, encodeLegacyHeader, fitFromSpec } from '../../src/uimage/index.js';
+import { IH_ARCH_PPC, IH_COMP_NONE, IH_OS_LINUX, IH_TYPE_MULTI } from '../../src/uimage/tables.js';
 import { ensureBuilt, root, tempDir } from '../helpers.js';
 
 const BIN = join(root, 'bin/uimage');
@@ -49,8 +53,65 @@ describe('uimage CLI', () => {
     assert.equal(run('pack', '--bogus', '-d', 'small.bin', 'x.img').code, 2);
     assert.equal(run('pack', '-d', 'small.bin').code, 2); // no output
     assert.equal(run('pack', '-T', 'multi', '-x', '-d', 'a.bin:b.bin', 'x.img').code, 2);
-    assert.equal(run('extract', 'multi.img', '-p', '3', '-o', 'x.img').code, 2); // 3 files: 0..2
+    assert.equal(run('extract', 'kernel-lzma.img', '--image', 'kernel-1', '-o', 'x.img').code, 2); // --image is for FIT images
     assert.ok(!existsSync(join(dir, 'x.img')));
+  });
+
+  // fuzz-bi: uimage-multi-zero-parts.img (exit 2 "the image has 0 (0..-1)"); dumpimage: "No such data file 0"
+  it('extract: a file the size table does not list is bad input (exit 1) naming the table\'s end, and writes nothing', () => {
+    const p3 = run('extract', 'multi.img', '-p', '3', '-o', 'x.img'); // 3 files: 0..2
+    assert.equal(p3.code, 1);
+    assert.match(p3.err, /^uimage: Cannot extract file 3: no such data file, the size table lists 3 \(0\.\.2\) \(at 0x4c\)\n$/);
+    const spec = { os: IH_OS_LINUX, arch: IH_ARCH_PPC, type: IH_TYPE_MULTI, comp: IH_COMP_NONE, load: 0, ep: 0, time: 0, name: 'm' };
+    const table = new Uint8Array(4); // only the terminating 0
+    writeFileSync(join(dir, 'zero-parts.img'), Buffer.concat([encodeLegacyHeader(spec, 4, crc32(table)), table]));
+    const z = run('extract', 'zero-parts.img', '-o', 'x.img');
+    assert.equal(z.code, 1);
+    assert.match(z.err, /^uimage: Cannot extract file 0: no such data file, the size table lists none \(at 0x40\)\n$/);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('x.img')), []);
+  });
+
+  it('extract of a FIT: a position it does not have is exit 1; --image on a file that is no FIT and no uImage either is exit 1', async () => {
+    const fit = (await encodeFit(fitFromSpec({
+      images: [{ name: 'kernel-1', type: 'kernel', arch: 'arm', os: 'linux', compression: 'none', load: 0, entry: 0, data: new Uint8Array(100).fill(7), hashes: ['crc32'] }],
+      configurations: [{ name: 'conf-1', kernel: 'kernel-1' }],
+    }), { time: 1700000000 })).bytes;
+    writeFileSync(join(dir, 'one.itb'), fit);
+    assert.equal(run('extract', 'one.itb', '-p', '0', '-o', 'k0').code, 0);
+    assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'k0'))), new Uint8Array(100).fill(7));
+    const p1 = run('extract', 'one.itb', '-p', '1', '-o', 'x.img');
+    assert.equal(p1.code, 1);
+    assert.match(p1.err, /no such component at '1', the FIT has 1 \(at 0x[0-9a-f]+\)/);
+    assert.equal(run('extract', 'one.itb', '--image', 'nope', '-o', 'x.img').code, 2); // a name is the caller's
+    const bad = Buffer.from(fit);
+    bad[3]! ^= 0x01; // not the FDT magic, and not a uImage's either
+    writeFileSync(join(dir, 'bad-magic.itb'), bad);
+    const b = run('extract', 'bad-magic.itb', '--image', 'kernel-1', '-o', 'x.img');
+    assert.equal(b.code, 1);
+    assert.match(b.err, /^uimage: Cannot parse legacy header: magic is 0xd00dfeec, not 0x27051956 \(at 0x0\)\n$/);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('x.img')), []);
+  });
+
+  // fuzz-bi: fit-verify-stack-overflow-125k-hash-nodes.itb (exit 2, "Maximum call stack size exceeded")
+  it('list, fit verify and extract of a FIT with 125,000 hash subnodes', { timeout: 120_000 }, () => {
+    const N = 125_000;
+    const str = (name: string, v: string) => ({ name, value: propValue.strings(v) });
+    const value = { name: 'value', value: propValue.cells(crc32(new Uint8Array(1))) };
+    const hashes = [];
+    for (let i = 0; i < N; i++) hashes.push(fdtNode(`hash-${i.toString(16)}`, [str('algo', 'crc32'), value]));
+    const image = fdtNode('k', [{ name: 'data', value: new Uint8Array(1) }, str('type', 'kernel'), str('compression', 'none')], hashes);
+    const root = fdtNode('', [str('description', 'd'), { name: 'timestamp', value: propValue.cells(1) }], [fdtNode('images', [], [image])]);
+    writeFileSync(join(dir, 'many.itb'), encodeFdt({ version: 17, lastCompVersion: 16, bootCpuidPhys: 0, reserve: [], root }));
+    const big = (...args: string[]) => spawnSync(BIN, args, { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const l = big('list', 'many.itb');
+    assert.equal(l.status, 0, l.stderr.slice(0, 500));
+    assert.equal(l.stdout.split('\n').filter((x) => x === '  Hash value:   d202ef8d').length, N);
+    const v = big('fit', 'verify', 'many.itb');
+    assert.equal(v.status, 0, v.stderr.slice(0, 500));
+    assert.equal(v.stdout.split('\n').filter((x) => x.endsWith(': crc32 OK')).length, N);
+    const x = big('extract', 'many.itb', '-p', '0', '-o', 'many.out');
+    assert.equal(x.status, 0, x.stderr.slice(0, 500));
+    assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'many.out'))), new Uint8Array(1));
   });
 
   it('a missing or empty input is exit 1 and leaves no output', () => {
