@@ -9,6 +9,7 @@ import type { TreeOptions } from '../cpio/tree.js';
 import { COMPRESSIONS, compressStream, walkInitramfs, type InitramfsCompression } from '../cpio/initramfs.js';
 import { extractRecords, findFile } from '../cpio/extract.js';
 import { longLine } from '../cpio/list.js';
+import { encodeName } from '../cpio/layout.js';
 import { FormatError } from '../bytes/errors.js';
 import { parseIntAuto, runMain, UsageError } from './run.js';
 
@@ -214,7 +215,8 @@ async function ls(argv: string[]): Promise<number> {
   const now = Math.floor(Date.now() / 1000);
   for (const seg of await segmentsOf(positionals[0]!))
     for (const r of seg.records) lines.push(v.long ? longLine(r, { now, ...(v.numeric && { numeric: true }) }) : r.entry.name);
-  process.stdout.write(lines.length ? `${lines.join('\n')}\n` : '');
+  // names as stored, bytes that are not UTF-8 included, as cpio -t prints them
+  process.stdout.write(lines.length ? encodeName(`${lines.join('\n')}\n`) : '');
   return 0;
 }
 

@@ -10,7 +10,7 @@ import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../bytes/errors.js';
-import { fileType, isDir, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK } from './layout.js';
+import { encodeName, fileType, isDir, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK } from './layout.js';
 import type { CpioRecord } from './read.js';
 
 export interface ExtractOptions {
@@ -28,9 +28,19 @@ export function safeComponents(name: string, offset: number): string[] {
   return parts;
 }
 
-async function lstatOrUndefined(p: string): Promise<import('node:fs').Stats | undefined> {
+/*
+ * Host paths are kept as byte strings (one char per byte, 'latin1'), as in squashfs/extract.ts, so
+ * that a name reaches the host exactly as stored whatever its encoding: `b` gives the bytes to the
+ * fs calls. Entry names are turned back into their stored bytes with `encodeName`.
+ */
+type HostPath = string;
+const b = (h: HostPath): Buffer => Buffer.from(h, 'latin1');
+const hostBytes = (bytes: Uint8Array): HostPath => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+const hostText = (text: string): HostPath => Buffer.from(text).toString('latin1');
+
+async function lstatOrUndefined(p: HostPath): Promise<import('node:fs').Stats | undefined> {
   try {
-    return await fs.lstat(p);
+    return await fs.lstat(b(p));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -39,9 +49,53 @@ async function lstatOrUndefined(p: string): Promise<import('node:fs').Stats | un
 
 /** Where an entry was made: its path, its components below the folder, and the host's inode number for it. */
 interface Made {
-  readonly path: string;
-  readonly parts: readonly string[];
+  readonly path: HostPath;
+  readonly parts: readonly HostPath[];
   readonly ino: number;
+}
+
+/**
+ * Folders below the destination that this extraction made or found, each seen as a real directory
+ * (never a symlink) since the last removal. A name is its components joined by "/". Entries only
+ * ever create at paths that do not exist, so a folder seen once stays one until something is
+ * removed; any removal forgets them all (on a case-insensitive file system a removed "A" may be a
+ * known "a"). This keeps the checks per entry constant instead of one lstat per folder above it.
+ */
+class Folders {
+  readonly #known = new Set<HostPath>();
+  constructor(readonly dir: HostPath) {}
+
+  /** Records that `key` (below the destination) was just seen as a real directory. */
+  add(key: HostPath): void {
+    this.#known.add(key);
+  }
+
+  /** Forgets every folder: call before anything is removed. */
+  clear(): void {
+    this.#known.clear();
+  }
+
+  /**
+   * Makes sure each of `parts` but the last (the entry itself) is a real directory, making the
+   * missing ones with `mode` when given; `bad` is the index of the first that is something else
+   * (with its stats, if it exists), or -1. Folders already known are not looked at again.
+   */
+  async parents(parts: readonly HostPath[], mode?: number): Promise<{ bad: number; st?: import('node:fs').Stats }> {
+    const keys: HostPath[] = [];
+    let key = '';
+    for (let i = 0; i < parts.length - 1; i++) keys.push((key = i === 0 ? parts[0]! : `${key}/${parts[i]!}`));
+    let from = keys.length;
+    while (from > 0 && !this.#known.has(keys[from - 1]!)) from--;
+    for (let i = from; i < keys.length; i++) {
+      const at = join(this.dir, keys[i]!);
+      // when only checking, a folder that cannot be looked at is not the one that was made
+      const st = mode === undefined ? await lstatOrUndefined(at).catch(() => undefined) : await lstatOrUndefined(at);
+      if (!st && mode !== undefined) await fs.mkdir(b(at), { mode });
+      else if (!st?.isDirectory()) return st ? { bad: i, st } : { bad: i };
+      this.#known.add(keys[i]!);
+    }
+    return { bad: -1 };
+  }
 }
 
 /**
@@ -49,13 +103,8 @@ interface Made {
  * symlink planted by a later entry) and the same inode at its path. A later entry may have
  * replaced it, or a folder above it, with anything, including a symlink out of the folder.
  */
-async function stillMade(dir: string, m: Made): Promise<boolean> {
-  let at = dir;
-  for (const p of m.parts.slice(0, -1)) {
-    at = join(at, p);
-    const st = await lstatOrUndefined(at).catch(() => undefined);
-    if (!st?.isDirectory()) return false;
-  }
+async function stillMade(folders: Folders, m: Made): Promise<boolean> {
+  if ((await folders.parents(m.parts)).bad >= 0) return false;
   const st = await lstatOrUndefined(m.path).catch(() => undefined);
   return st !== undefined && !st.isSymbolicLink() && st.ino === m.ino;
 }
@@ -77,41 +126,42 @@ const LINKED_FILE = fsc.O_WRONLY | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0);
  */
 export async function extractRecords(records: readonly CpioRecord[], dir: string, opts: ExtractOptions = {}): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
+  const top = hostText(dir);
   const owner = opts.sameOwner ?? process.getuid?.() === 0;
   const links = new Map<string, Made>();
   const dirs: [Made, CpioRecord][] = [];
+  const folders = new Folders(top);
+  let staging: string | undefined; // a folder of our own for device nodes whose names mknod cannot take
   const warn = opts.onWarning ?? (() => {});
   for (const rec of records) {
     const { entry, data } = rec;
-    const parts = safeComponents(entry.name, entry.offset);
+    const parts = safeComponents(entry.name, entry.offset).map((p) => hostBytes(encodeName(p)));
     if (parts.length === 0) {
-      dirs.push([{ path: dir, parts, ino: (await fs.lstat(dir)).ino }, rec]); // "." itself: only its mode and times
+      dirs.push([{ path: top, parts, ino: (await fs.lstat(dir)).ino }, rec]); // "." itself: only its mode and times
       continue;
     }
     // every parent must be a real directory inside `dir` (created here if missing)
-    let parent = dir;
-    for (const p of parts.slice(0, -1)) {
-      parent = join(parent, p);
-      const st = await lstatOrUndefined(parent);
-      if (!st) await fs.mkdir(parent, { mode: 0o755 });
-      else if (!st.isDirectory())
-        throw new FormatError('cpio', 'BAD_FIELD', entry.offset, `Cannot extract "${entry.name}": "${parts.slice(0, parts.indexOf(p) + 1).join('/')}" is not a directory${st.isSymbolicLink() ? ' but a symlink' : ''}`);
-    }
-    const path = join(parent, parts[parts.length - 1]!);
+    const { bad, st: odd } = await folders.parents(parts, 0o755);
+    if (bad >= 0)
+      throw new FormatError('cpio', 'BAD_FIELD', entry.offset, `Cannot extract "${entry.name}": "${b(parts.slice(0, bad + 1).join('/')).toString()}" is not a directory${odd?.isSymbolicLink() ? ' but a symlink' : ''}`);
+    const path = join(top, parts.join('/'));
     const type = fileType(entry.mode);
     const existing = await lstatOrUndefined(path);
     // the kernel's clean_path: an existing entry of another type is removed
-    if (existing && !(existing.isDirectory() && type === S_IFDIR)) await fs.rm(path, { recursive: existing.isDirectory(), force: true });
+    if (existing && !(existing.isDirectory() && type === S_IFDIR)) {
+      folders.clear();
+      await fs.rm(b(path), { recursive: existing.isDirectory(), force: true });
+    }
     // hard links, as the kernel's maybe_link: files and nodes, never folders or symlinks
     const key = `${entry.devMajor}:${entry.devMinor}:${entry.ino}:${type}`;
     const linked = type !== S_IFDIR && type !== S_IFLNK && entry.nlink >= 2;
     if (linked) {
       const first = links.get(key);
-      if (first !== undefined && (await stillMade(dir, first))) {
-        await fs.link(first.path, path);
+      if (first !== undefined && (await stillMade(folders, first))) {
+        await fs.link(b(first.path), b(path));
         if (data.length) {
           // data on a later link replaces it, as the kernel; the link is to the file checked above
-          const fh = await fs.open(path, LINKED_FILE);
+          const fh = await fs.open(b(path), LINKED_FILE);
           try {
             await fh.writeFile(data);
           } finally {
@@ -123,11 +173,12 @@ export async function extractRecords(records: readonly CpioRecord[], dir: string
     }
     switch (type) {
       case S_IFDIR:
-        if (!existing?.isDirectory()) await fs.mkdir(path, { mode: 0o700 });
-        dirs.push([{ path, parts, ino: (await fs.lstat(path)).ino }, rec]);
+        if (!existing?.isDirectory()) await fs.mkdir(b(path), { mode: 0o700 });
+        dirs.push([{ path, parts, ino: (await fs.lstat(b(path))).ino }, rec]);
+        folders.add(parts.join('/'));
         continue;
       case S_IFREG: {
-        const fh = await fs.open(path, NEW_FILE, 0o600);
+        const fh = await fs.open(b(path), NEW_FILE, 0o600);
         try {
           await fh.writeFile(data);
           if (owner) await fh.chown(entry.uid, entry.gid).catch(() => {});
@@ -141,24 +192,28 @@ export async function extractRecords(records: readonly CpioRecord[], dir: string
       }
       case S_IFLNK: {
         const end = data.indexOf(0);
-        const target = Buffer.from(end < 0 ? data : data.subarray(0, end)).toString();
-        if (target === '') {
+        const target = Buffer.from(end < 0 ? data : data.subarray(0, end)); // the bytes as stored, as the name
+        if (target.length === 0) {
           warn(entry.name, 'a symlink with an empty target cannot be created');
           continue;
         }
-        await fs.symlink(target, path);
-        if (owner) await fs.lchown(path, entry.uid, entry.gid).catch(() => {});
+        await fs.symlink(target, b(path));
+        if (owner) await fs.lchown(b(path), entry.uid, entry.gid).catch(() => {});
         continue;
       }
       case S_IFCHR:
       case S_IFBLK:
       case S_IFIFO: {
         const kind = type === S_IFCHR ? ['c', String(entry.rdevMajor), String(entry.rdevMinor)] : type === S_IFBLK ? ['b', String(entry.rdevMajor), String(entry.rdevMinor)] : ['p'];
-        const r = spawnSync('mknod', [path, ...kind], { encoding: 'utf8' });
+        // mknod takes its path as text: a name that is not UTF-8 is made under a name of ours, then renamed
+        const direct = Buffer.from(b(path).toString()).equals(b(path));
+        const made = direct ? b(path).toString() : join((staging ??= await fs.mkdtemp(join(dir, '.imgkit-nodes-'))), 'node');
+        const r = spawnSync('mknod', [made, ...kind], { encoding: 'utf8' });
         if (r.status !== 0) {
           warn(entry.name, `cannot create the node: ${(r.stderr || String(r.error ?? '')).trim()}`);
           continue;
         }
+        if (!direct) await fs.rename(made, b(path));
         break;
       }
       case S_IFSOCK:
@@ -169,20 +224,21 @@ export async function extractRecords(records: readonly CpioRecord[], dir: string
         continue;
     }
     // a node just made by mknod, inside the checked parents
-    const st = await fs.lstat(path);
+    const st = await fs.lstat(b(path));
     if (st.isSymbolicLink()) continue;
     if (linked) links.set(key, { path, parts, ino: st.ino });
-    if (owner) await fs.chown(path, entry.uid, entry.gid).catch(() => {});
-    await fs.chmod(path, entry.mode & 0o7777);
-    await fs.utimes(path, entry.mtime, entry.mtime);
+    if (owner) await fs.chown(b(path), entry.uid, entry.gid).catch(() => {});
+    await fs.chmod(b(path), entry.mode & 0o7777);
+    await fs.utimes(b(path), entry.mtime, entry.mtime);
   }
+  if (staging !== undefined) await fs.rm(staging, { recursive: true, force: true });
   // directories last, deepest first, so that read-only modes do not stop their own extraction;
   // one a later entry replaced (by a file, or by a symlink to anywhere) is left alone
   for (const [made, { entry }] of dirs.reverse()) {
-    if (!isDir(entry.mode) || !(await stillMade(dir, made))) continue;
-    if (owner) await fs.chown(made.path, entry.uid, entry.gid).catch(() => {});
-    await fs.chmod(made.path, entry.mode & 0o7777);
-    await fs.utimes(made.path, entry.mtime, entry.mtime);
+    if (!isDir(entry.mode) || !(await stillMade(folders, made))) continue;
+    if (owner) await fs.chown(b(made.path), entry.uid, entry.gid).catch(() => {});
+    await fs.chmod(b(made.path), entry.mode & 0o7777);
+    await fs.utimes(b(made.path), entry.mtime, entry.mtime);
   }
 }
 

@@ -1,6 +1,6 @@
 export {
   NEWC_MAGIC, CRC_MAGIC, HEADER_SIZE, TRAILER, BLOCK, PATH_MAX, S_IFMT, S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO,
-  decodeHeader, encodeHeader, byteSum, entrySize, modeString, type CpioHeader, type CpioFormat,
+  decodeHeader, encodeHeader, decodeName, encodeName, byteSum, entrySize, modeString, type CpioHeader, type CpioFormat,
 } from './layout.js';
 export { decodeCpio, readCpio, type CpioEntry, type CpioRecord, type CpioStreamEntry, type ReadOptions } from './read.js';
 export { encodeCpio, writeCpio, normalizeName, type CpioItem, type WriteOptions } from './write.js';

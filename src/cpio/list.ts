@@ -1,10 +1,9 @@
 /** Listings: names (`cpio -t`) and the long form of `cpio -tv`, in UTC. */
-import { fileType, modeString, S_IFBLK, S_IFCHR, S_IFLNK } from './layout.js';
+import { decodeName, fileType, modeString, S_IFBLK, S_IFCHR, S_IFLNK } from './layout.js';
 import type { CpioRecord } from './read.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const SIX_MONTHS = 6 * 30 * 24 * 60 * 60;
-const utf8 = new TextDecoder();
 
 /** ctime(3)-style date as GNU cpio prints it: "Mon dd hh:mm" within six months of `now`, else "Mon dd  yyyy". */
 export function listDate(mtime: number, now: number): string {
@@ -30,7 +29,7 @@ export function longLine({ entry: e, data }: CpioRecord, opts: LongOptions = {})
   let line = `${modeString(e.mode)} ${String(e.nlink).padStart(3)} ${who(e.uid)} ${who(e.gid)} ${size} ${listDate(e.mtime, now)} ${e.name}`;
   if (t === S_IFLNK) {
     const end = data.indexOf(0);
-    line += ` -> ${utf8.decode(end < 0 ? data : data.subarray(0, end))}`;
+    line += ` -> ${decodeName(end < 0 ? data : data.subarray(0, end))}`;
   }
   return line;
 }

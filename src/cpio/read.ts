@@ -4,11 +4,15 @@
  */
 import { FormatError } from '../bytes/errors.js';
 import type { ByteSource } from '../bytes/source.js';
-import { byteSum, dataPad, decodeHeader, fileType, HEADER_SIZE, isReg, namePad, PATH_MAX, S_IFLNK, S_IFREG, TRAILER, type CpioHeader } from './layout.js';
+import { byteSum, dataPad, decodeHeader, decodeName, fileType, HEADER_SIZE, isReg, namePad, PATH_MAX, S_IFLNK, S_IFREG, TRAILER, type CpioHeader } from './layout.js';
 
 /** A decoded entry: the header fields, the name, and where the header starts in the image. */
 export interface CpioEntry extends CpioHeader {
-  /** The name up to its first NUL, decoded as UTF-8 (as stored: no leading `/` is added or removed). */
+  /**
+   * The name up to its first NUL, decoded as UTF-8 (as stored: no leading `/` is added or removed).
+   * A byte that is not valid UTF-8 becomes U+DC00 + byte (`decodeName`), so distinct names stay
+   * distinct; `encodeName(name)` gives the stored bytes back.
+   */
   readonly name: string;
   /** Absolute offset of the header in the image (or in the decompressed segment, see initramfs.ts). */
   readonly offset: number;
@@ -27,7 +31,6 @@ export interface ReadOptions {
   verifyChecksums?: boolean;
 }
 
-const utf8 = new TextDecoder();
 const TRAILER_BYTES = new TextEncoder().encode(TRAILER);
 
 /** Checks one header against the rules the kernel enforces; returns the name's length before its NUL. */
@@ -77,12 +80,12 @@ export function decodeCpio(bytes: Uint8Array, start = 0, opts: ReadOptions = {})
     const nameField = bytes.subarray(nameAt, nameAt + h.namesize);
     const len = checkHeader(h, nameField, base + at);
     if (dataAt + h.filesize > bytes.length)
-      throw new FormatError('cpio', 'TRUNCATED', base + Math.min(dataAt, bytes.length), `Cannot read cpio data of "${utf8.decode(nameField.subarray(0, len))}": need ${h.filesize} bytes, ${Math.max(0, bytes.length - dataAt)} left`);
+      throw new FormatError('cpio', 'TRUNCATED', base + Math.min(dataAt, bytes.length), `Cannot read cpio data of "${decodeName(nameField.subarray(0, len))}": need ${h.filesize} bytes, ${Math.max(0, bytes.length - dataAt)} left`);
     const data = bytes.subarray(dataAt, dataAt + h.filesize);
     if (verify) checkSum(h, data, base + at);
     const next = dataAt + h.filesize + dataPad(h.filesize);
     if (isTrailer(nameField, len)) return { records, end: Math.min(next, bytes.length) };
-    records.push({ entry: { ...h, name: utf8.decode(nameField.subarray(0, len)), offset: base + at }, data });
+    records.push({ entry: { ...h, name: decodeName(nameField.subarray(0, len)), offset: base + at }, data });
     at = next;
     if (at > bytes.length) throw new FormatError('cpio', 'TRUNCATED', base + bytes.length, 'Cannot read cpio padding: input ends inside it');
   }
@@ -120,7 +123,7 @@ export async function* readCpio(src: ByteSource, opts: ReadOptions = {}): AsyncG
       await src.skip(h.filesize + dataPad(h.filesize), 'cpio trailer');
       return;
     }
-    const entry: CpioEntry = { ...h, name: utf8.decode(nameField.subarray(0, len)), offset: at };
+    const entry: CpioEntry = { ...h, name: decodeName(nameField.subarray(0, len)), offset: at };
     let started = false;
     let consumed = 0; // body bytes taken so far; the rest is skipped when the caller moves on
     const body = async function* (): AsyncGenerator<Uint8Array> {

@@ -6,11 +6,14 @@
 import { payloadChunks, payloadSize, type Payload, type StreamPayload } from '../bytes/payload.js';
 import { releaseWhenWritten } from '../bytes/sink.js';
 import { collect } from '../bytes/source.js';
-import { BLOCK, byteSum, dataPad, encodeHeader, fileType, HEADER_SIZE, hasData, namePad, PATH_MAX, S_IFDIR, TRAILER, U32_MAX, type CpioFormat, type CpioHeader } from './layout.js';
+import { BLOCK, byteSum, dataPad, encodeHeader, encodeName, fileType, HEADER_SIZE, hasData, namePad, PATH_MAX, S_IFDIR, TRAILER, U32_MAX, type CpioFormat, type CpioHeader } from './layout.js';
 
 /** What the writer takes for one entry. Unset fields get the defaults documented on each. */
 export interface CpioItem {
-  /** Path inside the archive, stored as given (UTF-8): no leading `/` or `./` (see `normalizeName`). */
+  /**
+   * Path inside the archive, stored as given (UTF-8; U+DC80..U+DCFF stand for single bytes, as a
+   * read `name` holds them: see `encodeName`): no leading `/` or `./` (see `normalizeName`).
+   */
   readonly name: string;
   /** st_mode: type bits (S_IFREG, S_IFDIR …) and permissions. */
   readonly mode: number;
@@ -60,7 +63,6 @@ export interface SyncReader {
   close(): void;
 }
 
-const enc = new TextEncoder();
 /**
  * Headers, names and file data are gathered into batches of this size before they are yielded.
  * Not larger: the bytes are copied twice (file to batch, batch to output), and a batch that still
@@ -93,7 +95,7 @@ interface Prepared {
 }
 
 function prepare(item: CpioItem, index: number, at: number, format: CpioFormat, align: number, check: number): Prepared {
-  const name = enc.encode(item.name);
+  const name = encodeName(item.name);
   if (name.length === 0) throw new RangeError('Cannot encode cpio entry: empty name');
   if (name.includes(0)) throw new RangeError(`Cannot encode cpio entry "${item.name}": the name contains NUL`);
   let namesize = name.length + 1;
