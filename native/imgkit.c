@@ -94,6 +94,8 @@ static struct {
   lzma_ret (*lzma_alone_encoder)(lzma_stream *, const lzma_options_lzma *);
   lzma_ret (*lzma_code)(lzma_stream *, lzma_action);
   void (*lzma_end)(lzma_stream *);
+  lzma_ret (*lzma_raw_encoder)(lzma_stream *, const lzma_filter *);
+  lzma_bool (*lzma_filter_encoder_is_supported)(lzma_vli);
 } lz;
 #endif
 
@@ -125,7 +127,7 @@ static int open_lib(const char *lib, void **fns, const char *const *names, size_
   return 1;
 }
 
-enum kind { DEFLATE, ZSTD, LZ4, XZ, LIBDEFLATE, LZMA_ALONE };
+enum kind { DEFLATE, ZSTD, LZ4, XZ, LIBDEFLATE, LZMA_ALONE, LZMA_SIZED };
 
 typedef struct {
   enum kind kind;
@@ -133,7 +135,7 @@ typedef struct {
   size_t in_len;
   /* deflate: level, windowBits, memLevel, strategy; zstd: level; lz4: hc; libdeflate: level;
    * xz: preset (+256: extreme), dictionary size, lc, lp, pb (-1: the preset's), BCJ filter id (0: none);
-   * lzma alone: preset (+256: extreme), dictionary size, lc, lp, pb */
+   * lzma alone and sized: preset (+256: extreme), dictionary size, lc, lp, pb */
   int a, b, c, d, e, f;
   uint8_t *out;
   size_t out_len;
@@ -373,6 +375,56 @@ static void run(job_t *j) {
     else if (r != LZMA_STREAM_END) j->error = r == LZMA_MEM_ERROR ? "out of memory" : "lzma_code failed";
     return;
   }
+  case LZMA_SIZED: {
+    /* an .lzma stream whose header holds the real size and whose data has no end marker, as the
+     * LZMA SDK's `lzma e` writes it (OpenWrt's firmware tool): liblzma's raw LZMA1EXT encoder (5.4+)
+     * behind a header of our own. The kernel's unlzma stops at the stated size, so nothing of the
+     * stream is left to read as the next initramfs segment; U-Boot and lzma-loader need the size. */
+    lzma_options_lzma opt;
+    if (!lzma_options(j, &opt)) return;
+    opt.ext_flags = 0;
+    opt.ext_size_low = (uint32_t)j->in_len;
+    opt.ext_size_high = (uint32_t)((uint64_t)j->in_len >> 32);
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA1EXT, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    lzma_stream st = LZMA_STREAM_INIT;
+    st.allocator = &xa;
+    lzma_ret r = lz.lzma_raw_encoder(&st, filters);
+    if (r != LZMA_OK) { j->error = r == LZMA_MEM_ERROR ? "out of memory" : "lzma options not supported"; return; }
+    size_t cap = 13 + j->in_len + j->in_len / 16 + 4096;
+    j->out = malloc(cap);
+    if (j->out) {
+      /* the header: properties byte, the dictionary size as .lzma headers give it (the next 2^n or
+       * 2^n + 2^(n-1), as liblzma's alone encoder rounds it), the size in 64 bits; little-endian */
+      uint64_t d = 1;
+      while (d < opt.dict_size) {
+        if (d >= 2 && d + d / 2 >= opt.dict_size) { d += d / 2; break; }
+        d *= 2;
+      }
+      if (d > UINT32_MAX) d = UINT32_MAX;
+      j->out[0] = (uint8_t)((opt.pb * 5 + opt.lp) * 9 + opt.lc);
+      for (int i = 0; i < 4; i++) j->out[1 + i] = (uint8_t)(d >> (8 * i));
+      for (int i = 0; i < 8; i++) j->out[5 + i] = (uint8_t)((uint64_t)j->in_len >> (8 * i));
+    }
+    st.next_in = j->in;
+    st.avail_in = j->in_len;
+    while (j->out) {
+      st.next_out = j->out + 13 + st.total_out;
+      st.avail_out = cap - 13 - (size_t)st.total_out;
+      r = lz.lzma_code(&st, LZMA_FINISH);
+      if (r != LZMA_OK) break;
+      if (st.avail_out == 0) { /* incompressible input: grow */
+        uint8_t *more = cap < SIZE_MAX / 2 ? realloc(j->out, cap * 2) : NULL;
+        if (!more) { free(j->out); j->out = NULL; break; }
+        j->out = more;
+        cap *= 2;
+      }
+    }
+    j->out_len = 13 + (size_t)st.total_out;
+    lz.lzma_end(&st);
+    if (!j->out) j->error = "out of memory";
+    else if (r != LZMA_STREAM_END) j->error = r == LZMA_MEM_ERROR ? "out of memory" : "lzma_code failed";
+    return;
+  }
 #endif
 #ifdef HAVE_LIBDEFLATE
   case LIBDEFLATE: {
@@ -504,6 +556,9 @@ static const char *xz_lib_version(void) { return lz.lzma_version_string(); }
 /* lzmaAlone(input, preset, dictSize, lc, lp, pb): an .lzma (LZMA-alone) stream as `xz --format=lzma` writes it. */
 static napi_value lzma_alone_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, LZMA_ALONE, 5); }
 static napi_value lzma_alone_async(napi_env env, napi_callback_info info) { return run_async(env, info, LZMA_ALONE, 5); }
+/* lzmaSized(input, preset, dictSize, lc, lp, pb): an .lzma stream with the real size in its header and no end marker. */
+static napi_value lzma_sized_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, LZMA_SIZED, 5); }
+static napi_value lzma_sized_async(napi_env env, napi_callback_info info) { return run_async(env, info, LZMA_SIZED, 5); }
 #endif
 #ifdef HAVE_LIBDEFLATE
 /* libdeflate(input, level): one zlib stream from libdeflate_zlib_compress at `level` (1–12). */
@@ -1044,11 +1099,16 @@ NAPI_MODULE_INIT() {
 #endif
 #ifdef HAVE_LZMA
   static const char *const lzn[] = {"lzma_stream_buffer_encode", "lzma_stream_buffer_bound", "lzma_lzma_preset", "lzma_version_string", "lzma_stream_buffer_decode",
-                                    "lzma_alone_encoder", "lzma_code", "lzma_end"};
-  if (offer(env, exports, codecs, "liblzma.so.5", &lz, lzn, 8, "xz", xz_sync, "xzAsync", xz_async, "xz", xz_lib_version)) {
+                                    "lzma_alone_encoder", "lzma_code", "lzma_end", "lzma_raw_encoder", "lzma_filter_encoder_is_supported"};
+  if (offer(env, exports, codecs, "liblzma.so.5", &lz, lzn, 10, "xz", xz_sync, "xzAsync", xz_async, "xz", xz_lib_version)) {
     decoders |= 1 << D_XZ;
     put(env, exports, "lzmaAlone", lzma_alone_sync);
     put(env, exports, "lzmaAloneAsync", lzma_alone_async);
+    /* LZMA1EXT (no end marker) came with liblzma 5.4 */
+    if (lz.lzma_filter_encoder_is_supported(LZMA_FILTER_LZMA1EXT)) {
+      put(env, exports, "lzmaSized", lzma_sized_sync);
+      put(env, exports, "lzmaSizedAsync", lzma_sized_async);
+    }
   }
 #endif
 #ifdef HAVE_LZ4

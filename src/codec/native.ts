@@ -43,6 +43,8 @@ export interface NativeCodecs {
    */
   lzmaAlone?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number): Uint8Array;
   lzmaAloneAsync?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number): Promise<Uint8Array>;
+  /** An .lzma stream with the real size in its header and no end marker (liblzma 5.4's LZMA1EXT). */
+  lzmaSizedAsync?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number): Promise<Uint8Array>;
   /**
    * Decodes one block on libuv's thread pool: `codec` 1 zlib, 2 zstd, 3 lz4, 4 xz (those whose bits
    * are set in `decoders`), into at most `max` bytes; the input must be exactly one valid stream.

@@ -47,9 +47,11 @@ export interface EncodeOptions {
     /** Dictionary size in bytes (4 KiB–1.5 GiB); default from `level`. */
     dictSize?: number;
     /**
-     * Write the real uncompressed size in the 13-byte header (default true), which the kernel's
-     * unlzma and U-Boot use to size their buffers. `false` writes "unknown" (all ones), as `xz --format=lzma`.
-     * Either way the stream ends with an end marker.
+     * Write the real uncompressed size in the 13-byte header (default true), which U-Boot and
+     * lzma-loader need. The stream then has no end marker, as the LZMA SDK's `lzma e` writes it
+     * (with the native addon on liblzma 5.4+; otherwise it keeps xz's end marker, which the
+     * kernel's unlzma would take for the start of another initramfs segment). `false` writes
+     * "unknown" (all ones) and ends with the end marker, as `xz --format=lzma` and `lzma` do.
      */
     sizeInHeader?: boolean;
   };

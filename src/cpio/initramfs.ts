@@ -61,7 +61,9 @@ export async function* compressStream(input: AsyncIterable<Uint8Array> | Iterabl
   const eo: EncodeOptions = { level };
   const dictSize = opts.dictSize ?? INITRAMFS_DICT;
   if (method === 'xz') eo.xz = { check: 'crc32', dictSize };
-  if (method === 'lzma') eo.lzma = { dictSize };
+  // the size unknown, as `lzma` (xz) writes it: with a size, the kernel's unlzma stops there and
+  // takes the end marker that liblzma's encoder always writes for the start of another segment
+  if (method === 'lzma') eo.lzma = { dictSize, sizeInHeader: false };
   if (codec.encodeStream) return yield* codec.encodeStream(chunks, eo);
   if (!codec.encode) throw new TypeError(`Cannot compress initramfs: this build of imgkit has no ${method} encoder`);
   yield await codec.encode(await collect(chunks), eo);
@@ -168,7 +170,7 @@ function decodeArchives(data: Uint8Array, segAt: number, verifyChecksums: boolea
       throw new FormatError('initramfs', 'BAD_FIELD', segAt, `Cannot unpack segment: junk within compressed archive at decompressed offset 0x${at.toString(16)}`);
     try {
       const r = decodeCpio(data, at, { verifyChecksums });
-      records.push(...r.records);
+      for (const rec of r.records) records.push(rec); // not push(...): a spread of 130 000 arguments overflows the stack
       at = r.end;
       archives++;
     } catch (e) {
@@ -184,7 +186,8 @@ function decodeArchives(data: Uint8Array, segAt: number, verifyChecksums: boolea
 /**
  * Decodes the compressed segment at `pos` and finds where it ends. The codecs decode whole
  * streams, so the end is found per format: the xz stream footer; the lz4 legacy block chain;
- * for gzip and zstd, the codec reports the first byte after its last member or frame.
+ * for lzma, the input liblzma took up to the end marker or the stated size (as the kernel's
+ * unlzma); for gzip and zstd, the codec reports the first byte after its last member or frame.
  */
 async function decodeSegment(image: Uint8Array, pos: number, id: CompressionId, maxOutput: number): Promise<{ data: Uint8Array; end: number }> {
   const codec = await getCodec(id);
@@ -192,6 +195,15 @@ async function decodeSegment(image: Uint8Array, pos: number, id: CompressionId, 
   const rest = image.subarray(pos);
   const rebase = (e: unknown): unknown =>
     e instanceof FormatError ? new FormatError(e.format, e.code, pos + e.offset, e.detail, { cause: e }) : e;
+  if (id === 'lzma') {
+    const { decodeLzmaSegment } = await import('../codec/lzma.js');
+    try {
+      const { data, end } = await decodeLzmaSegment(rest, dopts);
+      return { data, end: pos + end };
+    } catch (e) {
+      throw rebase(e);
+    }
+  }
   let end: number | undefined = id === 'xz' ? xzEnd(rest) : id === 'lz4-legacy' ? lz4LegacyEnd(rest) : undefined;
   if (end !== undefined) {
     try {

@@ -8,6 +8,7 @@ import { FormatError } from '../../src/bytes/errors.js';
 import { compressStream, encodeCpio, pigz, walkInitramfs, S_IFDIR, type InitramfsCompression } from '../../src/cpio/index.js';
 import { getCodec } from '../../src/codec/registry.js';
 import { has } from '../helpers.js';
+import { literalOnlyLzma } from '../codec/lzma-sdk.js';
 
 const te = new TextEncoder();
 const archive = (tag: string, n = 3) =>
@@ -124,6 +125,48 @@ describe('initramfs segments (kernel grammar)', () => {
   });
 });
 
+describe('initramfs lzma segments end where the kernel\'s unlzma stops', () => {
+  /**
+   * The kernel takes '0' for an archive only at a 4-aligned offset, counted in the image
+   * (this_header = saved_offset + my_inptr); these segments end on one, so that what follows is
+   * an archive both for the kernel and for the walker.
+   */
+  const alignedSegment = async (make: (n: number) => Promise<Uint8Array>) => {
+    for (let n = 1; ; n++) {
+      const seg = await make(n);
+      if (seg.length % 4 === 0) return { seg, n };
+    }
+  };
+
+  it('after the end marker (unknown size): a following archive, zero padding and further segments are read', async () => {
+    const { seg: lz, n } = await alignedSegment((k) => compressed(archive('l', k), 'lzma'));
+    assert.deepEqual([...lz.subarray(5, 13)], Array(8).fill(0xff), 'compressStream writes "size unknown", as the lzma tool');
+    const img = concat(lz, archive('plain', 1), new Uint8Array(9), await compressed(archive('m', 1), 'lzma'), new Uint8Array(4), await compressed(archive('g', 1), 'gzip'));
+    const segs = await walkInitramfs(img);
+    assert.deepEqual(segs.map((s) => s.compression), ['lzma', 'none', 'lzma', 'gzip']);
+    assert.equal(segs[0]!.size, lz.length);
+    assert.deepEqual(names(segs), ['l', ...Array.from({ length: n }, (_, i) => `l/f${i}`), 'plain', 'plain/f0', 'm', 'm/f0', 'g', 'g/f0']);
+  });
+
+  it('after the stated size when there is no end marker (LZMA SDK form), with an archive right after it', async () => {
+    const { seg: sdk, n } = await alignedSegment(async (k) => literalOnlyLzma(archive('s', k)));
+    const segs = await walkInitramfs(concat(sdk, archive('next', 1)));
+    assert.deepEqual(segs.map((s) => s.compression), ['lzma', 'none']);
+    assert.equal(segs[0]!.size, sdk.length);
+    assert.deepEqual(names(segs), ['s', ...Array.from({ length: n }, (_, i) => `s/f${i}`), 'next', 'next/f0']);
+  });
+
+  it('an end marker after a stated size is refused: the kernel stops at the size and fails on the marker', async () => {
+    const early = archive('e', 1);
+    // stated size + end marker: xz's form (unknown size, end marker) with the real size written in
+    const inner = archive('k', 1);
+    const sized = Uint8Array.from(await (await getCodec('lzma')).encode!(inner, { lzma: { sizeInHeader: false } }));
+    new DataView(sized.buffer).setBigUint64(5, BigInt(inner.length), true);
+    await assert.rejects(walkInitramfs(concat(early, sized)), (e: unknown) =>
+      e instanceof FormatError && e.code === 'BAD_FIELD' && e.offset === early.length + 5 && /end marker follows the stated size/.test(e.message));
+  });
+});
+
 describe('initramfs output budget', () => {
   /** One compressed archive holding a file of `n` zero bytes, and its decompressed size. */
   const big = async (tag: string, n: number, m: InitramfsCompression) => {
@@ -178,5 +221,17 @@ describe('initramfs output budget', () => {
     await assert.rejects(walkInitramfs(img, { maxOutput: 4 * seg.raw + 100 }), (e: unknown) => e instanceof FormatError && e.code === 'LIMIT' && e.offset === offsets[4]);
     assert.equal((await walkInitramfs(img, { maxOutput: 6 * seg.raw })).filter((s) => s.compression === 'zstd').length, 6);
     await assert.rejects(walkInitramfs(img, { maxOutput: -1 }), RangeError);
+  });
+});
+
+describe('initramfs with many entries', () => {
+  it('lists a compressed segment of 130 001 entries (the records are gathered without a spread into push)', async () => {
+    const n = 130_001;
+    const items = Array.from({ length: n }, (_, i) => ({ name: i.toString(16), mode: 0o100644 }));
+    const segs = await walkInitramfs(await compressed(encodeCpio(items), 'zstd'));
+    assert.equal(segs.length, 1);
+    assert.equal(segs[0]!.compression, 'zstd');
+    assert.equal(segs[0]!.records.length, n);
+    assert.equal(segs[0]!.records[n - 1]!.entry.name, (n - 1).toString(16));
   });
 });
