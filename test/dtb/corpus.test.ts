@@ -2,7 +2,8 @@
  * The Linux corpus: every arm, arm64 and mips .dts of Debian's linux-source-6.1, compiled as the
  * kernel does (cpp -nostdinc -I scripts/dtc/include-prefixes -undef -D__DTS__ -x assembler-with-cpp,
  * then dtc -O dtb -b 0 -i <dir> -i scripts/dtc/include-prefixes) and with ours (our cpp, our dtc).
- * The blobs must be identical. A fixed sample of 200 runs by default; IMGKIT_FULL_CORPUS=1 runs all.
+ * The blobs must be identical, and so must dtc's warnings (their file positions come through the
+ * preprocessor's line markers). A fixed sample of 200 runs by default; IMGKIT_FULL_CORPUS=1 runs all.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,14 +71,14 @@ describe('Linux 6.1 DTS corpus: ours vs cpp + dtc', { skip: skipUnless('cpp', 'd
     assert.ok(all.length > 2000, `expected 2,000+ .dts files, found ${all.length}`);
     const files = full ? all : sample(all, SAMPLE);
     const tmp = mkdtempSync(join(tmpdir(), 'imgkit-corpus-'));
-    const refs = new Map<string, Uint8Array | string>();
+    const refs = new Map<string, { dtb: Uint8Array; err: string; out: string } | string>();
     try {
       await pool(files.map((f, i) => [f, i] as const), 2, async ([f, i]) => {
         const pp = join(tmp, `${i}.pp`), dtb = join(tmp, `${i}.dtb`);
         try {
           await pexec('cpp', ['-nostdinc', '-I', inc, '-undef', '-D__DTS__', '-x', 'assembler-with-cpp', '-o', pp, join(tree, f)]);
-          await pexec('dtc', ['-q', '-O', 'dtb', '-b', '0', '-i', dirname(join(tree, f)), '-i', inc, '-o', dtb, pp]);
-          refs.set(f, new Uint8Array(readFileSync(dtb)));
+          const r = await pexec('dtc', ['-O', 'dtb', '-b', '0', '-i', dirname(join(tree, f)), '-i', inc, '-o', dtb, pp]);
+          refs.set(f, { dtb: new Uint8Array(readFileSync(dtb)), err: r.stderr, out: dtb });
         } catch (e) {
           refs.set(f, `reference tools failed: ${(e as Error).message.split('\n')[0]}`);
         }
@@ -86,7 +87,7 @@ describe('Linux 6.1 DTS corpus: ours vs cpp + dtc', { skip: skipUnless('cpp', 'd
       rmSync(tmp, { recursive: true, force: true });
     }
     const cache = new Map();
-    let same = 0, decompiled = 0;
+    let same = 0, decompiled = 0, warned = 0;
     const bad: string[] = [];
     for (const f of files) {
       const ref = refs.get(f)!;
@@ -97,18 +98,22 @@ describe('Linux 6.1 DTS corpus: ours vs cpp + dtc', { skip: skipUnless('cpp', 'd
       const path = join(tree, f);
       try {
         const text = preprocess(path, { includeDirs: [inc], defines: ['__DTS__'], cache });
-        const ours = encodeFdt(compileDts({ name: path, text }, { bootCpuid: 0, ...fileAccessFor([dirname(path), inc]) }));
-        if (Buffer.compare(ours, ref) === 0) same++;
+        let err = '';
+        const opts = { bootCpuid: 0, nameChecks: true, outName: ref.out, onWarning: (m: string) => void (err += `${m}\n`) };
+        const ours = encodeFdt(compileDts({ name: path, text }, { ...opts, ...fileAccessFor([dirname(path), inc]) }));
+        if (Buffer.compare(ours, ref.dtb) === 0) same++;
         else bad.push(`${f}: DTB differs`);
+        if (err === ref.err) warned++;
+        else bad.push(`${f}: warnings differ:\n${err.slice(0, 600)}\n--- dtc:\n${ref.err.slice(0, 600)}`);
         // decompile → recompile gives the same blob
-        const again = encodeFdt(compileDts({ name: 'decompiled.dts', text: formatDts(decodeFdt(ref)) }, { bootCpuid: 0 }));
-        if (Buffer.compare(again, ref) === 0) decompiled++;
+        const again = encodeFdt(compileDts({ name: 'decompiled.dts', text: formatDts(decodeFdt(ref.dtb)) }, { bootCpuid: 0 }));
+        if (Buffer.compare(again, ref.dtb) === 0) decompiled++;
         else bad.push(`${f}: decompile does not round-trip`);
       } catch (e) {
         bad.push(`${f}: ${(e as Error).message.split('\n')[0]}`);
       }
     }
-    process.stdout.write(`# corpus: ${same}/${files.length} identical DTBs, ${decompiled}/${files.length} decompile round trips (of ${all.length} files)\n`);
+    process.stdout.write(`# corpus: ${same}/${files.length} identical DTBs, ${warned}/${files.length} identical warnings, ${decompiled}/${files.length} decompile round trips (of ${all.length} files)\n`);
     assert.deepEqual(bad, []);
   });
 });
