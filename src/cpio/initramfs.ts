@@ -3,9 +3,9 @@
  *
  *   initramfs := ( "\0" | cpio-archive | compressed(cpio-archive…) )*
  *
- * NUL bytes are skipped one at a time; '0' at a 4-aligned offset (counted from the image start
- * or the end of the last compressed segment) starts an uncompressed archive; anything else is a
- * compressed segment named by its first bytes. Inside a decompressed segment, archives follow
+ * NUL bytes are skipped one at a time; '0' at a 4-aligned offset (counted from the image start,
+ * across compressed segments too: the kernel's this_header is saved_offset + my_inptr after one)
+ * starts an uncompressed archive; anything else is a compressed segment named by its first bytes. Inside a decompressed segment, archives follow
  * each other with zero padding between them, and the segment must end on an entry boundary.
  * GNU cpio and bsdcpio stop at the first trailer; `walkInitramfs` goes on, as the kernel does.
  *
@@ -113,7 +113,6 @@ const METHOD_OF: Partial<Record<CompressionId, InitramfsCompression>> = {
 export async function walkInitramfs(image: Uint8Array, opts: WalkOptions = {}): Promise<Segment[]> {
   const segments: Segment[] = [];
   let pos = 0;
-  let alignBase = 0;
   const verifyChecksums = opts.verifyChecksums ?? true;
   // one budget for the whole image: every decoded segment is kept (the records point into it)
   const maxOutput = maxOutputOf(opts);
@@ -123,7 +122,7 @@ export async function walkInitramfs(image: Uint8Array, opts: WalkOptions = {}): 
       pos++;
       continue;
     }
-    if (image[pos] === 0x30 && (pos - alignBase) % 4 === 0) {
+    if (image[pos] === 0x30 && pos % 4 === 0) {
       // an uncompressed archive; zero padding and further archives follow at the top level
       const { records, end } = decodeCpio(image, pos, { verifyChecksums });
       segments.push({ offset: pos, size: end - pos, compression: 'none', rawSize: end - pos, archives: 1, records });
@@ -143,7 +142,6 @@ export async function walkInitramfs(image: Uint8Array, opts: WalkOptions = {}): 
     const seg = decodeArchives(data, pos, verifyChecksums);
     segments.push({ offset: pos, size: end - pos, compression: method, rawSize: data.length, archives: seg.archives, records: seg.records });
     pos = end;
-    alignBase = end;
   }
   return segments;
 }

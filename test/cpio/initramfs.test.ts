@@ -14,6 +14,23 @@ const te = new TextEncoder();
 const archive = (tag: string, n = 3) =>
   encodeCpio([{ name: tag, mode: S_IFDIR | 0o755 }, ...Array.from({ length: n }, (_, i) => ({ name: `${tag}/f${i}`, mode: 0o100644, data: te.encode(`${tag} ${i} `.repeat(i * 50)) }))]);
 const concat = (...p: Uint8Array[]) => Uint8Array.from(p.flatMap((x) => [...x]));
+/**
+ * As `concat`, with zeros before each uncompressed archive (it starts with '0') that the kernel
+ * would otherwise meet at an offset that is not a multiple of 4: it counts that from the image start.
+ */
+const concatAligned = (...p: Uint8Array[]): Uint8Array => {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  for (const x of p) {
+    if (x[0] === 0x30 && at % 4 !== 0) {
+      out.push(new Uint8Array(4 - (at % 4)));
+      at += 4 - (at % 4);
+    }
+    out.push(x);
+    at += x.length;
+  }
+  return concat(...out);
+};
 const compressed = async (b: Uint8Array, m: InitramfsCompression) => collect(compressStream([b], m));
 const names = (segs: Awaited<ReturnType<typeof walkInitramfs>>) => segs.flatMap((s) => s.records.map((r) => r.entry.name));
 
@@ -80,7 +97,7 @@ describe('initramfs compression', () => {
 
 describe('initramfs segments (kernel grammar)', () => {
   it('walks uncompressed early + zero padding + gzip + xz + zstd segments, as the kernel does', async () => {
-    const img = concat(
+    const img = concatAligned(
       archive('early', 1), new Uint8Array(4),
       await compressed(archive('g'), 'gzip'), new Uint8Array(7),
       await compressed(archive('x'), 'xz'),
@@ -94,10 +111,24 @@ describe('initramfs segments (kernel grammar)', () => {
   });
 
   it('a gzip segment followed at once by an archive (no padding), two gzip members in a row, then an archive', async () => {
-    const img = concat(await compressed(archive('g'), 'gzip'), archive('plain', 1), await compressed(archive('h', 1), 'gzip'), await compressed(archive('i', 1), 'gzip'), archive('end', 1));
+    // a gzip segment whose length is a multiple of 4, so the archive after it is at an aligned offset
+    let first = await compressed(archive('g'), 'gzip');
+    for (let n = 1; first.length % 4 !== 0; n++) first = await compressed(concat(archive('g'), new Uint8Array(n * 4)), 'gzip');
+    const img = concatAligned(first, archive('plain', 1), await compressed(archive('h', 1), 'gzip'), await compressed(archive('i', 1), 'gzip'), archive('end', 1));
+    assert.equal(img[first.length], 0x30);
     const segs = await walkInitramfs(img);
     assert.deepEqual(segs.map((s) => s.compression), ['gzip', 'none', 'gzip', 'none']);
     assert.deepEqual(names(segs), ['g', 'g/f0', 'g/f1', 'g/f2', 'plain', 'plain/f0', 'h', 'h/f0', 'i', 'i/f0', 'end', 'end/f0']);
+  });
+
+  it('an archive after a compressed segment must start 4-aligned counted from the image start (this_header), not from the segment end', async () => {
+    let odd = await compressed(archive('g'), 'gzip');
+    for (let n = 1; odd.length % 4 !== 1; n++) odd = await compressed(concat(archive('g'), new Uint8Array(n * 4)), 'gzip');
+    // right after the segment: offset ≡ 1 (mod 4), so the kernel takes '0' for a compressor's magic
+    await assert.rejects(walkInitramfs(concat(odd, archive('x', 1))), (e: unknown) => e instanceof FormatError && e.code === 'BAD_MAGIC' && e.offset === odd.length);
+    // three zeros later it is aligned (the segment end is not), and the kernel unpacks it
+    const segs = await walkInitramfs(concat(odd, new Uint8Array(3), archive('x', 1)));
+    assert.deepEqual(segs.map((s) => [s.compression, s.offset]), [['gzip', 0], ['none', odd.length + 3]]);
   });
 
   it('two archives in one compressed segment, zero padding between (flush_buffer)', async () => {
@@ -180,7 +211,8 @@ describe('initramfs output budget', () => {
     let at = 0;
     for (const s of segs) {
       if (parts.length > 0) {
-        const trailer = encodeCpio([]);
+        // at a 4-aligned offset, as the kernel wants an uncompressed archive
+        const trailer = concat(new Uint8Array((4 - (at % 4)) % 4), encodeCpio([]));
         parts.push(trailer);
         at += trailer.length;
       }
