@@ -196,8 +196,10 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
 
   /** Pushes a frame for a directory whose listing is at `startBlock`/`offset` (`size` = listing + 3); `generic` reads the inode for the generic reader. */
   const enter = async (startBlock: number, offset: number, size: number, generic: () => Promise<SquashfsInode>) => {
-    if (frames.length > 4096 || seen.size > 2 * sb.inodes + 2)
-      throw new FormatError(FORMAT, 'BAD_FIELD', sb.directoryTableStart + startBlock, `Cannot walk ${walkPath()}: the tree is deeper or larger than the image's inode count allows (a loop)`);
+    if (frames.length > 4096)
+      throw new FormatError(FORMAT, 'BAD_FIELD', sb.directoryTableStart + startBlock, `Cannot walk ${walkPath()}: directories nest deeper than 4096 (a loop, or deeper than this reader goes)`);
+    if (seen.size > 2 * sb.inodes + 2)
+      throw new FormatError(FORMAT, 'BAD_FIELD', sb.directoryTableStart + startBlock, `Cannot walk ${walkPath()}: more directories than the image's inode count allows (a loop)`);
     const from = recTop;
     // as the generic reader: an offset past a block is refused even for an empty listing
     let fast = false;

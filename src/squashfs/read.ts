@@ -594,8 +594,10 @@ export class Squashfs {
     // depth-first with an explicit stack: what is in memory is read without waiting on anything
     const stack: { dir: SquashfsInode; path: string; entries: DirEntry[]; next: number }[] = [];
     const enter = async (dir: SquashfsInode, path: string) => {
-      if (stack.length > 4096 || seen.size > 2 * this.superblock.inodes + 2)
-        throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart + dir.startBlock, `Cannot walk ${path}: the tree is deeper or larger than the image's inode count allows (a loop)`);
+      if (stack.length > 4096)
+        throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart + dir.startBlock, `Cannot walk ${path}: directories nest deeper than 4096 (a loop, or deeper than this reader goes)`);
+      if (seen.size > 2 * this.superblock.inodes + 2)
+        throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart + dir.startBlock, `Cannot walk ${path}: more directories than the image's inode count allows (a loop)`);
       stack.push({ dir, path, entries: this.readdirNow(dir) ?? (await this.#readdir(dir)), next: 0 });
     };
     try {
