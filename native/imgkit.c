@@ -270,6 +270,32 @@ static int lzma_options(job_t *j, lzma_options_lzma *opt) {
   if (j->e >= 0) opt->pb = (uint32_t)j->e;
   return 1;
 }
+
+/* Runs `st` over the whole input into a new j->out, after `head` bytes left for a header, growing it
+ * for incompressible input; ends the stream. Sets j->error on failure. */
+static void code_whole(job_t *j, lzma_stream *st, size_t head) {
+  size_t cap = head + j->in_len + j->in_len / 16 + 4096;
+  lzma_ret r = LZMA_OK;
+  j->out = malloc(cap);
+  st->next_in = j->in;
+  st->avail_in = j->in_len;
+  while (j->out) {
+    st->next_out = j->out + head + st->total_out;
+    st->avail_out = cap - head - (size_t)st->total_out;
+    r = lz.lzma_code(st, LZMA_FINISH);
+    if (r != LZMA_OK) break;
+    if (st->avail_out == 0) { /* incompressible input: grow */
+      uint8_t *more = cap < SIZE_MAX / 2 ? realloc(j->out, cap * 2) : NULL;
+      if (!more) { free(j->out); j->out = NULL; break; }
+      j->out = more;
+      cap *= 2;
+    }
+  }
+  j->out_len = head + (size_t)st->total_out;
+  lz.lzma_end(st);
+  if (!j->out) j->error = "out of memory";
+  else if (r != LZMA_STREAM_END) j->error = r == LZMA_MEM_ERROR ? "out of memory" : "lzma_code failed";
+}
 #endif
 
 /* Runs the job: sets out/out_len, or error. Safe on any thread. */
@@ -353,26 +379,7 @@ static void run(job_t *j) {
     st.allocator = &xa;
     lzma_ret r = lz.lzma_alone_encoder(&st, &opt);
     if (r != LZMA_OK) { j->error = r == LZMA_MEM_ERROR ? "out of memory" : "lzma options not supported"; return; }
-    size_t cap = j->in_len + j->in_len / 16 + 4096;
-    j->out = malloc(cap);
-    st.next_in = j->in;
-    st.avail_in = j->in_len;
-    while (j->out) {
-      st.next_out = j->out + st.total_out;
-      st.avail_out = cap - (size_t)st.total_out;
-      r = lz.lzma_code(&st, LZMA_FINISH);
-      if (r != LZMA_OK) break;
-      if (st.avail_out == 0) { /* incompressible input: grow */
-        uint8_t *more = cap < SIZE_MAX / 2 ? realloc(j->out, cap * 2) : NULL;
-        if (!more) { free(j->out); j->out = NULL; break; }
-        j->out = more;
-        cap *= 2;
-      }
-    }
-    j->out_len = (size_t)st.total_out;
-    lz.lzma_end(&st);
-    if (!j->out) j->error = "out of memory";
-    else if (r != LZMA_STREAM_END) j->error = r == LZMA_MEM_ERROR ? "out of memory" : "lzma_code failed";
+    code_whole(j, &st, 0);
     return;
   }
   case LZMA_SIZED: {
@@ -390,39 +397,19 @@ static void run(job_t *j) {
     st.allocator = &xa;
     lzma_ret r = lz.lzma_raw_encoder(&st, filters);
     if (r != LZMA_OK) { j->error = r == LZMA_MEM_ERROR ? "out of memory" : "lzma options not supported"; return; }
-    size_t cap = 13 + j->in_len + j->in_len / 16 + 4096;
-    j->out = malloc(cap);
-    if (j->out) {
-      /* the header: properties byte, the dictionary size as .lzma headers give it (the next 2^n or
-       * 2^n + 2^(n-1), as liblzma's alone encoder rounds it), the size in 64 bits; little-endian */
-      uint64_t d = 1;
-      while (d < opt.dict_size) {
-        if (d >= 2 && d + d / 2 >= opt.dict_size) { d += d / 2; break; }
-        d *= 2;
-      }
-      if (d > UINT32_MAX) d = UINT32_MAX;
-      j->out[0] = (uint8_t)((opt.pb * 5 + opt.lp) * 9 + opt.lc);
-      for (int i = 0; i < 4; i++) j->out[1 + i] = (uint8_t)(d >> (8 * i));
-      for (int i = 0; i < 8; i++) j->out[5 + i] = (uint8_t)((uint64_t)j->in_len >> (8 * i));
+    code_whole(j, &st, 13);
+    if (j->error) return;
+    /* the header: properties byte, the dictionary size as .lzma headers give it (the next 2^n or
+     * 2^n + 2^(n-1), as liblzma's alone encoder rounds it), the size in 64 bits; little-endian */
+    uint64_t d = 1;
+    while (d < opt.dict_size) {
+      if (d >= 2 && d + d / 2 >= opt.dict_size) { d += d / 2; break; }
+      d *= 2;
     }
-    st.next_in = j->in;
-    st.avail_in = j->in_len;
-    while (j->out) {
-      st.next_out = j->out + 13 + st.total_out;
-      st.avail_out = cap - 13 - (size_t)st.total_out;
-      r = lz.lzma_code(&st, LZMA_FINISH);
-      if (r != LZMA_OK) break;
-      if (st.avail_out == 0) { /* incompressible input: grow */
-        uint8_t *more = cap < SIZE_MAX / 2 ? realloc(j->out, cap * 2) : NULL;
-        if (!more) { free(j->out); j->out = NULL; break; }
-        j->out = more;
-        cap *= 2;
-      }
-    }
-    j->out_len = 13 + (size_t)st.total_out;
-    lz.lzma_end(&st);
-    if (!j->out) j->error = "out of memory";
-    else if (r != LZMA_STREAM_END) j->error = r == LZMA_MEM_ERROR ? "out of memory" : "lzma_code failed";
+    if (d > UINT32_MAX) d = UINT32_MAX;
+    j->out[0] = (uint8_t)((opt.pb * 5 + opt.lp) * 9 + opt.lc);
+    for (int i = 0; i < 4; i++) j->out[1 + i] = (uint8_t)(d >> (8 * i));
+    for (int i = 0; i < 8; i++) j->out[5 + i] = (uint8_t)((uint64_t)j->in_len >> (8 * i));
     return;
   }
 #endif

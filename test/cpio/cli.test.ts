@@ -6,6 +6,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, s
 import { join } from 'node:path';
 import { decodeCpio, encodeCpio, S_IFDIR } from '../../src/cpio/index.js';
 import { ensureBuilt, has, root, tempDir } from '../helpers.js';
+import { outsideTree } from './outside.js';
 
 const bin = join(root, 'bin/initramfs');
 let tmp = '';
@@ -128,17 +129,7 @@ file /init \${SRC}/tree/init 755 0 0 /init2
   });
 
   it('extract changes nothing outside through entries that a later one replaced with a symlink', () => {
-    const out = join(tmp, 'outside');
-    rmSync(out, { recursive: true, force: true });
-    mkdirSync(join(out, 'dir'), { recursive: true });
-    mkdirSync(join(out, 'secret'));
-    writeFileSync(join(out, 'victim'), 'original');
-    writeFileSync(join(out, 'secret/f'), 'secret');
-    utimesSync(join(out, 'dir'), 1000, 1000);
-    const before = () => ['dir', 'secret', 'secret/f', 'victim'].map((f) => {
-      const st = lstatSync(join(out, f));
-      return [f, st.mode, st.nlink, st.mtimeMs, st.isFile() ? readFileSync(join(out, f), 'utf8') : ''];
-    });
+    const { out, snapshot: before } = outsideTree(tmp);
     const was = before();
     const te = (t: string) => new TextEncoder().encode(t);
     const cases: [string, Parameters<typeof encodeCpio>[0]][] = [

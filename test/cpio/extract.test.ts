@@ -2,11 +2,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError } from '../../src/bytes/errors.js';
 import { decodeCpio, encodeCpio, extractRecords } from '../../src/cpio/index.js';
 import { tempDir } from '../helpers.js';
+import { outsideTree } from './outside.js';
 
 type Item = Parameters<typeof encodeCpio>[0][number];
 const te = (t: string) => new TextEncoder().encode(t);
@@ -47,16 +48,7 @@ describe('extractRecords safety', () => {
   });
 
   it('changes nothing outside through entries that a later one replaced with a symlink', async () => {
-    const out = join(tmp, 'outside');
-    mkdirSync(join(out, 'dir'), { recursive: true });
-    mkdirSync(join(out, 'secret'));
-    writeFileSync(join(out, 'victim'), 'original');
-    writeFileSync(join(out, 'secret/f'), 'secret');
-    utimesSync(join(out, 'dir'), 1000, 1000);
-    const before = () => ['dir', 'secret', 'secret/f', 'victim'].map((f) => {
-      const st = lstatSync(join(out, f));
-      return [f, st.mode, st.nlink, st.mtimeMs, st.isFile() ? readFileSync(join(out, f), 'utf8') : ''];
-    });
+    const { out, snapshot: before } = outsideTree(tmp);
     const was = before();
     const cases: [string, Item[]][] = [
       ['symgroup', [{ name: 'l', mode: 0o120777, ino: 7, nlink: 2, data: te(join(out, 'made')) }, { name: 'm', mode: 0o120777, ino: 7, nlink: 2, data: te('text') }]],
