@@ -23,6 +23,7 @@ export const COMPRESS_OPTIONS = {
   pb: { type: 'string' },
   dict: { type: 'string' },
   'unknown-size': { type: 'boolean' },
+  'no-end-marker': { type: 'boolean' },
 } as const;
 
 export const COMPRESS_OPTION_HELP = `  --level N                 compression level (gzip 0-9, lzma/xz 0-9, zstd -7-22, lz4 1-12)
@@ -30,7 +31,10 @@ export const COMPRESS_OPTION_HELP = `  --level N                 compression lev
                             OpenWrt's MIPS kernels use --lc 1 --lp 2 --pb 2)
   --dict SIZE               lzma, xz: dictionary size: bytes, or with K/KiB, M/MiB (e.g. 1MiB, 8M),
                             a power of two or 2^n + 2^(n-1), from 4 KiB (default from the level: 8 MiB at 6)
-  --unknown-size            lzma: write "unknown" (all ones) as the size, as xz --format=lzma does`;
+  --unknown-size            lzma: write "unknown" (all ones) as the size, as xz --format=lzma does
+  --no-end-marker           lzma: no end marker after the real size, as the LZMA SDK's lzma e writes
+                            it (the kernel's unlzma reads an initramfs so with no complaint; needs the
+                            native addon on liblzma 5.4+)`;
 
 export interface CompressFlags {
   level?: string | undefined;
@@ -39,6 +43,7 @@ export interface CompressFlags {
   pb?: string | undefined;
   dict?: string | undefined;
   'unknown-size'?: boolean | undefined;
+  'no-end-marker'?: boolean | undefined;
 }
 
 function smallInt(s: string, what: string, min: number, max: number): number {
@@ -65,15 +70,19 @@ export function parseDictSize(s: string): number {
 export function compressOptions(f: CompressFlags, format?: string): EncodeOptions {
   const o: { level?: number; lzma?: NonNullable<EncodeOptions['lzma']>; xz?: NonNullable<EncodeOptions['xz']> } = {};
   if (f.level !== undefined) o.level = smallInt(f.level, '--level', -7, 22);
-  const lzma: { lc?: number; lp?: number; pb?: number; dictSize?: number; sizeInHeader?: boolean } = {};
+  const lzma: { lc?: number; lp?: number; pb?: number; dictSize?: number; sizeInHeader?: boolean; endMarker?: boolean } = {};
   if (f.lc !== undefined) lzma.lc = smallInt(f.lc, '--lc', 0, 8);
   if (f.lp !== undefined) lzma.lp = smallInt(f.lp, '--lp', 0, 4);
   if (f.pb !== undefined) lzma.pb = smallInt(f.pb, '--pb', 0, 4);
   if ((lzma.lc ?? 3) + (lzma.lp ?? 0) > 4) throw new UsageError(`--lc + --lp must be at most 4 (liblzma's limit; OpenWrt uses lc1 lp2)`);
   if (f['unknown-size']) lzma.sizeInHeader = false;
+  if (f['no-end-marker']) {
+    if (f['unknown-size']) throw new UsageError('--no-end-marker needs the size in the header (not --unknown-size)');
+    lzma.endMarker = false;
+  }
   const dict = f.dict === undefined ? undefined : parseDictSize(f.dict);
-  const lzmaOnly = lzma.lc !== undefined || lzma.lp !== undefined || lzma.pb !== undefined || lzma.sizeInHeader !== undefined;
-  if (format !== undefined && format !== 'lzma' && lzmaOnly) throw new UsageError('--lc, --lp, --pb and --unknown-size apply to --format lzma');
+  const lzmaOnly = lzma.lc !== undefined || lzma.lp !== undefined || lzma.pb !== undefined || lzma.sizeInHeader !== undefined || lzma.endMarker !== undefined;
+  if (format !== undefined && format !== 'lzma' && lzmaOnly) throw new UsageError('--lc, --lp, --pb, --unknown-size and --no-end-marker apply to --format lzma');
   if (format !== undefined && format !== 'lzma' && format !== 'xz' && dict !== undefined) throw new UsageError('--dict applies to lzma and xz');
   if (dict !== undefined) {
     lzma.dictSize = dict;

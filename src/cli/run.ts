@@ -15,7 +15,9 @@ export function runMain(tool: string, main: Main, argv = process.argv.slice(2)):
   });
   main(argv).then(
     (code) => {
-      process.exitCode = code ?? 0;
+      // a main that returns nothing keeps a status already set: the umbrella's, whose tool (imported
+      // from it, with its own runMain) may have failed first
+      process.exitCode = code ?? process.exitCode ?? 0;
     },
     (e: unknown) => {
       process.exitCode = report(tool, e);

@@ -17,11 +17,11 @@
  * after the stream instead (zero padding, further segments): `decodeLzmaSegment` says where it ends.
  *
  * Encoding goes through the system's liblzma in the native addon when it is built (on libuv's
- * thread pool). With the size unknown, the stream is the one `xz --format=lzma` writes with the same
- * options, byte for byte. With the size in the header (the default), liblzma 5.4's LZMA1EXT encoder
- * leaves out the end marker, as the LZMA SDK's `lzma e` does: the same data up to the last few bytes
- * of the range coder's flush. Otherwise, and for decoding, lzma-native (liblzma 5.2), loaded only
- * then (its stream keeps the end marker after the real size).
+ * thread pool): then the stream is the one `xz --format=lzma` writes with the same options, byte
+ * for byte, but for the size in the header. `endMarker: false` (with the size in the header) uses
+ * liblzma 5.4's LZMA1EXT encoder instead, which leaves out the end marker as the LZMA SDK's `lzma e`
+ * does: the same data up to the range coder's last bytes. Otherwise, and for decoding, lzma-native
+ * (liblzma 5.2), loaded only then.
  */
 import { FormatError } from '../bytes/errors.js';
 import { collect } from '../bytes/source.js';
@@ -172,9 +172,12 @@ export const codec: Codec = {
   async encode(input, opts) {
     const o = filterOptions(opts);
     const sized = opts?.lzma?.sizeInHeader !== false;
-    // with the size in the header, no end marker where liblzma can leave it out (see lzmaSizedAsync)
-    const noMarker = sized ? nativeCodecs()?.lzmaSizedAsync : undefined;
-    if (noMarker) return noMarker(input.slice(), o.level, o.dictSize, o.lc, o.lp, o.pb);
+    if (opts?.lzma?.endMarker === false) {
+      if (!sized) throw new RangeError('Cannot encode: an lzma stream of unknown size needs its end marker');
+      const noMarker = nativeCodecs()?.lzmaSizedAsync;
+      if (!noMarker) throw new RangeError('Cannot encode: an lzma stream without an end marker needs the native addon on liblzma 5.4 or later');
+      return noMarker(input.slice(), o.level, o.dictSize, o.lc, o.lp, o.pb);
+    }
     const native = nativeCodecs()?.lzmaAloneAsync;
     let out: Uint8Array;
     if (native) {

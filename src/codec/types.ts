@@ -48,12 +48,17 @@ export interface EncodeOptions {
     dictSize?: number;
     /**
      * Write the real uncompressed size in the 13-byte header (default true), which U-Boot and
-     * lzma-loader need. The stream then has no end marker, as the LZMA SDK's `lzma e` writes it
-     * (with the native addon on liblzma 5.4+; otherwise it keeps xz's end marker, which the
-     * kernel's unlzma would take for the start of another initramfs segment). `false` writes
-     * "unknown" (all ones) and ends with the end marker, as `xz --format=lzma` and `lzma` do.
+     * lzma-loader need; `false` writes "unknown" (all ones), as `xz --format=lzma` and `lzma` do.
      */
     sizeInHeader?: boolean;
+    /**
+     * End the stream with an end marker (default true; with the size unknown it must). `false`,
+     * with the size in the header, leaves it out as the LZMA SDK's `lzma e` does: the kernel's
+     * unlzma stops at the stated size and would take an end marker after it for the start of
+     * another initramfs segment ("Initramfs unpacking failed"). Needs the native addon on liblzma
+     * 5.4+ (LZMA1EXT); elsewhere a RangeError.
+     */
+    endMarker?: boolean;
   };
   lz4?: {
     /** Use the HC match finder even at levels 1–2. */

@@ -37,19 +37,35 @@ describe('lzma (LZMA-alone)', () => {
     await rejectsFormat((await getCodec('lzma')).decode(packed), 'lzma', 'TRUNCATED');
   });
 
-  it('our known-size streams state the real size and, on liblzma 5.4, end there (no end marker), as the kernel\'s unlzma stops', async () => {
+  it('our known-size streams end with an end marker and state the real size', async () => {
     const data = sample(10_000, 2);
     const packed = await (await getCodec('lzma')).encode!(data);
     assert.equal(new DataView(packed.buffer, packed.byteOffset).getBigUint64(5, true), BigInt(data.length));
     const unknown = Uint8Array.from(packed);
     unknown.fill(0xff, 5, 13);
-    if (nativeCodecs()?.lzmaSizedAsync) {
-      // an initramfs segment ends right after the stream: what follows is the next segment
-      const { data: out, end } = await decodeLzmaSegment(Uint8Array.from([...packed, 0x30, 0x37, 0x30, 0x37]));
-      equalBytes(out, data);
-      assert.equal(end, packed.length);
-      await rejectsFormat((await getCodec('lzma')).decode(unknown), 'lzma'); // nothing marks the end
-    } else equalBytes(await (await getCodec('lzma')).decode(unknown), data, 'decodes as an unknown-size stream too');
+    equalBytes(await (await getCodec('lzma')).decode(unknown), data, 'decodes as an unknown-size stream too');
+  });
+
+  it('endMarker: false states the size and ends there, as the kernel\'s unlzma stops (liblzma 5.4 through the addon)', async () => {
+    const lzma = await getCodec('lzma');
+    const data = sample(10_000, 2);
+    await assert.rejects(lzma.encode!(data, { lzma: { sizeInHeader: false, endMarker: false } }), RangeError);
+    if (!nativeCodecs()?.lzmaSizedAsync) {
+      await assert.rejects(lzma.encode!(data, { lzma: { endMarker: false } }), /native addon on liblzma 5\.4/);
+      return;
+    }
+    const packed = await lzma.encode!(data, { lzma: { endMarker: false } });
+    assert.equal(new DataView(packed.buffer, packed.byteOffset).getBigUint64(5, true), BigInt(data.length));
+    // an initramfs segment ends right after the stream: what follows is the next segment
+    const { data: out, end } = await decodeLzmaSegment(Uint8Array.from([...packed, 0x30, 0x37, 0x30, 0x37]));
+    equalBytes(out, data);
+    assert.equal(end, packed.length);
+    equalBytes(await lzma.decode(packed), data);
+    const unknown = Uint8Array.from(packed);
+    unknown.fill(0xff, 5, 13);
+    await rejectsFormat(lzma.decode(unknown), 'lzma'); // nothing marks the end
+    const x = spawnSync('xz', ['-dc', '--format=lzma'], { input: packed, maxBuffer: 1 << 24 });
+    if (!x.error) equalBytes(x.stdout, data);
   });
 
   it('a header size that disagrees with the stream is a FormatError', async () => {
@@ -98,15 +114,17 @@ describe('lzma (LZMA-alone)', () => {
       if (nativeCodecs()?.lzmaAloneAsync) equalBytes(ours, x.stdout, `preset ${level} lc${lc} lp${lp} pb${pb} dict ${dict}`);
       equalBytes(spawnSync('xz', ['-dc', '--format=lzma'], { input: ours, maxBuffer: 1 << 24 }).stdout, data);
       const sized = await lzma.encode!(data, { ...opts, lzma: { ...opts.lzma, sizeInHeader: true } });
-      equalBytes(sized.subarray(0, 5), ours.subarray(0, 5), 'props and dictionary size as xz writes them');
-      if (nativeCodecs()?.lzmaSizedAsync) {
-        // the same data; only the range coder's flush differs, where xz's has the end marker
-        let same = 13;
-        while (same < sized.length && sized[same] === ours[same]) same++;
-        assert.ok(same >= sized.length - 8 && sized.length < ours.length, `${same} of ${sized.length} bytes as xz's (${ours.length})`);
-      } else equalBytes(sized.subarray(13), ours.subarray(13));
-      equalBytes(spawnSync('xz', ['-dc', '--format=lzma'], { input: sized, maxBuffer: 1 << 24 }).stdout, data);
+      equalBytes(sized.subarray(13), ours.subarray(13));
       equalBytes(await lzma.decode(sized), data);
+      if (nativeCodecs()?.lzmaSizedAsync) {
+        // without the end marker: the same header and data; only the range coder's flush differs
+        const bare = await lzma.encode!(data, { ...opts, lzma: { ...opts.lzma, sizeInHeader: true, endMarker: false } });
+        equalBytes(bare.subarray(0, 13), sized.subarray(0, 13), 'props, dictionary size and size as in the marked stream');
+        let same = 13;
+        while (same < bare.length && bare[same] === ours[same]) same++;
+        assert.ok(same >= bare.length - 8 && bare.length < ours.length, `${same} of ${bare.length} bytes as xz's (${ours.length})`);
+        equalBytes(spawnSync('xz', ['-dc', '--format=lzma'], { input: bare, maxBuffer: 1 << 24 }).stdout, data);
+      }
     }
   });
 

@@ -69,4 +69,17 @@ describe('bin/ launchers', () => {
       assert.equal(cat.stdout, expected, `NODE_EXTRA_CA_CERTS ${value === undefined ? 'unset' : JSON.stringify(value)}`);
     }
   });
+
+  it('through the imgkit umbrella, a tool keeps its exit status: 2 for a usage mistake, 1 for bad input, 0 for success', () => {
+    const imgkit = join(root, 'bin/imgkit');
+    const input = join(dir, 'in.txt');
+    writeFileSync(input, 'abc'.repeat(100));
+    const status = (...args: string[]) => spawnSync(imgkit, args, { encoding: 'utf8' }).status;
+    assert.equal(status('compress', '--bogus'), 2);
+    assert.equal(status('decompress', '--bogus'), 2);
+    assert.equal(status('compress', '--format', 'gzip', '--lc', '2', input, '-o', join(dir, 'x.gz')), 2);
+    assert.equal(status('bootimg', 'info', join(dir, 'missing')), 1);
+    assert.equal(status('decompress', input, '-o', join(dir, 'x')), 1);
+    assert.equal(status('compress', '--format', 'gzip', input, '-o', join(dir, 'y.gz')), 0);
+  });
 });

@@ -3,8 +3,8 @@
  * uImages written by us.
  *  - qemu_arm: Debian's armmp zImage in a kernel uImage (-C none) plus a ramdisk uImage holding our
  *    initramfs, `bootm KERNEL RAMDISK FDT`; once with a gzip initramfs, once with an LZMA initramfs
- *    from our encoder (real size in the header, no end marker), which the kernel unpacks without a
- *    complaint (this U-Boot has no LZMA).
+ *    from our encoder (real size in the header, no end marker as the LZMA SDK writes it), which the
+ *    kernel unpacks without a complaint (this U-Boot has no LZMA).
  *    The kernel recognizes an LZMA initramfs only by the props byte 0x5d (lc3 lp0 pb2).
  *  - maltael: the 4kc-malta kernel's raw PT_LOAD bytes, gzip-compressed by us, in a kernel uImage
  *    (-C gzip, U-Boot decompresses it); the initramfs goes by rd_start/rd_size (U-Boot's MIPS boot does
@@ -61,7 +61,7 @@ describe('uImages boot under U-Boot on qemu_arm', { skip: armSkip, timeout: 240_
       const kernel = uimage(join(tmp, 'uImage'), { arch: 'arm', type: 'kernel', comp: 'none', load: 0x40008000, name: 'Debian armmp' }, new Uint8Array(readFileSync(g.kernel)));
       const packed = method === 'gzip'
         ? await compress(cpio, 'gzip', { level: 9 })
-        : await compress(cpio, 'lzma', { lzma: { dictSize: 1 << 20 } });
+        : await compress(cpio, 'lzma', { lzma: { dictSize: 1 << 20, endMarker: false } });
       // the kernel finds an initramfs's compressor by magic (lib/decompress.c): LZMA only as 5d 00,
       // i.e. lc3 lp0 pb2 (OpenWrt's 0x6d is for kernels that U-Boot or lzma-loader unpack)
       if (method === 'lzma') assert.deepEqual([...packed.subarray(0, 5)], [0x5d, 0x00, 0x00, 0x10, 0x00]);
