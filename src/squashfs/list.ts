@@ -8,7 +8,7 @@
  * a listing it cannot follow) is handed to the generic reader for that directory or inode, which
  * either throws the error it always throws or returns what is then printed the generic way.
  */
-import { isUtf8 } from 'node:buffer';
+import { decodeName, encodeName } from '../bytes/names.js';
 import { FormatError } from '../bytes/errors.js';
 import { LONG_BLOCK_LIST, type SquashfsInode } from './inode.js';
 import { blockCount, decodeRdev, DIR_COUNT, FORMAT, KIND_IFMT, KIND_TYPE, METADATA_SIZE, NAME_MAX, NO_FRAGMENT, NO_XATTR, SYMLINK_MAX, TYPE_KIND } from './layout.js';
@@ -67,7 +67,7 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
   await fs.preload();
   const t = fs.tablesNow();
   if (!t) {
-    for await (const lines of longListingChunks(fs, path, prefix, long)) if (lines.length) yield te.encode(lines.join('\n') + '\n');
+    for await (const lines of longListingChunks(fs, path, prefix, long)) if (lines.length) yield encodeName(lines.join('\n') + '\n');
     return;
   }
   const sb = fs.superblock;
@@ -90,7 +90,7 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
     return full;
   };
   const putText = (s: string) => {
-    const b = te.encode(s);
+    const b = encodeName(s);
     buf.set(b, n);
     n += b.length;
   };
@@ -98,8 +98,8 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
     buf.set(b, n);
     n += b.length;
   };
-  /** Name or target bytes as the generic listing prints them: UTF-8, bad sequences replaced. */
-  const putName = (b: Uint8Array) => (isUtf8(b) ? putBytes(b) : putText(td.decode(b)));
+  /** Name or target bytes as unsquashfs prints them: as stored, UTF-8 or not. */
+  const putName = putBytes;
   /** `v` right-aligned in `width` columns (wider when it needs to be). */
   const putDecimal = (v: number, width: number) => {
     let digits = 1;
@@ -363,7 +363,7 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
 
   /** A line from an inode the generic reader decoded. */
   const genericLine = (inode: SquashfsInode, path: Uint8Array, name: Uint8Array) => {
-    const p = td.decode(path) + td.decode(name);
+    const p = decodeName(path) + decodeName(name);
     const text = long
       ? inodeLine(p, inode, ids[inode.uidIndex]!, ids[inode.gidIndex]!)
       : p;

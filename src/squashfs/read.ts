@@ -4,6 +4,7 @@
  * image. Every offset and length taken from the image is checked against the table it must lie in.
  */
 import { FormatError } from '../bytes/errors.js';
+import { decodeName, encodeName } from '../bytes/names.js';
 import { limit } from '../bytes/limits.js';
 import { readAtNow, type RandomAccess } from '../bytes/random.js';
 import { blockCodec, decodeCompressorOptions, type BlockCodec, type CompressorOptions } from './compressor.js';
@@ -69,7 +70,6 @@ export interface SquashfsStat {
   readonly inode: SquashfsInode;
 }
 
-const td = new TextDecoder();
 const te = new TextEncoder();
 
 /** Decoded inodes kept by reference, and block-list entries they may hold together (32 MiB as numbers). */
@@ -321,7 +321,7 @@ export class Squashfs {
     const parts = path.split('/').filter((p) => p !== '' && p !== '.');
     for (let i = 0; i < parts.length; i++) {
       if (cur.kind !== 'dir') throw fsError('ENOTDIR', `not a directory: ${parts.slice(0, i).join('/')}`);
-      const want = te.encode(parts[i]!);
+      const want = encodeName(parts[i]!);
       const e = (await this.#readdir(cur)).find((d) => Buffer.compare(d.name, want) === 0);
       if (!e) throw fsError('ENOENT', `no such file or directory: /${parts.slice(0, i + 1).join('/')}`);
       cur = await this.inode(e.inode);
@@ -373,7 +373,7 @@ export class Squashfs {
   async readlink(p: string | SquashfsInode): Promise<string> {
     const i = await this.#resolve(p);
     if (i.kind !== 'symlink') throw fsError('EINVAL', 'not a symbolic link');
-    return td.decode(i.target);
+    return decodeName(i.target ?? new Uint8Array(0));
   }
 
   /** Readlink as bytes (names and targets are bytes in squashfs). */
@@ -625,8 +625,8 @@ export class Squashfs {
         }
         const inode = this.inodeNow(e.inode) ?? (await this.inode(e.inode));
         if (inode.kind !== e.kind)
-          throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart, `Cannot read ${f.path}${td.decode(e.name)}: the directory entry says ${e.kind}, the inode ${inode.kind}`);
-        const path = f.path + td.decode(e.name);
+          throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart, `Cannot read ${f.path}${decodeName(e.name)}: the directory entry says ${e.kind}, the inode ${inode.kind}`);
+        const path = f.path + decodeName(e.name);
         out.push({ path, inode, name: e.name });
         const k = inode.blocks.length;
         if (k < LONG_BLOCK_LIST) blocks += k;

@@ -3,12 +3,12 @@
  * way, where unsquashfs 4.5 prints rdev >> 8 and rdev & 0xff) and the superblock summary of
  * `unsquashfs -s`.
  */
+import { decodeName } from '../bytes/names.js';
 import { GZIP_STRATEGIES, XZ_FILTERS } from './compressor.js';
 import { decodeRdev, FLAG, KIND_IFMT } from './layout.js';
 import type { SquashfsInode } from './inode.js';
 import type { Squashfs } from './read.js';
 
-const td = new TextDecoder();
 
 /** `ls -l` mode string with setuid/setgid/sticky letters. */
 export function modeString(kind: keyof typeof KIND_IFMT, mode: number): string {
@@ -52,7 +52,7 @@ export function longLine(kind: keyof typeof KIND_IFMT, mode: number, uid: number
 /** {@link longLine} of an inode at path `p`. */
 export function inodeLine(p: string, inode: SquashfsInode, uid: number, gid: number): string {
   const size = inode.kind === 'file' || inode.kind === 'dir' ? inode.size : inode.kind === 'symlink' ? inode.target!.length : 0;
-  return longLine(inode.kind, inode.mode, uid, gid, size, inode.rdev, inode.mtime, p, inode.kind === 'symlink' ? td.decode(inode.target) : undefined);
+  return longLine(inode.kind, inode.mode, uid, gid, size, inode.rdev, inode.mtime, p, inode.kind === 'symlink' ? decodeName(inode.target ?? new Uint8Array(0)) : undefined);
 }
 
 /**

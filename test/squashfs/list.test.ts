@@ -4,9 +4,11 @@
  * text and the same error, at the same point, on good images, on every bad/ fixture, and on images
  * with random bytes flipped in their tables.
  */
-import { describe, it } from 'node:test';
+import { describe, it, before } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { bytesAccess } from '../../src/bytes/random.js';
 import { memorySink } from '../../src/bytes/sink.js';
@@ -16,8 +18,15 @@ import { longListingChunks } from '../../src/squashfs/text.js';
 import { writeSquashfs, type WriteOptions } from '../../src/squashfs/write.js';
 import type { SourceInode } from '../../src/squashfs/tree.js';
 import { badImages, baseTree } from './bad.js';
+import { decodeName, encodeName } from '../../src/bytes/names.js';
+import { requireTools, skipWithout, tempDir } from '../helpers.js';
 
-const td = new TextDecoder();
+const collectAll = async (it: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> => {
+  const out: Uint8Array[] = [];
+  for await (const c of it) out.push(c);
+  return out;
+};
+
 
 interface Outcome {
   out: string;
@@ -27,7 +36,8 @@ interface Outcome {
 async function collect(chunks: () => AsyncIterable<string | Uint8Array>): Promise<Outcome> {
   let out = '';
   try {
-    for await (const c of chunks()) out += typeof c === 'string' ? c : td.decode(c);
+    // compared as bytes: names that are not UTF-8 are raw bytes in one, lone surrogates in the other
+    for await (const c of chunks()) out += Buffer.from(typeof c === 'string' ? encodeName(c) : c).toString('latin1');
     return { out };
   } catch (e) {
     const x = e as { code?: string; offset?: number; message?: string };
@@ -161,4 +171,33 @@ describe('squashfs ls without objects', () => {
       );
     });
   }
+});
+
+describe('squashfs ls of names that are not UTF-8', { skip: skipWithout('mksquashfs', 'unsquashfs') }, () => {
+  before(() => requireTools('mksquashfs', 'unsquashfs'));
+
+  it('prints names and symlink targets as stored, as unsquashfs -lln does, from the fast and the generic listing', async () => {
+    const dir = tempDir('imgkit-names-');
+    try {
+      const src = Buffer.from(join(dir, 'src'));
+      const at = (...parts: (string | number[])[]) => Buffer.concat([src, ...parts.map((p) => Buffer.from(typeof p === 'string' ? p : p))]);
+      mkdirSync(at());
+      writeFileSync(at('/caf', [0xe9]), 'first');
+      writeFileSync(at('/caf', [0xe8]), 'second');
+      mkdirSync(at('/d', [0xff, 0x80]));
+      symlinkSync(Buffer.from([0x74, 0xe9]), at('/d', [0xff, 0x80], '/link'));
+      const img = join(dir, 'img.sqfs');
+      execFileSync('mksquashfs', [join(dir, 'src'), img, '-noappend', '-quiet', '-no-progress', '-all-root', '-mkfs-time', '0', '-all-time', '0']);
+      const theirs = execFileSync('unsquashfs', ['-lln', '-UTC', img]);
+      const fs = await openSquashfs(bytesAccess(new Uint8Array(readFileSync(img))));
+      const fast = Buffer.concat(await collectAll(listingBytes(fs)));
+      assert.deepEqual([...fast], [...theirs]);
+      let generic = '';
+      for await (const lines of longListingChunks(fs)) for (const l of lines) generic += `${l}\n`;
+      assert.deepEqual([...encodeName(generic)], [...theirs]);
+      assert.equal(await fs.readlink(`/${decodeName(Buffer.from([0x64, 0xff, 0x80]))}/link`), decodeName(Buffer.from([0x74, 0xe9])));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
