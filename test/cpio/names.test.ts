@@ -10,7 +10,7 @@ import { requireTools, skipWithout, tempDir } from '../helpers.js';
 
 const te = (t: string) => new TextEncoder().encode(t);
 const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
-/** The reproducer: "caf\xe9" (Latin-1 é) and "caf\xe8" (è), each with its own content. */
+/** Two names that differ only in a byte that is not UTF-8: "caf\xe9" (Latin-1 é) and "caf\xe8" (è), each with its own content. */
 const cafe = () => encodeCpio([
   { name: decodeName(bytes('caf', [0xe9])), mode: 0o100644, data: te('first\n') },
   { name: decodeName(bytes('caf', [0xe8])), mode: 0o100644, data: te('second\n') },

@@ -57,7 +57,7 @@ describe('uimage CLI', () => {
     assert.ok(!existsSync(join(dir, 'x.img')));
   });
 
-  // fuzz-bi: uimage-multi-zero-parts.img (exit 2 "the image has 0 (0..-1)"); dumpimage: "No such data file 0"
+  // a multi-file image whose size table holds only its terminating 0; dumpimage says "No such data file 0"
   it('extract: a file the size table does not list is bad input (exit 1) naming the table\'s end, and writes nothing', () => {
     const p3 = run('extract', 'multi.img', '-p', '3', '-o', 'x.img'); // 3 files: 0..2
     assert.equal(p3.code, 1);
@@ -92,7 +92,7 @@ describe('uimage CLI', () => {
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes('x.img')), []);
   });
 
-  // fuzz-bi: fit-verify-stack-overflow-125k-hash-nodes.itb (exit 2, "Maximum call stack size exceeded")
+  // a FIT with 125,000 hash nodes: no step may spread them into one call (the stack would overflow)
   it('list, fit verify and extract of a FIT with 125,000 hash subnodes', { timeout: 120_000 }, () => {
     const N = 125_000;
     const str = (name: string, v: string) => ({ name, value: propValue.strings(v) });

@@ -28,8 +28,8 @@ function counting(bytes: Uint8Array): RandomAccess & { read: number } {
 }
 
 describe('FIT work bounded by the input', () => {
-  // fuzz-bi: fit-verify-stack-overflow-125k-hash-nodes.itb (push(...spread) overflowed the stack) and
-  // fit-list-quadratic-40k-hash-nodes.itb (each subnode looked up by a scan: 40,000 took 7.5 s)
+  // 125,000 hash nodes: a push(...spread) of them overflows the stack, and
+  // looking each subnode up by a scan is quadratic (40,000 took 7.5 s)
   it('125,000 hash subnodes: list, verify and JSON without stack overflow, in linear time', { timeout: 60_000 }, async () => {
     const N = 125_000;
     const value = { name: 'value', value: propValue.cells(crc32(new Uint8Array(1))) };
@@ -49,7 +49,7 @@ describe('FIT work bounded by the input', () => {
     assert.equal(j.images[0]!.hashes[N - 1]!.node, `hash-${(N - 1).toString(16)}`);
   });
 
-  // fuzz-bi: fit-list-hash-amplification-4000.itb (4,000 images x 6 hash nodes over one 1.5 MiB range: > 120 s)
+  // 4,000 images x 6 hash nodes over one 1.5 MiB range: hashed per image, more than 120 s
   it('images over the same data range: each algorithm hashes it once, and every hash node is checked', { timeout: 60_000 }, async () => {
     const N = 4000, SIZE = 0x18_0000;
     const algos = ['crc32', 'md5', 'sha1', 'sha256', 'sha384', 'sha512'];
