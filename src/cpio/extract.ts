@@ -133,105 +133,109 @@ export async function extractRecords(records: readonly CpioRecord[], dir: string
   const folders = new Folders(top);
   let staging: string | undefined; // a folder of our own for device nodes whose names mknod cannot take
   const warn = opts.onWarning ?? (() => {});
-  for (const rec of records) {
-    const { entry, data } = rec;
-    const parts = safeComponents(entry.name, entry.offset).map((p) => hostBytes(encodeName(p)));
-    if (parts.length === 0) {
-      dirs.push([{ path: top, parts, ino: (await fs.lstat(dir)).ino }, rec]); // "." itself: only its mode and times
-      continue;
-    }
-    // every parent must be a real directory inside `dir` (created here if missing)
-    const { bad, st: odd } = await folders.parents(parts, 0o755);
-    if (bad >= 0)
-      throw new FormatError('cpio', 'BAD_FIELD', entry.offset, `Cannot extract "${entry.name}": "${b(parts.slice(0, bad + 1).join('/')).toString()}" is not a directory${odd?.isSymbolicLink() ? ' but a symlink' : ''}`);
-    const path = join(top, parts.join('/'));
-    const type = fileType(entry.mode);
-    const existing = await lstatOrUndefined(path);
-    // the kernel's clean_path: an existing entry of another type is removed
-    if (existing && !(existing.isDirectory() && type === S_IFDIR)) {
-      folders.clear();
-      await fs.rm(b(path), { recursive: existing.isDirectory(), force: true });
-    }
-    // hard links, as the kernel's maybe_link: files and nodes, never folders or symlinks
-    const key = `${entry.devMajor}:${entry.devMinor}:${entry.ino}:${type}`;
-    const linked = type !== S_IFDIR && type !== S_IFLNK && entry.nlink >= 2;
-    if (linked) {
-      const first = links.get(key);
-      if (first !== undefined && (await stillMade(folders, first))) {
-        await fs.link(b(first.path), b(path));
-        if (data.length) {
-          // data on a later link replaces it, as the kernel; the link is to the file checked above
-          const fh = await fs.open(b(path), LINKED_FILE);
+  try {
+    for (const rec of records) {
+      const { entry, data } = rec;
+      const parts = safeComponents(entry.name, entry.offset).map((p) => hostBytes(encodeName(p)));
+      if (parts.length === 0) {
+        dirs.push([{ path: top, parts, ino: (await fs.lstat(dir)).ino }, rec]); // "." itself: only its mode and times
+        continue;
+      }
+      // every parent must be a real directory inside `dir` (created here if missing)
+      const { bad, st: odd } = await folders.parents(parts, 0o755);
+      if (bad >= 0)
+        throw new FormatError('cpio', 'BAD_FIELD', entry.offset, `Cannot extract "${entry.name}": "${b(parts.slice(0, bad + 1).join('/')).toString()}" is not a directory${odd?.isSymbolicLink() ? ' but a symlink' : ''}`);
+      const path = join(top, parts.join('/'));
+      const type = fileType(entry.mode);
+      const existing = await lstatOrUndefined(path);
+      // the kernel's clean_path: an existing entry of another type is removed
+      if (existing && !(existing.isDirectory() && type === S_IFDIR)) {
+        folders.clear();
+        await fs.rm(b(path), { recursive: existing.isDirectory(), force: true });
+      }
+      // hard links, as the kernel's maybe_link: files and nodes, never folders or symlinks
+      const key = `${entry.devMajor}:${entry.devMinor}:${entry.ino}:${type}`;
+      const linked = type !== S_IFDIR && type !== S_IFLNK && entry.nlink >= 2;
+      if (linked) {
+        const first = links.get(key);
+        if (first !== undefined && (await stillMade(folders, first))) {
+          await fs.link(b(first.path), b(path));
+          if (data.length) {
+            // data on a later link replaces it, as the kernel; the link is to the file checked above
+            const fh = await fs.open(b(path), LINKED_FILE);
+            try {
+              await fh.writeFile(data);
+            } finally {
+              await fh.close();
+            }
+          }
+          continue;
+        }
+      }
+      switch (type) {
+        case S_IFDIR:
+          if (!existing?.isDirectory()) await fs.mkdir(b(path), { mode: 0o700 });
+          dirs.push([{ path, parts, ino: (await fs.lstat(b(path))).ino }, rec]);
+          folders.add(parts.join('/'));
+          continue;
+        case S_IFREG: {
+          const fh = await fs.open(b(path), NEW_FILE, 0o600);
           try {
             await fh.writeFile(data);
+            if (owner) await fh.chown(entry.uid, entry.gid).catch(() => {});
+            await fh.chmod(entry.mode & 0o7777);
+            await fh.utimes(entry.mtime, entry.mtime);
+            if (linked) links.set(key, { path, parts, ino: (await fh.stat()).ino });
           } finally {
             await fh.close();
           }
-        }
-        continue;
-      }
-    }
-    switch (type) {
-      case S_IFDIR:
-        if (!existing?.isDirectory()) await fs.mkdir(b(path), { mode: 0o700 });
-        dirs.push([{ path, parts, ino: (await fs.lstat(b(path))).ino }, rec]);
-        folders.add(parts.join('/'));
-        continue;
-      case S_IFREG: {
-        const fh = await fs.open(b(path), NEW_FILE, 0o600);
-        try {
-          await fh.writeFile(data);
-          if (owner) await fh.chown(entry.uid, entry.gid).catch(() => {});
-          await fh.chmod(entry.mode & 0o7777);
-          await fh.utimes(entry.mtime, entry.mtime);
-          if (linked) links.set(key, { path, parts, ino: (await fh.stat()).ino });
-        } finally {
-          await fh.close();
-        }
-        continue;
-      }
-      case S_IFLNK: {
-        const end = data.indexOf(0);
-        const target = Buffer.from(end < 0 ? data : data.subarray(0, end)); // the bytes as stored, as the name
-        if (target.length === 0) {
-          warn(entry.name, 'a symlink with an empty target cannot be created');
           continue;
         }
-        await fs.symlink(target, b(path));
-        if (owner) await fs.lchown(b(path), entry.uid, entry.gid).catch(() => {});
-        continue;
-      }
-      case S_IFCHR:
-      case S_IFBLK:
-      case S_IFIFO: {
-        const kind = type === S_IFCHR ? ['c', String(entry.rdevMajor), String(entry.rdevMinor)] : type === S_IFBLK ? ['b', String(entry.rdevMajor), String(entry.rdevMinor)] : ['p'];
-        // mknod takes its path as text: a name that is not UTF-8 is made under a name of ours, then renamed
-        const direct = Buffer.from(b(path).toString()).equals(b(path));
-        const made = direct ? b(path).toString() : join((staging ??= await fs.mkdtemp(join(dir, '.imgkit-nodes-'))), 'node');
-        const r = spawnSync('mknod', [made, ...kind], { encoding: 'utf8' });
-        if (r.status !== 0) {
-          warn(entry.name, `cannot create the node: ${(r.stderr || String(r.error ?? '')).trim()}`);
+        case S_IFLNK: {
+          const end = data.indexOf(0);
+          const target = Buffer.from(end < 0 ? data : data.subarray(0, end)); // the bytes as stored, as the name
+          if (target.length === 0) {
+            warn(entry.name, 'a symlink with an empty target cannot be created');
+            continue;
+          }
+          await fs.symlink(target, b(path));
+          if (owner) await fs.lchown(b(path), entry.uid, entry.gid).catch(() => {});
           continue;
         }
-        if (!direct) await fs.rename(made, b(path));
-        break;
+        case S_IFCHR:
+        case S_IFBLK:
+        case S_IFIFO: {
+          const kind = type === S_IFCHR ? ['c', String(entry.rdevMajor), String(entry.rdevMinor)] : type === S_IFBLK ? ['b', String(entry.rdevMajor), String(entry.rdevMinor)] : ['p'];
+          // mknod takes its path as text: a name that is not UTF-8 is made under a name of ours, then renamed
+          const direct = Buffer.from(b(path).toString()).equals(b(path));
+          const made = direct ? b(path).toString() : join((staging ??= await fs.mkdtemp(join(dir, '.imgkit-nodes-'))), 'node');
+          const r = spawnSync('mknod', [made, ...kind], { encoding: 'utf8' });
+          if (r.status !== 0) {
+            warn(entry.name, `cannot create the node: ${(r.stderr || String(r.error ?? '')).trim()}`);
+            continue;
+          }
+          if (!direct) await fs.rename(made, b(path));
+          break;
+        }
+        case S_IFSOCK:
+          warn(entry.name, 'sockets are not created');
+          continue;
+        default:
+          warn(entry.name, `unknown file type 0${type.toString(8)}`);
+          continue;
       }
-      case S_IFSOCK:
-        warn(entry.name, 'sockets are not created');
-        continue;
-      default:
-        warn(entry.name, `unknown file type 0${type.toString(8)}`);
-        continue;
+      // a node just made by mknod, inside the checked parents
+      const st = await fs.lstat(b(path));
+      if (st.isSymbolicLink()) continue;
+      if (linked) links.set(key, { path, parts, ino: st.ino });
+      if (owner) await fs.chown(b(path), entry.uid, entry.gid).catch(() => {});
+      await fs.chmod(b(path), entry.mode & 0o7777);
+      await fs.utimes(b(path), entry.mtime, entry.mtime);
     }
-    // a node just made by mknod, inside the checked parents
-    const st = await fs.lstat(b(path));
-    if (st.isSymbolicLink()) continue;
-    if (linked) links.set(key, { path, parts, ino: st.ino });
-    if (owner) await fs.chown(b(path), entry.uid, entry.gid).catch(() => {});
-    await fs.chmod(b(path), entry.mode & 0o7777);
-    await fs.utimes(b(path), entry.mtime, entry.mtime);
+  } finally {
+    // the folder for nodes goes, also when an entry failed
+    if (staging !== undefined) await fs.rm(staging, { recursive: true, force: true });
   }
-  if (staging !== undefined) await fs.rm(staging, { recursive: true, force: true });
   // directories last, deepest first, so that read-only modes do not stop their own extraction;
   // one a later entry replaced (by a file, or by a symlink to anywhere) is left alone
   for (const [made, { entry }] of dirs.reverse()) {
