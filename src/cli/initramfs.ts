@@ -239,7 +239,7 @@ async function extract(argv: string[]): Promise<number> {
   const { positionals } = parse(argv, {});
   if (positionals.length !== 2) throw new UsageError('extract needs an image and a folder');
   const warn = (name: string, msg: string): void => void process.stderr.write(`initramfs: ${name}: ${msg}\n`);
-  for (const seg of await segmentsOf(positionals[0]!)) await extractRecords(seg.records, positionals[1]!, { onWarning: warn });
+  for (const seg of await segmentsOf(positionals[0]!)) await extractRecords(seg.records, positionals[1]!, { onWarning: warn, archiveStarts: seg.archiveStarts });
   return 0;
 }
 

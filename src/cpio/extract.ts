@@ -18,6 +18,11 @@ export interface ExtractOptions {
   sameOwner?: boolean;
   /** Called for entries that cannot be created as they are (device nodes without root, sockets). */
   onWarning?: (name: string, message: string) => void;
+  /**
+   * Where each archive of `records` starts (a segment's `archiveStarts`): hard links are matched
+   * within one archive only, as the kernel forgets them at each trailer. Default: one archive.
+   */
+  archiveStarts?: readonly number[];
 }
 
 /** Splits a stored name into safe components, or throws FormatError BAD_FIELD. */
@@ -134,7 +139,9 @@ export async function extractRecords(records: readonly CpioRecord[], dir: string
   let staging: string | undefined; // a folder of our own for device nodes whose names mknod cannot take
   const warn = opts.onWarning ?? (() => {});
   try {
-    for (const rec of records) {
+    const starts = new Set(opts.archiveStarts ?? []);
+    for (const [i, rec] of records.entries()) {
+      if (i > 0 && starts.has(i)) links.clear(); // the kernel's free_hash() at a trailer
       const { entry, data } = rec;
       const parts = safeComponents(entry.name, entry.offset).map((p) => hostBytes(encodeName(p)));
       if (parts.length === 0) {

@@ -80,6 +80,8 @@ export interface Segment {
   readonly rawSize: number;
   /** The archives in it (usually one), each ending with its trailer. */
   readonly archives: number;
+  /** Where each archive's entries start in `records` (0 first): the kernel forgets hard links at each trailer. */
+  readonly archiveStarts: readonly number[];
   /**
    * Entries in order. For a compressed segment, `entry.offset` is an offset in the decompressed
    * data; for an uncompressed one, in the image.
@@ -125,7 +127,7 @@ export async function walkInitramfs(image: Uint8Array, opts: WalkOptions = {}): 
     if (image[pos] === 0x30 && pos % 4 === 0) {
       // an uncompressed archive; zero padding and further archives follow at the top level
       const { records, end } = decodeCpio(image, pos, { verifyChecksums });
-      segments.push({ offset: pos, size: end - pos, compression: 'none', rawSize: end - pos, archives: 1, records });
+      segments.push({ offset: pos, size: end - pos, compression: 'none', rawSize: end - pos, archives: 1, archiveStarts: [0], records });
       pos = end;
       continue;
     }
@@ -140,7 +142,7 @@ export async function walkInitramfs(image: Uint8Array, opts: WalkOptions = {}): 
     if (data.length > maxOutput - decoded) throw limitError(pos, method, `its output of ${data.length} bytes exceeds the ${maxOutput - decoded} left`, maxOutput, decoded);
     decoded += data.length;
     const seg = decodeArchives(data, pos, verifyChecksums);
-    segments.push({ offset: pos, size: end - pos, compression: method, rawSize: data.length, archives: seg.archives, records: seg.records });
+    segments.push({ offset: pos, size: end - pos, compression: method, rawSize: data.length, archives: seg.archives, archiveStarts: seg.archiveStarts, records: seg.records });
     pos = end;
   }
   return segments;
@@ -155,8 +157,9 @@ function limitError(pos: number, method: InitramfsCompression, detail: string, m
 const hex = (b: Uint8Array, at: number): string => Array.from(b.subarray(at, at + 4), (x) => x.toString(16).padStart(2, '0')).join(' ');
 
 /** Archives inside one decompressed segment: archive (zeros archive)*, ending on an entry boundary. */
-function decodeArchives(data: Uint8Array, segAt: number, verifyChecksums: boolean): { records: CpioRecord[]; archives: number } {
+function decodeArchives(data: Uint8Array, segAt: number, verifyChecksums: boolean): { records: CpioRecord[]; archives: number; archiveStarts: number[] } {
   const records: CpioRecord[] = [];
+  const archiveStarts: number[] = [];
   let archives = 0;
   let at = 0;
   while (at < data.length) {
@@ -168,6 +171,7 @@ function decodeArchives(data: Uint8Array, segAt: number, verifyChecksums: boolea
       throw new FormatError('initramfs', 'BAD_FIELD', segAt, `Cannot unpack segment: junk within compressed archive at decompressed offset 0x${at.toString(16)}`);
     try {
       const r = decodeCpio(data, at, { verifyChecksums });
+      archiveStarts.push(records.length);
       for (const rec of r.records) records.push(rec); // not push(...): a spread of 130 000 arguments overflows the stack
       at = r.end;
       archives++;
@@ -178,7 +182,7 @@ function decodeArchives(data: Uint8Array, segAt: number, verifyChecksums: boolea
       throw e;
     }
   }
-  return { records, archives };
+  return { records, archives, archiveStarts };
 }
 
 /**

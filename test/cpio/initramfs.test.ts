@@ -5,9 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { collect } from '../../src/bytes/source.js';
 import { FormatError } from '../../src/bytes/errors.js';
-import { compressStream, encodeCpio, pigz, walkInitramfs, S_IFDIR, type InitramfsCompression } from '../../src/cpio/index.js';
+import { compressStream, encodeCpio, extractRecords, pigz, walkInitramfs, S_IFDIR, type InitramfsCompression } from '../../src/cpio/index.js';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { getCodec } from '../../src/codec/registry.js';
-import { has } from '../helpers.js';
+import { has, tempDir } from '../helpers.js';
 import { literalOnlyLzma } from '../codec/lzma-sdk.js';
 
 const te = new TextEncoder();
@@ -136,6 +138,28 @@ describe('initramfs segments (kernel grammar)', () => {
     assert.equal(segs.length, 1);
     assert.equal(segs[0]!.archives, 2);
     assert.deepEqual(names(segs), ['a', 'a/f0', 'b', 'b/f0']);
+  });
+
+  it('hard links are matched within one archive: the kernel forgets them at each trailer', async () => {
+    // two archives in one segment whose hard-linked pairs share inode numbers
+    const pair = (tag: string) => encodeCpio([
+      { name: `${tag}1`, mode: 0o100644, ino: 7, nlink: 2, data: new Uint8Array(0) },
+      { name: `${tag}2`, mode: 0o100644, ino: 7, nlink: 2, data: new TextEncoder().encode(`${tag}\n`) },
+    ]);
+    const segs = await walkInitramfs(await compressed(concat(pair('a'), pair('b')), 'gzip'));
+    assert.deepEqual(segs[0]!.archiveStarts, [0, 2]);
+    const dir = tempDir('imgkit-links-');
+    try {
+      await extractRecords(segs[0]!.records, dir, { archiveStarts: segs[0]!.archiveStarts });
+      const ino = (n: string) => statSync(join(dir, n)).ino;
+      assert.equal(ino('a1'), ino('a2'));
+      assert.equal(ino('b1'), ino('b2'));
+      assert.notEqual(ino('a1'), ino('b1'));
+      assert.equal(readFileSync(join(dir, 'a1'), 'utf8'), 'a\n');
+      assert.equal(readFileSync(join(dir, 'b2'), 'utf8'), 'b\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an lz4 segment goes to the end of the image, as the kernel reads it', async () => {
