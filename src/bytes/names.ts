@@ -56,3 +56,17 @@ export function encodeName(name: string): Uint8Array {
   flush(name.length);
   return Uint8Array.from(out);
 }
+
+/**
+ * A path for the host's file calls, kept as a byte string (one char per byte, 'latin1'), so that a
+ * name reaches the host exactly as stored whatever its encoding.
+ */
+export type HostPath = string;
+/** The bytes of a host path, for the fs calls. */
+export const hostBuffer = (h: HostPath): Buffer => Buffer.from(h, 'latin1');
+/** A host path as text, for messages. */
+export const hostShown = (h: HostPath): string => hostBuffer(h).toString();
+/** Stored name bytes as a host path. */
+export const hostFromBytes = (name: Uint8Array): HostPath => Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('latin1');
+/** Text (its UTF-8) as a host path. */
+export const hostFromText = (text: string): HostPath => Buffer.from(text).toString('latin1');

@@ -10,6 +10,7 @@ import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../bytes/errors.js';
+import { hostBuffer as b, hostFromBytes as hostBytes, hostFromText as hostText, type HostPath } from '../bytes/names.js';
 import { encodeName, fileType, isDir, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK } from './layout.js';
 import type { CpioRecord } from './read.js';
 
@@ -33,15 +34,8 @@ export function safeComponents(name: string, offset: number): string[] {
   return parts;
 }
 
-/*
- * Host paths are kept as byte strings (one char per byte, 'latin1'), as in squashfs/extract.ts, so
- * that a name reaches the host exactly as stored whatever its encoding: `b` gives the bytes to the
- * fs calls. Entry names are turned back into their stored bytes with `encodeName`.
- */
-type HostPath = string;
-const b = (h: HostPath): Buffer => Buffer.from(h, 'latin1');
-const hostBytes = (bytes: Uint8Array): HostPath => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-const hostText = (text: string): HostPath => Buffer.from(text).toString('latin1');
+// host paths (bytes/names.ts): `b` gives the bytes to the fs calls; entry names go back to their
+// stored bytes with `encodeName`
 
 async function lstatOrUndefined(p: HostPath): Promise<import('node:fs').Stats | undefined> {
   try {

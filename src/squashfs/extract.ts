@@ -29,6 +29,7 @@ import { blockDiskSize, blockIsStored, decodeRdev } from './layout.js';
 import type { DataBlock, Squashfs, WalkEntry } from './read.js';
 import type { SquashfsInode } from './inode.js';
 import type { Xattr } from './xattr.js';
+import { hostBuffer as b, hostFromBytes as hostName, hostFromText as hostText, hostShown as shown, type HostPath } from '../bytes/names.js';
 
 export interface ExtractOptions {
   /** Only this image path and what is under it (default: everything). */
@@ -83,16 +84,7 @@ function run(cmd: string, args: string[], input?: string): Promise<void> {
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
 
-/*
- * Host paths are kept as byte strings (one char per byte, 'latin1'), so that a name goes to the
- * host exactly as stored whatever its encoding; `b` gives the bytes to the fs calls, `shown` the
- * text for messages.
- */
-type HostPath = string;
-const b = (h: HostPath): Buffer => Buffer.from(h, 'latin1');
-const shown = (h: HostPath): string => b(h).toString();
-const hostName = (name: Uint8Array): HostPath => Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('latin1');
-const hostText = (text: string): HostPath => Buffer.from(text).toString('latin1');
+// host paths (bytes/names.ts): `b` gives the bytes to the fs calls, `shown` the text for messages
 
 /** The largest xattr value Linux takes (XATTR_SIZE_MAX); also the most one file's set may hold here. */
 const XATTR_VALUE_MAX = 65536;

@@ -98,8 +98,6 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
     buf.set(b, n);
     n += b.length;
   };
-  /** Name or target bytes as unsquashfs prints them: as stored, UTF-8 or not. */
-  const putName = putBytes;
   /** `v` right-aligned in `width` columns (wider when it needs to be). */
   const putDecimal = (v: number, width: number) => {
     let digits = 1;
@@ -325,8 +323,8 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
   };
 
   const line = (path: Uint8Array, name: Uint8Array) => {
-    // path and target may be long: room for them at their worst (UTF-8 of replaced bytes) and the rest
-    const full = room(3 * (path.length + name.length + (f.kind === 3 ? f.targetLength : 0)) + 128);
+    // path and target may be long: room for their bytes and the rest of the line
+    const full = room(path.length + name.length + (f.kind === 3 ? f.targetLength : 0) + 128);
     if (long) {
       const mkey = KIND_IFMT_OF[f.kind]! + f.mode;
       let m = modes.get(mkey);
@@ -351,11 +349,12 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
       }
       putBytes(tm);
     }
-    putName(path);
-    putName(name);
+    // names and targets as stored, UTF-8 or not, as unsquashfs prints them
+    putBytes(path);
+    putBytes(name);
     if (long && f.kind === 3) {
       buf[n++] = 0x20, buf[n++] = 0x2d, buf[n++] = 0x3e, buf[n++] = 0x20;
-      putName(inodes.bytes.subarray(f.targetAt, f.targetAt + f.targetLength));
+      putBytes(inodes.bytes.subarray(f.targetAt, f.targetAt + f.targetLength));
     }
     buf[n++] = 0x0a;
     return full;

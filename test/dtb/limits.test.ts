@@ -6,20 +6,19 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { compileDts, CppError, DtsError, decodeFdt, encodeFdt, preprocess, StringTable } from '../../src/dtb/index.js';
 import { run, skipUnless } from './helpers.js';
+import { ensureBuilt, root, tempDir } from '../helpers.js';
 
-const root = new URL('../../', import.meta.url).pathname;
 const fdt = join(root, 'bin/fdt');
 let tmp = '';
 
 before(() => {
-  if (!existsSync(join(root, 'dist/cli/fdt.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
-  tmp = mkdtempSync(join(tmpdir(), 'imgkit-fdt-limits-'));
+  ensureBuilt('dist/cli/fdt.js');
+  tmp = tempDir('imgkit-fdt-limits-');
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -7,19 +7,18 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, skipUnless } from './helpers.js';
+import { ensureBuilt, root, tempDir } from '../helpers.js';
 import { checkNames, compileDts } from '../../src/dtb/index.js';
 
-const root = new URL('../../', import.meta.url).pathname;
 const fdt = join(root, 'bin/fdt');
 let tmp = '';
 
 before(() => {
-  if (!existsSync(join(root, 'dist/cli/fdt.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
-  tmp = mkdtempSync(join(tmpdir(), 'imgkit-warn-'));
+  ensureBuilt('dist/cli/fdt.js');
+  tmp = tempDir('imgkit-warn-');
   mkdirSync(join(tmp, 'dtc'));
   mkdirSync(join(tmp, 'ours'));
 });

@@ -65,8 +65,6 @@ interface LabelHolder {
 }
 type LabelHolders = Record<'node' | 'prop' | 'value', Map<string, LabelHolder>>;
 
-const u32At = (d: Data, at: number): number =>
-  ((d.val[at]! << 24) | (d.val[at + 1]! << 16) | (d.val[at + 2]! << 8) | d.val[at + 3]!) >>> 0;
 
 class Checker {
   #next = 1;
@@ -837,7 +835,7 @@ class Checker {
       if (n !== this.#byRef(ref.ref)) this.#fail(n, `${name} is a reference to another node`);
       return 0;
     }
-    const v = u32At(p.val, 0);
+    const v = cellAt(p, 0);
     if (v === 0 || v === 0xffffffff) {
       this.#fail(n, `bad value (0x${v.toString(16)}) in ${name} property`, p);
       return 0;
