@@ -26,8 +26,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { DecodePool, nativeDecoder, WriteError, type BlockWriter } from './decode-pool.js';
 import { blockDiskSize, blockIsStored, decodeRdev } from './layout.js';
-import type { DataBlock, Squashfs, WalkEntry } from './read.js';
-import type { SquashfsInode } from './inode.js';
+import type { BlockRun, DataBlock, Squashfs, WalkEntry } from './read.js';
+import { blockListLength, type SquashfsInode } from './inode.js';
 import type { Xattr } from './xattr.js';
 import { hostBuffer as b, hostFromBytes as hostName, hostFromText as hostText, hostShown as shown, type HostPath } from '../bytes/names.js';
 
@@ -158,31 +158,47 @@ async function putBlock(fs: Squashfs, pool: BlockWriter | undefined, fd: number,
  * Returns whether the file has holes (then its size is set at the end).
  */
 async function writeBlocks(fs: Squashfs, pool: BlockWriter | undefined, fd: number, inode: SquashfsInode, slots: Slots): Promise<boolean> {
-  const bs = fs.superblock.blockSize, words = inode.blocks, n = words.length;
+  const bs = fs.superblock.blockSize;
   const queue: Promise<boolean>[] = []; // blocks started and not finished yet, in order
   let holes = false;
-  // the next block to start (never a hole) and where it lies in the image
-  let next = 0, pos = inode.startBlock;
-  const skipHoles = () => {
-    for (; next < n && blockDiskSize(words[next]!) === 0; next++) holes = true;
+  // the run of the list being taken, the next block in it to start (never a hole) and where it lies in the image
+  const runs = fs.blockRuns(inode);
+  let run: BlockRun | undefined, k = 0, pos = 0;
+  /** Moves past holes to the next block that holds data; false when there is none. */
+  const nextData = async (): Promise<boolean> => {
+    for (;;) {
+      if (run) {
+        const words = run.words;
+        for (; k < words.length && blockDiskSize(words[k]!) === 0; k++) holes = true;
+        if (k < words.length) return true;
+      }
+      const r = await runs.next();
+      if (r.done) return false;
+      run = r.value;
+      k = 0;
+      pos = run.pos;
+    }
   };
   const start = () => {
-    const word = words[next]!;
-    const p = putBlock(fs, pool, fd, { at: pos, word, size: Math.min(bs, inode.size - next * bs) }, next * bs);
+    const word = run!.words[k]!, index = run!.first + k;
+    const p = putBlock(fs, pool, fd, { at: pos, word, size: Math.min(bs, inode.size - index * bs) }, index * bs);
     p.catch(() => {}); // awaited in turn below; one left behind by an error must not be an unhandled rejection
     queue.push(p);
     pos += blockDiskSize(word);
-    next++;
-    skipHoles();
+    k++;
   };
   try {
-    skipHoles();
-    while (next < n || queue.length > 0) {
+    let more = await nextData();
+    while (more || queue.length > 0) {
       if (queue.length === 0) {
         await slots.take();
         start();
+        more = await nextData();
       }
-      while (next < n && queue.length < BLOCKS_IN_FLIGHT && slots.tryTake()) start();
+      while (more && queue.length < BLOCKS_IN_FLIGHT && slots.tryTake()) {
+        start();
+        more = await nextData();
+      }
       if (await queue.shift()!) holes = true;
       slots.give();
     }
@@ -192,6 +208,7 @@ async function writeBlocks(fs: Squashfs, pool: BlockWriter | undefined, fd: numb
     const left = queue.splice(0);
     await Promise.allSettled(left);
     for (let i = 0; i < left.length; i++) slots.give();
+    await runs.return(undefined);
   }
   return holes;
 }
@@ -430,7 +447,7 @@ class Extraction {
   /** A regular file: made now, its data written now when it is in memory, else in the background. */
   #file(host: string, inode: SquashfsInode, uid: number, gid: number): Promise<void> | undefined {
     this.fs.checkDataBlocks(inode);
-    const tail = inode.blocks.length === 0 ? this.fs.tailNow(inode) : undefined;
+    const tail = blockListLength(inode) === 0 ? this.fs.tailNow(inode) : undefined;
     const fd = replacing(host, () => openSync(b(host), CREATE, 0o600));
     if (tail === undefined) return this.#background(this.#writeFile(host, fd, inode, uid, gid), inode.blocks.length);
     try {
@@ -445,7 +462,7 @@ class Extraction {
   async #writeFile(host: HostPath, fd: number, inode: SquashfsInode, uid: number, gid: number): Promise<void> {
     let done = false;
     try {
-      const holes = inode.blocks.length > 0 && (await writeBlocks(this.fs, this.pool, fd, inode, this.#slots));
+      const holes = blockListLength(inode) > 0 && (await writeBlocks(this.fs, this.pool, fd, inode, this.#slots));
       const tail = this.fs.tailNow(inode) ?? (await this.fs.readTail(inode));
       if (tail.length > 0) writeAll(fd, tail, inode.size - tail.length);
       this.#finishFile(fd, inode, holes, uid, gid);

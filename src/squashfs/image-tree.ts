@@ -35,7 +35,7 @@ export async function imageTree(fs: Squashfs, o: { keepData?: boolean } = {}): P
         n.size = inode.size;
         // holes the image does not report came from a file that was not sparse on its host
         if (inode.sparse === 0) n.allocated = inode.size;
-        if (o.keepData) n.stored = { startBlock: inode.startBlock, blocks: inode.blocks, fragment: inode.fragment, fragmentOffset: inode.fragmentOffset, sparse: inode.sparse };
+        if (o.keepData) n.stored = { startBlock: inode.startBlock, blocks: await fs.blockWords(inode), fragment: inode.fragment, fragmentOffset: inode.fragmentOffset, sparse: inode.sparse };
         break;
       }
       case 'symlink':

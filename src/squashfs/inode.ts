@@ -47,6 +47,14 @@ export interface SquashfsInode {
   readonly fragment: number | undefined;
   readonly fragmentOffset: number;
   readonly blocks: readonly number[];
+  /**
+   * File: how many blocks the list has. `blocks` holds them when there are at most
+   * {@link EAGER_BLOCKS}; a longer list is left in the inode table at `blockList` (then `blocks` is
+   * empty), and read a piece at a time when the data is read (`Squashfs.blockRuns`): a sparse
+   * multi-TiB file's list takes gigabytes decoded and a few kilobytes on disk.
+   */
+  readonly blockCount: number;
+  readonly blockList: MetaRef | undefined;
   readonly sparse: number;
   /** Symlink target. */
   readonly target: Uint8Array | undefined;
@@ -61,6 +69,12 @@ export const BASE_SIZE = 16;
  * their inode; a shorter one is read again faster than it is kept.
  */
 export const LONG_BLOCK_LIST = 256;
+
+/** Block lists up to this long (256 KiB; 8 GiB of data in 128 KiB blocks) are read with their inode. */
+export const EAGER_BLOCKS = 1 << 16;
+
+/** How many blocks a file's list has, held in `blocks` or left in the inode table. */
+export const blockListLength = (i: SquashfsInode): number => (i.blockList === undefined ? i.blocks.length : i.blockCount);
 
 const opt = (v: number, none: number): number | undefined => (v === none ? undefined : v);
 
@@ -87,7 +101,7 @@ export function decodeInodeAt(s: MetaSeq, ref: MetaRef, blockSize: number): Squa
   if (kind === undefined || type > 14) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode: type ${type} is not 1..14`);
   if (mode > 0o7777) throw new FormatError(FORMAT, 'BAD_FIELD', at + 2, `Cannot parse inode: mode 0o${mode.toString(8)} has type bits`);
   let nlink = 1, xattr: number | undefined, startBlock = 0, offset = 0, size = 0, parent = 0, index: readonly DirIndexEntry[] = NONE;
-  let fragment: number | undefined, fragmentOffset = 0, blocks: readonly number[] = NONE, sparse = 0, target: Uint8Array | undefined, rdev = 0;
+  let fragment: number | undefined, fragmentOffset = 0, blocks: readonly number[] = NONE, sparse = 0, count = 0, blockList: MetaRef | undefined, target: Uint8Array | undefined, rdev = 0;
   switch (type) {
     case INODE.DIR:
       p = s.take(16, 'directory inode');
@@ -128,7 +142,9 @@ export function decodeInodeAt(s: MetaSeq, ref: MetaRef, blockSize: number): Squa
       // each metadata block on disk (2-byte header and at least one byte) unpacks to at most 8 KiB:
       // a sparse multi-GiB file's block list of zeros compresses far below its 4 bytes per block
       if (n * 4 > Math.ceil((s.end - s.start) / 3) * 8192 + 4 * 8192) throw new FormatError(FORMAT, 'LIMIT', at, `Cannot parse file inode: ${n} blocks cannot fit in the inode table`);
-      if (n > 0) {
+      count = n;
+      if (n > EAGER_BLOCKS) blockList = { block: s.block, offset: s.offset };
+      else if (n > 0) {
         p = s.take(n * 4, 'block list');
         dv = s.dv;
         const list = new Array<number>(n);
@@ -170,7 +186,7 @@ export function decodeInodeAt(s: MetaSeq, ref: MetaRef, blockSize: number): Squa
   }
   return {
     type, kind, extended: type > 7, mode, uidIndex, gidIndex, mtime, inodeNumber,
-    nlink, xattr, startBlock, offset, size, parent, index, fragment, fragmentOffset, blocks, sparse, target, rdev,
+    nlink, xattr, startBlock, offset, size, parent, index, fragment, fragmentOffset, blocks, blockCount: count, blockList, sparse, target, rdev,
   };
 }
 

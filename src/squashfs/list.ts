@@ -10,7 +10,7 @@
  */
 import { decodeName, encodeName } from '../bytes/names.js';
 import { FormatError } from '../bytes/errors.js';
-import { LONG_BLOCK_LIST, type SquashfsInode } from './inode.js';
+import { EAGER_BLOCKS, LONG_BLOCK_LIST, type SquashfsInode } from './inode.js';
 import { blockCount, decodeRdev, DIR_COUNT, FORMAT, KIND_IFMT, KIND_TYPE, METADATA_SIZE, NAME_MAX, NO_FRAGMENT, NO_XATTR, SYMLINK_MAX, TYPE_KIND } from './layout.js';
 import type { Squashfs } from './read.js';
 import { inodeLine, listingHead, longListingChunks, modeString, utcMinute } from './text.js';
@@ -283,7 +283,9 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
         const hasFragment = fragment !== NO_FRAGMENT;
         if (hasFragment && fragment >= sb.fragments) return false;
         const count = blockCount(f.size, sb.blockSize, hasFragment);
-        if (count * 4 > Math.ceil(inodeTableBytes / 3) * 8192 + 4 * 8192 || q + count * 4 > len) return false;
+        if (count * 4 > Math.ceil(inodeTableBytes / 3) * 8192 + 4 * 8192) return false;
+        if (count > EAGER_BLOCKS) break; // left in the table until the data is read, as the inode decoder leaves it
+        if (q + count * 4 > len) return false;
         if (count >= LONG_BLOCK_LIST && listsChecked.has(at)) break;
         let pos = start;
         let stored = false;

@@ -87,7 +87,8 @@ export class MetaReader {
 
   async #load(at: number, end: number): Promise<MetaBlock> {
     if (at + 2 > end) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot read metadata block: it starts past the end of its table (0x${end.toString(16)})`);
-    const h = await readAtNow(this.ra, this.base + at, 2);
+    // the header and the most a payload can be, in one read
+    const h = await readAtNow(this.ra, this.base + at, Math.min(end - at, 2 + METADATA_SIZE));
     const header = h[0]! | (h[1]! << 8);
     const size = header & 0x7fff;
     const stored = (header & META_UNCOMPRESSED) !== 0;
@@ -95,9 +96,11 @@ export class MetaReader {
       throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot read metadata block: stored size ${size} is outside 1..${METADATA_SIZE}`);
     if (at + 2 + size > end)
       throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot read metadata block: its ${size} bytes run past the end of its table (0x${end.toString(16)})`);
-    const raw = await readAtNow(this.ra, this.base + at + 2, size);
-    const data = stored ? raw : await this.codec.decompress(raw, METADATA_SIZE, at + 2);
-    return metaBlock(data, at + 2 + size);
+    const raw = h.subarray(2, 2 + size);
+    if (stored) return metaBlock(raw.slice(), at + 2 + size);
+    // 8 KiB decode faster here than a trip to the thread pool takes, where the codec can
+    const sync = await this.codec.syncDecompressor();
+    return metaBlock(sync ? sync(raw, METADATA_SIZE, at + 2) : await this.codec.decompress(raw, METADATA_SIZE, at + 2), at + 2 + size);
   }
 
   /**

@@ -11,7 +11,7 @@ import { blockCodec, decodeCompressorOptions, type BlockCodec, type CompressorOp
 import type { BlockDecoder } from './decode-pool.js';
 import { readDirectory, readDirectoryAt, type DirEntry } from './dir.js';
 import { decodeFragmentEntry, type FragmentEntry } from './fragment.js';
-import { decodeInode, decodeInodeAt, InodeCache, LONG_BLOCK_LIST, type SquashfsInode } from './inode.js';
+import { blockListLength, decodeInode, decodeInodeAt, InodeCache, LONG_BLOCK_LIST, type SquashfsInode } from './inode.js';
 import {
   blockDiskSize, blockIsStored, decodeRdev, EXPORT_ENTRY_SIZE, FLAG, FORMAT, FRAGMENT_ENTRY_SIZE, ID_ENTRY_SIZE, KIND_IFMT,
   META_UNCOMPRESSED, METADATA_SIZE, refFromNumber, refToNumber, SUPERBLOCK_SIZE, XATTR_ID_ENTRY_SIZE, type FileKind, type MetaRef,
@@ -28,7 +28,7 @@ export interface OpenOptions {
   maxFileSize?: number;
   /**
    * Most bytes of decoded inode and directory tables that {@link Squashfs.preload} keeps in memory
-   * (default 256 MiB); the rest is read a block at a time, when needed.
+   * (default 64 MiB); the rest is read a block at a time, when needed.
    */
   maxTableBytes?: number;
   /** Bytes of decoded fragment blocks kept for the next files' tails (default 32 MiB, at least one block). */
@@ -53,6 +53,29 @@ export interface DataBlock {
   /** Bytes of the file it holds: the block size, less for the last one. */
   readonly size: number;
 }
+
+/** A stretch of a file's block list: `words[k]` is the size word of block `first + k`, and block `first` starts at `pos`. */
+export interface BlockRun {
+  readonly first: number;
+  readonly pos: number;
+  readonly words: ArrayLike<number>;
+}
+
+/** Where a long block list has been read to: block `index`'s word at `ref`, its data at `pos`, and whether a block before it holds data. */
+interface ListMark {
+  readonly index: number;
+  readonly ref: MetaRef;
+  readonly pos: number;
+  readonly stored: boolean;
+}
+
+/** Words of a long block list read at a time (32 KiB), and how often (in blocks) where it was read to is kept. */
+const RUN_WORDS = 8192;
+const MARK_EVERY = 4 * RUN_WORDS;
+/** Long lists whose marks are kept at once; more, and all are forgotten. */
+const MARKED_LISTS = 64;
+/** Most words of a long block list held as an array, as appending keeps them: 2 TiB in 128 KiB blocks, 128 MiB of array. */
+const MAX_HELD_BLOCKS = 1 << 24;
 
 /** stat(2)-like view of an inode. */
 export interface SquashfsStat {
@@ -83,6 +106,7 @@ export class Squashfs {
   readonly meta: MetaReader;
   readonly #inodes = new InodeCache(INODE_CACHE, INODE_CACHE_BLOCKS);
   readonly #loading = new Map<number, Promise<SquashfsInode>>();
+  readonly #marks = new Map<number, ListMark[]>();
   readonly #dirs = new Map<string, Promise<DirEntry[]>>();
   readonly #frags = new Map<number, Promise<Uint8Array> | Uint8Array>();
   readonly #fragCacheSize: number;
@@ -178,7 +202,7 @@ export class Squashfs {
     }
     if (end < sb.directoryTableStart) throw new FormatError(FORMAT, 'BAD_FIELD', sb.directoryTableStart, 'Cannot read directory table: it overlaps the next table');
     const maxFileSize = opts.maxFileSize ?? 2 ** 30;
-    const maxTableBytes = opts.maxTableBytes ?? 2 ** 28;
+    const maxTableBytes = opts.maxTableBytes ?? 2 ** 26;
     const fragmentCacheBytes = opts.fragmentCacheBytes ?? 2 ** 25;
     return new Squashfs(ra, base, sb, options, codec, ids, fragmentTable, exportTable, xattrIds, kvStart, maxFileSize, maxTableBytes, fragmentCacheBytes, meta, dataStart);
   }
@@ -259,21 +283,32 @@ export class Squashfs {
     if (i.kind === 'file') {
       if (i.fragment !== undefined && i.fragment >= sb.fragments)
         throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode ${i.inodeNumber}: fragment index ${i.fragment} is outside 0..${sb.fragments - 1}`);
-      let pos = i.startBlock;
-      let stored = false;
-      for (let k = 0; k < i.blocks.length; k++) {
-        const w = i.blocks[k]!;
-        if (w >= 2 ** 25) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode ${i.inodeNumber}: block size word 0x${w.toString(16)} has bits above 24`);
-        const n = blockDiskSize(w);
-        if (n > sb.blockSize) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode ${i.inodeNumber}: block of ${n} bytes exceeds the block size ${sb.blockSize}`);
-        pos += n;
-        if (w !== 0) stored = true;
-      }
-      if (stored && (i.startBlock < this.dataStart || pos > sb.inodeTableStart))
-        throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode ${i.inodeNumber}: data 0x${i.startBlock.toString(16)}..0x${pos.toString(16)} lies outside the data area`);
+      this.#checkWords(i, i.blocks, { pos: i.startBlock, stored: false });
     }
     if (i.kind === 'dir' && i.size < 3) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse directory inode ${i.inodeNumber}: size ${i.size} is below 3`);
     return i;
+  }
+
+  /**
+   * Checks the block size words `words` of file `i`; `run` says where the first of them starts and
+   * whether a word before them holds data, and is moved past them.
+   */
+  #checkWords(i: SquashfsInode, words: ArrayLike<number>, run: { pos: number; stored: boolean }): void {
+    const sb = this.superblock;
+    let { pos, stored } = run;
+    const at = sb.inodeTableStart;
+    for (let k = 0; k < words.length; k++) {
+      const w = words[k]!;
+      if (w >= 2 ** 25) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode ${i.inodeNumber}: block size word 0x${w.toString(16)} has bits above 24`);
+      const n = blockDiskSize(w);
+      if (n > sb.blockSize) throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode ${i.inodeNumber}: block of ${n} bytes exceeds the block size ${sb.blockSize}`);
+      pos += n;
+      if (w !== 0) stored = true;
+    }
+    if (stored && (i.startBlock < this.dataStart || pos > sb.inodeTableStart))
+      throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot parse inode ${i.inodeNumber}: data 0x${i.startBlock.toString(16)}..0x${pos.toString(16)} lies outside the data area`);
+    run.pos = pos;
+    run.stored = stored;
   }
 
   /** The root inode, which must be a directory (an extraction would otherwise replace its destination folder). */
@@ -409,23 +444,23 @@ export class Squashfs {
   async *createReadStream(p: string | SquashfsInode, o: { ahead?: number } = {}): AsyncGenerator<Uint8Array> {
     const i = await this.#resolve(p);
     this.checkDataBlocks(i);
-    const bs = this.superblock.blockSize, words = i.blocks, n = words.length;
+    const bs = this.superblock.blockSize;
     const ahead = Math.max(0, Math.floor(o.ahead ?? 0));
     const queue: Promise<Uint8Array>[] = [];
     // the blocks are taken from the list as they are read, not made into objects all at once
-    let next = 0, at = i.startBlock;
     try {
-      for (let k = 0; k < n; k++) {
-        while (next < n && next <= k + ahead) {
-          const word = words[next]!;
-          const load = this.readBlock({ at, word, size: Math.min(bs, i.size - next * bs) });
+      for await (const r of this.blockRuns(i)) {
+        let at = r.pos;
+        for (let k = 0; k < r.words.length; k++) {
+          const word = r.words[k]!;
+          const load = this.readBlock({ at, word, size: Math.min(bs, i.size - (r.first + k) * bs) });
           load.catch(() => {}); // reported when its turn comes
           queue.push(load);
           at += blockDiskSize(word);
-          next++;
+          if (queue.length > ahead) yield await queue.shift()!;
         }
-        yield await queue.shift()!;
       }
+      while (queue.length > 0) yield await queue.shift()!;
     } finally {
       queue.length = 0;
     }
@@ -434,14 +469,93 @@ export class Squashfs {
   }
 
   /**
+   * A file's block list from block `from` on, in runs: the list the inode holds, or for a long one
+   * (see `SquashfsInode.blockList`) pieces of at most {@link RUN_WORDS} words read from the inode
+   * table, checked as the inode's own list is checked when it is decoded. Memory stays one piece
+   * whatever the list's length; where every {@link MARK_EVERY}th block's word lies is remembered,
+   * so that a read from the middle starts near it.
+   */
+  async *blockRuns(i: SquashfsInode, from = 0): AsyncGenerator<BlockRun> {
+    const list = i.blockList;
+    if (list === undefined) {
+      if (from >= i.blocks.length) return;
+      let pos = i.startBlock;
+      for (let k = 0; k < from; k++) pos += blockDiskSize(i.blocks[k]!);
+      yield { first: from, pos, words: from === 0 ? i.blocks : i.blocks.slice(from) };
+      return;
+    }
+    const sb = this.superblock;
+    const marks = this.#marksOf(list, i.startBlock);
+    const m = marks[Math.min(Math.floor(from / MARK_EVERY), marks.length - 1)]!;
+    let k = m.index, ref = m.ref;
+    const run = { pos: m.pos, stored: m.stored };
+    while (k < i.blockCount) {
+      if (k % MARK_EVERY === 0 && k / MARK_EVERY === marks.length) marks.push({ index: k, ref, pos: run.pos, stored: run.stored });
+      const n = Math.min(RUN_WORDS, i.blockCount - k);
+      const { bytes, end } = await this.meta.readSpan(sb.inodeTableStart, sb.directoryTableStart, ref, n * 4, 'block list');
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const words = new Uint32Array(n);
+      for (let w = 0; w < n; w++) words[w] = dv.getUint32(w * 4, true);
+      const pos = run.pos;
+      this.#checkWords(i, words, run);
+      if (k + n > from) {
+        const skip = Math.max(0, from - k);
+        let at = pos;
+        for (let w = 0; w < skip; w++) at += blockDiskSize(words[w]!);
+        yield { first: k + skip, pos: at, words: skip === 0 ? words : words.subarray(skip) };
+      }
+      k += n;
+      ref = end;
+    }
+  }
+
+  /** Where the long block list at `list` has been read to, every {@link MARK_EVERY} blocks (the first: its start). */
+  #marksOf(list: MetaRef, startBlock: number): ListMark[] {
+    const key = refToNumber(list);
+    let marks = this.#marks.get(key);
+    if (!marks) {
+      if (this.#marks.size >= MARKED_LISTS) this.#marks.clear();
+      marks = [{ index: 0, ref: list, pos: startBlock, stored: false }];
+      this.#marks.set(key, marks);
+    }
+    return marks;
+  }
+
+  /** Block `index` of a regular file (checked as {@link blockRuns} checks it), or undefined past its list. */
+  async blockAt(i: SquashfsInode, index: number): Promise<DataBlock | undefined> {
+    const runs = this.blockRuns(i, index);
+    try {
+      const r = await runs.next();
+      if (r.done) return undefined;
+      return { at: r.value.pos, word: r.value.words[0]!, size: Math.min(this.superblock.blockSize, i.size - index * this.superblock.blockSize) };
+    } finally {
+      await runs.return(undefined);
+    }
+  }
+
+  /**
+   * A list the inode holds as an array, for a writer that keeps it (appending); a long one is read
+   * whole, up to {@link MAX_HELD_BLOCKS} words.
+   */
+  async blockWords(i: SquashfsInode): Promise<readonly number[]> {
+    if (i.blockList === undefined) return i.blocks;
+    if (i.blockCount > MAX_HELD_BLOCKS)
+      throw new FormatError(FORMAT, 'LIMIT', this.superblock.inodeTableStart, `Cannot hold the block list of inode ${i.inodeNumber}: ${i.blockCount} blocks exceed ${MAX_HELD_BLOCKS}`);
+    const out: number[] = [];
+    for await (const r of this.blockRuns(i)) for (let k = 0; k < r.words.length; k++) out.push(r.words[k]!);
+    return out;
+  }
+
+  /**
    * Where a regular file's data blocks lie, checked against its size. The bytes after them (if
    * any) are the tail, in a fragment block: {@link readTail}. One object per block, holes too: a
-   * reader of large files takes them from `i.blocks` as it goes, after {@link checkDataBlocks}
+   * reader of large files takes them from {@link blockRuns} as it goes, after {@link checkDataBlocks}
    * (block `k` lies where the disk sizes of the blocks before it end, and holds
-   * `min(blockSize, size - k × blockSize)` bytes).
+   * `min(blockSize, size - k × blockSize)` bytes). Only for lists the inode holds.
    */
   dataBlocks(i: SquashfsInode): DataBlock[] {
     this.checkDataBlocks(i);
+    if (i.blockList !== undefined) throw new RangeError(`Cannot list the ${i.blockCount} blocks of inode ${i.inodeNumber} at once: read them with blockRuns`);
     const bs = this.superblock.blockSize;
     const out = new Array<DataBlock>(i.blocks.length);
     let pos = i.startBlock;
@@ -459,7 +573,7 @@ export class Squashfs {
    */
   checkDataBlocks(i: SquashfsInode): void {
     if (i.kind !== 'file') throw fsError('EISDIR', 'not a regular file');
-    const bs = this.superblock.blockSize, n = i.blocks.length;
+    const bs = this.superblock.blockSize, n = blockListLength(i);
     const needed = Math.ceil(i.size / bs);
     const end = (k: number) => i.blocks.slice(0, k).reduce((pos, w) => pos + blockDiskSize(w), i.startBlock);
     if (n > needed) throw new FormatError(FORMAT, 'BAD_FIELD', end(needed), 'Cannot read file: more blocks than its size needs');

@@ -18,8 +18,8 @@ import { memorySink } from '../../src/bytes/sink.js';
 import { blockCodec } from '../../src/squashfs/compressor.js';
 import { DirBuilder } from '../../src/squashfs/dir.js';
 import { extractSquashfs } from '../../src/squashfs/extract.js';
-import { encodeInode, type SquashfsInode } from '../../src/squashfs/inode.js';
-import { FLAG, INODE } from '../../src/squashfs/layout.js';
+import { EAGER_BLOCKS, encodeInode, type SquashfsInode } from '../../src/squashfs/inode.js';
+import { FLAG, INODE, SUPERBLOCK_SIZE } from '../../src/squashfs/layout.js';
 import { listingBytes } from '../../src/squashfs/list.js';
 import { MetaWriter } from '../../src/squashfs/meta.js';
 import { openSquashfs, type OpenOptions, type Squashfs } from '../../src/squashfs/read.js';
@@ -28,7 +28,7 @@ import { encodeLookupTable } from '../../src/squashfs/table.js';
 import { longListingChunks } from '../../src/squashfs/text.js';
 import type { SourceEntry, SourceInode } from '../../src/squashfs/tree.js';
 import { writeSquashfs } from '../../src/squashfs/write.js';
-import { requireTools, skipWithout, tempDir } from '../helpers.js';
+import { ensureBuilt, requireTools, root, skipWithout, tempDir } from '../helpers.js';
 import { TIME } from './fixture.js';
 
 const BS = 4096;
@@ -67,19 +67,31 @@ async function image(): Promise<Uint8Array> {
  * A root holding `count` files of `blocks` holes each, gzip, made here: the writer makes an object
  * per block of a file it is given as size words, and this many would take it seconds.
  */
-async function holesImage(count: number, blocks: number): Promise<Uint8Array> {
+/**
+ * `count` files of `blocks` blocks in 4 KiB blocks, made by hand: holes, and with `tail`, a last
+ * block of those bytes stored uncompressed (one block of data that every file shares). The lists
+ * are written a MiB at a time, never held.
+ */
+async function holesImage(count: number, blocks: number, tail?: Uint8Array): Promise<Uint8Array> {
   const codec = blockCodec('gzip', {}, BS);
   const inodes = new MetaWriter(codec, false), dirs = new MetaWriter(codec, false);
   const listing = new DirBuilder();
+  const data = tail ?? new Uint8Array(0);
   const common = {
     mode: 0o644, uidIndex: 0, gidIndex: 0, mtime: TIME, nlink: 1, xattr: undefined, startBlock: 0, offset: 0, size: 0, parent: 0, index: [],
     fragment: undefined, fragmentOffset: 0, blocks: [], sparse: 0, target: undefined, rdev: 0,
   };
-  const words = new Array<number>(blocks).fill(0);
+  const zeros = new Uint8Array(1 << 20);
+  const last = new Uint8Array(4);
+  new DataView(last.buffer).setUint32(0, data.length | (1 << 24), true);
+  const holes = tail ? blocks - 1 : blocks;
   for (let i = 1; i <= count; i++) {
     const ref = await inodes.ref();
-    await inodes.append(encodeInode({ ...common, type: INODE.FILE, inodeNumber: i, size: blocks * BS, blocks: words }));
-    listing.add(te.encode(`g${i}`), 'file', ref, i, INODE.FILE);
+    const size = holes * BS + data.length;
+    await inodes.append(encodeInode({ ...common, type: INODE.LREG, inodeNumber: i, size, startBlock: SUPERBLOCK_SIZE, sparse: holes * BS }));
+    for (let n = 0; n < holes * 4; n += zeros.length) await inodes.append(zeros.subarray(0, Math.min(zeros.length, holes * 4 - n)));
+    if (tail) await inodes.append(last);
+    listing.add(te.encode(`g${String(i).padStart(3, '0')}`), 'file', ref, i, INODE.FILE);
   }
   const list = listing.finish();
   const at = await dirs.ref();
@@ -87,7 +99,7 @@ async function holesImage(count: number, blocks: number): Promise<Uint8Array> {
   const rootInode = await inodes.ref();
   await inodes.append(encodeInode({ ...common, type: INODE.DIR, mode: 0o755, inodeNumber: count + 1, nlink: 2, startBlock: at.block, offset: at.offset, size: list.length + 3, parent: count + 2 }));
   const it = await inodes.finish(), dt = await dirs.finish();
-  const inodeTableStart = 96, directoryTableStart = inodeTableStart + it.size;
+  const inodeTableStart = SUPERBLOCK_SIZE + data.length, directoryTableStart = inodeTableStart + it.size;
   const ids = await encodeLookupTable(new Uint8Array(4), directoryTableStart + dt.size, codec, false);
   const bytesUsed = directoryTableStart + dt.size + ids.size;
   const sb = encodeSuperblock({
@@ -95,7 +107,7 @@ async function holesImage(count: number, blocks: number): Promise<Uint8Array> {
     noIds: 1, major: 4, minor: 0, rootInode, bytesUsed, idTableStart: ids.indexAt, xattrIdTableStart: undefined, inodeTableStart,
     directoryTableStart, fragmentTableStart: undefined, lookupTableStart: undefined,
   });
-  return Buffer.concat([sb, ...it.blocks, ...dt.blocks, ...ids.chunks]);
+  return Buffer.concat([sb, data, ...it.blocks, ...dt.blocks, ...ids.chunks]);
 }
 
 /** Calls of DataView.prototype.getUint32 (how the readers take block size words) while `run` runs. */
@@ -173,7 +185,7 @@ describe('squashfs: long block lists are read once per inode', () => {
   });
 
   it('a walk chunk holds about a million block-list entries, however many entries it may hold', async () => {
-    const count = 9, blocks = 131_200; // 512 MiB and a little more each: 8 of them pass 2^20 blocks
+    const count = 18, blocks = EAGER_BLOCKS; // the longest lists held: 17 of them pass 2^20 blocks
     const fs = await openSquashfs(bytesAccess(await holesImage(count, blocks), 'squashfs'));
     let chunks = 0, entries = 0;
     for await (const chunk of fs.walkChunks('/', 4096)) {
@@ -242,5 +254,108 @@ describe('squashfs: long block lists are read once per inode', () => {
       assert.equal(sha(join(to, 'tail')), sha(join(ref, 'tail')));
       rmSync(to, { recursive: true, force: true });
     }
+  });
+});
+
+describe('squashfs: block lists longer than EAGER_BLOCKS stay in the inode table until the data is read', () => {
+  const LONG = EAGER_BLOCKS + 4000; // 272 MiB in 4 KiB blocks: holes, then a block of data
+  const TAIL = Uint8Array.from({ length: 3000 }, (_, k) => (k * 7 + 1) & 0xff);
+  let img: Uint8Array = new Uint8Array(0);
+  let tmp = '';
+  const open = () => openSquashfs(bytesAccess(img, 'squashfs'));
+  before(async () => {
+    img = await holesImage(2, LONG, TAIL);
+    tmp = tempDir('imgkit-sqfs-longlist-');
+    writeFileSync(join(tmp, 'long.sqfs'), img);
+  });
+  after(() => tmp && rmSync(tmp, { recursive: true, force: true }));
+
+  it('the inode says where its list is, and walking and listing read none of it', async () => {
+    const fs = await open();
+    const i = await fs.lookup('g001');
+    assert.equal(i.blocks.length, 0);
+    assert.equal(i.blockCount, LONG);
+    assert.ok(i.blockList);
+    for (const long of [true, false]) {
+      let fast = '', generic = '';
+      const reads = await u32Reads(async () => {
+        fast = await fastListing(await open(), '/', long);
+        generic = await genericListing(await open(), '/', long);
+      });
+      assert.equal(fast, generic);
+      assert.ok(reads < 1000, `${reads} words read to list two ${LONG}-block files`);
+    }
+  });
+
+  it('ls -l prints what unsquashfs -lln prints', { skip: skipWithout('unsquashfs') }, async () => {
+    requireTools('unsquashfs');
+    const want = spawnSync('unsquashfs', ['-lln', '-UTC', join(tmp, 'long.sqfs')], { encoding: 'utf8' }).stdout;
+    assert.equal(await fastListing(await open(), '/', true), want);
+  });
+
+  it('blockRuns reads the list in pieces, checked; blockAt starts from the middle; blockWords holds it for appending', async () => {
+    const fs = await open();
+    const i = await fs.lookup('g002');
+    let n = 0, last: { pos: number; word: number } | undefined;
+    for await (const r of fs.blockRuns(i)) {
+      assert.equal(r.first, n);
+      assert.ok(r.words.length <= 8192);
+      n += r.words.length;
+      last = { pos: r.pos, word: r.words[r.words.length - 1]! };
+    }
+    assert.equal(n, LONG);
+    assert.deepEqual(last, { pos: SUPERBLOCK_SIZE, word: TAIL.length | (1 << 24) });
+    for (const k of [LONG - 1, 50_000, 5, LONG - 1])
+      assert.deepEqual(await fs.blockAt(i, k), { at: SUPERBLOCK_SIZE, word: k === LONG - 1 ? TAIL.length | (1 << 24) : 0, size: k === LONG - 1 ? TAIL.length : BS });
+    assert.equal(await fs.blockAt(i, LONG), undefined);
+    let from = 0;
+    for await (const r of fs.blockRuns(i, 60_001)) from ||= r.first;
+    assert.equal(from, 60_001);
+    assert.throws(() => fs.dataBlocks(i), RangeError);
+    const words = await fs.blockWords(i);
+    assert.equal(words.length, LONG);
+    assert.equal(words[LONG - 1], TAIL.length | (1 << 24));
+  });
+
+  it('createReadStream gives the holes as zeros, then the data', async () => {
+    const fs = await open();
+    const zeros = Buffer.alloc(BS);
+    let size = 0, nonZero = 0, end = new Uint8Array(0);
+    for await (const c of fs.createReadStream('g001', { ahead: 2 })) {
+      size += c.length;
+      if (size <= (LONG - 1) * BS) nonZero += zeros.equals(c) ? 0 : 1;
+      else end = new Uint8Array(c);
+    }
+    assert.equal(size, (LONG - 1) * BS + TAIL.length);
+    assert.equal(nonZero, 0);
+    assert.deepEqual(end, TAIL);
+  });
+
+  it('extraction writes the files sparse, as unsquashfs -d does', { skip: skipWithout('unsquashfs') }, async () => {
+    requireTools('unsquashfs');
+    const ref = join(tmp, 'ref');
+    const r = spawnSync('unsquashfs', ['-q', '-n', '-d', ref, join(tmp, 'long.sqfs')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const want = hostTree(ref);
+    for (const threads of [0, 2]) {
+      const to = join(tmp, `out-${threads}`);
+      await extractSquashfs(await open(), to, { threads });
+      const got = hostTree(to);
+      assert.deepEqual(got.lines, want.lines);
+      for (const [p, n] of got.allocated) assert.ok(n <= 1 << 20, `${p} allocates ${n} bytes`);
+      for (const f of ['g001', 'g002']) assert.equal(sha(join(to, f)), sha(join(ref, f)));
+      rmSync(to, { recursive: true, force: true });
+    }
+  });
+
+  it('ls -l of a 256 GiB file of holes (a 256 MiB list) runs in bounded memory', { skip: skipWithout('/usr/bin/time') }, async () => {
+    ensureBuilt('dist/cli/squashfs.js');
+    const path = join(tmp, 'huge.sqfs');
+    writeFileSync(path, await holesImage(1, 1 << 26));
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', join(root, 'bin/squashfs'), 'ls', '-l', path], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, / 274877906944 \S+ \S+ squashfs-root\/g001\n$/);
+    const kib = Number(r.stderr.trim().split('\n').pop());
+    assert.ok(kib < 400 * 1024, `peak RSS ${kib} KiB`); // held, the list alone would take 512 MiB
   });
 });
