@@ -20,6 +20,8 @@ export interface DirEntry {
 
 const HEADER_SIZE = 12;
 const ENTRY_SIZE = 8;
+/** Listings longer than this (about 40,000 entries) are checked in growing prefixes first. */
+const LISTING_PREFIX = 1 << 20;
 
 /** Reads and decodes a listing of `size - 3` bytes at `ref` of the directory table `[start, end)`. */
 export async function readDirectory(meta: MetaReader, start: number, end: number, ref: MetaRef, size: number): Promise<DirEntry[]> {
@@ -39,6 +41,17 @@ export function readDirectoryAt(s: MetaSeq, ref: MetaRef, size: number): DirEntr
   if (size < 3) throw new FormatError(FORMAT, 'BAD_FIELD', s.start + ref.block, `Cannot parse directory: size ${size} is below 3`);
   const length = size - 3;
   if (length === 0) return [];
+  // a long listing is first decoded in prefixes that double, each of which must hold only good
+  // records (its last may be cut short): a listing that goes wrong early costs what it holds up to
+  // there, not the gigabytes its size may claim
+  for (let prefix = LISTING_PREFIX; prefix < length; prefix *= 2) {
+    const p = s.seek(ref).take(prefix, 'directory listing');
+    try {
+      decodeListing(new ByteCursor(s.bytes.subarray(p, p + prefix), FORMAT, s.start + ref.block));
+    } catch (e) {
+      if (!(e instanceof FormatError) || e.code !== 'TRUNCATED') throw e;
+    }
+  }
   const p = s.seek(ref).take(length, 'directory listing');
   return decodeListing(new ByteCursor(s.bytes.subarray(p, p + length), FORMAT, s.start + ref.block));
 }

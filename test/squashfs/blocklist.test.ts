@@ -15,21 +15,18 @@ import { join } from 'node:path';
 import type { StreamPayload } from '../../src/bytes/payload.js';
 import { bytesAccess } from '../../src/bytes/random.js';
 import { memorySink } from '../../src/bytes/sink.js';
-import { blockCodec } from '../../src/squashfs/compressor.js';
 import { DirBuilder } from '../../src/squashfs/dir.js';
 import { extractSquashfs } from '../../src/squashfs/extract.js';
 import { EAGER_BLOCKS, encodeInode, type SquashfsInode } from '../../src/squashfs/inode.js';
-import { FLAG, INODE, SUPERBLOCK_SIZE } from '../../src/squashfs/layout.js';
+import { INODE, SUPERBLOCK_SIZE } from '../../src/squashfs/layout.js';
 import { listingBytes } from '../../src/squashfs/list.js';
-import { MetaWriter } from '../../src/squashfs/meta.js';
 import { openSquashfs, type OpenOptions, type Squashfs } from '../../src/squashfs/read.js';
-import { encodeSuperblock } from '../../src/squashfs/super.js';
-import { encodeLookupTable } from '../../src/squashfs/table.js';
 import { longListingChunks } from '../../src/squashfs/text.js';
 import type { SourceEntry, SourceInode } from '../../src/squashfs/tree.js';
 import { writeSquashfs } from '../../src/squashfs/write.js';
 import { ensureBuilt, requireTools, root, skipWithout, tempDir } from '../helpers.js';
 import { TIME } from './fixture.js';
+import { HandImage, INODE_DEFAULTS } from './handmade.js';
 
 const BS = 4096;
 const LINKS = 1000;
@@ -73,41 +70,26 @@ async function image(): Promise<Uint8Array> {
  * are written a MiB at a time, never held.
  */
 async function holesImage(count: number, blocks: number, tail?: Uint8Array): Promise<Uint8Array> {
-  const codec = blockCodec('gzip', {}, BS);
-  const inodes = new MetaWriter(codec, false), dirs = new MetaWriter(codec, false);
+  const img = new HandImage(BS);
   const listing = new DirBuilder();
   const data = tail ?? new Uint8Array(0);
-  const common = {
-    mode: 0o644, uidIndex: 0, gidIndex: 0, mtime: TIME, nlink: 1, xattr: undefined, startBlock: 0, offset: 0, size: 0, parent: 0, index: [],
-    fragment: undefined, fragmentOffset: 0, blocks: [], sparse: 0, target: undefined, rdev: 0,
-  };
-  const zeros = new Uint8Array(1 << 20);
   const last = new Uint8Array(4);
   new DataView(last.buffer).setUint32(0, data.length | (1 << 24), true);
   const holes = tail ? blocks - 1 : blocks;
   for (let i = 1; i <= count; i++) {
-    const ref = await inodes.ref();
+    const ref = await img.inodes.ref();
     const size = holes * BS + data.length;
-    await inodes.append(encodeInode({ ...common, type: INODE.LREG, inodeNumber: i, size, startBlock: SUPERBLOCK_SIZE, sparse: holes * BS }));
-    for (let n = 0; n < holes * 4; n += zeros.length) await inodes.append(zeros.subarray(0, Math.min(zeros.length, holes * 4 - n)));
-    if (tail) await inodes.append(last);
+    await img.inodes.append(encodeInode({ ...INODE_DEFAULTS, type: INODE.LREG, inodeNumber: i, size, startBlock: SUPERBLOCK_SIZE, sparse: holes * BS }));
+    await HandImage.zeros(img.inodes, holes * 4);
+    if (tail) await img.inodes.append(last);
     listing.add(te.encode(`g${String(i).padStart(3, '0')}`), 'file', ref, i, INODE.FILE);
   }
   const list = listing.finish();
-  const at = await dirs.ref();
-  await dirs.append(list);
-  const rootInode = await inodes.ref();
-  await inodes.append(encodeInode({ ...common, type: INODE.DIR, mode: 0o755, inodeNumber: count + 1, nlink: 2, startBlock: at.block, offset: at.offset, size: list.length + 3, parent: count + 2 }));
-  const it = await inodes.finish(), dt = await dirs.finish();
-  const inodeTableStart = SUPERBLOCK_SIZE + data.length, directoryTableStart = inodeTableStart + it.size;
-  const ids = await encodeLookupTable(new Uint8Array(4), directoryTableStart + dt.size, codec, false);
-  const bytesUsed = directoryTableStart + dt.size + ids.size;
-  const sb = encodeSuperblock({
-    inodes: count + 1, mkfsTime: TIME, blockSize: BS, blockLog: 12, fragments: 0, compression: 'gzip', flags: FLAG.NO_FRAGMENTS | FLAG.NO_XATTRS,
-    noIds: 1, major: 4, minor: 0, rootInode, bytesUsed, idTableStart: ids.indexAt, xattrIdTableStart: undefined, inodeTableStart,
-    directoryTableStart, fragmentTableStart: undefined, lookupTableStart: undefined,
-  });
-  return Buffer.concat([sb, data, ...it.blocks, ...dt.blocks, ...ids.chunks]);
+  const at = await img.dirs.ref();
+  await img.dirs.append(list);
+  const rootInode = await img.inodes.ref();
+  await img.inodes.append(encodeInode({ ...INODE_DEFAULTS, type: INODE.DIR, mode: 0o755, inodeNumber: count + 1, nlink: 2, startBlock: at.block, offset: at.offset, size: list.length + 3, parent: count + 2 }));
+  return img.assemble(rootInode, count + 1, data);
 }
 
 /** Calls of DataView.prototype.getUint32 (how the readers take block size words) while `run` runs. */

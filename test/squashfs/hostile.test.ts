@@ -15,6 +15,10 @@ import { formatPseudoFile } from '../../src/squashfs/pseudo-dump.js';
 import { memorySink } from '../../src/bytes/sink.js';
 import { writeSquashfs } from '../../src/squashfs/write.js';
 import type { SourceInode } from '../../src/squashfs/tree.js';
+import { encodeInode } from '../../src/squashfs/inode.js';
+import { INODE } from '../../src/squashfs/layout.js';
+import { HandImage, INODE_DEFAULTS } from './handmade.js';
+import { skipWithout } from '../helpers.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const hostile = (name: string) => join(root, 'test/fixtures/squashfs/hostile', name);
@@ -74,6 +78,23 @@ describe('hostile squashfs images', () => {
       assert.match(r.stderr, msg);
       assert.ok(!existsSync(out), img);
     }
+  });
+
+  it('a listing whose size claims 512 MiB of zeros fails at its first entry, in bounded memory (unsquashfs refuses it too)', { skip: skipWithout('/usr/bin/time') }, async () => {
+    const img = new HandImage(4096);
+    const listing = 512 << 20;
+    await HandImage.zeros(img.dirs, listing);
+    const rootInode = await img.inodes.ref();
+    await img.inodes.append(encodeInode({ ...INODE_DEFAULTS, type: INODE.LDIR, mode: 0o755, inodeNumber: 1, nlink: 2, size: listing + 3, parent: 2 }));
+    const path = join(tmp, 'huge-listing.sqfs');
+    writeFileSync(path, await img.assemble(rootInode, 1));
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', join(root, 'bin/squashfs'), 'ls', '-l', path], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /Cannot parse directory entry: type 0 is not 1\.\.7/);
+    const kib = Number(r.stderr.trim().split('\n').pop());
+    assert.ok(kib < 400 * 1024, `peak RSS ${kib} KiB`); // taken whole, the listing and its copy would take 1 GiB
+    const theirs = spawnSync('unsquashfs', ['-lln', path]);
+    if (!theirs.error) assert.equal(theirs.status, 1);
   });
 
   it('unpack-pf walks a 4000-deep tree without recursion, as unsquashfs -pf does', async () => {
