@@ -7,12 +7,18 @@
  *
  * Only the asynchronous calls are served (`fs.promises`, callbacks, streams): data blocks are
  * decompressed asynchronously and nothing is preloaded, so the `*Sync` calls fail with ENOTSUP.
+ *
+ * `@zenfs/core` follows symlinks itself, and 2.7.6 does so with no hop limit (`resolve` in its
+ * vfs/async.js): a loop never returns. Following a link of the image whose chain within the image
+ * is longer than 40 links, or endless, fails with ELOOP instead (Linux's error and limit); lstat
+ * and readlink of the link still work.
  */
+import { posix } from 'node:path';
 import type { Backend, FileSystem, InodeLike, UsageInfo } from '@zenfs/core';
 import { FormatError } from '../bytes/errors.js';
 import { bytesAccess, fileAccess, type RandomAccess } from '../bytes/random.js';
 import type { DirEntry } from './dir.js';
-import type { SquashfsInode } from './inode.js';
+import { blockListLength, type SquashfsInode } from './inode.js';
 import { blockDiskSize, blockIsStored, FORMAT, SQUASHFS_MAGIC } from './layout.js';
 import { openSquashfs, Squashfs } from './read.js';
 
@@ -100,7 +106,10 @@ export const SquashFS: Backend<SquashFSFileSystem, SquashFSOptions> = {
 const td = new TextDecoder();
 
 /** Linux errno numbers of the codes used here (kerium's Errno has the same values). */
-const ERRNO = { ENOENT: 2, ENODEV: 19, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, ENOTSUP: 95 } as const;
+const ERRNO = { ENOENT: 2, ENODEV: 19, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, ELOOP: 40, ENOTSUP: 95 } as const;
+
+/** Symlinks one lookup may follow before it fails with ELOOP, as on Linux (MAXSYMLINKS). */
+const MAX_SYMLINKS = 40;
 
 /** Decoded data blocks kept per file system: enough for a few readers in the middle of their blocks. */
 const BLOCK_CACHE = 16;
@@ -134,6 +143,29 @@ function keepMessage(e: unknown): never {
   throw e;
 }
 
+/**
+ * Whether the backend's `read` calling this serves @zenfs/core's readlink fetching a link's target
+ * to follow it (readlink awaited by `resolve`, vfs/async.js), rather than a readlink the caller
+ * asked for: the calls the backend sees are the same (stat, stat, read), the await chain is not.
+ * It is read from V8's async stack trace (on unless node runs with --no-async-stack-traces).
+ */
+function readingToFollow(): boolean {
+  const { stackTraceLimit, prepareStackTrace } = Error;
+  const at: { stack?: NodeJS.CallSite[] } = {};
+  try {
+    Error.stackTraceLimit = 8;
+    Error.prepareStackTrace = (_, sites) => sites;
+    Error.captureStackTrace(at);
+    const sites = at.stack ?? [];
+    const i = sites.findIndex((site) => site.getFunctionName() === 'readlink');
+    // what awaits readlink is the first async frame after it (the microtask runner may come first)
+    return i >= 0 && sites.slice(i + 1).find((site) => site.isAsync())?.getFunctionName() === 'resolve';
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+    Error.prepareStackTrace = prepareStackTrace;
+  }
+}
+
 /** A looked-up inode and its parent directory's, up to the root. */
 interface Resolved {
   readonly inode: SquashfsInode;
@@ -142,11 +174,24 @@ interface Resolved {
 
 function define(z: Zen): Impl {
   const errno = (code: keyof typeof ERRNO, message?: string) => new z.ErrnoError(ERRNO[code], message);
+  /**
+   * ELOOP for following the link at VFS path `at`. The VFS labels what fails this read as an error
+   * of its readlink (syscall, message), a call the caller never made: those stay as made here.
+   */
+  const loop = (at: string) => {
+    const e = Object.assign(errno('ELOOP', `ELOOP: too many symbolic links encountered, '${at}'`), { path: at });
+    const message = e.message;
+    return Object.defineProperties(e, {
+      message: { get: () => message, set: () => {}, configurable: true },
+      syscall: { get: () => undefined, set: () => {}, configurable: true },
+    });
+  };
 
   class SquashFSImpl extends z.Readonly(z.FileSystem) implements SquashFSFileSystem {
     readonly #paths = new Map<string, Promise<Resolved>>();
     readonly #dirs = new Map<string, Promise<Map<string, DirEntry>>>();
     readonly #blocks = new Map<string, Promise<Uint8Array>>();
+    readonly #chains = new Map<string, Promise<number>>();
     /** Image offset of each data block of a file, and where its blocks end. */
     readonly #starts = new WeakMap<SquashfsInode, number[]>();
 
@@ -204,6 +249,48 @@ function define(z: Zen): Impl {
       return { inode, up: parent };
     }
 
+    /**
+     * How many symlinks following the link at `path` goes through, this one included: more than
+     * MAX_SYMLINKS when they are more or never end; cached. A backend sees no call boundaries, so
+     * the limit applies to a link's own chain, walked as @zenfs/core walks it: the target joined
+     * to the link's directory and normalized as text (`..` too), absolute targets from the VFS
+     * root, through the mount point. The walk stops where the path leaves the image or names
+     * nothing; links followed before this one, or in other file systems, are not counted.
+     */
+    #chain(path: string): Promise<number> {
+      const mount = this._mountPoint ?? '/';
+      return cached(this.#chains, `${mount}\0${path}`, PATH_CACHE, async () => {
+        let hops = 0;
+        let parts = path.split('/').filter(Boolean);
+        let dir = '/';
+        for (let k = 0; k < parts.length && hops <= MAX_SYMLINKS; ) {
+          const at = posix.join(dir, parts[k]!);
+          const i = await this.#lookup(at).catch(() => undefined);
+          if (!i) break;
+          if (i.kind !== 'symlink') {
+            dir = at;
+            k++;
+            continue;
+          }
+          hops++;
+          const next = this.#inside(posix.resolve(posix.join(mount, dir), td.decode(i.target!), ...parts.slice(k + 1)), mount);
+          if (next === undefined) break;
+          parts = next.split('/').filter(Boolean);
+          dir = '/';
+          k = 0;
+        }
+        return hops;
+      });
+    }
+
+    /** A VFS path as a path of this file system mounted at `mount`, or undefined when another one serves it. */
+    #inside(path: string, mount: string): string | undefined {
+      if (mount !== '/' && path !== mount && !path.startsWith(`${mount}/`)) return undefined;
+      for (const other of z.defaultContext.mounts.keys())
+        if (other.length > mount.length && (path === other || path.startsWith(`${other}/`))) return undefined;
+      return mount === '/' ? path : path.slice(mount.length) || '/';
+    }
+
     /** A directory's entries by name; cached. */
     #listing(dir: SquashfsInode): Promise<Map<string, DirEntry>> {
       return cached(this.#dirs, `${dir.startBlock}:${dir.offset}:${dir.size}`, DIR_CACHE, async () => {
@@ -225,7 +312,8 @@ function define(z: Zen): Impl {
     }
 
     override read(path: string, buffer: Uint8Array, start: number, end: number): Promise<void> {
-      return this.#read(path, buffer, start, end).catch(keepMessage);
+      const follow = start === 0 && readingToFollow(); // the VFS reads a link's target whole
+      return this.#read(path, buffer, start, end, follow).catch(keepMessage);
     }
 
     async #stat(path: string): Promise<InodeLike> {
@@ -255,12 +343,15 @@ function define(z: Zen): Impl {
       return [...(await this.#listing(i)).keys()];
     }
 
-    async #read(path: string, buffer: Uint8Array, start: number, end: number): Promise<void> {
+    async #read(path: string, buffer: Uint8Array, start: number, end: number, follow: boolean): Promise<void> {
       const i = await this.#lookup(path);
       switch (i.kind) {
         case 'file':
           return this.#readFile(i, buffer, start, Math.min(end, i.size));
         case 'symlink': // the VFS reads a link's target as its content
+          // failing its readlink fails the lookup, at once: the VFS retries a failed lookup once,
+          // the long way (parent, then entry), which reads the same link again
+          if (follow && (await this.#chain(path)) > MAX_SYMLINKS) throw loop(posix.join(this._mountPoint ?? '/', path));
           buffer.set(i.target!.subarray(start, end));
           return;
         case 'dir':
@@ -273,18 +364,20 @@ function define(z: Zen): Impl {
     /** Bytes [start, end) of a file into `out`, decoding only the blocks they lie in. */
     async #readFile(i: SquashfsInode, out: Uint8Array, start: number, end: number): Promise<void> {
       const bs = this.image.superblock.blockSize;
-      const starts = this.#blockStarts(i);
+      // a long list stays in the image: its blocks are found from where it was last read
+      const starts = i.blockList === undefined ? this.#blockStarts(i) : undefined;
+      const count = blockListLength(i);
       for (let pos = start; pos < end; ) {
         const index = Math.floor(pos / bs);
         const base = index * bs;
         const want = Math.min(bs, i.size - base);
         let block: Uint8Array | undefined;
-        if (index < i.blocks.length) {
-          const word = i.blocks[index]!;
-          if (blockDiskSize(word) !== 0) block = await this.#block(word, starts[index]!, want);
+        if (index < count) {
+          const b = starts ? { at: starts[index]!, word: i.blocks[index]! } : (await this.image.blockAt(i, index))!;
+          if (blockDiskSize(b.word) !== 0) block = await this.#block(b.word, b.at, want);
         } else {
-          if (i.fragment === undefined || index !== i.blocks.length)
-            throw new FormatError(FORMAT, 'BAD_FIELD', starts[starts.length - 1]!, `Cannot read file: its blocks hold ${i.blocks.length * bs} of ${i.size} bytes`);
+          if (i.fragment === undefined || index !== count)
+            throw new FormatError(FORMAT, 'BAD_FIELD', starts?.[starts.length - 1] ?? i.startBlock, `Cannot read file: its blocks hold ${count * bs} of ${i.size} bytes`);
           const frag = await this.image.fragmentBlock(i.fragment);
           if (i.fragmentOffset + want > frag.length)
             throw new FormatError(FORMAT, 'BAD_FIELD', this.image.superblock.inodeTableStart, `Cannot read file tail: ${want} bytes at ${i.fragmentOffset} run past its ${frag.length}-byte fragment block`);

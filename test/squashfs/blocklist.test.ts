@@ -341,3 +341,32 @@ describe('squashfs: block lists longer than EAGER_BLOCKS stay in the inode table
     assert.ok(kib < 400 * 1024, `peak RSS ${kib} KiB`); // held, the list alone would take 512 MiB
   });
 });
+
+describe('squashfs: a long block list read through the ZenFS backend', () => {
+  it('reads the data after 69,536 blocks of holes, and holes from the middle', async () => {
+    const LONG = EAGER_BLOCKS + 4000;
+    const TAIL = Uint8Array.from({ length: 3000 }, (_, k) => (k * 5 + 3) & 0xff);
+    const { configure, fs, umount } = await import('@zenfs/core');
+    const { SquashFS } = await import('../../src/squashfs/zenfs.js');
+    await configure({ mounts: { '/long': { backend: SquashFS, data: await holesImage(1, LONG, TAIL) } } });
+    try {
+      const size = (LONG - 1) * BS + TAIL.length;
+      assert.equal((await fs.promises.stat('/long/g001')).size, size);
+      const h = await fs.promises.open('/long/g001', 'r');
+      try {
+        const end = new Uint8Array(TAIL.length + 10);
+        const r = await h.read(end, 0, end.length, size - end.length);
+        assert.equal(r.bytesRead, end.length);
+        assert.deepEqual(end.subarray(10), TAIL);
+        assert.deepEqual(end.subarray(0, 10), new Uint8Array(10));
+        const middle = new Uint8Array(BS * 2).fill(9);
+        await h.read(middle, 0, middle.length, 40_000 * BS + 17);
+        assert.deepEqual(middle, new Uint8Array(BS * 2));
+      } finally {
+        await h.close();
+      }
+    } finally {
+      umount('/long');
+    }
+  });
+});

@@ -3,21 +3,22 @@
  * back as their source tree (readdir, lstat, readlink, readFile, streams, reads at positions);
  * every write fails with EROFS; images mount from bytes, a file, random access and an instance;
  * an image built from an in-memory ZenFS tree matches it under unsquashfs; a mount rebuilt gives
- * the same bytes; corrupt images are FormatErrors.
+ * the same bytes; corrupt images are FormatErrors; following a symlink loop, or a chain of more than
+ * 40 links, fails with ELOOP.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import fc from 'fast-check';
-import { configure, fs, InMemory, mount, umount } from '@zenfs/core';
+import { configure, ErrnoError, fs, InMemory, mount, umount } from '@zenfs/core';
 import { FormatError } from '../../src/bytes/errors.js';
 import { bytesAccess, type RandomAccess } from '../../src/bytes/random.js';
 import { memorySink } from '../../src/bytes/sink.js';
 import type { StreamPayload } from '../../src/bytes/payload.js';
-import { createSquashFS, fsTree, openSquashfs, SquashFS, writeSquashfsFromFs, type SourceInode, type WriteOptions } from '../../src/squashfs/index.js';
+import { createSquashFS, fsTree, openSquashfs, SquashFS, writeSquashfs, writeSquashfsFromFs, type SourceInode, type WriteOptions } from '../../src/squashfs/index.js';
 import { requireTools, skipWithout, tempDir } from '../helpers.js';
 import { badImages, baseImage } from './bad.js';
 import { makeFeatureTree, seeded, TIME } from './fixture.js';
@@ -312,6 +313,150 @@ describe('SquashFS backend on corrupt images', () => {
       }),
       { numRuns: 150, seed: 11 },
     );
+  });
+});
+
+describe('symlink loops', () => {
+  const te = new TextEncoder();
+  const meta = { mode: 0o755, uid: 0, gid: 0, mtime: TIME };
+  const file = (text: string): SourceInode => ({ kind: 'file', ...meta, mode: 0o644, content: te.encode(text), size: text.length });
+  const link = (target: string): SourceInode => ({ kind: 'symlink', ...meta, mode: 0o777, target });
+  const dir = (entries: Record<string, SourceInode>): SourceInode => ({ kind: 'dir', ...meta, entries: Object.entries(entries).map(([name, inode]) => ({ name, inode })) });
+  /** `${name}1` -> `${name}2` -> … -> `${name}${n}` -> `end`: n links. */
+  const chain = (name: string, n: number, end: string) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${name}${i + 1}`, link(i + 1 < n ? `${name}${i + 2}` : end)]));
+  const LONG = 100_000;
+  const at = '/lp';
+  // A lookup that never ends spins in microtasks, where no timer (so no test timeout) fires: each
+  // test also gets a budget of backend calls, and a runaway lookup fails by running out of it.
+  const BUDGET = 20_000;
+  let calls = 0;
+  const opts = { timeout: 20_000 };
+  const isLoop = (e: unknown) => {
+    assert.ok(e instanceof ErrnoError, String(e));
+    assert.equal(e.code, 'ELOOP');
+    assert.equal(e.errno, 40);
+    assert.match(e.message, /^ELOOP: too many symbolic links encountered/);
+    return true;
+  };
+  const collect = (path: string) =>
+    new Promise<string>((resolve, reject) => {
+      let text = '';
+      fs.createReadStream(path, 'utf8').on('error', reject).on('data', (c) => (text += String(c))).on('end', () => resolve(text));
+    });
+  /** Every call that follows the link at `path` fails with ELOOP. */
+  const following = async (path: string) => {
+    for (const [what, f] of Object.entries({
+      stat: () => p.stat(path),
+      readFile: () => p.readFile(path),
+      open: () => p.open(path, 'r'),
+      exists: () => p.exists(path),
+      realpath: () => p.realpath(path),
+      readdir: () => p.readdir(path),
+      access: () => p.access(path),
+      createReadStream: () => collect(path),
+      'a path below it': () => p.stat(`${path}/x`),
+    }))
+      await assert.rejects(f(), isLoop, `${what} ${path}`);
+  };
+
+  before(async () => {
+    const sink = memorySink();
+    await writeSquashfs(
+      sink,
+      dir({
+        f: file('hello\n'),
+        self: link('self'),
+        a: link('b'),
+        b: link('a'),
+        ...chain('c', 40, 'f'),
+        ...chain('d', 41, 'f'),
+        x: link('y/z'), // through a directory: y is x, so x is x/z, x/z/z, …
+        y: link('x'),
+        spin: link('spin/in'),
+        dl: link('dd'),
+        dd: dir({ up: link('../dl'), loop: link('../dloop') }),
+        dloop: link('dd/loop'),
+        abs: link(`${at}/f`),
+        absloop: link(`${at}/absloop`),
+        sub: dir({ rel: link('../f'), out: link(`../..${at}/f`), dir: link('../dd') }),
+        long: dir(chain('e', LONG, '../f')),
+      }),
+      { blockSize: 4096 },
+    );
+    const sq = await createSquashFS({ data: sink.bytes() });
+    for (const m of ['stat', 'read', 'readdir', 'exists'] as const) {
+      const call = sq[m].bind(sq) as (...args: unknown[]) => Promise<unknown>;
+      Object.assign(sq, { [m]: (...args: unknown[]) => (++calls > BUDGET ? Promise.reject(Object.assign(new Error(`more than ${BUDGET} backend calls`), { code: 'EBUDGET' })) : call(...args)) });
+    }
+    await p.mkdir(at);
+    mount(at, sq);
+  });
+  after(() => umount(at));
+  beforeEach(() => {
+    calls = 0;
+  });
+
+  it('a link to itself, and two links to each other, fail with ELOOP on every call that follows them', opts, async () => {
+    for (const name of ['self', 'a', 'b']) await following(`${at}/${name}`);
+  });
+
+  it('lstat, readlink and readdir see the looping links as they are', opts, async () => {
+    await assert.rejects(p.stat(`${at}/a`), isLoop);
+    for (const [name, target] of [['self', 'self'], ['a', 'b'], ['b', 'a'], ['x', 'y/z'], ['spin', 'spin/in'], ['absloop', `${at}/absloop`]]) {
+      assert.ok((await p.lstat(`${at}/${name}`)).isSymbolicLink(), name);
+      assert.equal(await p.readlink(`${at}/${name}`), target);
+    }
+    const types = new Map((await p.readdir(at, { withFileTypes: true })).map((e) => [e.name, e.isSymbolicLink()]));
+    assert.ok(types.get('self') && types.get('a') && types.get('b') && types.get('x'));
+  });
+
+  it('a chain of 40 links resolves; 41 fail with ELOOP', opts, async () => {
+    assert.equal(await p.readFile(`${at}/c1`, 'utf8'), 'hello\n');
+    assert.equal(await p.realpath(`${at}/c1`), `${at}/f`);
+    assert.equal((await p.stat(`${at}/c1`)).size, 6);
+    assert.equal(await collect(`${at}/c1`), 'hello\n');
+    await following(`${at}/d1`);
+    assert.equal(await p.readFile(`${at}/d2`, 'utf8'), 'hello\n'); // the same chain from its second link: 40
+    assert.ok((await p.lstat(`${at}/d1`)).isSymbolicLink());
+    assert.equal(await p.readlink(`${at}/d1`), 'd2');
+  });
+
+  it('a chain of 100000 links fails with ELOOP at once; its last 40 resolve', opts, async () => {
+    await following(`${at}/long/e1`);
+    assert.equal(await p.readFile(`${at}/long/e${LONG - 39}`, 'utf8'), 'hello\n');
+    await assert.rejects(p.stat(`${at}/long/e${LONG - 40}`), isLoop);
+    assert.ok(calls < 5_000, `${calls} backend calls`);
+  });
+
+  it('loops through directory symlinks fail with ELOOP; links through directories resolve', opts, async () => {
+    for (const name of ['x', 'x/z', 'spin', 'dloop', 'dl/loop', 'sub/dir/loop']) await following(`${at}/${name}`);
+    assert.deepEqual((await p.readdir(`${at}/dl`)).sort(), ['loop', 'up']);
+    assert.deepEqual((await p.readdir(`${at}/dl/up/up/up`)).sort(), ['loop', 'up']);
+    assert.deepEqual((await p.readdir(`${at}/sub/dir/up`)).sort(), ['loop', 'up']);
+    assert.equal(await p.realpath(`${at}/sub/dir/up/up`), `${at}/dd`);
+  });
+
+  it('relative and absolute links resolve as before; an absolute loop fails with ELOOP', opts, async () => {
+    for (const name of ['abs', 'sub/rel', 'sub/out']) assert.equal(await p.readFile(`${at}/${name}`, 'utf8'), 'hello\n', name);
+    assert.equal(await p.realpath(`${at}/sub/out`), `${at}/f`);
+    await following(`${at}/absloop`);
+  });
+
+  it('a failed lookup leaves nothing behind: concurrent and later calls work', opts, async () => {
+    const settled = await Promise.all([
+      p.stat(`${at}/a`).catch((e: NodeJS.ErrnoException) => e.code),
+      p.readFile(`${at}/c1`, 'utf8'),
+      p.lstat(`${at}/a`).then((s) => s.isSymbolicLink()),
+      p.readlink(`${at}/b`),
+      collect(`${at}/d1`).catch((e: NodeJS.ErrnoException) => e.code),
+      p.readFile(`${at}/d2`, 'utf8'),
+    ]);
+    assert.deepEqual(settled, ['ELOOP', 'hello\n', true, 'a', 'ELOOP', 'hello\n']);
+    // after a stream fails, the next call runs from the microtask runner: still ELOOP, not a hang
+    await assert.rejects(collect(`${at}/a`), isLoop);
+    await assert.rejects(p.stat(`${at}/a`), isLoop);
+    assert.equal(await p.readlink(`${at}/a`), 'b');
+    assert.equal(await p.readFile(`${at}/c1`, 'utf8'), 'hello\n');
   });
 });
 
