@@ -12,9 +12,10 @@
  * node-gyp puts first, has a zlib.h of its own.
  *
  * It also lists a file's xattrs in the kernel's order (listXattrs), which Node cannot; decodes
- * blocks on the thread pool for extraction (decodeAsync); copies file ranges in the kernel
- * (copyRangeAsync, for bootimg), or through a buffer while summing their CRC-32 (copyCrcAsync, for
- * uImages); and sets glibc's mmap threshold (mmapThreshold).
+ * blocks on the thread pool for extraction (decodeAsync); decodes .xz and .lzma streams a piece
+ * of at most 1 MiB at a time (lzmaDecoder); copies file ranges in the kernel (copyRangeAsync, for
+ * bootimg), or through a buffer while summing their CRC-32 (copyCrcAsync, for uImages); and sets
+ * glibc's mmap threshold (mmapThreshold).
  *
  * Every compressor has a synchronous form, f(input, ...) → Buffer, and an asynchronous one,
  * fAsync(input, ...) → Promise<Buffer>, that runs on libuv's thread pool. The caller must not
@@ -96,6 +97,11 @@ static struct {
   void (*lzma_end)(lzma_stream *);
   lzma_ret (*lzma_raw_encoder)(lzma_stream *, const lzma_filter *);
   lzma_bool (*lzma_filter_encoder_is_supported)(lzma_vli);
+  lzma_ret (*lzma_stream_decoder)(lzma_stream *, uint64_t, uint32_t);
+  lzma_ret (*lzma_alone_decoder)(lzma_stream *, uint64_t);
+  lzma_ret (*lzma_raw_decoder)(lzma_stream *, const lzma_filter *);
+  uint64_t (*lzma_raw_decoder_memusage)(const lzma_filter *);
+  lzma_bool (*lzma_filter_decoder_is_supported)(lzma_vli);
 } lz;
 #endif
 
@@ -903,6 +909,349 @@ static napi_value decode_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+#ifdef HAVE_LZMA
+/*
+ * Streaming LZMA decoders, for `imgkit decompress` and the xz and lzma codecs: each run gives at
+ * most one piece of output (LD_PIECE, 1 MiB), so the decoder goes only as fast as its consumer asks,
+ * and a stream that expands a thousandfold never has more than a piece of its output here.
+ *
+ * lzmaDecoder(kind, memlimit, flags, header?) → handle. `kind`:
+ *   0  one .xz stream: lzma_stream_decoder(memlimit, flags), without LZMA_CONCATENATED, so the
+ *      caller sees where each stream ends and reads the stream padding and the next stream itself;
+ *   1  an .lzma stream, its 13-byte header included: lzma_alone_decoder(memlimit);
+ *   2  the LZMA1 data after the .lzma `header` (13 bytes), which must state the size: decoding stops
+ *      there and takes no end marker after it, as liblzma 5.2's alone decoder and the kernel's
+ *      unlzma read a stream of known size (5.4's alone decoder also takes a marker there). liblzma's
+ *      LZMA1EXT, 5.4 and later: bit 1 << kind of `lzmaDecoders` says which kinds this liblzma has.
+ * A decoder that cannot be set up (memory limit, options) reports so from its first run, as an
+ * error found while decoding is reported.
+ *
+ * lzmaDecoderRun(handle, input, finish) → { out, used, totalIn, end, error? }: decodes from `input`
+ * (with LZMA_FINISH when `finish`: no input follows it) until a piece is out, the input is used
+ * up, the stream ends or liblzma fails. `used` is the input taken, `totalIn` the input taken since
+ * the start, `end` that the stream ended; `error` is an Error named after liblzma's lzma_ret
+ * (LZMA_DATA_ERROR …) with its description as the message, and `out` the bytes decoded before it.
+ * lzmaDecoderRunAsync does the same on libuv's thread pool; until it settles the caller must
+ * neither change `input` nor run the handle again. The decoder's memory is freed when the stream
+ * ends or fails, by lzmaDecoderEnd(handle), or when the handle is collected.
+ */
+#define LD_PIECE ((size_t)1 << 20)
+enum { LD_XZ = 0, LD_ALONE = 1, LD_SIZED = 2 };
+
+typedef struct {
+  lzma_stream st;
+  uint8_t *out;  /* LD_PIECE bytes, reused by every run; NULL once freed */
+  lzma_ret init; /* LZMA_OK, or why the decoder could not be set up */
+  int busy;      /* a run is on the thread pool */
+  int closing;   /* lzmaDecoderEnd came during that run */
+} ldec_t;
+
+typedef struct {
+  ldec_t *d;
+  const uint8_t *in;
+  size_t in_len, used, produced;
+  uint64_t total_in;
+  int finish;
+  lzma_ret ret;
+  napi_ref in_ref, d_ref;
+  napi_deferred deferred;
+  napi_async_work work;
+} lrun_t;
+
+static const napi_type_tag ldec_tag = {0x696d676b69746c7aULL, 0x6d6164656301ULL}; /* "imgkitlz", "madec" 1 */
+
+static void ldec_free_stream(ldec_t *d) {
+  if (!d->out) return;
+  lz.lzma_end(&d->st);
+  free(d->out);
+  d->out = NULL;
+}
+
+static void ldec_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  ldec_t *d = data;
+  if (d->busy) return; /* only when Node tears down with a run on the pool: that thread still uses it */
+  ldec_free_stream(d);
+  free(d);
+}
+
+/* Sets up `d` for `kind`; the result goes to d->init. */
+static void ldec_init(ldec_t *d, int kind, uint64_t memlimit, uint32_t flags, const uint8_t *h) {
+  if (kind == LD_XZ) {
+    d->init = lz.lzma_stream_decoder(&d->st, memlimit, flags);
+    return;
+  }
+  if (kind == LD_ALONE) {
+    d->init = lz.lzma_alone_decoder(&d->st, memlimit);
+    return;
+  }
+  /* LD_SIZED: props byte (pb * 5 + lp) * 9 + lc, dictionary size, uncompressed size; little-endian */
+  uint64_t size = 0;
+  for (int i = 7; i >= 0; i--) size = size << 8 | h[5 + i];
+  if (h[0] >= 9 * 5 * 5 || size == UINT64_MAX) {
+    d->init = LZMA_OPTIONS_ERROR;
+    return;
+  }
+  lzma_options_lzma opt;
+  memset(&opt, 0, sizeof opt);
+  opt.lc = h[0] % 9;
+  opt.lp = h[0] / 9 % 5;
+  opt.pb = h[0] / 45;
+  opt.dict_size = (uint32_t)h[1] | (uint32_t)h[2] << 8 | (uint32_t)h[3] << 16 | (uint32_t)h[4] << 24;
+  opt.ext_flags = 0; /* no end marker at the stated size */
+  opt.ext_size_low = (uint32_t)size;
+  opt.ext_size_high = (uint32_t)(size >> 32);
+  lzma_filter filters[2] = {{LZMA_FILTER_LZMA1EXT, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+  uint64_t need = lz.lzma_raw_decoder_memusage(filters);
+  if (need == UINT64_MAX) d->init = LZMA_OPTIONS_ERROR;
+  else if (need > memlimit) d->init = LZMA_MEMLIMIT_ERROR; /* the raw decoder has no limit of its own */
+  else d->init = lz.lzma_raw_decoder(&d->st, filters);
+}
+
+/* One run: safe on any thread. The stream is ended as soon as it finishes or fails. */
+static void ldec_step(lrun_t *r) {
+  ldec_t *d = r->d;
+  lzma_stream *st = &d->st;
+  r->used = r->produced = 0;
+  r->total_in = st->total_in;
+  if (d->init != LZMA_OK) {
+    r->ret = d->init;
+    return;
+  }
+  st->next_in = r->in;
+  st->avail_in = r->in_len;
+  st->next_out = d->out;
+  st->avail_out = LD_PIECE;
+  lzma_ret ret = LZMA_OK;
+  while (st->avail_out > 0) {
+    size_t in_before = st->avail_in, out_before = st->avail_out;
+    ret = lz.lzma_code(st, r->finish ? LZMA_FINISH : LZMA_RUN);
+    if (ret != LZMA_OK) break;
+    /* without LZMA_FINISH, stop for more input; with it, liblzma says LZMA_BUF_ERROR when stuck */
+    if (!r->finish && (st->avail_in == 0 || (st->avail_in == in_before && st->avail_out == out_before))) break;
+  }
+  r->used = r->in_len - st->avail_in;
+  r->produced = LD_PIECE - st->avail_out;
+  r->total_in = st->total_in;
+  r->ret = ret;
+  st->next_in = NULL;
+  st->avail_in = 0;
+  if (ret != LZMA_OK) lz.lzma_end(st); /* the dictionary goes now; the piece stays for the result */
+}
+
+/* liblzma's lzma_ret as an Error: name LZMA_…, message its description, `code` the number. */
+static napi_value lzma_ret_error(napi_env env, lzma_ret ret) {
+  static const struct { lzma_ret ret; const char *name, *desc; } names[] = {
+      {LZMA_NO_CHECK, "LZMA_NO_CHECK", "Input stream has no integrity check"},
+      {LZMA_UNSUPPORTED_CHECK, "LZMA_UNSUPPORTED_CHECK", "Cannot calculate the integrity check"},
+      {LZMA_GET_CHECK, "LZMA_GET_CHECK", "Integrity check type is now available"},
+      {LZMA_MEM_ERROR, "LZMA_MEM_ERROR", "Cannot allocate memory"},
+      {LZMA_MEMLIMIT_ERROR, "LZMA_MEMLIMIT_ERROR", "Memory usage limit was reached"},
+      {LZMA_FORMAT_ERROR, "LZMA_FORMAT_ERROR", "File format not recognized"},
+      {LZMA_OPTIONS_ERROR, "LZMA_OPTIONS_ERROR", "Invalid or unsupported options"},
+      {LZMA_DATA_ERROR, "LZMA_DATA_ERROR", "Data is corrupt"},
+      {LZMA_BUF_ERROR, "LZMA_BUF_ERROR", "No progress is possible"},
+      {LZMA_PROG_ERROR, "LZMA_PROG_ERROR", "Programming error"},
+  };
+  const char *name = "LZMA_UNKNOWN_ERROR", *desc = "Unknown error code";
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (names[i].ret == ret) {
+      name = names[i].name;
+      desc = names[i].desc;
+    }
+  napi_value err, msg, v;
+  napi_create_string_utf8(env, desc, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &err);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, err, "name", v);
+  napi_create_int32(env, (int32_t)ret, &v);
+  napi_set_named_property(env, err, "code", v);
+  return err;
+}
+
+/* { out, used, totalIn, end, error? } of a finished run, or NULL (with an exception pending). */
+static napi_value ldec_result(napi_env env, lrun_t *r) {
+  napi_value obj, v;
+  if (napi_create_object(env, &obj) != napi_ok ||
+      napi_create_buffer_copy(env, r->produced, r->d->out, NULL, &v) != napi_ok) {
+    napi_throw_error(env, NULL, "imgkit native: cannot allocate the result");
+    return NULL;
+  }
+  napi_set_named_property(env, obj, "out", v);
+  napi_create_double(env, (double)r->used, &v);
+  napi_set_named_property(env, obj, "used", v);
+  napi_create_double(env, (double)r->total_in, &v);
+  napi_set_named_property(env, obj, "totalIn", v);
+  napi_get_boolean(env, r->ret == LZMA_STREAM_END, &v);
+  napi_set_named_property(env, obj, "end", v);
+  if (r->ret != LZMA_OK && r->ret != LZMA_STREAM_END) napi_set_named_property(env, obj, "error", lzma_ret_error(env, r->ret));
+  if (r->ret != LZMA_OK) ldec_free_stream(r->d);
+  return obj;
+}
+
+/* The decoder behind a handle, or NULL (with a TypeError thrown). */
+static ldec_t *ldec_of(napi_env env, napi_value handle) {
+  bool ok = false;
+  void *d = NULL;
+  if (napi_check_object_type_tag(env, handle, &ldec_tag, &ok) != napi_ok || !ok || napi_get_value_external(env, handle, &d) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: not an lzmaDecoder handle");
+    return NULL;
+  }
+  return d;
+}
+
+static napi_value lzma_decoder_open(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], handle;
+  int32_t kind;
+  double memlimit;
+  uint32_t flags;
+  const uint8_t *h = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 || napi_get_value_int32(env, argv[0], &kind) != napi_ok ||
+      napi_get_value_double(env, argv[1], &memlimit) != napi_ok || napi_get_value_uint32(env, argv[2], &flags) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: lzmaDecoder(kind, memlimit, flags, header?)");
+    return NULL;
+  }
+  if (kind == LD_SIZED) {
+    bool is = false;
+    napi_typedarray_type type;
+    size_t len = 0;
+    void *data = NULL;
+    if (argc >= 4) napi_is_typedarray(env, argv[3], &is);
+    if (!is || napi_get_typedarray_info(env, argv[3], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array || len != 13) {
+      napi_throw_type_error(env, NULL, "imgkit native: lzmaDecoder kind 2 needs the 13-byte .lzma header");
+      return NULL;
+    }
+    h = data;
+  }
+  if (kind < LD_XZ || kind > LD_SIZED || (kind == LD_SIZED && !lz.lzma_filter_decoder_is_supported(LZMA_FILTER_LZMA1EXT)) || !(memlimit >= 0)) {
+    napi_throw_range_error(env, NULL, "imgkit native: no such lzmaDecoder kind here, or a negative memlimit");
+    return NULL;
+  }
+  ldec_t *d = calloc(1, sizeof *d);
+  if (d) d->out = malloc(LD_PIECE);
+  if (!d || !d->out) {
+    free(d);
+    napi_throw_error(env, NULL, "imgkit native: out of memory");
+    return NULL;
+  }
+  lzma_stream init = LZMA_STREAM_INIT;
+  d->st = init;
+  ldec_init(d, kind, memlimit >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)memlimit, flags, h);
+  if (napi_create_external(env, d, ldec_finalize, NULL, &handle) != napi_ok) {
+    ldec_finalize(env, d, NULL);
+    napi_throw_error(env, NULL, "imgkit native: N-API call failed");
+    return NULL;
+  }
+  CHECK(napi_type_tag_object(env, handle, &ldec_tag));
+  return handle;
+}
+
+/* Reads (handle, input, finish) into `r`; throws and returns 0 on bad arguments or a busy or freed decoder. */
+static int ldec_args(napi_env env, napi_callback_info info, lrun_t *r, napi_value *argv) {
+  size_t argc = 3;
+  bool is = false, finish = false;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
+    napi_throw_type_error(env, NULL, "imgkit native: lzmaDecoderRun(handle, input, finish)");
+    return 0;
+  }
+  if (!(r->d = ldec_of(env, argv[0]))) return 0;
+  napi_is_typedarray(env, argv[1], &is);
+  if (!is || napi_get_typedarray_info(env, argv[1], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
+      napi_get_value_bool(env, argv[2], &finish) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: lzmaDecoderRun(handle, input: Uint8Array, finish: boolean)");
+    return 0;
+  }
+  if (r->d->busy || !r->d->out) {
+    napi_throw_error(env, NULL, r->d->busy ? "imgkit native: the decoder is already running" : "imgkit native: the decoder has ended");
+    return 0;
+  }
+  r->in = data;
+  r->in_len = len;
+  r->finish = finish;
+  return 1;
+}
+
+static napi_value lzma_decoder_run(napi_env env, napi_callback_info info) {
+  lrun_t r;
+  napi_value argv[3];
+  memset(&r, 0, sizeof r);
+  if (!ldec_args(env, info, &r, argv)) return NULL;
+  ldec_step(&r);
+  return ldec_result(env, &r);
+}
+
+static void ldec_execute(napi_env env, void *data) {
+  (void)env;
+  ldec_step(data);
+}
+
+static void ldec_complete(napi_env env, napi_status status, void *data) {
+  lrun_t *r = data;
+  ldec_t *d = r->d;
+  d->busy = 0;
+  napi_value out = NULL, err, msg;
+  if (status == napi_ok) out = ldec_result(env, r);
+  if (out) {
+    napi_resolve_deferred(env, r->deferred, out);
+  } else {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) napi_get_and_clear_last_exception(env, &err);
+    else {
+      napi_create_string_utf8(env, "imgkit native: the decoder run was cancelled", NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, NULL, msg, &err);
+    }
+    napi_reject_deferred(env, r->deferred, err);
+  }
+  if (d->closing) ldec_free_stream(d);
+  napi_delete_reference(env, r->in_ref);
+  napi_delete_reference(env, r->d_ref);
+  napi_delete_async_work(env, r->work);
+  free(r);
+}
+
+static napi_value lzma_decoder_run_async(napi_env env, napi_callback_info info) {
+  lrun_t *r = calloc(1, sizeof *r);
+  napi_value argv[3], promise, name;
+  if (!r) {
+    napi_throw_error(env, NULL, "imgkit native: out of memory");
+    return NULL;
+  }
+  if (!ldec_args(env, info, r, argv)) {
+    free(r);
+    return NULL;
+  }
+  CHECK(napi_create_reference(env, argv[0], 1, &r->d_ref)); /* keeps the decoder from its finalizer */
+  CHECK(napi_create_reference(env, argv[1], 1, &r->in_ref));
+  CHECK(napi_create_promise(env, &r->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "imgkit:lzmaDecode", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, ldec_execute, ldec_complete, r, &r->work));
+  CHECK(napi_queue_async_work(env, r->work));
+  r->d->busy = 1;
+  return promise;
+}
+
+static napi_value lzma_decoder_end(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], u;
+  ldec_t *d;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
+    napi_throw_type_error(env, NULL, "imgkit native: lzmaDecoderEnd(handle)");
+    return NULL;
+  }
+  if (!(d = ldec_of(env, argv[0]))) return NULL;
+  if (d->busy) d->closing = 1; /* freed when the run completes */
+  else ldec_free_stream(d);
+  napi_get_undefined(env, &u);
+  return u;
+}
+#endif
+
 /*
  * copyRangeAsync(fdIn, offsetIn, fdOut, offsetOut, length) → Promise<number>: copies `length`
  * bytes between two open files at the given offsets on libuv's thread pool, with
@@ -1086,8 +1435,9 @@ NAPI_MODULE_INIT() {
 #endif
 #ifdef HAVE_LZMA
   static const char *const lzn[] = {"lzma_stream_buffer_encode", "lzma_stream_buffer_bound", "lzma_lzma_preset", "lzma_version_string", "lzma_stream_buffer_decode",
-                                    "lzma_alone_encoder", "lzma_code", "lzma_end", "lzma_raw_encoder", "lzma_filter_encoder_is_supported"};
-  if (offer(env, exports, codecs, "liblzma.so.5", &lz, lzn, 10, "xz", xz_sync, "xzAsync", xz_async, "xz", xz_lib_version)) {
+                                    "lzma_alone_encoder", "lzma_code", "lzma_end", "lzma_raw_encoder", "lzma_filter_encoder_is_supported",
+                                    "lzma_stream_decoder", "lzma_alone_decoder", "lzma_raw_decoder", "lzma_raw_decoder_memusage", "lzma_filter_decoder_is_supported"};
+  if (offer(env, exports, codecs, "liblzma.so.5", &lz, lzn, 15, "xz", xz_sync, "xzAsync", xz_async, "xz", xz_lib_version)) {
     decoders |= 1 << D_XZ;
     put(env, exports, "lzmaAlone", lzma_alone_sync);
     put(env, exports, "lzmaAloneAsync", lzma_alone_async);
@@ -1096,6 +1446,14 @@ NAPI_MODULE_INIT() {
       put(env, exports, "lzmaSized", lzma_sized_sync);
       put(env, exports, "lzmaSizedAsync", lzma_sized_async);
     }
+    put(env, exports, "lzmaDecoder", lzma_decoder_open);
+    put(env, exports, "lzmaDecoderRun", lzma_decoder_run);
+    put(env, exports, "lzmaDecoderRunAsync", lzma_decoder_run_async);
+    put(env, exports, "lzmaDecoderEnd", lzma_decoder_end);
+    /* kind 2 (LZMA1EXT) came with liblzma 5.4 */
+    napi_value kinds;
+    napi_create_uint32(env, 1u << LD_XZ | 1u << LD_ALONE | (lz.lzma_filter_decoder_is_supported(LZMA_FILTER_LZMA1EXT) ? 1u << LD_SIZED : 0), &kinds);
+    napi_set_named_property(env, exports, "lzmaDecoders", kinds);
   }
 #endif
 #ifdef HAVE_LZ4

@@ -9,7 +9,7 @@
  */
 import { getCodec, detectCompression, type CompressionId, type EncodeOptions } from '../codec/index.js';
 import { readInput, readStdin } from '../bytes/input.js';
-import { writeFileAtomic } from '../bytes/sink.js';
+import { pipeInto, withOutputFile, writeFileAtomic } from '../bytes/sink.js';
 import { FormatError } from '../bytes/errors.js';
 import { runMain, UsageError, parseArgs } from './run.js';
 
@@ -120,12 +120,34 @@ the size in the header and with "unknown size" plus an end marker are both accep
 
 const inputBytes = (path: string): Promise<Uint8Array> => (path === '-' ? readStdin('input') : readInput(path, 'input'));
 
+const writeStdout = (bytes: Uint8Array): Promise<void> =>
+  new Promise<void>((resolve, reject) => process.stdout.write(bytes, (e) => (e ? reject(e) : resolve())));
+
 async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
+  if (path === '-') return writeStdout(bytes);
+  await writeFileAtomic(path, bytes, { named: true });
+}
+
+/**
+ * Writes pieces as they come, each once the one before it is out: standard output gets what was
+ * decoded before a failure (as `xz -dc` gives it); a file is renamed into place only when complete.
+ */
+async function writeOutputPieces(path: string, pieces: AsyncIterable<Uint8Array>): Promise<void> {
   if (path === '-') {
-    await new Promise<void>((resolve, reject) => process.stdout.write(bytes, (e) => (e ? reject(e) : resolve())));
+    for await (const piece of pieces) await writeStdout(piece);
     return;
   }
-  await writeFileAtomic(path, bytes, { named: true });
+  await withOutputFile(path, (sink) => pipeInto(sink, pieces), { named: true });
+}
+
+/**
+ * Formats whose decodeStream is the reader behind their decode, so fails the same way: their output
+ * is written as it is decoded, and a small input that decodes to gigabytes takes little memory.
+ */
+const STREAMED: ReadonlySet<CompressionId> = new Set(['xz', 'lzma']);
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
 }
 
 function parseSize(s: string, what: string): number {
@@ -166,8 +188,9 @@ export async function decompressMain(argv: string[]): Promise<number> {
   const id = (v.format as CompressionId | undefined) ?? detectCompression(input.subarray(0, 16));
   if (id === undefined) throw new FormatError('codec', 'BAD_MAGIC', 0, 'Cannot detect compression: no known magic (pass --format)');
   const codec = await getCodec(id);
-  const out = await codec.decode(input, maxOutput === undefined ? {} : { maxOutput });
-  await writeOutput(v.output, out);
+  const opts = maxOutput === undefined ? {} : { maxOutput };
+  if (STREAMED.has(id) && codec.decodeStream) await writeOutputPieces(v.output, codec.decodeStream(once(input), opts));
+  else await writeOutput(v.output, await codec.decode(input, opts));
   return 0;
 }
 

@@ -24,13 +24,14 @@ export function detectCompression(head: Uint8Array): CompressionId | undefined {
 /**
  * LZMA-alone ("lzma" / .lzma) has no magic: a props byte (lc/lp/pb, < 225), a dictionary size,
  * and a 64-bit uncompressed size (all ones when unknown). Accept the forms real tools write:
- * dictionary a power of two or 2^n + 2^(n-1), and a size that is unknown or below 2^48.
+ * dictionary a power of two or 2^n + 2^(n-1) from 4 KiB, or all ones (xz 5.4 takes that too, also
+ * when it detects the format: `xz -dc`), and a size that is unknown or below 2^48.
  */
 function isLzmaAlone(b: Uint8Array): boolean {
   if (b.length < 13 || b[0]! >= 225) return false;
   const dict = (b[1]! | (b[2]! << 8) | (b[3]! << 16)) + b[4]! * 0x100_0000;
   if (dict < 4096) return false;
-  let pow2 = false;
+  let pow2 = dict === 0xffff_ffff;
   for (let n = 12; n <= 32 && !pow2; n++) pow2 = dict === 2 ** n || dict === 2 ** n + 2 ** (n - 1);
   if (!pow2) return false;
   const unknown = [5, 6, 7, 8, 9, 10, 11, 12].every((i) => b[i] === 0xff);

@@ -10,46 +10,37 @@
  * Known-size streams come with or without an end marker: LZMA SDK writes none, this encoder writes
  * one (liblzma's alone encoder cannot omit it), and the kernel's unlzma, U-Boot's LzmaDec and xz ≥ 5.4 read both.
  * liblzma 5.2 only reads the first, so a known-size stream is decoded as "unknown size" first and
- * must end at exactly the stated size; if that fails it is decoded as stated (no marker).
+ * must end at exactly the stated size; if that fails it is decoded as stated (no marker), whatever
+ * the liblzma (5.4's alone decoder would take a marker there too: the addon reads it as 5.2 does).
  *
  * Nothing may follow the stream, not even zeros: `xz --format=lzma -d` calls that corrupt data, and
  * `decode` makes it BAD_FIELD at the first byte after the stream. In an initramfs the kernel goes on
  * after the stream instead (zero padding, further segments): `decodeLzmaSegment` says where it ends.
  *
- * Encoding goes through the system's liblzma in the native addon when it is built (on libuv's
- * thread pool): then the stream is the one `xz --format=lzma` writes with the same options, byte
- * for byte, but for the size in the header. `endMarker: false` (with the size in the header) uses
- * liblzma 5.4's LZMA1EXT encoder instead, which leaves out the end marker as the LZMA SDK's `lzma e`
- * does: the same data up to the range coder's last bytes. Otherwise, and for decoding, lzma-native
- * (liblzma 5.2), loaded only then.
+ * Decoding runs the native addon's decoder when it is built (on libuv's thread pool, at most 1 MiB
+ * of output per step: `decodeStream` takes as much memory as its consumer holds), else lzma-native's.
+ * Encoding goes through the system's liblzma in the addon when it is built: then the stream is the
+ * one `xz --format=lzma` writes with the same options, byte for byte, but for the size in the
+ * header. `endMarker: false` (with the size in the header) uses liblzma 5.4's LZMA1EXT encoder
+ * instead, which leaves out the end marker as the LZMA SDK's `lzma e` does: the same data up to the
+ * range coder's last bytes. Without the addon, lzma-native (liblzma 5.2).
  */
 import { FormatError } from '../bytes/errors.js';
 import { collect } from '../bytes/source.js';
-import { Budget, codecError } from './pipe.js';
+import { Budget, codecError, Feed, plain, stepThrough } from './pipe.js';
 import { checkDictSize, presetDictSize } from './lzma-options.js';
 import { nativeCodecs } from './native.js';
 import { levelOf, maxOutputOf, type Codec, type DecodeOptions, type EncodeOptions } from './types.js';
 
-/** lzma-native and its helpers (liblzma.ts), loaded on first use. */
+/** The decoders and lzma-native's encoder (liblzma.ts), loaded on first use. */
 const lib = () => import('./liblzma.js');
 
 const HEADER_SIZE = 13;
 const PROPS_MAX = 225; // 9 * 5 * 5: lc < 9, lp < 5, pb < 5
 const LCLP_MAX = 4; //   liblzma's LZMA_LCLP_MAX
 
-/** One stream: its output, and the input bytes liblzma took for it, header included. */
-interface Decoded {
-  readonly data: Uint8Array;
-  readonly end: number;
-}
-
-/** Decodes header + body, the header possibly rewritten (13 bytes either way, so `end` counts in the input). */
-async function attempt(header: Uint8Array, body: Uint8Array, max: number): Promise<Decoded> {
-  const { decodeWith, memlimitFor, open } = await lib();
-  const decoder = open((s) => s.aloneDecoder({ memlimit: memlimitFor(max) }));
-  const data = await collect(decodeWith('lzma', decoder, [header, body], new Budget('lzma', max)));
-  return { data, end: decoder.totalIn() };
-}
+/** Compressed input `decodeStream` keeps, beyond the chunk being read, to read a known-size stream a second time. */
+const REREAD_LIMIT = 64 * 2 ** 20;
 
 function header(dict: number, props: number, size: number | undefined): Uint8Array {
   const h = new Uint8Array(HEADER_SIZE);
@@ -64,14 +55,14 @@ function header(dict: number, props: number, size: number | undefined): Uint8Arr
   return h;
 }
 
-/** The 13-byte header, checked: props, dictionary size, and the uncompressed size (undefined when unknown). */
-function parseHeader(input: Uint8Array): { props: number; dict: number; size: number | undefined } {
-  if (input.length < HEADER_SIZE) throw codecError('lzma', 'TRUNCATED', input.length, `Cannot parse lzma header: need ${HEADER_SIZE} bytes`);
+/** The 13-byte header at `at`, checked: props, dictionary size, and the uncompressed size (undefined when unknown). */
+function parseHeader(input: Uint8Array, at: number): { props: number; dict: number; size: number | undefined } {
+  if (input.length < HEADER_SIZE) throw codecError('lzma', 'TRUNCATED', at + input.length, `Cannot parse lzma header: need ${HEADER_SIZE} bytes`);
   const dv = new DataView(input.buffer, input.byteOffset, input.byteLength);
   const props = input[0]!;
-  if (props >= PROPS_MAX) throw codecError('lzma', 'BAD_FIELD', 0, `Cannot parse lzma header: props byte ${props} is not below ${PROPS_MAX}`);
+  if (props >= PROPS_MAX) throw codecError('lzma', 'BAD_FIELD', at, `Cannot parse lzma header: props byte ${props} is not below ${PROPS_MAX}`);
   if ((props % 9) + (Math.floor(props / 9) % 5) > LCLP_MAX)
-    throw codecError('lzma', 'UNSUPPORTED', 0, `Cannot parse lzma header: lc + lp exceeds ${LCLP_MAX} (props ${props})`);
+    throw codecError('lzma', 'UNSUPPORTED', at, `Cannot parse lzma header: lc + lp exceeds ${LCLP_MAX} (props ${props})`);
   const lo = dv.getUint32(5, true);
   const hi = dv.getUint32(9, true);
   const size = lo === 0xffff_ffff && hi === 0xffff_ffff ? undefined : hi * 2 ** 32 + lo;
@@ -79,58 +70,116 @@ function parseHeader(input: Uint8Array): { props: number; dict: number; size: nu
 }
 
 /**
- * The stream at the start of `input`, and where it ends; what follows is not looked at. With
- * `kernel`, a known size ends the stream there, as the kernel's unlzma stops (an end marker
- * after it would be read as the next initramfs segment, so it is refused); without it, an end
- * marker right after the known size belongs to the stream, as xz ≥ 5.4 reads it.
+ * One reading of the stream whose header is at `at` (the feed is past it), as if its header were
+ * `head` (the same 13 bytes, or a rewrite: offsets count in the input either way). `strict`, for a
+ * stated size: the stream ends there and no end marker may follow, as liblzma 5.2 and the kernel's
+ * unlzma read it. Output comes piece by piece within `max` bytes; the feed is left after the stream.
  */
-async function decodeFirst(input: Uint8Array, max: number, kernel: boolean): Promise<Decoded> {
-  const { props, dict, size } = parseHeader(input);
-  const body = input.subarray(HEADER_SIZE);
-  if (size === undefined) return attempt(input.subarray(0, HEADER_SIZE), body, max);
+async function* reading(feed: Feed, at: number, head: Uint8Array, max: number, strict: boolean): AsyncGenerator<Uint8Array> {
+  const { lzmaError, memlimitFor, openDecoder, sizedDecoder } = await lib();
+  const budget = new Budget('lzma', max);
+  const body = strict ? sizedDecoder(head, memlimitFor(max)) : undefined;
+  const dec = body ?? openDecoder('alone', memlimitFor(max));
+  const base = body ? at + HEADER_SIZE : at;
+  for await (const piece of stepThrough(dec, feed, (e) => lzmaError('lzma', e, base + dec.totalIn), body ? undefined : head)) {
+    budget.take(piece.length);
+    yield piece;
+  }
+}
 
-  if (size > max) throw new Budget('lzma', max).error(5);
+/** The size of a reading's output, read to its end and not kept; undefined if it fails. */
+async function outputSize(pieces: AsyncIterable<Uint8Array>): Promise<number | undefined> {
+  let n = 0;
+  try {
+    for await (const piece of pieces) n += piece.length;
+    return n;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The stream at the feed's position, piece by piece; the feed is left after it, and what follows is
+ * not looked at. With `kernel`, a known size ends the stream there, as the kernel's unlzma stops (an
+ * end marker after it would be read as the next initramfs segment, so it is refused); without it, an
+ * end marker right after the known size belongs to the stream, as xz ≥ 5.4 reads it.
+ *
+ * A known-size stream is read first one way and, if that fails, again from its start the other way
+ * (the feed keeps its input from the header on, up to `limit` bytes beyond the chunk being read).
+ * Both readings decode the same bytes up to the size; the second yields only what the first did not.
+ */
+async function* decodeFirst(feed: Feed, max: number, kernel: boolean, limit: number): AsyncGenerator<Uint8Array> {
+  const at = feed.offset;
+  const real = await feed.peek(HEADER_SIZE);
+  const { props, dict, size } = parseHeader(real, at);
+  await feed.skip(HEADER_SIZE);
+  if (size === undefined) return yield* reading(feed, at, real, max, false);
+
+  if (size > max) throw new Budget('lzma', max).error(at + 5);
   // The decoder never looks back further than the output so far: a smaller dictionary is exact and
   // keeps a header that claims 4 GiB from allocating it.
   const need = 2 ** Math.ceil(Math.log2(Math.max(size, 4096)));
   const d = Math.min(dict, need);
-  const marked = async (): Promise<Decoded> => {
-    const r = await attempt(header(d, props, undefined), body, size);
-    if (r.data.length === size) return r;
-    throw codecError('lzma', 'BAD_FIELD', input.length, `Cannot decode lzma stream: end marker after ${r.data.length} bytes, header says ${size}`);
-  };
+  const stated = header(d, props, size);
+  const marked = header(d, props, undefined);
+  feed.mark(limit);
   if (kernel) {
     try {
-      return await attempt(header(d, props, size), body, size);
+      return yield* reading(feed, at, stated, size, true);
     } catch (e) {
-      // liblzma 5.2 refuses an end marker after a known size; say so when that is why
-      if (!(await marked().then(() => true, () => false))) throw e;
-      throw codecError('lzma', 'BAD_FIELD', 5,
+      // an end marker after a known size is refused by liblzma 5.2; say so when that is why
+      if (!(e instanceof FormatError) || !feed.rewind()) throw e;
+      if ((await outputSize(reading(feed, at, marked, size, false))) !== size) throw e;
+      throw codecError('lzma', 'BAD_FIELD', at + 5,
         `Cannot decode lzma stream: an end marker follows the stated size of ${size} bytes, and the kernel's unlzma stops at that size (it would read the marker as the start of another segment)`);
     }
   }
-  let first: unknown;
+  // First as "unknown size", which must end with an end marker right at `size`
+  let out = 0;
+  let first: FormatError | 'early';
   try {
-    return await marked();
+    for await (const piece of reading(feed, at, marked, size, false)) {
+      out += piece.length;
+      yield piece;
+    }
+    if (out === size) return;
+    first = 'early';
   } catch (e) {
-    first = e; // no end marker right at `size`: decode as stated
+    if (!(e instanceof FormatError)) throw e;
+    first = e;
   }
+  const early = async (): Promise<FormatError> =>
+    codecError('lzma', 'BAD_FIELD', feed.offset + (await feed.skip()), `Cannot decode lzma stream: end marker after ${out} bytes, header says ${size}`);
+  if (!feed.rewind()) {
+    const why = first === 'early' ? await early() : first;
+    throw codecError('lzma', 'LIMIT', at, `${why.detail}; reading it again as a stream with no end marker would need more than ${limit} bytes of its input kept (decode it whole instead)`, why);
+  }
+  // … then as stated, with no end marker
   try {
-    return await attempt(header(d, props, size), body, size);
+    let skip = out;
+    for await (const piece of reading(feed, at, stated, size, true)) {
+      if (skip < piece.length) yield piece.subarray(skip);
+      skip = Math.max(0, skip - piece.length);
+    }
   } catch (second) {
-    // Both readings decode the same bytes up to `size`; report the one that got further (a
-    // truncated stream with an end marker is TRUNCATED, not "corrupt"), unless it ran over `size`.
-    const a = first as FormatError, b = second as FormatError;
-    throw a instanceof FormatError && b instanceof FormatError && a.code !== 'LIMIT' && a.offset >= b.offset ? a : second;
+    // Report the reading that got further (a truncated stream with an end marker is TRUNCATED, not
+    // "corrupt"), unless it ran over `size`.
+    if (!(second instanceof FormatError)) throw second;
+    const a = first === 'early' ? await early() : first;
+    throw a.code !== 'LIMIT' && a.offset >= second.offset ? a : second;
   }
 }
 
-/** The whole input as one stream: bytes after its end are BAD_FIELD at the first of them, as `xz --format=lzma -d` refuses them. */
-async function decode(input: Uint8Array, max: number): Promise<Uint8Array> {
-  const { data, end } = await decodeFirst(input, max, false);
-  if (end < input.length)
-    throw codecError('lzma', 'BAD_FIELD', end, `Cannot decode lzma stream: ${input.length - end} bytes follow the end of the stream`);
-  return data;
+/**
+ * The whole input as one stream, piece by piece: bytes after its end are BAD_FIELD at the first of
+ * them, as `xz --format=lzma -d` refuses them.
+ */
+async function* decodeAll(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, max: number, limit: number): AsyncGenerator<Uint8Array> {
+  const feed = new Feed(chunks);
+  yield* decodeFirst(feed, max, false, limit);
+  const end = feed.offset;
+  const rest = await feed.skip();
+  if (rest > 0) throw codecError('lzma', 'BAD_FIELD', end, `Cannot decode lzma stream: ${rest} bytes follow the end of the stream`);
 }
 
 /**
@@ -145,7 +194,9 @@ async function decode(input: Uint8Array, max: number): Promise<Uint8Array> {
  * ```
  */
 export async function decodeLzmaSegment(input: Uint8Array, opts?: DecodeOptions): Promise<{ data: Uint8Array; end: number }> {
-  return decodeFirst(input, maxOutputOf(opts), true);
+  const feed = new Feed([input]);
+  const data = await collect(decodeFirst(feed, maxOutputOf(opts), true, Number.POSITIVE_INFINITY));
+  return { data, end: feed.offset };
 }
 
 /** The level, and lc/lp/pb/dictSize from options over the level's preset, validated (RangeError on a caller mistake). */
@@ -167,7 +218,10 @@ function filterOptions(opts: EncodeOptions | undefined) {
 export const codec: Codec = {
   id: 'lzma',
   decode(input, opts) {
-    return decode(input, maxOutputOf(opts));
+    return collect(decodeAll([input], maxOutputOf(opts), Number.POSITIVE_INFINITY));
+  },
+  async *decodeStream(chunks, opts) {
+    yield* decodeAll(chunks, maxOutputOf(opts), REREAD_LIMIT);
   },
   async encode(input, opts) {
     const o = filterOptions(opts);
@@ -176,13 +230,13 @@ export const codec: Codec = {
       if (!sized) throw new RangeError('Cannot encode: an lzma stream of unknown size needs its end marker');
       const noMarker = nativeCodecs()?.lzmaSizedAsync;
       if (!noMarker) throw new RangeError('Cannot encode: an lzma stream without an end marker needs the native addon on liblzma 5.4 or later');
-      return noMarker(input.slice(), o.level, o.dictSize, o.lc, o.lp, o.pb);
+      return plain(await noMarker(input.slice(), o.level, o.dictSize, o.lc, o.lp, o.pb));
     }
     const native = nativeCodecs()?.lzmaAloneAsync;
     let out: Uint8Array;
     if (native) {
       // a copy: the thread pool reads the input for seconds, while the caller may reuse its buffer
-      out = await native(input.slice(), o.level, o.dictSize, o.lc, o.lp, o.pb);
+      out = plain(await native(input.slice(), o.level, o.dictSize, o.lc, o.lp, o.pb));
     } else {
       const { encodeWith, open, presetOptions } = await lib();
       const options = { ...presetOptions(o.level), dictSize: o.dictSize, lc: o.lc, lp: o.lp, pb: o.pb };

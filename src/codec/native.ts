@@ -2,9 +2,9 @@
  * imgkit's optional native codecs (native/imgkit.c, built at install by scripts/build-native.mjs):
  * the system's zlib, libzstd, liblz4 and liblzma, the libraries mksquashfs links. squashfs pack uses
  * them so its gzip, zstd, lz4 and xz blocks are mksquashfs's bytes; and llistxattr, for xattrs in the
- * kernel's order (mksquashfs's). Absent (no compiler or headers at
- * install, or IMGKIT_NATIVE=0 at run time), every caller falls back to node:zlib, WebAssembly
- * zstd, JavaScript lz4 and lzma-native.
+ * kernel's order (mksquashfs's); and streaming xz and lzma decoders whose output comes in bounded
+ * pieces. Absent (no compiler or headers at install, or IMGKIT_NATIVE=0 at run time), every
+ * caller falls back to node:zlib, WebAssembly zstd, JavaScript lz4 and lzma-native.
  */
 import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
@@ -66,6 +66,25 @@ export interface NativeCodecs {
   copyCrcAsync?(fdIn: number, offsetIn: number, fdOut: number, offsetOut: number, length: number): Promise<number>;
   /** Bit `1 << codec` for each codec decodeAsync has. */
   decoders?: number;
+  /**
+   * A streaming liblzma decoder whose runs give at most 1 MiB of output each. `kind` 0: one .xz
+   * stream (lzma_stream_decoder with liblzma's `flags`; the caller reads stream padding and the next
+   * stream); 1: an .lzma stream, header included (lzma_alone_decoder); 2: the LZMA1 data after the
+   * 13-byte .lzma `header`, of the size it states and with no end marker after it (LZMA1EXT,
+   * liblzma 5.4+). A decoder that cannot be set up says so from its first run.
+   */
+  lzmaDecoder?(kind: number, memlimit: number, flags: number, header?: Uint8Array): LzmaDecoderHandle;
+  /**
+   * Decodes from `input` (`finish`: none follows) until 1 MiB is out, the input is used up, the
+   * stream ends or fails. The memory of the decoder goes when the stream ends or fails.
+   */
+  lzmaDecoderRun?(handle: LzmaDecoderHandle, input: Uint8Array, finish: boolean): LzmaDecoderRun;
+  /** lzmaDecoderRun on libuv's thread pool; `input` must stay unchanged, and the handle unused, until it settles. */
+  lzmaDecoderRunAsync?(handle: LzmaDecoderHandle, input: Uint8Array, finish: boolean): Promise<LzmaDecoderRun>;
+  /** Frees the decoder now (after the run under way, if any). */
+  lzmaDecoderEnd?(handle: LzmaDecoderHandle): void;
+  /** Bit `1 << kind` for each lzmaDecoder kind this liblzma has. */
+  lzmaDecoders?: number;
   /** Frees the zstd contexts, libdeflate compressors and xz encoder memory kept for reuse; call when nothing compresses. */
   trimCaches?(): void;
   /** A file's xattrs (not following a final symlink) in llistxattr's order; [] when none. Throws on other errors. */
@@ -75,6 +94,25 @@ export interface NativeCodecs {
    * unmapped each time, never kept in a thread's arena. False where the C library has no mallopt.
    */
   mmapThreshold?(bytes: number): boolean;
+}
+
+/** A native liblzma decoder (an opaque handle; its memory is freed when it is collected, if not before). */
+export interface LzmaDecoderHandle {
+  readonly __brand: 'LzmaDecoderHandle';
+}
+
+/** One run of a native liblzma decoder. */
+export interface LzmaDecoderRun {
+  /** Output of the run (at most 1 MiB). */
+  out: Uint8Array;
+  /** Input bytes the run took. */
+  used: number;
+  /** Input bytes taken since the start. */
+  totalIn: number;
+  /** The stream ended. */
+  end: boolean;
+  /** liblzma failed after `out`: an Error whose name is its lzma_ret (LZMA_DATA_ERROR …). */
+  error?: Error;
 }
 
 let loaded: NativeCodecs | null | undefined;

@@ -184,3 +184,191 @@ export async function* guarded(
     throw codecError(format, 'BAD_FIELD', 0, `Cannot decode ${format} stream: ${String(e)}`, e);
   }
 }
+
+/** What one step of a {@link StepDecoder} did. */
+export interface Step {
+  /** Output of this step; may be empty. */
+  readonly out: Uint8Array;
+  /** Input bytes the step took. */
+  readonly used: number;
+  /** The stream ended: the decoder takes no more input. */
+  readonly end: boolean;
+  /** Set when the decoder failed, after producing `out`: the library's exception. */
+  readonly error?: unknown;
+}
+
+/**
+ * A decoder run one step at a time, each step producing a bounded piece of output: the consumer
+ * asks for the next piece, so its pace bounds the memory that output takes (a Transform pushes
+ * all the output of a write at once, whatever the consumer does).
+ */
+export interface StepDecoder {
+  /** Decodes from `input` (possibly empty); `finish` says that no input follows it. */
+  step(input: Uint8Array, finish: boolean): Promise<Step>;
+  /** Input bytes taken since the start. */
+  readonly totalIn: number;
+  /** Frees the decoder's memory now; further calls do nothing. */
+  close(): void;
+}
+
+/**
+ * Sequential reader of input chunks for decoders that take what they need and leave the rest:
+ * absolute offsets, look-ahead across chunks, and a mark to read again from (a second reading of
+ * the same stream). Chunks are kept from the mark on only up to a limit of bytes besides the chunk
+ * being read; past it the mark is dropped.
+ */
+export class Feed {
+  readonly #it: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
+  /** Chunks from the mark (or the current chunk) on, including any read ahead; the current one is #chunks[#i]. */
+  #chunks: Uint8Array[] = [new Uint8Array(0)];
+  #i = 0;
+  #at = 0;
+  #done = false;
+  #mark: { at: number; offset: number; limit: number } | undefined;
+  /** Absolute offset of the next unread byte. */
+  offset = 0;
+
+  constructor(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
+    this.#it = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
+  }
+
+  /** The unread rest of the current chunk; empty only at the end of the input. */
+  async current(): Promise<Uint8Array> {
+    for (;;) {
+      const c = this.#chunks[this.#i]!;
+      if (this.#at < c.length) return c.subarray(this.#at);
+      if (this.#i + 1 >= this.#chunks.length && !(await this.#fetch())) return c.subarray(c.length);
+      this.#i++;
+      this.#at = 0;
+      this.#trim();
+    }
+  }
+
+  /** True when no input is left. */
+  async atEnd(): Promise<boolean> {
+    return (await this.current()).length === 0;
+  }
+
+  /** Takes `n` bytes of the current chunk (at most what {@link current} returned). */
+  advance(n: number): void {
+    this.#at += n;
+    this.offset += n;
+  }
+
+  /** Up to `n` bytes from the offset on, without taking them (fewer only at the end of the input). */
+  async peek(n: number): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    let have = 0;
+    for (let j = this.#i, at = this.#at; have < n; j++, at = 0) {
+      if (j >= this.#chunks.length && !(await this.#fetch())) break;
+      const c = this.#chunks[j]!.subarray(at, at + n - have);
+      parts.push(c);
+      have += c.length;
+    }
+    return parts.length === 1 ? parts[0]! : concatParts(parts, have);
+  }
+
+  /** Takes zero bytes while they last; returns how many. */
+  async skipZeros(): Promise<number> {
+    let n = 0;
+    for (let c = await this.current(); c.length > 0; c = await this.current()) {
+      let k = 0;
+      while (k < c.length && c[k] === 0) k++;
+      this.advance(k);
+      n += k;
+      if (k < c.length) break;
+    }
+    return n;
+  }
+
+  /** Takes `n` bytes (by default all that are left); returns how many there were. */
+  async skip(n = Number.POSITIVE_INFINITY): Promise<number> {
+    let taken = 0;
+    for (let c = await this.current(); c.length > 0 && taken < n; c = await this.current()) {
+      const k = Math.min(c.length, n - taken);
+      this.advance(k);
+      taken += k;
+    }
+    return taken;
+  }
+
+  /**
+   * Keeps what is read from here on, so that {@link rewind} can come back; but only while the
+   * chunks kept before the current one hold at most `limit` bytes.
+   */
+  mark(limit = Number.POSITIVE_INFINITY): void {
+    this.#mark = undefined;
+    this.#trim();
+    this.#mark = { at: this.#at, offset: this.offset, limit };
+  }
+
+  /** Goes back to the mark, which stays; false (and nowhere) when it was dropped past its limit. */
+  rewind(): boolean {
+    if (!this.#mark) return false;
+    this.#i = 0;
+    this.#at = this.#mark.at;
+    this.offset = this.#mark.offset;
+    return true;
+  }
+
+  /** Appends the next chunk of the input to #chunks; false at its end. */
+  async #fetch(): Promise<boolean> {
+    if (this.#done) return false;
+    const r = await this.#it.next();
+    if (r.done) this.#done = true;
+    else this.#chunks.push(r.value);
+    return !r.done;
+  }
+
+  /** Drops the chunks before the current one unless a mark (within its limit) needs them. */
+  #trim(): void {
+    if (this.#mark) {
+      let kept = -this.#mark.at;
+      for (let j = 0; j < this.#i; j++) kept += this.#chunks[j]!.length;
+      if (kept <= this.#mark.limit) return;
+      this.#mark = undefined;
+    }
+    if (this.#i > 0) {
+      this.#chunks = this.#chunks.slice(this.#i);
+      this.#i = 0;
+    }
+  }
+}
+
+function concatParts(parts: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Runs one stream through `dec`: `prefix` first (a header the caller rewrote), then input from
+ * `feed`, which is left at the first byte after the stream. Output pieces are yielded as the
+ * decoder makes them; a failure becomes `mapError(error)` once the output before it has been
+ * yielded. The decoder is closed when the stream ends, fails, or the consumer stops.
+ */
+export async function* stepThrough(
+  dec: StepDecoder,
+  feed: Feed,
+  mapError: ErrorMapper,
+  prefix: Uint8Array = new Uint8Array(0),
+): AsyncGenerator<Uint8Array> {
+  try {
+    for (;;) {
+      const fromPrefix = prefix.length > 0;
+      const input = fromPrefix ? prefix : await feed.current();
+      const r = await dec.step(input, !fromPrefix && input.length === 0);
+      if (fromPrefix) prefix = prefix.subarray(r.used);
+      else feed.advance(r.used);
+      if (r.out.length > 0) yield r.out;
+      if (r.error !== undefined) throw mapError(r.error);
+      if (r.end) return;
+    }
+  } finally {
+    dec.close();
+  }
+}

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FormatError } from '../../src/bytes/errors.js';
+import { concat } from '../../src/bytes/source.js';
 import { compress, decompress, getCodec, type CompressionId } from '../../src/codec/index.js';
 import { xxh32 } from '../../src/codec/lz4-block.js';
-import { equalBytes, rejectsFormat, sample, valueOrFormatError } from './arb.js';
+import { has } from '../helpers.js';
+import { chunked, cuts, equalBytes, gather, rejectsFormat, sample, valueOrFormatError } from './arb.js';
 import { BZIP2_SAMPLE, SAMPLE_ARGS, ZSTD_SAMPLE_CHECKSUM } from './fixtures.js';
 
 const encodable: readonly CompressionId[] = ['gzip', 'zlib', 'xz', 'lzma', 'zstd', 'lz4', 'lz4-legacy'];
@@ -153,5 +156,63 @@ describe('corrupt input gives a FormatError for the codec, never another excepti
       const e = await rejectsFormat(decompress(padded), id, 'BAD_FIELD');
       assert.ok(e instanceof FormatError);
     }
+  });
+
+  it('xz: what follows a stream is stream padding (zeros, a multiple of 4) and another stream, else BAD_FIELD at its first byte in the file; xz -dc agrees', async () => {
+    const xz = await getCodec('xz');
+    const [a, b] = [sample(3000, 14), sample(5000, 15)];
+    const [pa, pb] = [await compress(a, 'xz', { level: 1 }), await compress(b, 'xz', { level: 1, xz: { check: 'crc64' } })];
+    const junk = new TextEncoder().encode('GARBAGE');
+    const bad = pb.slice();
+    bad[40]! ^= 0x55; // in the second stream's LZMA2 data
+    // input, then its output or [code, offset] of the FormatError
+    const cases: [string, Uint8Array, Uint8Array | [string, number]][] = [
+      ['two streams', concat([pa, pb]), concat([a, b])],
+      ['two streams, 8 bytes of padding between and 4 after', concat([pa, new Uint8Array(8), pb, new Uint8Array(4)]), concat([a, b])],
+      ['junk after a stream', concat([pa, junk]), ['BAD_FIELD', pa.length]],
+      ['12 bytes of junk after a stream', concat([pa, junk, junk.subarray(0, 5)]), ['BAD_FIELD', pa.length]],
+      ['junk after padding', concat([pa, new Uint8Array(4), junk]), ['BAD_FIELD', pa.length + 4]],
+      ['junk after a second stream', concat([pa, pb, junk]), ['BAD_FIELD', pa.length + pb.length]],
+      ['3 bytes of padding', concat([pa, new Uint8Array(3)]), ['BAD_FIELD', pa.length]],
+      ['6 bytes of padding, then a stream', concat([pa, new Uint8Array(6), pb]), ['BAD_FIELD', pa.length]],
+      ['half a stream header', concat([pa, pb.subarray(0, 3)]), ['TRUNCATED', pa.length + 3]],
+      ['a second stream cut short', concat([pa, pb.subarray(0, pb.length - 20)]), ['TRUNCATED', pa.length + pb.length - 20]],
+    ];
+    for (const [what, input, want] of cases) {
+      const got = async (p: Promise<Uint8Array>): Promise<Uint8Array | [string, number]> =>
+        p.then((out) => out, (e: unknown) => {
+          assert.ok(e instanceof FormatError && e.format === 'xz', `${what}: ${String(e)}`);
+          return [e.code, e.offset];
+        });
+      const whole = await got(xz.decode(input));
+      if (want instanceof Uint8Array) equalBytes(whole as Uint8Array, want, what);
+      else assert.deepEqual(whole, want, what);
+      // the same answer from decodeStream, however the input is chunked
+      await fc.assert(
+        fc.asyncProperty(cuts(input.length), async (at) => {
+          const streamed = await got(gather(xz.decodeStream!(chunked(input, at))));
+          if (want instanceof Uint8Array) equalBytes(streamed as Uint8Array, want, what);
+          else assert.deepEqual(streamed, want, what);
+        }),
+        { numRuns: 5 },
+      );
+      if (has('xz')) assert.equal(spawnSync('xz', ['-dc'], { input }).status === 0, want instanceof Uint8Array, `xz -dc: ${what}`);
+    }
+    // corruption inside the second stream is reported in it, counted from the start of the input
+    const e = await rejectsFormat(xz.decode(concat([pa, bad])), 'xz');
+    assert.ok(e.offset > pa.length && e.offset <= pa.length + pb.length, e.message);
+  });
+
+  it('xz: a wrong check in a second stream is BAD_CHECKSUM, from decode and decodeStream alike', async () => {
+    const xz = await getCodec('xz');
+    const data = sample(1500, 16);
+    const one = await compress(data, 'xz', { level: 1 });
+    const dv = new DataView(one.buffer, one.byteOffset, one.byteLength);
+    const indexStart = one.length - 12 - (dv.getUint32(one.length - 8, true) + 1) * 4;
+    const input = concat([one, flip(one, indexStart - 1)]);
+    const e = await rejectsFormat(xz.decode(input), 'xz', 'BAD_CHECKSUM');
+    assert.ok(e.offset > one.length, e.message);
+    const s = await rejectsFormat(gather(xz.decodeStream!(chunked(input, [7, one.length + 3, one.length + 50]))), 'xz', 'BAD_CHECKSUM');
+    assert.equal(s.offset, e.offset);
   });
 });

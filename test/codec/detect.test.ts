@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { compress, detectCompression, type CompressionId } from '../../src/codec/index.js';
+import { compress, decompress, detectCompression, type CompressionId } from '../../src/codec/index.js';
 import { requireTools, skipWithout } from '../helpers.js';
-import { sample } from './arb.js';
+import { equalBytes, rejectsFormat, sample } from './arb.js';
 import { BZIP2_SAMPLE, ZSTD_SAMPLE_CHECKSUM } from './fixtures.js';
 
 /** The first bytes of each format, as the format documents define them. */
@@ -18,6 +18,8 @@ const magics: readonly [CompressionId, readonly number[]][] = [
   ['lzo', [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a]],
   ['lzma', [0x5d, 0x00, 0x00, 0x80, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]], // xz --format=lzma -6
   ['lzma', [0x5d, 0x00, 0x00, 0x10, 0x00, 0x10, 0x27, 0, 0, 0, 0, 0, 0]], //                       1 MiB dict, size 10000
+  ['lzma', [0x5d, 0xff, 0xff, 0xff, 0xff, 0x10, 0x27, 0, 0, 0, 0, 0, 0]], //                       dict all ones, size 10000
+  ['lzma', [0x5d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]], //     dict all ones, unknown size
   ['zlib', [0x78, 0x9c]],
   ['zlib', [0x78, 0x01]],
   ['zlib', [0x78, 0xda]],
@@ -41,6 +43,21 @@ describe('detectCompression', () => {
     for (let level = 0; level <= 9; level++) {
       const r = spawnSync('xz', ['--format=lzma', '-c', `-${level}`], { input: sample(1000) });
       assert.equal(detectCompression(r.stdout), 'lzma', `xz --format=lzma -${level}`);
+    }
+  });
+
+  it('lzma dictionary sizes as xz 5.4 detects them: 2^n, 2^n + 2^(n-1) and all ones, not 2^n + 1 or all ones but one; decoded as detected', { skip: skipWithout('xz') }, async () => {
+    requireTools('xz');
+    const data = sample(3000, 9);
+    const packed = await compress(data, 'lzma', { level: 1 }); // the size in the header
+    for (const [dict, lzma] of [[0xffff_ffff, true], [2 ** 31, true], [3 * 2 ** 30, true], [4096, true], [0xffff_fffe, false], [2 ** 20 + 1, false], [0, false]] as const) {
+      const b = packed.slice();
+      new DataView(b.buffer).setUint32(1, dict, true);
+      const x = spawnSync('xz', ['-dc'], { input: b }); // xz detects the format itself
+      assert.equal(x.status === 0, lzma, `xz -dc with dictionary ${dict.toString(16)}: ${String(x.stderr)}`);
+      assert.equal(detectCompression(b), lzma ? 'lzma' : undefined, `dictionary ${dict.toString(16)}`);
+      if (lzma) equalBytes(await decompress(b), data, `dictionary ${dict.toString(16)}`);
+      else await rejectsFormat(decompress(b), 'codec', 'BAD_MAGIC');
     }
   });
 

@@ -10,11 +10,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { inflateSync } from 'node:zlib';
-import { nativeCodecs } from '../../src/codec/native.js';
+import { nativeCodecs, type LzmaDecoderHandle } from '../../src/codec/native.js';
 import { decodeBlock } from '../../src/codec/lz4-block.js';
 import { getCodec } from '../../src/codec/registry.js';
 import { seeded } from '../squashfs/fixture.js';
 import { has, tempDir } from '../helpers.js';
+import { literalOnlyLzma } from './lzma-sdk.js';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -277,6 +278,88 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => f.copyRangeAsync!(fi, 0, fo, 0.5, 1), RangeError);
     assert.throws(() => f.copyRangeAsync!(-1, 0, fo, 0, 1), RangeError);
     assert.throws(() => f.copyRangeAsync!(fi, 2 ** 53, fo, 0, 1), RangeError);
+  });
+
+  it('lzmaDecoder: output in pieces of at most 1 MiB, input taken as needed up to the end of the stream, from either form', async () => {
+    assert.equal(n!.lzmaDecoders! & 3, 3, 'xz and .lzma');
+    const data = sample(3_500_000, 31);
+    const run = n!.lzmaDecoderRun!;
+    /** Runs a decoder over `input` (not finishing: it must end by itself); its pieces and where it stopped. */
+    const decode = async (h: LzmaDecoderHandle, input: Uint8Array, sync = false) => {
+      const pieces: Uint8Array[] = [];
+      let at = 0;
+      for (let r; ; ) {
+        r = sync ? run(h, input.subarray(at), false) : await n!.lzmaDecoderRunAsync!(h, input.subarray(at), false);
+        assert.equal(r.error, undefined);
+        assert.ok(r.out.length <= 2 ** 20, `a piece of ${r.out.length} bytes`);
+        pieces.push(r.out);
+        at += r.used;
+        assert.equal(r.totalIn, at);
+        if (r.end) return { pieces, at };
+      }
+    };
+    const junk = Buffer.from('JUNK');
+    const xz = n!.xz!(data, 6, 1 << 22, -1, -1, -1, 0);
+    const alone = n!.lzmaAlone!(data, 1, 1 << 20, 3, 0, 2);
+    for (const [kind, stream] of [[0, xz], [1, alone]] as const) {
+      for (const sync of [false, true]) {
+        const h = n!.lzmaDecoder!(kind, 2 ** 28, 0);
+        const { pieces, at } = await decode(h, Buffer.concat([stream, junk]), sync);
+        assert.equal(at, stream.length, 'stops at the end of the stream');
+        assert.ok(Buffer.concat(pieces).equals(Buffer.from(data)));
+        assert.ok(pieces.length >= 4);
+        assert.throws(() => run(h, junk, true), /has ended/); // its memory is gone
+        n!.lzmaDecoderEnd!(h);
+      }
+    }
+    // kind 2: the LZMA1 data after a header that states the size, with no end marker after it
+    if (n!.lzmaDecoders! & 4) {
+      const small = sample(5000, 32);
+      const sdk = literalOnlyLzma(small);
+      const h = n!.lzmaDecoder!(2, 2 ** 28, 0, sdk.subarray(0, 13));
+      const { pieces, at } = await decode(h, Buffer.concat([sdk.subarray(13), junk]));
+      assert.equal(at, sdk.length - 13);
+      assert.ok(Buffer.concat(pieces).equals(Buffer.from(small)));
+      // an end marker after the stated size is corrupt data to it (to liblzma 5.4's alone decoder it is not)
+      const marked = n!.lzmaAlone!(small, 1, 1 << 16, 3, 0, 2);
+      const head = Uint8Array.from(marked.subarray(0, 13));
+      new DataView(head.buffer).setBigUint64(5, BigInt(small.length), true);
+      const r = run(n!.lzmaDecoder!(2, 2 ** 28, 0, head), marked.subarray(13), true);
+      assert.equal(r.error?.name, 'LZMA_DATA_ERROR');
+    }
+  });
+
+  it('lzmaDecoder: liblzma\'s errors by lzma_ret name, after the output before them; bad calls throw', async () => {
+    const data = sample(100_000, 33);
+    const xz = n!.xz!(data, 1, 1 << 16, -1, -1, -1, 0);
+    const fresh = () => n!.lzmaDecoder!(0, 2 ** 28, 0);
+    const bad = Uint8Array.from(xz);
+    bad[xz.length - 30]! ^= 0xff; // the index
+    let r = n!.lzmaDecoderRun!(fresh(), bad, true);
+    assert.deepEqual([r.error?.name, r.error?.message, r.out.length], ['LZMA_DATA_ERROR', 'Data is corrupt', data.length]);
+    r = await n!.lzmaDecoderRunAsync!(fresh(), xz.subarray(0, 200), true);
+    assert.deepEqual([r.error?.name, r.totalIn], ['LZMA_BUF_ERROR', 200]);
+    assert.equal(n!.lzmaDecoderRun!(fresh(), Buffer.from('not xz at all'), true).error?.name, 'LZMA_FORMAT_ERROR');
+    assert.equal(n!.lzmaDecoderRun!(n!.lzmaDecoder!(0, 4096, 0), xz, true).error?.name, 'LZMA_MEMLIMIT_ERROR');
+    const huge = n!.lzmaAlone!(data, 1, 1 << 20, 3, 0, 2);
+    assert.equal(n!.lzmaDecoderRun!(n!.lzmaDecoder!(1, 1 << 16, 0), huge, true).error?.name, 'LZMA_MEMLIMIT_ERROR');
+    // one run at a time; ending a decoder while it runs frees it when the run is done
+    const h = fresh();
+    const pending = n!.lzmaDecoderRunAsync!(h, xz, true);
+    assert.throws(() => n!.lzmaDecoderRun!(h, xz, true), /already running/);
+    n!.lzmaDecoderEnd!(h);
+    assert.equal((await pending).out.length, data.length);
+    assert.throws(() => n!.lzmaDecoderRun!(h, xz, true), /has ended/);
+    n!.lzmaDecoderEnd!(h);
+    const f = n as unknown as Record<string, (...a: unknown[]) => unknown>;
+    assert.throws(() => f.lzmaDecoder!(3, 2 ** 28, 0), RangeError);
+    assert.throws(() => f.lzmaDecoder!(0, -1, 0), RangeError);
+    assert.throws(() => f.lzmaDecoder!('xz', 2 ** 28, 0), TypeError);
+    assert.throws(() => f.lzmaDecoder!(2, 2 ** 28, 0, new Uint8Array(5)), TypeError);
+    assert.throws(() => f.lzmaDecoderRun!({}, xz, true), TypeError);
+    assert.throws(() => f.lzmaDecoderRun!(fresh(), 'text', true), TypeError);
+    assert.throws(() => f.lzmaDecoderRun!(fresh(), xz), TypeError);
+    assert.throws(() => f.lzmaDecoderEnd!(xz), TypeError);
   });
 
   it('many thread-pool jobs at once give the synchronous bytes', async () => {

@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FormatError } from '../../src/bytes/errors.js';
+import { collect, concat } from '../../src/bytes/source.js';
 import { getCodec, type CompressionId } from '../../src/codec/index.js';
+import { nativeCodecs } from '../../src/codec/native.js';
+import { root, tempDir } from '../helpers.js';
 import { chunked, cuts, equalBytes, gather, once, payload, rejectsFormat, sample } from './arb.js';
+import { literalOnlyLzma } from './lzma-sdk.js';
 
 const streaming: readonly CompressionId[] = ['gzip', 'zlib', 'xz', 'lz4', 'lz4-legacy'];
 
@@ -86,6 +94,121 @@ describe('codec streams', () => {
         assert.ok(chunk.length > 0);
         break;
       }
+    }
+  });
+
+  it('lzma: decodeStream gives what decode gives, bytes or FormatError, under any chunking, in every form', { timeout: 30_000 }, async () => {
+    const lzma = await getCodec('lzma');
+    const data = sample(20_000, 7);
+    const known = await lzma.encode!(data, { level: 1 }); // stated size + end marker
+    const unknown = await lzma.encode!(data, { level: 1, lzma: { sizeInHeader: false } });
+    const sdk = literalOnlyLzma(data); // stated size, no end marker: read twice
+    const wrongSize = Uint8Array.from(known);
+    new DataView(wrongSize.buffer).setBigUint64(5, BigInt(data.length + 1), true);
+    const inputs = [known, unknown, sdk, wrongSize, concat([known, new Uint8Array(3)]), concat([sdk, Uint8Array.of(0x5d)]), unknown.subarray(0, 500), sdk.subarray(0, 9)];
+    const outcome = (p: Promise<Uint8Array>) =>
+      p.then((out) => ({ out }), (e: unknown) => {
+        assert.ok(e instanceof FormatError, String(e));
+        return { error: [e.code, e.offset, e.message] };
+      });
+    for (const [i, input] of inputs.entries()) {
+      const whole = await outcome(lzma.decode(input));
+      if (i < 3) equalBytes((whole as { out: Uint8Array }).out, data, `form ${i}`);
+      await fc.assert(
+        fc.asyncProperty(cuts(input.length), async (at) => {
+          const streamed = await outcome(gather(lzma.decodeStream!(chunked(input, at))));
+          if ('out' in whole) equalBytes((streamed as { out: Uint8Array }).out, whole.out, `input ${i}`);
+          else assert.deepEqual(streamed, whole, `input ${i}`);
+        }),
+        { numRuns: 8 },
+      );
+    }
+  });
+
+  it('xz, lzma: decodeStream reads input only as its output is taken, in pieces of at most 1 MiB (a slow consumer bounds memory)', async () => {
+    const bomb = new Uint8Array(64 * 2 ** 20); // zeros: 64 MiB from a few KiB
+    for (const [id, packed] of [
+      ['xz', await collect((await getCodec('xz')).encodeStream!(once(bomb), { level: 1 }))],
+      ['lzma', await (await getCodec('lzma')).encode!(bomb, { level: 1 })],
+    ] as const) {
+      let pulled = 0;
+      async function* input(): AsyncGenerator<Uint8Array> {
+        for (let at = 0; at < packed.length; at += 256) {
+          pulled = at + 256;
+          yield packed.subarray(at, at + 256);
+        }
+      }
+      let out = 0;
+      for await (const piece of (await getCodec(id)).decodeStream!(input())) {
+        assert.ok(piece.length <= 2 ** 20, `${id}: a piece of ${piece.length} bytes`);
+        out += piece.length;
+        if (out >= 4 * 2 ** 20) break;
+      }
+      assert.ok(pulled < packed.length / 4, `${id}: ${pulled} of ${packed.length} input bytes read for the first 4 MiB of output`);
+    }
+  });
+
+  it('without the native addon (IMGKIT_NATIVE=0: lzma-native) xz and lzma decode to the same bytes and fail with the same errors', { timeout: 60_000 }, async () => {
+    const xz = await getCodec('xz');
+    const lzma = await getCodec('lzma');
+    const data = sample(3_000_000, 8); // several pieces of output
+    const px = await xz.encode!(data, { level: 1 });
+    const pl = await lzma.encode!(data, { level: 1 });
+    const junk = new TextEncoder().encode('GARBAGE');
+    const inputs: [CompressionId, Uint8Array][] = [
+      ['xz', px],
+      ['xz', concat([px, new Uint8Array(4), await xz.encode!(sample(1000), { xz: { check: 'sha256' } })])],
+      ['xz', concat([px, junk])],
+      ['xz', concat([px, new Uint8Array(3)])],
+      ['xz', px.subarray(0, px.length - 100)],
+      ['lzma', pl],
+      ['lzma', await lzma.encode!(data, { level: 1, lzma: { sizeInHeader: false } })],
+      ['lzma', literalOnlyLzma(sample(5000))],
+      ['lzma', concat([pl, junk])],
+      ['lzma', pl.subarray(0, pl.length - 100)],
+    ];
+    const dir = tempDir('imgkit-fallback-');
+    try {
+      const files = inputs.map(([id, bytes], i) => {
+        const path = join(dir, `${i}.${id}`);
+        writeFileSync(path, bytes);
+        return [id, path] as const;
+      });
+      // what each decodes to (a digest), or the FormatError: by decode and by decodeStream in 4 KiB chunks
+      const script = `
+        import { readFileSync } from 'node:fs';
+        import { createHash } from 'node:crypto';
+        import { getCodec } from './src/codec/index.js';
+        import { nativeCodecs } from './src/codec/native.js';
+        const files = ${JSON.stringify(files)};
+        const digest = (b) => createHash('sha256').update(b).digest('hex');
+        const outcome = (p) => p.then((hex) => hex, (e) => [e.name, e.code, e.offset, e.message]);
+        async function* chunks(b) { for (let i = 0; i < b.length; i += 4096) yield b.subarray(i, i + 4096); }
+        async function gather(it) { const h = createHash('sha256'); for await (const c of it) h.update(c); return h.digest('hex'); }
+        const out = [];
+        for (const [id, path] of files) {
+          const codec = await getCodec(id);
+          const b = new Uint8Array(readFileSync(path));
+          out.push([await outcome(codec.decode(b).then(digest)), await outcome(gather(codec.decodeStream(chunks(b))))]);
+        }
+        process.stdout.write(JSON.stringify({ native: nativeCodecs() !== undefined, out }));`;
+      const run = (env: NodeJS.ProcessEnv) => {
+        const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
+        assert.equal(r.status, 0, r.stderr);
+        return JSON.parse(r.stdout) as { native: boolean; out: unknown[] };
+      };
+      const fallback = run({ IMGKIT_NATIVE: '0' });
+      assert.equal(fallback.native, false);
+      const usual = run({});
+      assert.equal(usual.native, nativeCodecs() !== undefined);
+      assert.deepEqual(fallback.out, usual.out);
+      const sha = createHash('sha256').update(data).digest('hex');
+      assert.deepEqual(fallback.out[0], [sha, sha]);
+      assert.deepEqual(fallback.out[5], [sha, sha]);
+      assert.equal((fallback.out[2] as unknown[][])[0]![1], 'BAD_FIELD');
+      assert.equal((fallback.out[2] as unknown[][])[0]![2], px.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
