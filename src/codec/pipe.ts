@@ -3,6 +3,7 @@
  * adapter from a Node-style Transform (node:zlib, lzma-native) to an async iterable.
  */
 import { FormatError, type FormatErrorCode } from '../bytes/errors.js';
+import { concat } from '../bytes/source.js';
 
 /** Counts decoded bytes against `maxOutput`; the first byte past it is a FormatError LIMIT. */
 export class Budget {
@@ -265,7 +266,7 @@ export class Feed {
       parts.push(c);
       have += c.length;
     }
-    return parts.length === 1 ? parts[0]! : concatParts(parts, have);
+    return parts.length === 1 ? parts[0]! : concat(parts, have);
   }
 
   /** Takes zero bytes while they last; returns how many. */
@@ -333,16 +334,6 @@ export class Feed {
       this.#i = 0;
     }
   }
-}
-
-function concatParts(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

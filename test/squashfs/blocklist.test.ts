@@ -134,6 +134,15 @@ function hostTree(root: string): { lines: string[]; allocated: Map<string, numbe
   return { lines, allocated };
 }
 
+/** The tree unsquashfs -d makes of `dir/img` in `dir/ref`. */
+function referenceTree(dir: string, img: string): { ref: string; want: ReturnType<typeof hostTree> } {
+  requireTools('unsquashfs');
+  const ref = join(dir, 'ref');
+  const r = spawnSync('unsquashfs', ['-q', '-n', '-d', ref, join(dir, img)], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return { ref, want: hostTree(ref) };
+}
+
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 describe('squashfs: long block lists are read once per inode', () => {
@@ -217,11 +226,7 @@ describe('squashfs: long block lists are read once per inode', () => {
   });
 
   it('extraction takes blocks from the list as it goes: the tree and sizes of unsquashfs -d, holes kept', { skip: skipWithout('unsquashfs') }, async () => {
-    requireTools('unsquashfs');
-    const ref = join(tmp, 'ref');
-    const r = spawnSync('unsquashfs', ['-q', '-n', '-d', ref, join(tmp, 'img.sqfs')], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const want = hostTree(ref);
+    const { ref, want } = referenceTree(tmp, 'img.sqfs');
     for (const threads of [0, 2]) {
       const fs = await open();
       let listed = 0;
@@ -314,11 +319,7 @@ describe('squashfs: block lists longer than EAGER_BLOCKS stay in the inode table
   });
 
   it('extraction writes the files sparse, as unsquashfs -d does', { skip: skipWithout('unsquashfs') }, async () => {
-    requireTools('unsquashfs');
-    const ref = join(tmp, 'ref');
-    const r = spawnSync('unsquashfs', ['-q', '-n', '-d', ref, join(tmp, 'long.sqfs')], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const want = hostTree(ref);
+    const { ref, want } = referenceTree(tmp, 'long.sqfs');
     for (const threads of [0, 2]) {
       const to = join(tmp, `out-${threads}`);
       await extractSquashfs(await open(), to, { threads });
