@@ -107,6 +107,8 @@ export class Squashfs {
   readonly #inodes = new InodeCache(INODE_CACHE, INODE_CACHE_BLOCKS);
   readonly #loading = new Map<number, Promise<SquashfsInode>>();
   readonly #marks = new Map<number, ListMark[]>();
+  /** The piece of a long block list {@link blockAt} read last, and where its blocks start. */
+  #piece: { key: number; first: number; words: ArrayLike<number>; starts: Float64Array } | undefined;
   readonly #dirs = new Map<string, Promise<DirEntry[]>>();
   readonly #frags = new Map<number, Promise<Uint8Array> | Uint8Array>();
   readonly #fragCacheSize: number;
@@ -521,16 +523,33 @@ export class Squashfs {
     return marks;
   }
 
-  /** Block `index` of a regular file (checked as {@link blockRuns} checks it), or undefined past its list. */
+  /**
+   * Block `index` of a regular file (checked as {@link blockRuns} checks it), or undefined past its
+   * list. The last piece of a long list read here is kept with where each of its blocks starts, so
+   * that reading a file block by block reads each piece of its list once.
+   */
   async blockAt(i: SquashfsInode, index: number): Promise<DataBlock | undefined> {
-    const runs = this.blockRuns(i, index);
-    try {
-      const r = await runs.next();
-      if (r.done) return undefined;
-      return { at: r.value.pos, word: r.value.words[0]!, size: Math.min(this.superblock.blockSize, i.size - index * this.superblock.blockSize) };
-    } finally {
-      await runs.return(undefined);
+    if (index >= blockListLength(i)) return undefined;
+    const bs = this.superblock.blockSize;
+    const size = Math.min(bs, i.size - index * bs);
+    if (i.blockList === undefined) {
+      let at = i.startBlock;
+      for (let k = 0; k < index; k++) at += blockDiskSize(i.blocks[k]!);
+      return { at, word: i.blocks[index]!, size };
     }
+    const key = refToNumber(i.blockList);
+    let piece = this.#piece;
+    if (!piece || piece.key !== key || index < piece.first || index >= piece.first + piece.words.length) {
+      const first = index - (index % RUN_WORDS);
+      const runs = this.blockRuns(i, first);
+      const r = (await runs.next()).value!;
+      await runs.return(undefined);
+      const starts = new Float64Array(r.words.length);
+      for (let k = 0, at = r.pos; k < r.words.length; at += blockDiskSize(r.words[k]!), k++) starts[k] = at;
+      piece = this.#piece = { key, first, words: r.words, starts };
+    }
+    const k = index - piece.first;
+    return { at: piece.starts[k]!, word: piece.words[k]!, size };
   }
 
   /**
