@@ -2,8 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyPayloadCrc, type Payload } from '../bytes/payload.js';
 import { withOutputFile, writeFileAtomic } from '../bytes/sink.js';
+import { mapLimit } from '../bytes/map-limit.js';
 import type { AndroidImage } from './model.js';
 import { toManifest, MANIFEST_NAME, type Manifest } from './manifest.js';
+
+/** Blobs copied at once. */
+const COPIES_IN_FLIGHT = 16;
 
 /**
  * Writes every blob of an image into `dir` (each file appears only when complete; a planted
@@ -13,30 +17,12 @@ import { toManifest, MANIFEST_NAME, type Manifest } from './manifest.js';
  * to the stored id, so that `repack` keeps the id while the blobs are unchanged and renews it when
  * one changed. The id is not checked here (`inspectImage` does that).
  */
-const COPIES_IN_FLIGHT = 16;
-
 export async function unpackBootImage(img: AndroidImage<Payload>, dir: string): Promise<{ manifest: Manifest }> {
   await mkdir(dir, { recursive: true });
   const { files } = toManifest(img, undefined);
-  // COPIES_IN_FLIGHT at a time (a vendor_boot may list thousands of ramdisks: one open file each would
-  // exhaust the descriptors); after a failure no new copy starts, and those running settle (and clean
-  // up after themselves) before the error is reported
-  const sums: number[] = new Array(files.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (!failure && next < files.length) {
-      const i = next++;
-      const [name, p] = files[i]!;
-      try {
-        sums[i] = await withOutputFile(join(dir, name), async (sink) => (await copyPayloadCrc(sink, p)).crc);
-      } catch (e) {
-        failure ??= { error: e };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(COPIES_IN_FLIGHT, files.length) }, worker));
-  if (failure) throw failure.error;
+  // COPIES_IN_FLIGHT at a time: a vendor_boot may list thousands of ramdisks, and one open file each
+  // would exhaust the descriptors
+  const sums = await mapLimit(files, COPIES_IN_FLIGHT, async ([name, p]) => withOutputFile(join(dir, name), async (sink) => (await copyPayloadCrc(sink, p)).crc));
   const { manifest } = toManifest(img, { crc32: new Map(files.map(([, p], i) => [p, sums[i]!])) });
   await writeFileAtomic(join(dir, MANIFEST_NAME), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
   return { manifest };
