@@ -5,6 +5,8 @@
  * never decodes to a lone surrogate, so distinct names stay distinct strings and `encodeName` gives
  * the bytes back.
  */
+import { concat } from './source.js';
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
 
@@ -37,11 +39,8 @@ export function decodeName(b: Uint8Array): string {
 /** The inverse of `decodeName`: UTF-8, with each lone U+DC80..U+DCFF written as the byte it stands for. */
 export function encodeName(name: string): Uint8Array {
   if (!/[\udc80-\udcff]/.test(name)) return utf8Encoder.encode(name);
-  const out: number[] = [];
+  const parts: Uint8Array[] = [];
   let from = 0;
-  const flush = (to: number): void => {
-    for (const x of utf8Encoder.encode(name.slice(from, to))) out.push(x);
-  };
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < name.length && (name.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
@@ -49,12 +48,11 @@ export function encodeName(name: string): Uint8Array {
       continue;
     }
     if (c < 0xdc80 || c > 0xdcff) continue;
-    flush(i);
-    out.push(c - 0xdc00);
+    parts.push(utf8Encoder.encode(name.slice(from, i)), Uint8Array.of(c - 0xdc00));
     from = i + 1;
   }
-  flush(name.length);
-  return Uint8Array.from(out);
+  parts.push(utf8Encoder.encode(name.slice(from)));
+  return concat(parts);
 }
 
 /**

@@ -142,7 +142,7 @@ export async function walkInitramfs(image: Uint8Array, opts: WalkOptions = {}): 
     if (data.length > maxOutput - decoded) throw limitError(pos, method, `its output of ${data.length} bytes exceeds the ${maxOutput - decoded} left`, maxOutput, decoded);
     decoded += data.length;
     const seg = decodeArchives(data, pos, verifyChecksums);
-    segments.push({ offset: pos, size: end - pos, compression: method, rawSize: data.length, archives: seg.archives, archiveStarts: seg.archiveStarts, records: seg.records });
+    segments.push({ offset: pos, size: end - pos, compression: method, rawSize: data.length, archives: seg.archiveStarts.length, archiveStarts: seg.archiveStarts, records: seg.records });
     pos = end;
   }
   return segments;
@@ -157,10 +157,9 @@ function limitError(pos: number, method: InitramfsCompression, detail: string, m
 const hex = (b: Uint8Array, at: number): string => Array.from(b.subarray(at, at + 4), (x) => x.toString(16).padStart(2, '0')).join(' ');
 
 /** Archives inside one decompressed segment: archive (zeros archive)*, ending on an entry boundary. */
-function decodeArchives(data: Uint8Array, segAt: number, verifyChecksums: boolean): { records: CpioRecord[]; archives: number; archiveStarts: number[] } {
+function decodeArchives(data: Uint8Array, segAt: number, verifyChecksums: boolean): { records: CpioRecord[]; archiveStarts: number[] } {
   const records: CpioRecord[] = [];
   const archiveStarts: number[] = [];
-  let archives = 0;
   let at = 0;
   while (at < data.length) {
     if (data[at] === 0) {
@@ -174,7 +173,6 @@ function decodeArchives(data: Uint8Array, segAt: number, verifyChecksums: boolea
       archiveStarts.push(records.length);
       for (const rec of r.records) records.push(rec); // not push(...): a spread of 130 000 arguments overflows the stack
       at = r.end;
-      archives++;
     } catch (e) {
       // offsets inside decompressed data mean little to a reader of the image: name the segment
       if (e instanceof FormatError)
@@ -182,7 +180,7 @@ function decodeArchives(data: Uint8Array, segAt: number, verifyChecksums: boolea
       throw e;
     }
   }
-  return { records, archives, archiveStarts };
+  return { records, archiveStarts };
 }
 
 /**
