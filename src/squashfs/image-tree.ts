@@ -6,7 +6,7 @@
  */
 import type { StreamPayload } from '../bytes/payload.js';
 import type { SquashfsInode } from './inode.js';
-import { decodeRdev } from './layout.js';
+import { decodeRdev, MAX_DEPTH } from './layout.js';
 import type { Squashfs } from './read.js';
 import type { SourceInode } from './tree.js';
 
@@ -17,7 +17,7 @@ export async function imageTree(fs: Squashfs, o: { keepData?: boolean } = {}): P
   await fs.preload(); // every inode and listing is read: one read per table, not one per block
   const byNumber = new Map<number, SourceInode>();
   const convert = async (inode: SquashfsInode, depth: number): Promise<SourceInode> => {
-    if (depth > 4096) throw new RangeError('Cannot convert image: directories nest deeper than 4096');
+    if (depth > MAX_DEPTH) throw new RangeError(`Cannot convert image: directories nest deeper than ${MAX_DEPTH}`);
     const known = inode.kind !== 'dir' ? byNumber.get(inode.inodeNumber) : undefined;
     if (known) return known;
     const st = await fs.stat(inode);

@@ -40,6 +40,8 @@ export const MIN_BLOCK_LOG = 12;
 export const MAX_BLOCK_LOG = 20;
 /** SQUASHFS_NAME_LEN. */
 export const NAME_MAX = 256;
+/** Directory levels below the root that the writer makes and the readers walk (deeper is refused). */
+export const MAX_DEPTH = 4096;
 /** SQUASHFS_DIR_COUNT: entries per directory header. */
 export const DIR_COUNT = 256;
 /** squashfs-tools' SQUASHFS_SYMLINK_MAX-ish bound; the kernel caps targets at PAGE_SIZE on read. */

@@ -11,7 +11,7 @@
 import { decodeName, encodeName } from '../bytes/names.js';
 import { FormatError } from '../bytes/errors.js';
 import { EAGER_BLOCKS, LONG_BLOCK_LIST, type SquashfsInode } from './inode.js';
-import { blockCount, decodeRdev, DIR_COUNT, FORMAT, KIND_IFMT, KIND_TYPE, METADATA_SIZE, NAME_MAX, NO_FRAGMENT, NO_XATTR, SYMLINK_MAX, TYPE_KIND } from './layout.js';
+import { blockCount, decodeRdev, DIR_COUNT, FORMAT, KIND_IFMT, KIND_TYPE, MAX_DEPTH, METADATA_SIZE, NAME_MAX, NO_FRAGMENT, NO_XATTR, SYMLINK_MAX, TYPE_KIND } from './layout.js';
 import type { Squashfs } from './read.js';
 import { inodeLine, listingHead, longListingChunks, modeString, utcMinute } from './text.js';
 
@@ -194,8 +194,8 @@ export async function* listingBytes(fs: Squashfs, path = '/', prefix = 'squashfs
 
   /** Pushes a frame for a directory whose listing is at `startBlock`/`offset` (`size` = listing + 3); `generic` reads the inode for the generic reader. */
   const enter = async (startBlock: number, offset: number, size: number, generic: () => Promise<SquashfsInode>) => {
-    if (frames.length > 4096)
-      throw new FormatError(FORMAT, 'BAD_FIELD', sb.directoryTableStart + startBlock, `Cannot walk ${walkPath()}: directories nest deeper than 4096 (a loop, or deeper than this reader goes)`);
+    if (frames.length > MAX_DEPTH)
+      throw new FormatError(FORMAT, 'BAD_FIELD', sb.directoryTableStart + startBlock, `Cannot walk ${walkPath()}: directories nest deeper than ${MAX_DEPTH} (a loop, or deeper than this reader goes)`);
     if (seen.size > 2 * sb.inodes + 2)
       throw new FormatError(FORMAT, 'BAD_FIELD', sb.directoryTableStart + startBlock, `Cannot walk ${walkPath()}: more directories than the image's inode count allows (a loop)`);
     const from = recTop;

@@ -20,7 +20,7 @@ import { writeSquashfs, type WriteOptions, type WriteResult } from './write.js';
 import { fileAccess, rangeChunks, type RandomAccess } from '../bytes/random.js';
 import { openSquashfs, type Squashfs } from './read.js';
 import { imageTree } from './image-tree.js';
-import { FLAG, FORMAT, refToNumber, type MetaRef } from './layout.js';
+import { FLAG, FORMAT, MAX_DEPTH, refToNumber, type MetaRef } from './layout.js';
 import type { SquashfsInode } from './inode.js';
 import type { FragmentEntry } from './fragment.js';
 
@@ -278,7 +278,7 @@ async function infoLines(img: string, dedup: boolean, out: (line: string) => voi
     const NAMES = { symlink: 'symbolic link', chardev: 'character device', blockdev: 'block device', fifo: 'fifo', socket: 'unix domain socket' } as const;
     const td = new TextDecoder();
     const walk = async (dir: SquashfsInode, ref: MetaRef, path: string, depth: number): Promise<void> => {
-      if (depth > 4096) throw new RangeError('-info: directories nest deeper than 4096');
+      if (depth > MAX_DEPTH) throw new RangeError(`-info: directories nest deeper than ${MAX_DEPTH}`);
       for (const e of await fs.readdir(dir)) {
         const p = `${path === '/' ? '' : path}/${td.decode(e.name)}`;
         const inode = await fs.inode(e.inode);

@@ -22,7 +22,7 @@
  */
 import { FormatError } from '../bytes/errors.js';
 import type { SquashfsInode } from './inode.js';
-import { decodeRdev, FORMAT } from './layout.js';
+import { decodeRdev, FORMAT, MAX_DEPTH } from './layout.js';
 import type { Squashfs } from './read.js';
 
 const te = new TextEncoder();
@@ -112,7 +112,7 @@ export async function* formatPseudoFile(fs: Squashfs, o: { xattrs?: boolean } = 
   const open = new Set<number>();
   let entered = 0;
   const enter = async (dir: SquashfsInode, path: string, at: number) => {
-    if (stack.length > 4096) throw cannot(at, `directories nest deeper than 4096 at ${path || '/'}`);
+    if (stack.length > MAX_DEPTH) throw cannot(at, `directories nest deeper than ${MAX_DEPTH} at ${path || '/'}`);
     // a directory inside itself, or directories shared by several entries (more of them than the image has inodes)
     if (open.has(dir.inodeNumber) || ++entered > fs.superblock.inodes)
       throw new FormatError(FORMAT, 'BAD_FIELD', at, `Cannot walk ${path || '/'}: directory inode ${dir.inodeNumber} is reached again (a loop)`);

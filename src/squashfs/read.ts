@@ -14,7 +14,7 @@ import { decodeFragmentEntry, type FragmentEntry } from './fragment.js';
 import { blockListLength, decodeInode, decodeInodeAt, InodeCache, LONG_BLOCK_LIST, type SquashfsInode } from './inode.js';
 import {
   blockDiskSize, blockIsStored, decodeRdev, EXPORT_ENTRY_SIZE, FLAG, FORMAT, FRAGMENT_ENTRY_SIZE, ID_ENTRY_SIZE, KIND_IFMT,
-  META_UNCOMPRESSED, METADATA_SIZE, refFromNumber, refToNumber, SUPERBLOCK_SIZE, XATTR_ID_ENTRY_SIZE, type FileKind, type MetaRef,
+  MAX_DEPTH, META_UNCOMPRESSED, METADATA_SIZE, refFromNumber, refToNumber, SUPERBLOCK_SIZE, XATTR_ID_ENTRY_SIZE, type FileKind, type MetaRef,
 } from './layout.js';
 import { MetaMiss, MetaReader, MetaSeq } from './meta.js';
 import { decodeSuperblock, type SquashfsSuperblock } from './super.js';
@@ -727,8 +727,8 @@ export class Squashfs {
     // depth-first with an explicit stack: what is in memory is read without waiting on anything
     const stack: { dir: SquashfsInode; path: string; entries: DirEntry[]; next: number }[] = [];
     const enter = async (dir: SquashfsInode, path: string) => {
-      if (stack.length > 4096)
-        throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart + dir.startBlock, `Cannot walk ${path}: directories nest deeper than 4096 (a loop, or deeper than this reader goes)`);
+      if (stack.length > MAX_DEPTH)
+        throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart + dir.startBlock, `Cannot walk ${path}: directories nest deeper than ${MAX_DEPTH} (a loop, or deeper than this reader goes)`);
       if (seen.size > 2 * this.superblock.inodes + 2)
         throw new FormatError(FORMAT, 'BAD_FIELD', this.superblock.directoryTableStart + dir.startBlock, `Cannot walk ${path}: more directories than the image's inode count allows (a loop)`);
       stack.push({ dir, path, entries: this.readdirNow(dir) ?? (await this.#readdir(dir)), next: 0 });

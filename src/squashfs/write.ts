@@ -16,7 +16,7 @@ import { encodeExportTable } from './export.js';
 import { encodeFragmentTable, type FragmentEntry } from './fragment.js';
 import { IdTable } from './id.js';
 import { encodeInode } from './inode.js';
-import { COMPRESSOR, encodeRdev, FLAG, INODE, KIND_TYPE, METADATA_SIZE, SUPERBLOCK_SIZE, type CompressorName, type MetaRef } from './layout.js';
+import { COMPRESSOR, encodeRdev, FLAG, INODE, KIND_TYPE, MAX_DEPTH, METADATA_SIZE, SUPERBLOCK_SIZE, type CompressorName, type MetaRef } from './layout.js';
 import { encodeMetaBlock, MetaWriter } from './meta.js';
 import { encodeSuperblock, type SquashfsSuperblock } from './super.js';
 import { encodeLookupTable } from './table.js';
@@ -410,9 +410,6 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
 }
 
 /** Regular files in the order writeDir() stores them; a -sort priority list may reorder them (stable). */
-/** Directory levels below the root that an image may have: the readers' walk takes 4096. */
-const MAX_DEPTH = 4096;
-
 function dataOrder(top: Prepared): Prepared[] {
   const out: Prepared[] = [];
   const seen = new Set<Prepared>();
