@@ -12,10 +12,11 @@
  * node-gyp puts first, has a zlib.h of its own.
  *
  * It also lists a file's xattrs in the kernel's order (listXattrs), which Node cannot; decodes
- * blocks on the thread pool for extraction (decodeAsync); decodes .xz and .lzma streams a piece
- * of at most 1 MiB at a time (lzmaDecoder); copies file ranges in the kernel (copyRangeAsync, for
+ * blocks on the thread pool for extraction (decodeAsync, or decodeFileAsync, which reads them
+ * there too); decodes .xz and .lzma streams a piece of at most 1 MiB at a time (lzmaDecoder); copies file ranges in the kernel (copyRangeAsync, for
  * bootimg), or through a buffer while summing their CRC-32 (copyCrcAsync, for uImages); and sets
- * glibc's mmap threshold (mmapThreshold).
+ * glibc's mmap threshold (mmapThreshold); and makes extracted files and symlinks, data, owner,
+ * mode and times, many to a thread-pool job (makeEntriesAsync).
  *
  * Every compressor has a synchronous form, f(input, ...) → Buffer, and an asynchronous one,
  * fAsync(input, ...) → Promise<Buffer>, that runs on libuv's thread pool. The caller must not
@@ -34,6 +35,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #ifdef __GLIBC__
@@ -704,10 +707,11 @@ enum { D_ZLIB = 1, D_ZSTD = 2, D_LZ4 = 3, D_XZ = 4 };
 static unsigned decoders;
 
 typedef struct {
-  int codec, fd;
+  int codec, fd, in_fd;
   const uint8_t *in;
+  uint8_t *in_own; /* the input read from in_fd at in_pos (decodeFileAsync) */
   size_t in_len, max, out_len;
-  int64_t pos;
+  int64_t pos, in_pos;
   uint8_t *out;
   int ok, write_errno;
   napi_ref in_ref;
@@ -831,6 +835,16 @@ static int decode_block(djob_t *j) {
 static void decode_execute(napi_env env, void *data) {
   (void)env;
   djob_t *j = data;
+  if (j->in_fd >= 0) {
+    if (!(j->in_own = malloc(j->in_len ? j->in_len : 1))) return;
+    for (size_t got = 0; got < j->in_len;) {
+      ssize_t n = pread(j->in_fd, j->in_own + got, j->in_len - got, (off_t)(j->in_pos + (int64_t)got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return; /* a read error or the image's end: the caller reads the block itself for its error */
+      got += (size_t)n;
+    }
+    j->in = j->in_own;
+  }
   j->out = malloc(j->max ? j->max : 1);
   if (!j->out || !decode_block(j)) return;
   j->ok = 1;
@@ -863,7 +877,8 @@ static void decode_complete(napi_env env, napi_status status, void *data) {
   if (err) napi_reject_deferred(env, j->deferred, err);
   else napi_resolve_deferred(env, j->deferred, out);
   free(j->out);
-  napi_delete_reference(env, j->in_ref);
+  free(j->in_own);
+  if (j->in_ref) napi_delete_reference(env, j->in_ref);
   napi_delete_async_work(env, j->work);
   free(j);
 }
@@ -897,11 +912,50 @@ static napi_value decode_async(napi_env env, napi_callback_info info) {
   if (!j) { napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
   j->codec = codec;
   j->in = data;
+  j->in_fd = -1;
   j->in_len = length;
   j->max = (size_t)max;
   j->fd = fd < 0 ? -1 : fd;
   j->pos = (int64_t)pos;
   CHECK(napi_create_reference(env, argv[0], 1, &j->in_ref));
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "imgkit:decode", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, decode_execute, decode_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
+/*
+ * decodeFileAsync(inFd, inPos, inLen, codec, max, fd, position): decodeAsync of the `inLen` bytes
+ * at `inPos` of the open file `inFd`, read on the pool thread too (pread), so the compressed block
+ * never comes to JavaScript. A read that fails or comes up short rejects as a block that does not decode.
+ */
+static napi_value decode_file_async(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7], promise, name;
+  int32_t in_fd, in_len, codec, max, fd;
+  double in_pos, pos;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7 || napi_get_value_int32(env, argv[0], &in_fd) != napi_ok ||
+      napi_get_value_double(env, argv[1], &in_pos) != napi_ok || napi_get_value_int32(env, argv[2], &in_len) != napi_ok ||
+      napi_get_value_int32(env, argv[3], &codec) != napi_ok || napi_get_value_int32(env, argv[4], &max) != napi_ok ||
+      napi_get_value_int32(env, argv[5], &fd) != napi_ok || napi_get_value_double(env, argv[6], &pos) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: decodeFileAsync(inFd, inPos, inLen, codec, max, fd, position)");
+    return NULL;
+  }
+  if (in_fd < 0 || in_len < 0 || in_len > (1 << 30) || codec < 1 || codec > 4 || !(decoders & (1u << codec)) || max < 0 || max > (1 << 30) ||
+      in_pos < 0 || in_pos > 9007199254740991.0 || in_pos != (double)(int64_t)in_pos || pos < 0 || pos > 9007199254740991.0 || pos != (double)(int64_t)pos) {
+    napi_throw_range_error(env, NULL, "imgkit native: no such decoder, or a descriptor, length or position out of range");
+    return NULL;
+  }
+  djob_t *j = calloc(1, sizeof *j);
+  if (!j) { napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
+  j->codec = codec;
+  j->in_fd = in_fd;
+  j->in_pos = (int64_t)in_pos;
+  j->in_len = (size_t)in_len;
+  j->max = (size_t)max;
+  j->fd = fd < 0 ? -1 : fd;
+  j->pos = (int64_t)pos;
   CHECK(napi_create_promise(env, &j->deferred, &promise));
   CHECK(napi_create_string_utf8(env, "imgkit:decode", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_async_work(env, NULL, name, decode_execute, decode_complete, j, &j->work));
@@ -1379,6 +1433,158 @@ static napi_value copy_range_async(napi_env env, napi_callback_info info) { retu
 static napi_value copy_crc_async(napi_env env, napi_callback_info info) { return start_copy(env, info, 1); }
 #endif
 
+/*
+ * Making extracted entries on the thread pool (squashfs extract): makeEntriesAsync(ops, count)
+ * makes `count` entries packed one after another in `ops`, each a 32-byte little-endian header, then
+ * its path's bytes with a closing NUL, then its data:
+ *   u8 kind (0: a regular file holding the data, 1: a symlink to the data), u8 flags (1: set the
+ *   owner), u16 0, u32 mode, u32 uid, u32 gid, f64 mtime (whole seconds), u32 path bytes (NUL
+ *   included), u32 data bytes.
+ * A file: open(O_WRONLY|O_CREAT|O_EXCL|O_TRUNC|O_NOFOLLOW, 0600), write, fchown, fchmod, futimens,
+ * close; a failure after the open removes the file again. A symlink: symlink, lchown, utimensat
+ * without following. Each entry is made whatever became of the others. Resolves to an Int32Array
+ * of two numbers per entry: 0 or the errno of the call that failed, and that call (MK_* below).
+ */
+enum { MK_OK, MK_OPEN, MK_WRITE, MK_FCHOWN, MK_FCHMOD, MK_FUTIMENS, MK_CLOSE, MK_SYMLINK, MK_LCHOWN, MK_UTIMENSAT };
+enum { MK_HEADER = 32 };
+
+typedef struct {
+  const uint8_t *ops;
+  size_t len;
+  uint32_t count;
+  int32_t *res;
+  napi_ref ops_ref;
+  napi_deferred deferred;
+  napi_async_work work;
+} mjob_t;
+
+static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+static double le_f64(const uint8_t *p) {
+  uint64_t u = (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+  double d;
+  memcpy(&d, &u, sizeof d);
+  return d;
+}
+
+/* Checks that `count` entries fill `ops` exactly, each path ending at its only NUL; 0 when not. */
+static int entries_ok(const uint8_t *ops, size_t len, uint32_t count) {
+  size_t at = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    if (len - at < MK_HEADER) return 0;
+    const uint8_t *h = ops + at;
+    size_t plen = le32(h + 24), dlen = le32(h + 28);
+    double t = le_f64(h + 16);
+    if (h[0] > 1 || plen < 2 || !(t >= 0 && t <= 4294967295.0) || plen > len - at - MK_HEADER || dlen > len - at - MK_HEADER - plen) return 0;
+    const uint8_t *path = h + MK_HEADER;
+    if (memchr(path, 0, plen) != path + plen - 1) return 0;
+    if (h[0] == 1 && (dlen == 0 || memchr(path + plen, 0, dlen))) return 0; /* a symlink target is text without NUL */
+    at += MK_HEADER + plen + dlen;
+  }
+  return at == len;
+}
+
+static int make_file(const uint8_t *h, const char *path, const uint8_t *data, size_t dlen, int *call) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) { *call = MK_OPEN; return errno; }
+  int err = 0;
+  for (size_t done = 0; done < dlen;) {
+    ssize_t n = write(fd, data + done, dlen - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) { err = n < 0 ? errno : EIO; *call = MK_WRITE; break; }
+    done += (size_t)n;
+  }
+  struct timespec ts[2] = {{(time_t)le_f64(h + 16), 0}, {(time_t)le_f64(h + 16), 0}};
+  if (!err && (h[1] & 1) && fchown(fd, le32(h + 8), le32(h + 12))) { err = errno; *call = MK_FCHOWN; }
+  if (!err && fchmod(fd, le32(h + 4) & 07777)) { err = errno; *call = MK_FCHMOD; }
+  if (!err && futimens(fd, ts)) { err = errno; *call = MK_FUTIMENS; }
+  if (close(fd) && !err && errno != EINTR) { err = errno; *call = MK_CLOSE; }
+  if (err) unlink(path);
+  return err;
+}
+
+static int make_symlink(const uint8_t *h, const char *path, const uint8_t *target, size_t tlen, int *call) {
+  char small[256], *t = tlen < sizeof small ? small : malloc(tlen + 1);
+  if (!t) { *call = MK_SYMLINK; return ENOMEM; }
+  memcpy(t, target, tlen);
+  t[tlen] = 0;
+  int err = 0;
+  if (symlink(t, path)) { err = errno; *call = MK_SYMLINK; }
+  if (t != small) free(t);
+  struct timespec ts[2] = {{(time_t)le_f64(h + 16), 0}, {(time_t)le_f64(h + 16), 0}};
+  if (!err && (h[1] & 1) && lchown(path, le32(h + 8), le32(h + 12))) { err = errno; *call = MK_LCHOWN; }
+  if (!err && utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW)) { err = errno; *call = MK_UTIMENSAT; }
+  return err;
+}
+
+static void make_execute(napi_env env, void *data) {
+  (void)env;
+  mjob_t *j = data;
+  size_t at = 0;
+  for (uint32_t i = 0; i < j->count; i++) {
+    const uint8_t *h = j->ops + at;
+    size_t plen = le32(h + 24), dlen = le32(h + 28);
+    const char *path = (const char *)h + MK_HEADER;
+    const uint8_t *d = h + MK_HEADER + plen;
+    int call = MK_OK;
+    int err = h[0] == 0 ? make_file(h, path, d, dlen, &call) : make_symlink(h, path, d, dlen, &call);
+    j->res[2 * i] = err;
+    j->res[2 * i + 1] = err ? call : MK_OK;
+    at += MK_HEADER + plen + dlen;
+  }
+}
+
+static void make_complete(napi_env env, napi_status status, void *data) {
+  mjob_t *j = data;
+  napi_value ab, out, msg, err;
+  void *mem;
+  if (status == napi_ok && napi_create_arraybuffer(env, (size_t)j->count * 8, &mem, &ab) == napi_ok &&
+      napi_create_typedarray(env, napi_int32_array, (size_t)j->count * 2, ab, 0, &out) == napi_ok) {
+    memcpy(mem, j->res, (size_t)j->count * 8);
+    napi_resolve_deferred(env, j->deferred, out);
+  } else {
+    napi_create_string_utf8(env, "imgkit native: makeEntriesAsync did not run", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, j->deferred, err);
+  }
+  free(j->res);
+  napi_delete_reference(env, j->ops_ref);
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value make_entries_async(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], promise, name;
+  uint32_t count;
+  bool is = false;
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || napi_is_typedarray(env, argv[0], &is) != napi_ok || !is ||
+      napi_get_value_uint32(env, argv[1], &count) != napi_ok || napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) != napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "imgkit native: makeEntriesAsync(ops: Uint8Array, count)");
+    return NULL;
+  }
+  if (count == 0 || count > (1u << 20) || !entries_ok(data, length, count)) {
+    napi_throw_range_error(env, NULL, "imgkit native: makeEntriesAsync: the entries do not fill ops");
+    return NULL;
+  }
+  mjob_t *j = calloc(1, sizeof *j);
+  if (!j || !(j->res = calloc(count, 8))) { free(j); napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
+  j->ops = data;
+  j->len = length;
+  j->count = count;
+  CHECK(napi_create_reference(env, argv[0], 1, &j->ops_ref));
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "imgkit:make", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, make_execute, make_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
 /* trimCaches(): frees the zstd contexts, libdeflate compressors and xz encoder memory kept for reuse (when no block is being compressed). */
 static napi_value trim_caches(napi_env env, napi_callback_info info) {
   (void)info;
@@ -1477,6 +1683,8 @@ NAPI_MODULE_INIT() {
   put(env, exports, "copyRangeAsync", copy_range_async);
   decoders |= 1 << D_LZ4; /* lz4_block, no library */
   put(env, exports, "decodeAsync", decode_async);
+  put(env, exports, "decodeFileAsync", decode_file_async);
+  put(env, exports, "makeEntriesAsync", make_entries_async);
   napi_value dec;
   napi_create_uint32(env, decoders, &dec);
   napi_set_named_property(env, exports, "decoders", dec);

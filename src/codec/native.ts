@@ -64,6 +64,20 @@ export interface NativeCodecs {
    * Present when libdeflate is.
    */
   copyCrcAsync?(fdIn: number, offsetIn: number, fdOut: number, offsetOut: number, length: number): Promise<number>;
+  /**
+   * decodeAsync of the `inLen` bytes at `inPos` of the open file `inFd`, read on the pool thread
+   * (the block never comes to JavaScript); a read that fails or comes up short rejects as a block
+   * that does not decode.
+   */
+  decodeFileAsync?(inFd: number, inPos: number, inLen: number, codec: number, max: number, fd: number, position: number): Promise<Uint8Array | number>;
+  /**
+   * Makes `count` extracted files and symlinks packed in `ops` (their data, owner, mode and times;
+   * layout in native/imgkit.c) in one job on libuv's thread pool. Resolves to two numbers per
+   * entry: 0 or the errno of the call that failed, and which call (1 open, 2 write, 3 fchown,
+   * 4 fchmod, 5 futimens, 6 close, 7 symlink, 8 lchown, 9 utimensat). A file that fails after its
+   * open is removed again.
+   */
+  makeEntriesAsync?(ops: Uint8Array, count: number): Promise<Int32Array>;
   /** Bit `1 << codec` for each codec decodeAsync has. */
   decoders?: number;
   /**

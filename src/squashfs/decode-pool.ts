@@ -31,6 +31,11 @@ export interface BlockWriter extends BlockDecoder {
    * (a block that does not decode, a worker that died): then decode the block here.
    */
   decodeTo(raw: Uint8Array, max: number, fd: number, position: number): Promise<number>;
+  /**
+   * decodeTo of the `length` bytes at `from` of the open file `inFd`, read where the block is
+   * decoded; rejects as decodeTo does, and as a block that does not decode when the read fails.
+   */
+  decodeFileTo?(inFd: number, from: number, length: number, max: number, fd: number, position: number): Promise<number>;
 }
 
 /** The rejection of a write that failed on a decoder thread: the error the write raised there. */
@@ -148,7 +153,7 @@ export class DecodePool implements BlockWriter {
 export function nativeDecoder(name: CompressorName): BlockWriter | undefined {
   const n = nativeCodecs();
   const id = NATIVE_DECODER[name];
-  const decodeAsync = n?.decodeAsync;
+  const decodeAsync = n?.decodeAsync, decodeFileAsync = n?.decodeFileAsync;
   if (!decodeAsync || id === undefined || !((n.decoders ?? 0) & (1 << id))) return undefined;
   const failedWrite = (e: unknown): never => {
     const f = systemErrorFields(e);
@@ -157,6 +162,10 @@ export function nativeDecoder(name: CompressorName): BlockWriter | undefined {
   return {
     decode: (raw, max) => decodeAsync(raw, id, max, -1, 0) as Promise<Uint8Array>,
     decodeTo: (raw, max, fd, position) => (decodeAsync(raw, id, max, fd, position) as Promise<number>).catch(failedWrite),
+    ...(decodeFileAsync && {
+      decodeFileTo: (inFd: number, from: number, length: number, max: number, fd: number, position: number) =>
+        (decodeFileAsync(inFd, from, length, id, max, fd, position) as Promise<number>).catch(failedWrite),
+    }),
     close: async () => {},
   };
 }

@@ -12,9 +12,12 @@
  * native addon) or on worker threads, which also write it (as unsquashfs's inflator and writer
  * threads), while this thread makes the next entries; both ends are
  * bounded (files in flight, blocks in flight), so memory stays flat however large the image.
- * Creating entries and setting their metadata are synchronous calls here: each is one short system
- * call, cheaper than a round trip through the thread pool, and made in walk order a folder always
- * exists before anything goes in it.
+ * Folders are made here, synchronously and in walk order, so a folder always exists before
+ * anything goes in it. Files whose data is in memory (a tail, or none) and symlinks are made on
+ * the thread pool by the native addon, up to BATCH_ENTRIES to a job (open, write, owner, mode,
+ * times, close: one round trip for hundreds of system calls), while this thread walks on, as
+ * unsquashfs's writer thread makes them; without the addon they are made here too. Hard-linked
+ * entries are always made here: a later name links to the first one, which must exist by then.
  */
 import { spawn } from 'node:child_process';
 import {
@@ -22,8 +25,10 @@ import {
   mkdirSync, mkdtempSync, openSync, chmodSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync,
 } from 'node:fs';
 import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, constants as osConstants, tmpdir } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 import { join, sep } from 'node:path';
+import { nativeCodecs } from '../codec/native.js';
 import { DecodePool, nativeDecoder, WriteError, type BlockWriter } from './decode-pool.js';
 import { blockDiskSize, blockIsStored, decodeRdev } from './layout.js';
 import type { BlockRun, DataBlock, Squashfs, WalkEntry } from './read.js';
@@ -47,7 +52,8 @@ export interface ExtractOptions {
   threads?: number;
   /**
    * With threads: decode on libuv's thread pool through the native addon's codecs when it has the
-   * image's (default true); false: on worker threads.
+   * image's (default true); false: on worker threads. Also, files whose data is in memory and
+   * symlinks are made on the thread pool by the addon (default true); false: on this thread.
    */
   native?: boolean;
 }
@@ -68,6 +74,38 @@ const FILES_IN_FLIGHT = 64;
 const BLOCKS_IN_FLIGHT = 8;
 /** Block-list entries of the files in flight past which the walk waits too (a few huge sparse files). */
 const BLOCKS_HELD = 1 << 22;
+
+/** Entries made on the thread pool in one job, and the bytes (headers, paths, data) past which a job starts early. */
+const BATCH_ENTRIES = 256;
+const BATCH_BYTES = 1 << 20;
+/**
+ * Jobs of entries under way past which the walk waits. Two: on ext4, more threads making files
+ * in the same folders spend more time in the kernel than they save (measured against one and four).
+ */
+const BATCHES_IN_FLIGHT = 2;
+/** makeEntriesAsync's entry header (native/imgkit.c) and its calls, by the names Node's own errors give them. */
+const MK_HEADER = 32;
+const MK_CALLS = ['', 'open', 'write', 'fchown', 'fchmod', 'futime', 'close', 'symlink', 'lchown', 'lutime'] as const;
+const MK_OPEN = 1, MK_SYMLINK = 7;
+
+/** A file whose data is in memory, or a symlink (`data`: its target), to be made on the thread pool. */
+interface Pending {
+  symlink: boolean;
+  host: HostPath;
+  data: Uint8Array;
+  inode: SquashfsInode;
+  uid: number;
+  gid: number;
+}
+
+/** Node's error for a failed system call `call` of makeEntriesAsync on `host`, as the synchronous fs call would raise it. */
+function madeError(err: number, call: number, host: HostPath): Error {
+  const [code, text] = getSystemErrorMap().get(-err) ?? [`E${err}`, 'unknown error'];
+  const syscall = MK_CALLS[call] ?? 'open';
+  const path = call === MK_OPEN || call >= MK_SYMLINK ? shown(host) : undefined;
+  const message = `${code}: ${text}, ${syscall}${path === undefined ? '' : ` '${path}'`}`;
+  return Object.assign(new Error(message), { code, errno: -err, syscall }, path === undefined ? {} : { path });
+}
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_TRUNC | (constants.O_NOFOLLOW ?? 0);
 
@@ -137,9 +175,11 @@ class Slots {
  */
 async function putBlock(fs: Squashfs, pool: BlockWriter | undefined, fd: number, b: DataBlock, at: number): Promise<boolean> {
   if (pool && !blockIsStored(b.word)) {
-    const raw = await fs.readRawBlock(b);
+    const image = fs.ra.fd;
     try {
-      return (await pool.decodeTo(raw, b.size, fd, at)) < b.size;
+      // from an image file, the pool thread reads the block too
+      if (image !== undefined && pool.decodeFileTo) return (await pool.decodeFileTo(image, fs.base + b.at, blockDiskSize(b.word), b.size, fd, at)) < b.size;
+      return (await pool.decodeTo(await fs.readRawBlock(b), b.size, fd, at)) < b.size;
     } catch (e) {
       if (e instanceof WriteError) throw e;
       // decoded here, the block reports what is wrong with it (the pool gave `raw` away)
@@ -262,6 +302,13 @@ class Extraction {
   #held = 0;
   #wake: (() => void) | undefined;
   #failure: { error: unknown } | undefined;
+  /** The addon's makeEntriesAsync, when entries are made on the thread pool. */
+  readonly #make: ((ops: Uint8Array, count: number) => Promise<Int32Array>) | undefined;
+  /** Entries waiting to be sent to the thread pool, and the bytes they take there. */
+  #pending: Pending[] = [];
+  #pendingBytes = 0;
+  /** Jobs of entries under way. */
+  readonly #making = new Set<Promise<void>>();
 
   constructor(
     readonly fs: Squashfs,
@@ -270,6 +317,7 @@ class Extraction {
   ) {
     this.owners = o.owners ?? isRoot();
     this.warn = o.onWarning ?? (() => {});
+    this.#make = o.native !== false ? nativeCodecs()?.makeEntriesAsync : undefined;
   }
 
   async run(dir: string): Promise<ExtractResult> {
@@ -307,7 +355,11 @@ class Extraction {
     } catch (e) {
       this.#failure ??= { error: e };
     } finally {
+      // files waiting for their tails queue entries too: those go before the last job is sent;
+      // after a failure, what the walk reached before it is still made (as it is without the addon)
       while (this.#running > 0) await new Promise<void>((r) => (this.#wake = r));
+      this.#send();
+      while (this.#making.size > 0) await Promise.allSettled([...this.#making]);
     }
     try {
       if (this.#failure) throw this.#failure.error;
@@ -385,8 +437,9 @@ class Extraction {
           this.result.skipped++;
           return;
         }
-        replacing(host, () => symlinkSync(Buffer.from(inode.target!), b(host)));
-        this.#finish(host, inode, uid, gid);
+        if (inode.target!.includes(0)) throw Object.assign(new Error(`${path}: a symlink target with a NUL byte in it (${JSON.stringify(Buffer.from(inode.target!).toString('latin1'))}) cannot be created`), { code: 'EINVAL' });
+        if (this.#make && inode.nlink <= 1) wait = this.#queue({ symlink: true, host, data: inode.target!, inode, uid, gid });
+        else this.#symlinkNow(host, inode, uid, gid);
         this.result.symlinks++;
         break;
       case 'blockdev':
@@ -444,17 +497,119 @@ class Extraction {
     for (let done = 0; done < bytes.length; ) done += writeSync(this.#restore.fd, bytes, done, bytes.length - done);
   }
 
-  /** A regular file: made now, its data written now when it is in memory, else in the background. */
+  /**
+   * A regular file: when its data is in memory, made on the thread pool (or now); else made now
+   * and its data written in the background.
+   */
   #file(host: string, inode: SquashfsInode, uid: number, gid: number): Promise<void> | undefined {
     this.fs.checkDataBlocks(inode);
     const tail = blockListLength(inode) === 0 ? this.fs.tailNow(inode) : undefined;
+    if (blockListLength(inode) === 0 && this.#make && inode.nlink <= 1) {
+      if (tail !== undefined) return this.#queue({ symlink: false, host, data: tail, inode, uid, gid });
+      // its fragment block is being decoded (or not yet): queued once it is
+      const queued = this.fs.readTail(inode).then((data) => void this.#queue({ symlink: false, host, data, inode, uid, gid }));
+      return this.#background(queued, 0);
+    }
+    if (tail !== undefined) return this.#fileNow(host, tail, inode, uid, gid);
     const fd = replacing(host, () => openSync(b(host), CREATE, 0o600));
-    if (tail === undefined) return this.#background(this.#writeFile(host, fd, inode, uid, gid), inode.blocks.length);
+    return this.#background(this.#writeFile(host, fd, inode, uid, gid), inode.blocks.length);
+  }
+
+  /** A file holding `data`, made here; removed again if it cannot be written whole. */
+  #fileNow(host: HostPath, data: Uint8Array, inode: SquashfsInode, uid: number, gid: number): undefined {
+    const fd = replacing(host, () => openSync(b(host), CREATE, 0o600));
+    let done = false;
     try {
-      writeAll(fd, tail, 0);
+      writeAll(fd, data, 0);
       this.#finishFile(fd, inode, false, uid, gid);
+      done = true;
     } finally {
       closeSync(fd);
+      if (!done) {
+        try {
+          unlinkSync(b(host));
+        } catch {
+          // gone already: nothing is left to remove
+        }
+      }
+    }
+  }
+
+  /** A symlink, made here. */
+  #symlinkNow(host: HostPath, inode: SquashfsInode, uid: number, gid: number): void {
+    replacing(host, () => symlinkSync(Buffer.from(inode.target!), b(host)));
+    this.#finish(host, inode, uid, gid);
+  }
+
+  /** Adds an entry for the thread pool; returns what to wait for when it sent a job and BATCHES_IN_FLIGHT are under way. */
+  #queue(p: Pending): Promise<void> | undefined {
+    this.#pending.push(p);
+    this.#pendingBytes += MK_HEADER + p.host.length + 1 + p.data.length; // a host path holds one byte per character
+    if (this.#pending.length < BATCH_ENTRIES && this.#pendingBytes < BATCH_BYTES) return;
+    this.#send();
+    if (this.#making.size < BATCHES_IN_FLIGHT) return;
+    return Promise.race(this.#making);
+  }
+
+  /** Sends the entries waiting to the thread pool, packed as makeEntriesAsync takes them. */
+  #send(): void {
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    const ops = Buffer.allocUnsafe(this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    let at = 0;
+    for (const p of batch) {
+      ops[at] = p.symlink ? 1 : 0;
+      ops[at + 1] = this.owners ? 1 : 0;
+      ops.writeUInt16LE(0, at + 2);
+      ops.writeUInt32LE(p.inode.mode & 0o7777, at + 4);
+      ops.writeUInt32LE(p.uid, at + 8);
+      ops.writeUInt32LE(p.gid, at + 12);
+      ops.writeDoubleLE(p.inode.mtime, at + 16);
+      ops.writeUInt32LE(p.host.length + 1, at + 24);
+      ops.writeUInt32LE(p.data.length, at + 28);
+      at += MK_HEADER + ops.write(p.host, at + MK_HEADER, 'latin1');
+      ops[at++] = 0;
+      ops.set(p.data, at);
+      at += p.data.length;
+    }
+    let made: Promise<Int32Array>;
+    try {
+      made = this.#make!(ops, batch.length);
+    } catch (error) {
+      this.#failure ??= { error };
+      return;
+    }
+    const job: Promise<void> = made
+      .then((res) => this.#made(batch, res))
+      .catch((error: unknown) => {
+        this.#failure ??= { error };
+      })
+      .finally(() => this.#making.delete(job));
+    this.#making.add(job);
+  }
+
+  /**
+   * Takes a job's outcome: an entry that found something in its way (EEXIST) is made again here
+   * after removing it, as the entries made here are; any other failure fails the extraction.
+   */
+  #made(batch: readonly Pending[], res: Int32Array): void {
+    for (let i = 0; i < batch.length; i++) {
+      const err = res[2 * i]!, call = res[2 * i + 1]!;
+      if (err === 0) continue;
+      const p = batch[i]!;
+      if (err !== osConstants.errno.EEXIST || (call !== MK_OPEN && call !== MK_SYMLINK)) {
+        this.#failure ??= { error: madeError(err, call, p.host) };
+        continue;
+      }
+      try {
+        clear(p.host, false);
+        if (p.symlink) this.#symlinkNow(p.host, p.inode, p.uid, p.gid);
+        else this.#fileNow(p.host, p.data, p.inode, p.uid, p.gid);
+      } catch (error) {
+        this.#failure ??= { error };
+      }
     }
   }
 

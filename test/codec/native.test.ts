@@ -16,7 +16,7 @@ import { getCodec } from '../../src/codec/registry.js';
 import { seeded } from '../squashfs/fixture.js';
 import { has, tempDir } from '../helpers.js';
 import { literalOnlyLzma } from './lzma-sdk.js';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -161,6 +161,103 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, -1, -1, 0), RangeError);
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, 10, 3, -5), RangeError);
     assert.throws(() => f.decodeAsync!(new Uint8Array(1), 1, 10, 3, 0.5), RangeError);
+  });
+
+  it('decodeFileAsync: reads the block from a file on the pool thread, decodes as decodeAsync does; a short or failed read rejects as a block that does not decode', async (t) => {
+    const dir = tempDir('imgkit-native-decode-file-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const input = sample(131_072, 5);
+    const stream = n!.deflate!(input, 9, 15, 8, 0);
+    const image = join(dir, 'image'), out = join(dir, 'out');
+    writeFileSync(image, Buffer.concat([Buffer.alloc(777, 1), stream, Buffer.alloc(9, 2)]));
+    writeFileSync(out, '');
+    const inFd = openSync(image, 'r'), outFd = openSync(out, 'r+');
+    t.after(() => [inFd, outFd].forEach((fd) => closeSync(fd)));
+    assert.deepEqual(new Uint8Array(await n!.decodeFileAsync!(inFd, 777, stream.length, 1, input.length, -1, 0) as Uint8Array), input);
+    assert.equal(await n!.decodeFileAsync!(inFd, 777, stream.length, 1, input.length, outFd, 4096), input.length);
+    assert.deepEqual(new Uint8Array(readFileSync(out).subarray(4096)), input);
+    // one byte more (trailing data), one less, past the end of the file, a descriptor that cannot read
+    await assert.rejects(n!.decodeFileAsync!(inFd, 777, stream.length + 1, 1, input.length, -1, 0), /did not decode/);
+    await assert.rejects(n!.decodeFileAsync!(inFd, 777, stream.length - 1, 1, input.length, -1, 0), /did not decode/);
+    await assert.rejects(n!.decodeFileAsync!(inFd, 777 + 9, stream.length + 1, 1, input.length, -1, 0), /did not decode/);
+    const wo = openSync(join(dir, 'wo'), 'w');
+    t.after(() => closeSync(wo));
+    await assert.rejects(n!.decodeFileAsync!(wo, 0, 10, 1, input.length, -1, 0), /did not decode/);
+    await assert.rejects(n!.decodeFileAsync!(inFd, 777, stream.length, 1, input.length, inFd, 0), (e: { errno?: number; syscall?: string }) => e.syscall === 'write' && e.errno === 9);
+    const f = n as unknown as Record<string, (...a: unknown[]) => unknown>;
+    assert.throws(() => f.decodeFileAsync!(-1, 0, 10, 1, 10, -1, 0), RangeError);
+    assert.throws(() => f.decodeFileAsync!(inFd, -1, 10, 1, 10, -1, 0), RangeError);
+    assert.throws(() => f.decodeFileAsync!(inFd, 0, 10, 9, 10, -1, 0), RangeError);
+    assert.throws(() => f.decodeFileAsync!(inFd, 0, 10, 1, 10), TypeError);
+  });
+
+  it('makeEntriesAsync: files and symlinks with data, owner, mode and times; a failed entry says which call, and a file that failed after its open is gone', async (t) => {
+    const dir = tempDir('imgkit-native-make-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const root = process.getuid?.() === 0;
+    type E = { symlink?: boolean; path: string; data: Uint8Array | string; mode?: number; owner?: [number, number]; mtime?: number };
+    const pack = (es: E[]): Buffer =>
+      Buffer.concat(
+        es.flatMap((e) => {
+          const path = Buffer.from(e.path + '\0'), data = Buffer.from(e.data);
+          const h = Buffer.alloc(32);
+          h[0] = e.symlink ? 1 : 0;
+          h[1] = e.owner ? 1 : 0;
+          h.writeUInt32LE(e.mode ?? 0o644, 4);
+          h.writeUInt32LE(e.owner?.[0] ?? 0, 8);
+          h.writeUInt32LE(e.owner?.[1] ?? 0, 12);
+          h.writeDoubleLE(e.mtime ?? 0, 16);
+          h.writeUInt32LE(path.length, 24);
+          h.writeUInt32LE(data.length, 28);
+          return [h, path, data];
+        }),
+      );
+    const big = sample(3 << 20, 9);
+    const es: E[] = [
+      { path: join(dir, 'a'), data: 'hello', mode: 0o4750, mtime: 1_700_000_000, ...(root ? { owner: [1234, 5678] as [number, number] } : {}) },
+      { path: join(dir, 'empty'), data: '', mode: 0o600, mtime: 4_294_967_295 },
+      { path: join(dir, 'big'), data: big, mode: 0o755, mtime: 86_400 },
+      { symlink: true, path: join(dir, 'l'), data: 'a', mtime: 1_000_000, ...(root ? { owner: [42, 43] as [number, number] } : {}) },
+      { path: join(dir, 'a'), data: 'again' }, // in the way: EEXIST from open
+      { symlink: true, path: join(dir, 'l'), data: 'x' }, // EEXIST from symlink
+      { path: join(dir, 'no', 'such'), data: 'x' }, // ENOENT from open
+      { path: join(dir, 'l'), data: 'x' }, // a symlink is not followed: EEXIST
+    ];
+    const res = await n!.makeEntriesAsync!(pack(es), es.length);
+    const EEXIST = 17, ENOENT = 2;
+    assert.deepEqual([...res], [0, 0, 0, 0, 0, 0, 0, 0, EEXIST, 1, EEXIST, 7, ENOENT, 1, EEXIST, 1]);
+    const st = statSync(join(dir, 'a'));
+    assert.equal(readFileSync(join(dir, 'a'), 'utf8'), 'hello');
+    assert.equal(st.mode & 0o7777, 0o4750);
+    assert.equal(st.mtimeMs, 1_700_000_000_000);
+    assert.equal(st.atimeMs, 1_700_000_000_000);
+    if (root) assert.deepEqual([st.uid, st.gid], [1234, 5678]);
+    assert.equal(statSync(join(dir, 'empty')).size, 0);
+    assert.equal(statSync(join(dir, 'empty')).mtimeMs, 4_294_967_295_000);
+    assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'big'))), big);
+    assert.equal(statSync(join(dir, 'big')).mode & 0o7777, 0o755);
+    const l = lstatSync(join(dir, 'l'));
+    assert.equal(readlinkSync(join(dir, 'l')), 'a');
+    assert.equal(l.mtimeMs, 1_000_000_000);
+    if (root) assert.deepEqual([l.uid, l.gid], [42, 43]);
+    // a failure after the open: a write past RLIMIT_FSIZE, in a child with a 64 KiB limit, is EFBIG
+    // from write (2), and the part-written file is gone
+    const addon = fileURLToPath(new URL('../../native/build/Release/imgkit_native.node', import.meta.url));
+    const script = `process.on('SIGXFSZ', () => {}); require(${JSON.stringify(addon)}).makeEntriesAsync(require('fs').readFileSync(0), 1).then((r) => console.log(JSON.stringify([...r])));`;
+    const ops = pack([{ path: join(dir, 'limited'), data: big }]);
+    const child = spawnSync('sh', ['-c', 'ulimit -f 64; exec "$0" -e "$1"', process.execPath, script], { input: ops, encoding: 'utf8' });
+    assert.equal(child.stdout.trim(), '[27,2]', child.stderr);
+    assert.equal(existsSync(join(dir, 'limited')), false);
+    const f = n as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const one = pack([{ path: join(dir, 'b'), data: 'x' }]);
+    assert.throws(() => f.makeEntriesAsync!(one, 2), RangeError); // fewer entries than said
+    assert.throws(() => f.makeEntriesAsync!(Buffer.concat([one, Buffer.from([0])]), 1), RangeError); // a byte left over
+    assert.throws(() => f.makeEntriesAsync!(pack([{ path: 'x\0y', data: 'x' }]), 1), RangeError); // a NUL inside the path
+    assert.throws(() => f.makeEntriesAsync!(pack([{ symlink: true, path: join(dir, 's'), data: '' }]), 1), RangeError); // an empty target
+    assert.throws(() => f.makeEntriesAsync!(pack([{ path: join(dir, 's'), data: 'x', mtime: -1 }]), 1), RangeError);
+    assert.throws(() => f.makeEntriesAsync!(one, 0), RangeError);
+    assert.throws(() => f.makeEntriesAsync!('x', 1), TypeError);
+    assert.equal(existsSync(join(dir, 'b')), false);
   });
 
   it('decodeAsync zlib (libdeflate, or zlib with IMGKIT_LIBDEFLATE=0) accepts exactly what node:zlib accepts as one whole stream, with the same bytes', async () => {

@@ -18,7 +18,7 @@ import { memorySink } from '../../src/bytes/sink.js';
 import { writeSquashfs } from '../../src/squashfs/write.js';
 import type { SourceInode } from '../../src/squashfs/tree.js';
 import { blockDiskSize } from '../../src/squashfs/layout.js';
-import { requireTools, skipWithout, tempDir } from '../helpers.js';
+import { ensureBuilt, requireTools, root, skipWithout, tempDir } from '../helpers.js';
 import { seeded, TIME } from './fixture.js';
 import { entries, snapshotHost, snapshotImage } from './snapshot.js';
 
@@ -155,6 +155,69 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
         const blocks = Number(sh('stat', ['-c', '%b', join(to, 'big')]));
         assert.ok(blocks * 512 < 2_548_576 + (1 << 20), `big allocates ${blocks * 512} bytes`);
       }
+    }
+  });
+
+  it('extracting over a folder with entries in the way replaces them, never following a link, however the entries are made', async () => {
+    const want = entries(snapshotHost(join(tmp, 'ref-128k')));
+    for (const [how, d] of DECODERS) {
+      const to = join(tmp, `over-${how}`), victim = join(tmp, `victim-${how}`), victimDir = join(tmp, `victim-dir-${how}`);
+      writeFileSync(victim, 'victim');
+      mkdirSync(victimDir);
+      for (const sub of ['d0', 'd1', 'd2']) mkdirSync(join(to, sub), { recursive: true });
+      symlinkSync(victim, join(to, 'd0/f1')); // a file's name: a link out of the folder
+      symlinkSync(victimDir, join(to, 'd3')); // a folder's name: a link to a folder outside
+      mkdirSync(join(to, 'd1/f2')); // a file's name: a folder with something in it
+      writeFileSync(join(to, 'd1/f2/inner'), 'x');
+      writeFileSync(join(to, 'd2/f3'), 'old content', { mode: 0o444 });
+      writeFileSync(join(to, 'link'), 'a file where the image has a symlink');
+      symlinkSync(victim, join(to, 'd2/f4.link')); // not in the image: left alone
+      const got = await extracted(join(tmp, 'tree-128k.sqfs'), to, d);
+      assert.equal(readlinkSync(join(to, 'd2/f4.link')), victim, how);
+      got.delete('/d2/f4.link');
+      assert.deepEqual(entries(got), want, how);
+      assert.equal(readFileSync(victim, 'utf8'), 'victim', how);
+      assert.deepEqual(readdirSync(victimDir), [], how);
+    }
+  });
+
+  it('a symlink whose target holds a NUL byte fails the extraction with the same clear error, native or not', async () => {
+    const src = join(tmp, 'nul-src'), image = join(tmp, 'nul.sqfs');
+    mkdirSync(src);
+    symlinkSync('abcXdef', join(src, 'l'));
+    writeFileSync(join(src, 'f'), 'x');
+    sh('mksquashfs', [src, image, '-noappend', '-quiet', '-no-progress', '-noI', '-noD', '-noF', '-noX', '-mkfs-time', String(TIME)]);
+    const bytes = readFileSync(image);
+    bytes[bytes.indexOf('abcXdef') + 3] = 0;
+    writeFileSync(image, bytes);
+    for (const [how, d] of DECODERS) {
+      const to = join(tmp, `nul-out-${how}`);
+      await assert.rejects(extracted(image, to, d), /^Error: \/l: a symlink target with a NUL byte in it \("abc\\u0000def"\) cannot be created$/, how);
+      assert.ok(!existsSync(join(to, 'l')), how);
+    }
+  });
+
+  it('a file that cannot be written fails the extraction with the system\'s error and is not left part-written, native or not', () => {
+    ensureBuilt('dist/cli/squashfs.js');
+    // a 100 KB file held in a fragment (after 300 small ones in the same block, so it is made with
+    // the block in memory) and a 300 KB one in blocks, under a 64 KiB RLIMIT_FSIZE (SIGXFSZ
+    // ignored, as the shell passes it on): EFBIG from write
+    const src = join(tmp, 'fsize-src'), image = join(tmp, 'fsize.sqfs');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a-small'), 'small');
+    for (let i = 0; i < 300; i++) writeFileSync(join(src, `a${String(i).padStart(3, '0')}`), `file ${i}`);
+    writeFileSync(join(src, 'b-tail'), seeded(100_000, 11));
+    writeFileSync(join(src, 'c-blocks'), seeded(300_000, 12));
+    sh('mksquashfs', [src, image, '-noappend', '-quiet', '-no-progress', '-mkfs-time', String(TIME)]);
+    const bin = join(root, 'bin/squashfs');
+    for (const [how, env] of [['native', {}], ['IMGKIT_NATIVE=0', { IMGKIT_NATIVE: '0' }]] as const) {
+      const to = join(tmp, `fsize-out-${how.replace(/\W/g, '')}`);
+      const r = spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f 64; exec "$0" extract "$1" "$2"`, bin, image, to], { encoding: 'utf8', env: { ...process.env, ...env } });
+      assert.equal(r.status, 1, `${how}: ${r.stderr}`);
+      assert.match(r.stderr, /EFBIG: file too large, write/, how);
+      assert.equal(readFileSync(join(to, 'a-small'), 'utf8'), 'small', how);
+      for (const f of ['b-tail', 'c-blocks']) assert.ok(!existsSync(join(to, f)) || statSync(join(to, f)).size === readFileSync(join(src, f)).length, `${how}: ${f} is whole or gone`);
+      assert.ok(!existsSync(join(to, 'b-tail')), `${how}: the tail file is gone`);
     }
   });
 
