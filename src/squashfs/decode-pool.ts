@@ -19,6 +19,11 @@ import { NATIVE_DECODER } from './meta.js';
 export interface BlockDecoder {
   /** The decoded block, or a rejection (of any kind) when it does not decode. Takes `raw`'s buffer when it covers it. */
   decode(raw: Uint8Array, max: number): Promise<Uint8Array>;
+  /**
+   * decode of the `length` bytes at `from` of the open file `inFd`, read where the block is
+   * decoded; any rejection means: read the block and decode it here, for its error.
+   */
+  decodeFile?(inFd: number, from: number, length: number, max: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -163,6 +168,7 @@ export function nativeDecoder(name: CompressorName): BlockWriter | undefined {
     decode: (raw, max) => decodeAsync(raw, id, max, -1, 0) as Promise<Uint8Array>,
     decodeTo: (raw, max, fd, position) => (decodeAsync(raw, id, max, fd, position) as Promise<number>).catch(failedWrite),
     ...(decodeFileAsync && {
+      decodeFile: (inFd: number, from: number, length: number, max: number) => decodeFileAsync(inFd, from, length, id, max, -1, 0) as Promise<Uint8Array>,
       decodeFileTo: (inFd: number, from: number, length: number, max: number, fd: number, position: number) =>
         (decodeFileAsync(inFd, from, length, id, max, fd, position) as Promise<number>).catch(failedWrite),
     }),

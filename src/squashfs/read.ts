@@ -676,6 +676,12 @@ export class Squashfs {
     const p = (async () => {
       const e = await this.fragmentEntry(index);
       const n = blockDiskSize(e.size);
+      // from an image file, a decoder that reads blocks itself is given where the block lies
+      const image = this.ra.fd, decodeFile = this.decoder?.decodeFile;
+      if (!blockIsStored(e.size) && image !== undefined && decodeFile) {
+        const out = await decodeFile(image, this.base + e.start, n, this.superblock.blockSize).catch(() => undefined);
+        if (out) return out;
+      }
       const raw = await readAtNow(this.ra, this.base + e.start, n);
       return blockIsStored(e.size) ? raw : this.#decompress(raw, this.superblock.blockSize, e.start);
     })();

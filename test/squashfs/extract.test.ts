@@ -284,6 +284,33 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
   });
 });
 
+describe('squashfs: a fragment block that does not decode', { skip: skipWithout('mksquashfs') }, () => {
+  it('fails extraction with the same FormatError with or without decoder threads, native or not, and its files are not made', async (t) => {
+    const dir = tempDir('imgkit-sqfs-badfrag-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    makeTree(join(dir, 'tree'));
+    const good = join(dir, 'good.sqfs'), bad = join(dir, 'bad.sqfs');
+    sh('mksquashfs', [join(dir, 'tree'), good, '-noappend', '-quiet', '-no-progress', '-mkfs-time', String(TIME)]);
+    const bytes = new Uint8Array(readFileSync(good));
+    const fs = await openSquashfs(bytesAccess(bytes, 'squashfs'));
+    const e = await fs.fragmentEntry(1);
+    const inFragment: string[] = [];
+    for await (const { path, inode } of fs.walk()) if (inode.kind === 'file' && inode.fragment === 1) inFragment.push(path);
+    assert.ok(inFragment.length > 10 && blockDiskSize(e.size) > 200 && !(e.size & (1 << 24)));
+    for (let i = 20; i < 120; i++) bytes[e.start + i]! ^= 0x5a;
+    writeFileSync(bad, bytes);
+    const errors = [];
+    for (const [how, d] of [...DECODERS, ['native decoders, one thread', { threads: 1 }] as const]) {
+      const to = join(dir, `out-${how}`);
+      const err = await extracted(bad, to, d).then(() => undefined, (x: unknown) => x);
+      assert.ok(err instanceof FormatError, `${how}: ${String(err)}`);
+      errors.push([err.code, err.message]);
+      for (const p of inFragment) assert.ok(!existsSync(join(to, p)), `${how}: ${p}`);
+    }
+    for (const x of errors.slice(1)) assert.deepEqual(x, errors[0]);
+  });
+});
+
 /** A host tree as bytes: relative name bytes (hex) → kind, size, link target bytes (hex). */
 function rawTree(dir: Buffer, rel = ''): string[] {
   const out: string[] = [];
