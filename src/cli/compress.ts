@@ -144,7 +144,16 @@ async function writeOutputPieces(path: string, pieces: AsyncIterable<Uint8Array>
  * Formats whose decodeStream is the reader behind their decode, so fails the same way: their output
  * is written as it is decoded, and a small input that decodes to gigabytes takes little memory.
  */
-const STREAMED: ReadonlySet<CompressionId> = new Set(['xz', 'lzma']);
+const STREAMED: ReadonlySet<CompressionId> = new Set(['xz', 'lzma', 'lz4', 'lz4-legacy']);
+
+/**
+ * Formats whose decodeStream takes what their decode takes and refuses what it refuses, but may
+ * name another offset or reason (node:zlib's stream reads past a gzip member into what follows):
+ * their output is written as it is decoded too, and a failure other than the output limit is
+ * reported as decode reports it, from decoding the input again (then at most the output up to
+ * the failure, within --max-output, is held).
+ */
+const RECHECKED: ReadonlySet<CompressionId> = new Set(['gzip', 'zlib']);
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   yield bytes;
@@ -190,7 +199,15 @@ export async function decompressMain(argv: string[]): Promise<number> {
   const codec = await getCodec(id);
   const opts = maxOutput === undefined ? {} : { maxOutput };
   if (STREAMED.has(id) && codec.decodeStream) await writeOutputPieces(v.output, codec.decodeStream(once(input), opts));
-  else await writeOutput(v.output, await codec.decode(input, opts));
+  else if (RECHECKED.has(id) && codec.decodeStream) {
+    try {
+      await writeOutputPieces(v.output, codec.decodeStream(once(input), opts));
+    } catch (e) {
+      if (!(e instanceof FormatError) || e.code === 'LIMIT') throw e;
+      await codec.decode(input, opts);
+      throw e; // decode took it: the stream's own error, then
+    }
+  } else await writeOutput(v.output, await codec.decode(input, opts));
   return 0;
 }
 

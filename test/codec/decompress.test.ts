@@ -1,9 +1,10 @@
 /**
- * `imgkit decompress` of xz and lzma: the output is written as it is decoded, so an input of a few
- * KiB that expands to 256 MiB (a "bomb") decodes in bounded memory, to a file and to a pipe, with the
- * native addon and without it (lzma-native); the bytes are xz's; bytes after an xz stream are
- * reported at their offset in the file. The command runs in a child process (decompress-child.ts)
- * that reports its peak RSS. No timings are asserted.
+ * `imgkit decompress` of xz, lzma, gzip, zlib and lz4: the output is written as it is decoded, so an
+ * input of a few KiB that expands to 256 MiB (a "bomb") decodes in bounded memory, to a file and to
+ * a pipe, with the native addon and without it (lzma-native); the bytes are xz's; bytes after an xz
+ * stream are reported at their offset in the file; bad gzip, zlib and lz4 input fails as the
+ * codec's decode says. The command runs in a child process (decompress-child.ts) that reports its
+ * peak RSS. No timings are asserted.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -97,12 +98,15 @@ describe('imgkit decompress: output written as it is decoded', () => {
     const big = new Uint8Array(BOMB);
     put('bomb-sized.lzma', await lzma.encode!(big, { level: 1 }));
     put('bomb-unknown.lzma', await lzma.encode!(big, { level: 1, lzma: { sizeInHeader: false } }));
+    // deflate packs at most about 1032:1: level 9 keeps those under 1 MiB
+    for (const id of ['gzip', 'zlib', 'lz4', 'lz4-legacy'] as const) put(`bomb.${id}`, await collect((await getCodec(id)).encodeStream!(zeros(), { level: 9 })));
   });
 
   for (const [engine, env] of [['native addon when built', {}], ['lzma-native (IMGKIT_NATIVE=0)', { IMGKIT_NATIVE: '0' }]] as const) {
     it(`256 MiB bombs to a file and to a pipe, peak RSS under 256 MiB (${engine})`, { timeout: 180_000 }, async () => {
       for (const [name, path] of bombs) {
-        assert.ok(statSync(path).size < MiB, `${name} is a bomb: ${statSync(path).size} bytes`);
+        // lz4 packs at most about 255:1
+        assert.ok(statSync(path).size < (name.startsWith('bomb.lz4') ? 2 * MiB : MiB), `${name} is a bomb: ${statSync(path).size} bytes`);
         const file = join(dir, 'out.bin');
         const r = await decompress([path, '-o', file], env);
         assert.equal(r.status, 0, r.stderr);
@@ -163,6 +167,51 @@ describe('imgkit decompress: xz and lzma bytes as xz -dc gives them', { skip: sk
       const p = await decompress([path, '-o', '-']);
       assert.equal(p.status, 1, p.stderr);
       assert.equal(p.out, spawnSync('xz', ['-dc', path], { maxBuffer: 1 << 26 }).stdout.length, what);
+    }
+  });
+});
+
+describe('imgkit decompress: bad gzip, zlib and lz4 input fails as decode says, with no output file', () => {
+  it('cut short, a flipped byte, a flipped trailer, junk after the stream, nothing at all, half a header, past --max-output', async () => {
+    const data = sample(200_000, 44);
+    for (const id of ['gzip', 'zlib', 'lz4', 'lz4-legacy'] as const) {
+      const codec = await getCodec(id);
+      const good = await codec.encode!(data, {});
+      const flip = (at: number) => {
+        const b = Uint8Array.from(good);
+        b[at]! ^= 0x55;
+        return b;
+      };
+      const cases: [string, Uint8Array][] = [
+        ['cut short', good.subarray(0, good.length - 5)],
+        ['cut in half', good.subarray(0, good.length >> 1)],
+        ['a flipped byte', flip(good.length >> 1)],
+        ['a flipped trailer', flip(good.length - 3)],
+        ['junk after', concat([good, new TextEncoder().encode('junk')])],
+        ['nothing', new Uint8Array(0)],
+        ['half a header', good.subarray(0, 3)],
+      ];
+      for (const [what, bytes] of cases) {
+        const path = join(dir, `bad.${id}`);
+        writeFileSync(path, bytes);
+        const want = await codec.decode(bytes).then(() => undefined, (e: Error) => e.message);
+        const out = join(dir, 'bad.out');
+        rmSync(out, { force: true });
+        const r = await decompress(['--format', id, path, '-o', out]);
+        if (want === undefined) {
+          assert.equal(r.status, 0, `${id}, ${what}: ${r.stderr}`);
+          continue;
+        }
+        assert.equal(r.status, 1, `${id}, ${what}: ${r.stderr}`);
+        assert.ok(r.stderr.includes(want), `${id}, ${what}: ${r.stderr} (decode: ${want})`);
+        assert.ok(!existsSync(out), `${id}, ${what}: no output file`);
+      }
+      const path = join(dir, `good.${id}`);
+      writeFileSync(path, good);
+      const r = await decompress([path, '--format', id, '--max-output', '100000', '-o', join(dir, 'bad.out')]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /output exceeds maxOutput/, id);
+      assert.ok(!existsSync(join(dir, 'bad.out')), `${id}, past --max-output: no output file`);
     }
   });
 });
