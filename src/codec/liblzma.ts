@@ -56,8 +56,15 @@ interface LzmaNative {
   MF_BT4: number;
 }
 
-/** The binding; loading it costs ~10 ms and a native library, hence the lazy registry. */
-export const native = createRequire(import.meta.url)('lzma-native') as LzmaNative;
+let binding: LzmaNative | undefined;
+
+/**
+ * The binding, loaded on first use: loading it costs ~15 ms and a native library, which the
+ * native addon's decoders and encoders do not need.
+ */
+export function lzmaNative(): LzmaNative {
+  return (binding ??= createRequire(import.meta.url)('lzma-native') as LzmaNative);
+}
 
 /** liblzma's LZMA_IGNORE_CHECK decoder flag (5.1.4+; lzma-native does not export it). */
 export const IGNORE_CHECK = 0x10;
@@ -67,7 +74,7 @@ export const memlimitFor = (maxOutput: number): number => Math.max(maxOutput, 64
 
 /** A raw liblzma stream, initialized by `init` (lzma-native's createStream, minus its option defaults). */
 export function open(init: (s: NativeStream) => void): LzmaStream {
-  const s = new native.Stream();
+  const s = new (lzmaNative().Stream)();
   init(s);
   return s.getStream({});
 }
@@ -144,7 +151,7 @@ class LzmaNativeDecoder implements StepDecoder {
   totalIn = 0;
 
   constructor(init: (s: NativeStream) => void) {
-    this.#s = new native.Stream();
+    this.#s = new (lzmaNative().Stream)();
     init(this.#s);
     this.#s.bufferHandler = (buf, processed, error, totalIn) => {
       if (typeof totalIn === 'number') this.totalIn = totalIn;
@@ -186,7 +193,7 @@ class LzmaNativeDecoder implements StepDecoder {
   #code(input: Uint8Array | null): Promise<void> {
     return new Promise<void>((resolve) => {
       this.#wake = resolve;
-      this.#s.code(input && Buffer.from(input.buffer, input.byteOffset, input.byteLength), native.asyncCodeAvailable);
+      this.#s.code(input && Buffer.from(input.buffer, input.byteOffset, input.byteLength), lzmaNative().asyncCodeAvailable);
     });
   }
 
@@ -232,6 +239,7 @@ export function lzmaError(format: string, error: unknown, offset: number): Forma
  */
 export function presetOptions(level: number): LzmaFilterOptions {
   const fast = level <= 3;
+  const native = lzmaNative();
   return {
     dictSize: presetDictSize(level),
     lc: 3,

@@ -5,7 +5,7 @@
  * common subset through the Codec interface; this module adds the rest without changing it.
  */
 import { collect } from '../bytes/source.js';
-import { checkDictSize, encodeWith, native, open, presetOptions } from './liblzma.js';
+import { checkDictSize, encodeWith, lzmaNative, open, presetOptions } from './liblzma.js';
 import type { XzBcj } from './types.js';
 
 export interface XzBlockOptions {
@@ -42,8 +42,8 @@ export async function encodeXzBlock(input: Uint8Array, o: XzBlockOptions = {}): 
   const lzma2 = presetOptions(level);
   if (o.extreme) {
     // liblzma lzma_lzma_preset() with LZMA_PRESET_EXTREME
-    lzma2.mode = native.MODE_NORMAL;
-    lzma2.mf = native.MF_BT4;
+    lzma2.mode = lzmaNative().MODE_NORMAL;
+    lzma2.mf = lzmaNative().MF_BT4;
     lzma2.niceLen = level === 3 || level === 5 ? 192 : 273;
     lzma2.depth = 512;
   }
@@ -54,5 +54,5 @@ export async function encodeXzBlock(input: Uint8Array, o: XzBlockOptions = {}): 
   if (lzma2.lc + lzma2.lp > 4) throw new RangeError('Cannot encode: lc + lp exceeds 4');
   if (o.bcj !== undefined && !Object.hasOwn(BCJ, o.bcj)) throw new RangeError(`Cannot encode: unknown BCJ filter "${String(o.bcj)}"`);
   const filters = [...(o.bcj ? [{ id: BCJ[o.bcj] }] : []), { id: 'LZMA_FILTER_LZMA2', options: lzma2 }];
-  return collect(encodeWith(open((s) => s.streamEncoder_(filters, native.CHECK_CRC32)), [input]));
+  return collect(encodeWith(open((s) => s.streamEncoder_(filters, lzmaNative().CHECK_CRC32)), [input]));
 }

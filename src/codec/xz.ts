@@ -13,17 +13,13 @@
 import { FormatError } from '../bytes/errors.js';
 import { collect } from '../bytes/source.js';
 import { Budget, codecError, Feed, stepThrough } from './pipe.js';
-import { checkDictSize, encodeWith, IGNORE_CHECK, lzmaError, memlimitFor, native, open, openDecoder, presetOptions } from './liblzma.js';
+import { checkDictSize, encodeWith, IGNORE_CHECK, lzmaError, lzmaNative, memlimitFor, open, openDecoder, presetOptions } from './liblzma.js';
 import { levelOf, maxOutputOf, type Codec, type EncodeOptions, type XzBcj, type XzCheck } from './types.js';
 
 const MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] as const;
 
-const CHECKS: Readonly<Record<XzCheck, number>> = {
-  none: native.CHECK_NONE,
-  crc32: native.CHECK_CRC32,
-  crc64: native.CHECK_CRC64,
-  sha256: native.CHECK_SHA256,
-};
+/** lzma-native's check ids (lzma_check), for its encoder. */
+const CHECKS = { none: 'CHECK_NONE', crc32: 'CHECK_CRC32', crc64: 'CHECK_CRC64', sha256: 'CHECK_SHA256' } as const satisfies Readonly<Record<XzCheck, string>>;
 
 const BCJ: Readonly<Record<XzBcj, string>> = {
   x86: 'LZMA_FILTER_X86',
@@ -96,7 +92,7 @@ function encoder(opts: EncodeOptions | undefined) {
   if (x?.bcj !== undefined && !Object.hasOwn(BCJ, x.bcj)) throw new RangeError(`Cannot encode: unknown BCJ filter "${String(x.bcj)}"`);
   const lzma2 = { ...presetOptions(level), ...(x?.dictSize !== undefined && { dictSize: checkDictSize(x.dictSize) }) };
   const filters = [...(x?.bcj ? [{ id: BCJ[x.bcj] }] : []), { id: 'LZMA_FILTER_LZMA2', options: lzma2 }];
-  return open((s) => s.streamEncoder_(filters, CHECKS[check]));
+  return open((s) => s.streamEncoder_(filters, lzmaNative()[CHECKS[check]]));
 }
 
 export const codec: Codec = {

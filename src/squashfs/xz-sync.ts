@@ -11,7 +11,7 @@
  * encodeXzBlock's (test/squashfs/parallel.test.ts).
  */
 import { crc32 } from '../bytes/crc32.js';
-import { native, presetOptions, checkDictSize, type LzmaFilterOptions } from '../codec/liblzma.js';
+import { lzmaNative, presetOptions, checkDictSize, type LzmaFilterOptions } from '../codec/liblzma.js';
 import type { XzBlockOptions } from '../codec/xz-block.js';
 
 const BCJ = { x86: 'LZMA_FILTER_X86', powerpc: 'LZMA_FILTER_POWERPC', ia64: 'LZMA_FILTER_IA64', arm: 'LZMA_FILTER_ARM', armthumb: 'LZMA_FILTER_ARMTHUMB', sparc: 'LZMA_FILTER_SPARC' } as const;
@@ -35,8 +35,8 @@ function xzFilters(o: XzBlockOptions): Filters {
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`Cannot encode: level ${String(level)} is outside 0..9`);
   const lzma2 = presetOptions(level);
   if (o.extreme) {
-    lzma2.mode = (native as unknown as { MODE_NORMAL: number }).MODE_NORMAL;
-    lzma2.mf = (native as unknown as { MF_BT4: number }).MF_BT4;
+    lzma2.mode = lzmaNative().MODE_NORMAL;
+    lzma2.mf = lzmaNative().MF_BT4;
     lzma2.niceLen = level === 3 || level === 5 ? 192 : 273;
     lzma2.depth = 512;
   }
@@ -132,7 +132,7 @@ export function asBufferEncoded(stream: Uint8Array, inputLength: number): Uint8A
   return out;
 }
 
-const newStream = (): NativeStream => new (native.Stream as unknown as new () => NativeStream)();
+const newStream = (): NativeStream => new (lzmaNative().Stream as unknown as new () => NativeStream)();
 const encodeError = (e: unknown) => new RangeError(`Cannot encode: liblzma says "${String((e as Error).message ?? e)}"`, { cause: e });
 const joined = (out: Buffer[]) => {
   const all = Buffer.concat(out);
@@ -152,7 +152,7 @@ export function syncXzEncoder(o: XzBlockOptions = {}): (input: Uint8Array) => Ui
   return (input) => {
     out = [];
     error = undefined;
-    s.streamEncoder_(filters, native.CHECK_CRC32);
+    s.streamEncoder_(filters, lzmaNative().CHECK_CRC32);
     s.code(Buffer.from(input.buffer, input.byteOffset, input.byteLength), false);
     s.code(null, false);
     if (error) throw encodeError(error);
@@ -193,7 +193,7 @@ export function asyncXzEncoder(o: XzBlockOptions = {}): (input: Uint8Array) => P
   return async (input) => {
     out = [];
     ended = false;
-    s.streamEncoder_(filters, native.CHECK_CRC32);
+    s.streamEncoder_(filters, lzmaNative().CHECK_CRC32);
     try {
       await run(Buffer.from(input.buffer, input.byteOffset, input.byteLength));
       // a stream is finished by an empty write; lzma-native keeps that state (8.0: its

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { collect } from '../../src/bytes/source.js';
 import { getCodec } from '../../src/codec/index.js';
 import { decodeLzmaSegment } from '../../src/codec/lzma.js';
-import { encodeWith, native, open, presetOptions } from '../../src/codec/liblzma.js';
+import { encodeWith, lzmaNative, open, presetOptions } from '../../src/codec/liblzma.js';
 import { requireTools, skipWithout } from '../helpers.js';
 import { nativeCodecs } from '../../src/codec/native.js';
 import { equalBytes, rejectsFormat, sample } from './arb.js';
@@ -141,7 +141,7 @@ describe('liblzma presets', () => {
   it('presetOptions(level) gives byte-identical output to liblzma preset levels 0–6', async () => {
     const data = sample(50_000, 4);
     for (let level = 0; level <= 6; level++) {
-      const lzma2 = (options: object) => open((s) => s.streamEncoder_([{ id: 'LZMA_FILTER_LZMA2', options: options as never }], native.CHECK_CRC32));
+      const lzma2 = (options: object) => open((s) => s.streamEncoder_([{ id: 'LZMA_FILTER_LZMA2', options: options as never }], lzmaNative().CHECK_CRC32));
       const ours = await collect(encodeWith(lzma2(presetOptions(level)), [data]));
       const theirs = await collect(encodeWith(lzma2({ preset: level }), [data]));
       equalBytes(ours, theirs, `level ${level}`);

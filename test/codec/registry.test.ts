@@ -34,7 +34,7 @@ describe('codec registry', () => {
     assert.deepEqual([...packages], []);
   });
 
-  it('lzma-native and the zstd WebAssembly are loaded on first use, not at import', () => {
+  it('lzma-native and the zstd WebAssembly are loaded on first use (an xz encoder, the WebAssembly\'s first call), not at import', () => {
     const script = `
       import { createRequire } from 'node:module';
       const cache = createRequire(process.cwd() + '/').cache;
@@ -45,15 +45,18 @@ describe('codec registry', () => {
       const before = heavy();
       await getCodec('gzip');
       const afterGzip = heavy();
-      await getCodec('xz');
+      const xz = await getCodec('xz');
+      const afterXz = heavy();
+      await xz.encode(new Uint8Array(10)); // lzma-native's encoder
       await (await getCodec('zstd')).encode(new Uint8Array(10)); // the WebAssembly is compiled on first use
-      console.log(JSON.stringify({ before, afterGzip, after: heavy() }));
+      console.log(JSON.stringify({ before, afterGzip, afterXz, after: heavy() }));
     `;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    const { before, afterGzip, after } = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, string[]>;
+    const { before, afterGzip, afterXz, after } = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, string[]>;
     assert.deepEqual(before, []);
     assert.deepEqual(afterGzip, []);
+    assert.deepEqual(afterXz, [], 'the xz codec module alone does not load lzma-native');
     assert.ok(after!.some((k) => k.startsWith('lzma-native/')), `lzma-native not loaded: ${after!.join(', ')}`);
     assert.ok(after!.some((k) => k.startsWith('@bokuweb/zstd-wasm/')), `zstd-wasm not loaded: ${after!.join(', ')}`);
   });

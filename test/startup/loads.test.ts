@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, root, tempDir } from '../helpers.js';
+import { nativeCodecs } from '../../src/codec/native.js';
 
 const HOOK = join(root, 'test/startup/trace-loads.mjs');
 
@@ -73,5 +74,25 @@ describe('start-up: what each command loads', () => {
   it('fdt compile from a blob, dump and get: no preprocessor, no overlays', () => {
     for (const args of [['compile', '-I', 'dtb', '-O', 'dts', '-o', 'b.dts', 'board.dtb'], ['dump', 'board.dtb'], ['get', 'board.dtb', '/', 'compatible']])
       assertNone(loads(dir, 'fdt', ...args), [/^dtb\/cpp\.js$/, /^dtb\/overlay\.js$/, /^dtb\/index\.js$/, ...OTHER_FORMATS('dtb')], `fdt ${args[0]}`);
+  });
+
+  it('xz and lzma through the native addon: lzma-native (about 15 ms to load) stays unloaded', { skip: !nativeCodecs()?.lzmaDecoder && 'the native addon is not built' }, () => {
+    // a CommonJS preload that says, as the process exits, whether lzma-native was required
+    const preload = join(dir, 'lzma-native-loaded.cjs');
+    writeFileSync(preload, "process.on('exit', () => process.stderr.write('lzma-native loaded: ' + Object.keys(require.cache).some((k) => k.includes('/lzma-native/')) + '\\n'));\n");
+    const run = (...args: string[]) => {
+      const r = spawnSync(process.execPath, ['--require', preload, join(root, 'bin/imgkit'), ...args], { cwd: dir, encoding: 'utf8' });
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      return /lzma-native loaded: (true|false)/.exec(r.stderr)?.[1];
+    };
+    writeFileSync(join(dir, 'data'), 'hello '.repeat(1000));
+    assert.equal(run('compress', '--format', 'lzma', 'data', '-o', 'data.lzma'), 'false', 'compress --format lzma');
+    assert.equal(run('decompress', 'data.lzma', '-o', 'data.out'), 'false', 'decompress of .lzma');
+    assert.equal(readFileSync(join(dir, 'data.out'), 'utf8'), 'hello '.repeat(1000));
+    writeFileSync(join(dir, 'data.xz'), spawnSync('xz', ['-c'], { input: 'hello' }).stdout);
+    assert.equal(run('decompress', 'data.xz', '-o', 'data.out'), 'false', 'decompress of .xz');
+    // and the check can tell: without the addon it is loaded
+    const r = spawnSync(process.execPath, ['--require', preload, join(root, 'bin/imgkit'), 'decompress', 'data.xz', '-o', 'data.out'], { cwd: dir, encoding: 'utf8', env: { ...process.env, IMGKIT_NATIVE: '0' } });
+    assert.match(r.stderr, /lzma-native loaded: true/);
   });
 });
