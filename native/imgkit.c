@@ -442,6 +442,14 @@ static void run(job_t *j) {
   }
 }
 
+/* An Error with `message`. */
+static napi_value error_of(napi_env env, const char *message) {
+  napi_value msg, err;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &err);
+  return err;
+}
+
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "imgkit native: N-API call failed"); return NULL; } } while (0)
 
 /* Reads (input, int…) into a job; throws and returns 0 on bad arguments. */
@@ -508,8 +516,7 @@ static void complete(napi_env env, napi_status status, void *data) {
   } else if (napi_create_buffer_copy(env, j->out_len, j->out, NULL, &out) == napi_ok) {
     napi_resolve_deferred(env, j->deferred, out);
   } else {
-    napi_create_string_utf8(env, "imgkit native: cannot allocate the result", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
+    err = error_of(env, "imgkit native: cannot allocate the result");
     napi_reject_deferred(env, j->deferred, err);
   }
   free(j->out);
@@ -862,17 +869,15 @@ static void decode_execute(napi_env env, void *data) {
 
 static void decode_complete(napi_env env, napi_status status, void *data) {
   djob_t *j = data;
-  napi_value out = NULL, err = NULL, msg;
+  napi_value out = NULL, err = NULL;
   if (status != napi_ok || !j->ok) {
-    napi_create_string_utf8(env, "the block did not decode", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
+    err = error_of(env, "the block did not decode");
   } else if (j->write_errno) {
     err = errno_error(env, j->write_errno, "write");
   } else if (j->fd >= 0) {
     napi_create_double(env, (double)j->out_len, &out);
   } else if (napi_create_buffer_copy(env, j->out_len, j->out, NULL, &out) != napi_ok) {
-    napi_create_string_utf8(env, "imgkit native: cannot allocate the result", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
+    err = error_of(env, "imgkit native: cannot allocate the result");
   }
   if (err) napi_reject_deferred(env, j->deferred, err);
   else napi_resolve_deferred(env, j->deferred, out);
@@ -1248,7 +1253,7 @@ static void ldec_complete(napi_env env, napi_status status, void *data) {
   lrun_t *r = data;
   ldec_t *d = r->d;
   d->busy = 0;
-  napi_value out = NULL, err, msg;
+  napi_value out = NULL, err;
   if (status == napi_ok) out = ldec_result(env, r);
   if (out) {
     napi_resolve_deferred(env, r->deferred, out);
@@ -1257,8 +1262,7 @@ static void ldec_complete(napi_env env, napi_status status, void *data) {
     napi_is_exception_pending(env, &pending);
     if (pending) napi_get_and_clear_last_exception(env, &err);
     else {
-      napi_create_string_utf8(env, "imgkit native: the decoder run was cancelled", NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, NULL, msg, &err);
+      err = error_of(env, "imgkit native: the decoder run was cancelled");
     }
     napi_reject_deferred(env, r->deferred, err);
   }
@@ -1536,15 +1540,14 @@ static void make_execute(napi_env env, void *data) {
 
 static void make_complete(napi_env env, napi_status status, void *data) {
   mjob_t *j = data;
-  napi_value ab, out, msg, err;
+  napi_value ab, out, err;
   void *mem;
   if (status == napi_ok && napi_create_arraybuffer(env, (size_t)j->count * 8, &mem, &ab) == napi_ok &&
       napi_create_typedarray(env, napi_int32_array, (size_t)j->count * 2, ab, 0, &out) == napi_ok) {
     memcpy(mem, j->res, (size_t)j->count * 8);
     napi_resolve_deferred(env, j->deferred, out);
   } else {
-    napi_create_string_utf8(env, "imgkit native: makeEntriesAsync did not run", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
+    err = error_of(env, "imgkit native: makeEntriesAsync did not run");
     napi_reject_deferred(env, j->deferred, err);
   }
   free(j->res);
