@@ -75,6 +75,8 @@ const BLOCKS_IN_FLIGHT = 8;
 /** Block-list entries of the files in flight past which the walk waits too (a few huge sparse files). */
 const BLOCKS_HELD = 1 << 22;
 
+/** Fragment blocks decoded ahead of the one the walk reached (see Extraction.#readAhead). */
+const FRAGMENTS_AHEAD = 2;
 /** Entries made on the thread pool in one job, and the bytes (headers, paths, data) past which a job starts early. */
 const BATCH_ENTRIES = 256;
 const BATCH_BYTES = 1 << 20;
@@ -503,16 +505,33 @@ class Extraction {
    */
   #file(host: string, inode: SquashfsInode, uid: number, gid: number): Promise<void> | undefined {
     this.fs.checkDataBlocks(inode);
-    const tail = blockListLength(inode) === 0 ? this.fs.tailNow(inode) : undefined;
-    if (blockListLength(inode) === 0 && this.#make && inode.nlink <= 1) {
+    const tailOnly = blockListLength(inode) === 0;
+    const tail = tailOnly ? this.fs.tailNow(inode) : undefined;
+    if (tailOnly && this.#make && inode.nlink <= 1) {
       if (tail !== undefined) return this.#queue({ symlink: false, host, data: tail, inode, uid, gid });
       // its fragment block is being decoded (or not yet): queued once it is
       const queued = this.fs.readTail(inode).then((data) => void this.#queue({ symlink: false, host, data, inode, uid, gid }));
+      this.#readAhead(inode.fragment);
       return this.#background(queued, 0);
     }
     if (tail !== undefined) return this.#fileNow(host, tail, inode, uid, gid);
     const fd = replacing(host, () => openSync(b(host), CREATE, 0o600));
-    return this.#background(this.#writeFile(host, fd, inode, uid, gid), inode.blocks.length);
+    // the file's own tail is asked for (in writeFile's first step) before the blocks after it
+    const wait = this.#background(this.#writeFile(host, fd, inode, uid, gid), inode.blocks.length);
+    if (tailOnly) this.#readAhead(inode.fragment);
+    return wait;
+  }
+
+  /**
+   * Starts decoding the FRAGMENTS_AHEAD fragment blocks after `fragment`: files take their tails
+   * from the blocks mostly in walk order, and the walk waits on a block it reaches undecoded
+   * while the decoders have little else to do. A block that fails here is read again, for its
+   * error, by the first file that needs it. Not with a cache too small to keep the blocks ahead
+   * until they are reached.
+   */
+  #readAhead(fragment: number | undefined): void {
+    if (fragment === undefined || this.fs.fragmentCacheBlocks < 4 * FRAGMENTS_AHEAD) return;
+    for (let k = fragment + 1; k <= fragment + FRAGMENTS_AHEAD && k < this.fs.superblock.fragments; k++) this.fs.fragmentBlock(k).catch(() => {});
   }
 
   /** A file holding `data`, made here; removed again if it cannot be written whole. */

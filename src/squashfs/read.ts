@@ -112,6 +112,10 @@ export class Squashfs {
   readonly #dirs = new Map<string, Promise<DirEntry[]>>();
   readonly #frags = new Map<number, Promise<Uint8Array> | Uint8Array>();
   readonly #fragCacheSize: number;
+  /** How many decoded fragment blocks the cache holds (`fragmentCacheBytes` over the block size, at least 1). */
+  get fragmentCacheBlocks(): number {
+    return this.#fragCacheSize;
+  }
   readonly #inodeSeq: MetaSeq;
   readonly #dirSeq: MetaSeq;
   #preloaded: Promise<void> | undefined;

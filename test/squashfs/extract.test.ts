@@ -221,6 +221,31 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
     }
   });
 
+  it('fragment blocks are decoded ahead of the walk, each once; with a one-block cache none ahead', async () => {
+    for (const [how, d] of DECODERS) {
+      for (const cache of [undefined, 1]) {
+        const fs = await open(join(tmp, 'tree-128k.sqfs'), cache === undefined ? {} : { fragmentCacheBytes: cache });
+        const decoded = new Map<number, number>();
+        const entry = fs.fragmentEntry.bind(fs);
+        fs.fragmentEntry = (k: number) => (decoded.set(k, (decoded.get(k) ?? 0) + 1), entry(k)); // called once per block decoded, not on a cache hit
+        const order: number[] = [];
+        const block = fs.fragmentBlock.bind(fs);
+        fs.fragmentBlock = (k: number) => (order.push(k), block(k));
+        try {
+          await extractSquashfs(fs, join(tmp, `ahead-${how}-${cache ?? 'default'}`), d);
+        } finally {
+          await fs.close();
+        }
+        assert.equal(decoded.size, fs.superblock.fragments, `${how}: every fragment block`);
+        if (cache === undefined) assert.deepEqual([...decoded.values()].filter((n) => n !== 1), [], `${how}: each once`);
+        // the first file's block and the two after it at once (read ahead), only with a cache to hold them
+        const first = order.slice(0, 3), k = Math.min(...first);
+        const ahead = [k, k + 1, k + 2].every((j) => first.includes(j));
+        assert.equal(ahead, cache === undefined, `${how}, cache ${cache ?? 'default'}: blocks asked for first ${order.slice(0, 3).join(', ')}`);
+      }
+    }
+  });
+
   it('decoder threads read every compressor as the calling thread does (synchronous and asynchronous codecs)', async () => {
     for (const comp of ['xz', 'lz4', 'zstd', 'gzip']) {
       const f = join(tmp, `tree-${comp}.sqfs`);
