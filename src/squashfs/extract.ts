@@ -311,6 +311,8 @@ class Extraction {
   #pendingBytes = 0;
   /** Jobs of entries under way. */
   readonly #making = new Set<Promise<void>>();
+  /** Fragment blocks being decoded ahead (settled before the run ends: they read the image). */
+  readonly #ahead = new Set<Promise<void>>();
 
   constructor(
     readonly fs: Squashfs,
@@ -360,8 +362,13 @@ class Extraction {
       // files waiting for their tails queue entries too: those go before the last job is sent;
       // after a failure, what the walk reached before it is still made (as it is without the addon)
       while (this.#running > 0) await new Promise<void>((r) => (this.#wake = r));
-      this.#send();
+      try {
+        this.#send();
+      } catch (e) {
+        this.#failure ??= { error: e };
+      }
       while (this.#making.size > 0) await Promise.allSettled([...this.#making]);
+      while (this.#ahead.size > 0) await Promise.allSettled([...this.#ahead]);
     }
     try {
       if (this.#failure) throw this.#failure.error;
@@ -531,7 +538,13 @@ class Extraction {
    */
   #readAhead(fragment: number | undefined): void {
     if (fragment === undefined || this.fs.fragmentCacheBlocks < 4 * FRAGMENTS_AHEAD) return;
-    for (let k = fragment + 1; k <= fragment + FRAGMENTS_AHEAD && k < this.fs.superblock.fragments; k++) this.fs.fragmentBlock(k).catch(() => {});
+    for (let k = fragment + 1; k <= fragment + FRAGMENTS_AHEAD && k < this.fs.superblock.fragments; k++) {
+      const p: Promise<void> = this.fs
+        .fragmentBlock(k)
+        .then(() => {}, () => {})
+        .finally(() => this.#ahead.delete(p));
+      this.#ahead.add(p);
+    }
   }
 
   /** A file holding `data`, made here; removed again if it cannot be written whole. */

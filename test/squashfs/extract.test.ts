@@ -230,9 +230,15 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
         fs.fragmentEntry = (k: number) => (decoded.set(k, (decoded.get(k) ?? 0) + 1), entry(k)); // called once per block decoded, not on a cache hit
         const order: number[] = [];
         const block = fs.fragmentBlock.bind(fs);
-        fs.fragmentBlock = (k: number) => (order.push(k), block(k));
+        let pending = 0;
+        fs.fragmentBlock = (k: number) => {
+          order.push(k);
+          pending++;
+          return block(k).finally(() => pending--);
+        };
         try {
           await extractSquashfs(fs, join(tmp, `ahead-${how}-${cache ?? 'default'}`), d);
+          assert.equal(pending, 0, `${how}: no block is still being read when extraction ends (the image may be closed next)`);
         } finally {
           await fs.close();
         }
@@ -242,6 +248,24 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
         const first = order.slice(0, 3), k = Math.min(...first);
         const ahead = [k, k + 1, k + 2].every((j) => first.includes(j));
         assert.equal(ahead, cache === undefined, `${how}, cache ${cache ?? 'default'}: blocks asked for first ${order.slice(0, 3).join(', ')}`);
+      }
+      // one folder whose files lie in the first block, the blocks ahead slow to come: extraction
+      // ends only once they have, because they read the image, which the caller closes next
+      const fs = await open(join(tmp, 'tree-128k.sqfs'));
+      const inFirst = (await fs.readdir(await fs.lookup('d0'))).length;
+      assert.ok(inFirst > 0);
+      const block = fs.fragmentBlock.bind(fs);
+      let pending = 0;
+      fs.fragmentBlock = (k: number) => {
+        pending++;
+        return block(k).then(
+          (b) => new Promise<Uint8Array>((r) => setTimeout(() => r(b), k === 0 ? 0 : 100))).finally(() => pending--);
+      };
+      try {
+        await extractSquashfs(fs, join(tmp, `ahead-slow-${how}`), { ...d, path: 'd0' });
+        assert.equal(pending, 0, `${how}: a block ahead is still being read`);
+      } finally {
+        await fs.close();
       }
     }
   });
