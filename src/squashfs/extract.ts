@@ -28,7 +28,7 @@ import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
 import { availableParallelism, constants as osConstants, tmpdir } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { join, sep } from 'node:path';
-import { nativeCodecs } from '../codec/native.js';
+import { nativeCodecs, systemErrorFields } from '../codec/native.js';
 import { DecodePool, nativeDecoder, WriteError, type BlockWriter } from './decode-pool.js';
 import { blockDiskSize, blockIsStored, decodeRdev } from './layout.js';
 import type { BlockRun, DataBlock, Squashfs, WalkEntry } from './read.js';
@@ -102,11 +102,19 @@ interface Pending {
 
 /** Node's error for a failed system call `call` of makeEntriesAsync on `host`, as the synchronous fs call would raise it. */
 function madeError(err: number, call: number, host: HostPath): Error {
-  const [code, text] = getSystemErrorMap().get(-err) ?? [`E${err}`, 'unknown error'];
-  const syscall = MK_CALLS[call] ?? 'open';
-  const path = call === MK_OPEN || call >= MK_SYMLINK ? shown(host) : undefined;
-  const message = `${code}: ${text}, ${syscall}${path === undefined ? '' : ` '${path}'`}`;
-  return Object.assign(new Error(message), { code, errno: -err, syscall }, path === undefined ? {} : { path });
+  const f = systemErrorFields({ message: getSystemErrorMap().get(-err)?.[1] ?? 'unknown error', errno: err, syscall: MK_CALLS[call] ?? 'open' })!;
+  if (call !== MK_OPEN && call < MK_SYMLINK) return Object.assign(new Error(f.message), f);
+  const path = shown(host);
+  return Object.assign(new Error(`${f.message} '${path}'`), f, { path });
+}
+
+/** Removes the file at `host` if it is there. */
+function unlinkQuietly(host: HostPath): void {
+  try {
+    unlinkSync(b(host));
+  } catch {
+    // gone already: nothing is left to remove
+  }
 }
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_TRUNC | (constants.O_NOFOLLOW ?? 0);
@@ -557,13 +565,7 @@ class Extraction {
       done = true;
     } finally {
       closeSync(fd);
-      if (!done) {
-        try {
-          unlinkSync(b(host));
-        } catch {
-          // gone already: nothing is left to remove
-        }
-      }
+      if (!done) unlinkQuietly(host);
     }
   }
 
@@ -623,8 +625,8 @@ class Extraction {
   }
 
   /**
-   * Takes a job's outcome: an entry that found something in its way (EEXIST) is made again here
-   * after removing it, as the entries made here are; any other failure fails the extraction.
+   * Takes a job's outcome: an entry that found something in its way (EEXIST) is made again here,
+   * where `replacing` removes what is in the way; any other failure fails the extraction.
    */
   #made(batch: readonly Pending[], res: Int32Array): void {
     for (let i = 0; i < batch.length; i++) {
@@ -636,7 +638,6 @@ class Extraction {
         continue;
       }
       try {
-        clear(p.host, false);
         if (p.symlink) this.#symlinkNow(p.host, p.inode, p.uid, p.gid);
         else this.#fileNow(p.host, p.data, p.inode, p.uid, p.gid);
       } catch (error) {
@@ -658,13 +659,7 @@ class Extraction {
       closeSync(fd);
       if (!done) {
         // every name of the file goes, hard links made while its data was being written too
-        for (const name of [host, ...(this.#moreNames.get(host) ?? [])]) {
-          try {
-            unlinkSync(b(name));
-          } catch {
-            // gone already: nothing is left to remove
-          }
-        }
+        for (const name of [host, ...(this.#moreNames.get(host) ?? [])]) unlinkQuietly(name);
       }
     }
   }
