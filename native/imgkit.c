@@ -888,9 +888,19 @@ static void decode_complete(napi_env env, napi_status status, void *data) {
   free(j);
 }
 
+/* Queues decode job `j` on the thread pool; its promise. */
+static napi_value start_decode(napi_env env, djob_t *j) {
+  napi_value promise, name;
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "imgkit:decode", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, decode_execute, decode_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
 static napi_value decode_async(napi_env env, napi_callback_info info) {
   size_t argc = 5;
-  napi_value argv[5], promise, name;
+  napi_value argv[5];
   int32_t codec, max, fd;
   double pos;
   bool is = false;
@@ -923,11 +933,7 @@ static napi_value decode_async(napi_env env, napi_callback_info info) {
   j->fd = fd < 0 ? -1 : fd;
   j->pos = (int64_t)pos;
   CHECK(napi_create_reference(env, argv[0], 1, &j->in_ref));
-  CHECK(napi_create_promise(env, &j->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "imgkit:decode", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, decode_execute, decode_complete, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
-  return promise;
+  return start_decode(env, j);
 }
 
 /*
@@ -937,7 +943,7 @@ static napi_value decode_async(napi_env env, napi_callback_info info) {
  */
 static napi_value decode_file_async(napi_env env, napi_callback_info info) {
   size_t argc = 7;
-  napi_value argv[7], promise, name;
+  napi_value argv[7];
   int32_t in_fd, in_len, codec, max, fd;
   double in_pos, pos;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7 || napi_get_value_int32(env, argv[0], &in_fd) != napi_ok ||
@@ -961,11 +967,7 @@ static napi_value decode_file_async(napi_env env, napi_callback_info info) {
   j->max = (size_t)max;
   j->fd = fd < 0 ? -1 : fd;
   j->pos = (int64_t)pos;
-  CHECK(napi_create_promise(env, &j->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "imgkit:decode", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, decode_execute, decode_complete, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
-  return promise;
+  return start_decode(env, j);
 }
 
 #ifdef HAVE_LZMA
