@@ -75,6 +75,8 @@ const BLOCKS_IN_FLIGHT = 8;
 /** Block-list entries of the files in flight past which the walk waits too (a few huge sparse files). */
 const BLOCKS_HELD = 1 << 22;
 
+/** The data of a file queued before its fragment block is decoded (see Extraction.#afterFragment). */
+const NO_BYTES = new Uint8Array(0);
 /** Fragment blocks decoded ahead of the one the walk reached (see Extraction.#readAhead). */
 const FRAGMENTS_AHEAD = 2;
 /** Entries made on the thread pool in one job, and the bytes (headers, paths, data) past which a job starts early. */
@@ -321,6 +323,10 @@ class Extraction {
   readonly #making = new Set<Promise<void>>();
   /** Fragment blocks being decoded ahead (settled before the run ends: they read the image). */
   readonly #ahead = new Set<Promise<void>>();
+  /** Files whose data is all in a fragment block being decoded, by block, in walk order. */
+  readonly #waiting = new Map<number, Pending[]>();
+  /** The fragment block whose followers were last read ahead. */
+  #aheadOf: number | undefined;
 
   constructor(
     readonly fs: Squashfs,
@@ -525,9 +531,7 @@ class Extraction {
     if (tailOnly && this.#make && inode.nlink <= 1) {
       if (tail !== undefined) return this.#queue({ symlink: false, host, data: tail, inode, uid, gid });
       // its fragment block is being decoded (or not yet): queued once it is
-      const queued = this.fs.readTail(inode).then((data) => void this.#queue({ symlink: false, host, data, inode, uid, gid }));
-      this.#readAhead(inode.fragment);
-      return this.#background(queued, 0);
+      return this.#afterFragment(inode.fragment!, { symlink: false, host, data: NO_BYTES, inode, uid, gid });
     }
     if (tail !== undefined) return this.#fileNow(host, tail, inode, uid, gid);
     const fd = replacing(host, () => openSync(b(host), CREATE, 0o600));
@@ -545,7 +549,9 @@ class Extraction {
    * until they are reached.
    */
   #readAhead(fragment: number | undefined): void {
-    if (fragment === undefined || this.fs.fragmentCacheBlocks < 4 * FRAGMENTS_AHEAD) return;
+    // the files of one fragment block mostly follow each other: the blocks after it are asked for once
+    if (fragment === undefined || fragment === this.#aheadOf || this.fs.fragmentCacheBlocks < 4 * FRAGMENTS_AHEAD) return;
+    this.#aheadOf = fragment;
     for (let k = fragment + 1; k <= fragment + FRAGMENTS_AHEAD && k < this.fs.superblock.fragments; k++) {
       const p: Promise<void> = this.fs
         .fragmentBlock(k)
@@ -665,14 +671,50 @@ class Extraction {
   }
 
   /**
+   * Queues `p`, a file whose data is all in fragment block `fragment`, once that block is decoded.
+   * The files waiting on one block are one job, each counted as running.
+   */
+  #afterFragment(fragment: number, p: Pending): Promise<void> | undefined {
+    let group = this.#waiting.get(fragment);
+    if (group === undefined) {
+      const files: Pending[] = (group = []);
+      this.#waiting.set(fragment, files);
+      const job = this.fs.fragmentBlock(fragment).then(
+        (block) => {
+          this.#waiting.delete(fragment);
+          for (const f of files) {
+            f.data = this.fs.tailOf(f.inode, block);
+            void this.#queue(f);
+          }
+        },
+        (error: unknown) => {
+          this.#waiting.delete(fragment);
+          throw error;
+        },
+      );
+      this.#track(job, () => files.length, 0);
+      this.#readAhead(fragment);
+    }
+    group.push(p);
+    this.#running++;
+    return this.#busy();
+  }
+
+  /**
    * Runs `job` (for a file of `blocks` blocks) in the background; returns what to wait for when
    * FILES_IN_FLIGHT are running, or when the block lists of those running pass BLOCKS_HELD.
    */
   #background(job: Promise<void>, blocks: number): Promise<void> | undefined {
     this.#running++;
+    this.#track(job, () => 1, blocks);
+    return this.#busy();
+  }
+
+  /** Counts `blocks` held until `job` settles; then the `files()` it was counted as running end. */
+  #track(job: Promise<void>, files: () => number, blocks: number): void {
     this.#held += blocks;
     const settled = () => {
-      this.#running--;
+      this.#running -= files();
       this.#held -= blocks;
       this.#wake?.();
     };
@@ -680,6 +722,10 @@ class Extraction {
       this.#failure ??= { error };
       settled();
     });
+  }
+
+  /** What the walk waits for while it has too much in flight; undefined when it need not wait. */
+  #busy(): Promise<void> | undefined {
     const busy = () => this.#running >= FILES_IN_FLIGHT || this.#held > BLOCKS_HELD;
     if (!busy()) return;
     return (async () => {

@@ -642,17 +642,18 @@ export class Squashfs {
    * nothing. A view of a cached block: copy it to keep or change it.
    */
   async readTail(i: SquashfsInode): Promise<Uint8Array> {
-    return i.fragment === undefined ? new Uint8Array(0) : this.#tail(i, await this.fragmentBlock(i.fragment));
+    return i.fragment === undefined ? new Uint8Array(0) : this.tailOf(i, await this.fragmentBlock(i.fragment));
   }
 
   /** As {@link readTail}, when the fragment block is in the cache (or there is none), else undefined. */
   tailNow(i: SquashfsInode): Uint8Array | undefined {
     if (i.fragment === undefined) return new Uint8Array(0);
     const frag = this.#frags.get(i.fragment);
-    return frag instanceof Uint8Array ? this.#tail(i, frag) : undefined;
+    return frag instanceof Uint8Array ? this.tailOf(i, frag) : undefined;
   }
 
-  #tail(i: SquashfsInode, frag: Uint8Array): Uint8Array {
+  /** As {@link readTail}, given `frag`, the file's fragment block as {@link fragmentBlock} gave it. */
+  tailOf(i: SquashfsInode, frag: Uint8Array): Uint8Array {
     const bs = this.superblock.blockSize;
     const tail = i.size - Math.min(i.size, i.blocks.length * bs);
     if (tail > bs || i.fragmentOffset + tail > frag.length)
