@@ -47,7 +47,9 @@ export interface ExtractOptions {
   /**
    * Worker threads that decompress file data (default: one per core, at most 4, when the image
    * holds more than 8 MiB of data; 0: decompress on the calling thread). With the native decoders
-   * (below) any count above 0 means libuv's thread pool, whose size is UV_THREADPOOL_SIZE.
+   * (below) any count above 0 means libuv's thread pool, whose size is UV_THREADPOOL_SIZE (read
+   * when Node starts the pool, before the program's first line; `bin/squashfs extract` sets it to
+   * the cores, up to 4, as more threads than cores crowd out the thread that feeds them).
    */
   threads?: number;
   /**

@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, root, tempDir } from '../helpers.js';
 
@@ -68,6 +68,31 @@ describe('bin/ launchers', () => {
       assert.equal(cat.status, 0, cat.stderr);
       assert.equal(cat.stdout, expected, `NODE_EXTRA_CA_CERTS ${value === undefined ? 'unset' : JSON.stringify(value)}`);
     }
+  });
+
+  it('for squashfs extract, libuv\'s thread pool gets one thread per core up to 4, unless UV_THREADPOOL_SIZE is set', () => {
+    // a `node` and an `nproc` of the test's own, first on PATH: the launcher's shell line is what runs
+    const fake = join(dir, 'fake-bin');
+    mkdirSync(fake, { recursive: true });
+    writeFileSync(join(fake, 'node'), '#!/bin/sh\nprintf "%s" "${UV_THREADPOOL_SIZE-unset}"\n', { mode: 0o755 });
+    writeFileSync(join(fake, 'nproc'), '#!/bin/sh\necho "$FAKE_NPROC"\n', { mode: 0o755 });
+    const pool = (cli: string, args: string[], cores: number, preset?: string) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${fake}:${process.env.PATH}`, FAKE_NPROC: String(cores) };
+      delete env.UV_THREADPOOL_SIZE;
+      if (preset !== undefined) env.UV_THREADPOOL_SIZE = preset;
+      const r = spawnSync(join(root, 'bin', cli), args, { encoding: 'utf8', env });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.equal(pool('squashfs', ['extract', 'i', 'd'], 1), '1');
+    assert.equal(pool('squashfs', ['extract', 'i', 'd'], 2), '2');
+    assert.equal(pool('squashfs', ['extract', 'i', 'd'], 3), '3');
+    assert.equal(pool('squashfs', ['extract', 'i', 'd'], 16), 'unset');
+    assert.equal(pool('squashfs', ['extract', 'i', 'd'], 2, '7'), '7');
+    assert.equal(pool('squashfs', ['ls', 'i'], 2), 'unset');
+    assert.equal(pool('imgkit', ['squashfs', 'extract', 'i', 'd'], 2), '2');
+    assert.equal(pool('imgkit', ['squashfs', 'ls', 'i'], 2), 'unset');
+    assert.equal(pool('bootimg', ['extract', 'i'], 2), 'unset');
   });
 
   it('through the imgkit umbrella, a tool keeps its exit status: 2 for a usage mistake, 1 for bad input, 0 for success', () => {
