@@ -1520,6 +1520,7 @@ static int make_symlink(const uint8_t *h, const char *path, const uint8_t *targe
   struct timespec ts[2] = {{(time_t)le_f64(h + 16), 0}, {(time_t)le_f64(h + 16), 0}};
   if (!err && (h[1] & 1) && lchown(path, le32(h + 8), le32(h + 12))) { err = errno; *call = MK_LCHOWN; }
   if (!err && utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW)) { err = errno; *call = MK_UTIMENSAT; }
+  if (err && *call != MK_SYMLINK) unlink(path); /* made, but not as the image has it */
   return err;
 }
 

@@ -75,7 +75,7 @@ export interface NativeCodecs {
    * layout in native/imgkit.c) in one job on libuv's thread pool. Resolves to two numbers per
    * entry: 0 or the errno of the call that failed, and which call (1 open, 2 write, 3 fchown,
    * 4 fchmod, 5 futimens, 6 close, 7 symlink, 8 lchown, 9 utimensat). A file that fails after its
-   * open is removed again.
+   * open, or a symlink after it is made, is removed again.
    */
   makeEntriesAsync?(ops: Uint8Array, count: number): Promise<Int32Array>;
   /** Bit `1 << codec` for each codec decodeAsync has. */

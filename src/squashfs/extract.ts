@@ -580,7 +580,12 @@ class Extraction {
   /** A symlink, made here. */
   #symlinkNow(host: HostPath, inode: SquashfsInode, uid: number, gid: number): void {
     replacing(host, () => symlinkSync(Buffer.from(inode.target!), b(host)));
-    this.#finish(host, inode, uid, gid);
+    try {
+      this.#finish(host, inode, uid, gid);
+    } catch (e) {
+      unlinkQuietly(host); // made, but not as the image has it
+      throw e;
+    }
   }
 
   /** Adds an entry for the thread pool; returns what to wait for when it sent a job and BATCHES_IN_FLIGHT are under way. */

@@ -222,6 +222,24 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
     }
   });
 
+  // in a user namespace that maps only root, chown to any other uid fails (EINVAL)
+  const userns = spawnSync('unshare', ['-U', '-r', 'true']).status === 0;
+  it('an entry whose owner cannot be set fails the extraction and is not left behind, native or not', { skip: !userns && 'unshare -U -r is not allowed here' }, () => {
+    const src = join(tmp, 'owner-src'), image = join(tmp, 'owner.sqfs');
+    mkdirSync(src);
+    writeFileSync(join(src, 'f'), 'data');
+    symlinkSync('f', join(src, 'l'));
+    sh('mksquashfs', [src, image, '-noappend', '-quiet', '-no-progress', '-mkfs-time', String(TIME), '-force-uid', '1234']);
+    const bin = join(root, 'bin/squashfs');
+    for (const [how, env] of [['native', {}], ['IMGKIT_NATIVE=0', { IMGKIT_NATIVE: '0' }]] as const) {
+      const to = join(tmp, `owner-out-${how.replace(/\W/g, '')}`);
+      const r = spawnSync('unshare', ['-U', '-r', bin, 'extract', image, to], { encoding: 'utf8', env: { ...process.env, ...env } });
+      assert.equal(r.status, 1, `${how}: ${r.stderr}`);
+      assert.match(r.stderr, /EINVAL/, how);
+      assert.deepEqual(readdirSync(to), [], `${how}: neither the file nor the link is left`);
+    }
+  });
+
   it('fragment blocks are decoded ahead of the walk, each once; with a one-block cache none ahead', async () => {
     for (const [how, d] of DECODERS) {
       for (const cache of [undefined, 1]) {
