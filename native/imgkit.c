@@ -452,6 +452,32 @@ static napi_value error_of(napi_env env, const char *message) {
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "imgkit native: N-API call failed"); return NULL; } } while (0)
 
+/*
+ * Queues `data` as async work named `name` (`execute` on the pool, then `complete` here), holding
+ * up to two values through references (*a_ref for `a`, *b_ref for `b`; NULL for none), and
+ * returns the promise that `complete` settles through *deferred. When N-API fails, it undoes what
+ * it made (references, work; the promise, resolved, lets its deferred go), throws and returns NULL:
+ * the caller then frees `data`.
+ */
+static napi_value queue_job(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete, void *data,
+                            napi_deferred *deferred, napi_async_work *work, napi_value a, napi_ref *a_ref, napi_value b, napi_ref *b_ref) {
+  napi_value promise, label, undefined;
+  *deferred = NULL;
+  *work = NULL;
+  if (a_ref) *a_ref = NULL;
+  if (b_ref) *b_ref = NULL;
+  if ((!a_ref || napi_create_reference(env, a, 1, a_ref) == napi_ok) && (!b_ref || napi_create_reference(env, b, 1, b_ref) == napi_ok) &&
+      napi_create_promise(env, deferred, &promise) == napi_ok && napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &label) == napi_ok &&
+      napi_create_async_work(env, NULL, label, execute, complete, data, work) == napi_ok && napi_queue_async_work(env, *work) == napi_ok)
+    return promise;
+  if (*work) napi_delete_async_work(env, *work);
+  if (*deferred && napi_get_undefined(env, &undefined) == napi_ok) napi_resolve_deferred(env, *deferred, undefined);
+  if (a_ref && *a_ref) napi_delete_reference(env, *a_ref);
+  if (b_ref && *b_ref) napi_delete_reference(env, *b_ref);
+  napi_throw_error(env, NULL, "imgkit native: N-API call failed");
+  return NULL;
+}
+
 /* Reads (input, int…) into a job; throws and returns 0 on bad arguments. */
 static int parse(napi_env env, napi_callback_info info, job_t *j, size_t nints, napi_value *input) {
   size_t argc = 7;
@@ -529,13 +555,10 @@ static napi_value run_async(napi_env env, napi_callback_info info, enum kind kin
   job_t *j = calloc(1, sizeof *j);
   if (!j) { napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
   j->kind = kind;
-  napi_value input, promise, name;
+  napi_value input;
   if (!parse(env, info, j, nints, &input)) { free(j); return NULL; }
-  CHECK(napi_create_reference(env, input, 1, &j->in_ref));
-  CHECK(napi_create_promise(env, &j->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "imgkit:compress", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, execute, complete, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
+  napi_value promise = queue_job(env, "imgkit:compress", execute, complete, j, &j->deferred, &j->work, input, &j->in_ref, NULL, NULL);
+  if (!promise) free(j);
   return promise;
 }
 
@@ -889,12 +912,10 @@ static void decode_complete(napi_env env, napi_status status, void *data) {
 }
 
 /* Queues decode job `j` on the thread pool; its promise. */
-static napi_value start_decode(napi_env env, djob_t *j) {
-  napi_value promise, name;
-  CHECK(napi_create_promise(env, &j->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "imgkit:decode", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, decode_execute, decode_complete, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
+/* Queues decode job `j`, holding `input` (NULL: none) until it completes; frees `j` when it cannot. */
+static napi_value start_decode(napi_env env, djob_t *j, napi_value input) {
+  napi_value promise = queue_job(env, "imgkit:decode", decode_execute, decode_complete, j, &j->deferred, &j->work, input, input ? &j->in_ref : NULL, NULL, NULL);
+  if (!promise) free(j);
   return promise;
 }
 
@@ -932,8 +953,7 @@ static napi_value decode_async(napi_env env, napi_callback_info info) {
   j->max = (size_t)max;
   j->fd = fd < 0 ? -1 : fd;
   j->pos = (int64_t)pos;
-  CHECK(napi_create_reference(env, argv[0], 1, &j->in_ref));
-  return start_decode(env, j);
+  return start_decode(env, j, argv[0]);
 }
 
 /*
@@ -967,7 +987,7 @@ static napi_value decode_file_async(napi_env env, napi_callback_info info) {
   j->max = (size_t)max;
   j->fd = fd < 0 ? -1 : fd;
   j->pos = (int64_t)pos;
-  return start_decode(env, j);
+  return start_decode(env, j, NULL);
 }
 
 #ifdef HAVE_LZMA
@@ -1277,7 +1297,7 @@ static void ldec_complete(napi_env env, napi_status status, void *data) {
 
 static napi_value lzma_decoder_run_async(napi_env env, napi_callback_info info) {
   lrun_t *r = calloc(1, sizeof *r);
-  napi_value argv[3], promise, name;
+  napi_value argv[3];
   if (!r) {
     napi_throw_error(env, NULL, "imgkit native: out of memory");
     return NULL;
@@ -1286,12 +1306,12 @@ static napi_value lzma_decoder_run_async(napi_env env, napi_callback_info info) 
     free(r);
     return NULL;
   }
-  CHECK(napi_create_reference(env, argv[0], 1, &r->d_ref)); /* keeps the decoder from its finalizer */
-  CHECK(napi_create_reference(env, argv[1], 1, &r->in_ref));
-  CHECK(napi_create_promise(env, &r->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "imgkit:lzmaDecode", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, ldec_execute, ldec_complete, r, &r->work));
-  CHECK(napi_queue_async_work(env, r->work));
+  /* the reference to the handle keeps the decoder from its finalizer */
+  napi_value promise = queue_job(env, "imgkit:lzmaDecode", ldec_execute, ldec_complete, r, &r->deferred, &r->work, argv[0], &r->d_ref, argv[1], &r->in_ref);
+  if (!promise) {
+    free(r);
+    return NULL;
+  }
   r->d->busy = 1;
   return promise;
 }
@@ -1405,7 +1425,7 @@ static int get_offset(napi_env env, napi_value v, int64_t *out) {
 
 static napi_value start_copy(napi_env env, napi_callback_info info, int crc_on) {
   size_t argc = 5;
-  napi_value argv[5], promise, name;
+  napi_value argv[5];
   int32_t in, out;
   int64_t in_pos, out_pos, length;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 || napi_get_value_int32(env, argv[0], &in) != napi_ok ||
@@ -1427,10 +1447,8 @@ static napi_value start_copy(napi_env env, napi_callback_info info, int crc_on) 
   j->out_pos = out_pos;
   j->length = length;
   j->crc_on = crc_on;
-  CHECK(napi_create_promise(env, &j->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "imgkit:copy", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, copy_execute, copy_complete, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
+  napi_value promise = queue_job(env, "imgkit:copy", copy_execute, copy_complete, j, &j->deferred, &j->work, NULL, NULL, NULL, NULL);
+  if (!promise) free(j);
   return promise;
 }
 
@@ -1561,7 +1579,7 @@ static void make_complete(napi_env env, napi_status status, void *data) {
 
 static napi_value make_entries_async(napi_env env, napi_callback_info info) {
   size_t argc = 2;
-  napi_value argv[2], promise, name;
+  napi_value argv[2];
   uint32_t count;
   bool is = false;
   napi_typedarray_type type;
@@ -1583,11 +1601,11 @@ static napi_value make_entries_async(napi_env env, napi_callback_info info) {
   j->ops = data;
   j->len = length;
   j->count = count;
-  CHECK(napi_create_reference(env, argv[0], 1, &j->ops_ref));
-  CHECK(napi_create_promise(env, &j->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "imgkit:make", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, make_execute, make_complete, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
+  napi_value promise = queue_job(env, "imgkit:make", make_execute, make_complete, j, &j->deferred, &j->work, argv[0], &j->ops_ref, NULL, NULL);
+  if (!promise) {
+    free(j->res);
+    free(j);
+  }
   return promise;
 }
 
