@@ -73,6 +73,14 @@ static struct {
   size_t (*ZSTD_decompressDCtx)(ZSTD_DCtx *, void *, size_t, const void *, size_t);
   size_t (*ZSTD_freeDCtx)(ZSTD_DCtx *);
 } zs;
+/* libzstd's streaming decoder (1.4+), for lzmaDecoder kind 3; zss_ok when it was found */
+static struct {
+  size_t (*ZSTD_decompressStream)(ZSTD_DStream *, ZSTD_outBuffer *, ZSTD_inBuffer *);
+  size_t (*ZSTD_DCtx_setParameter)(ZSTD_DCtx *, ZSTD_dParameter, int);
+  int (*ZSTD_getErrorCode)(size_t); /* ZSTD_ErrorCode (zstd_errors.h), an enum */
+  const char *(*ZSTD_getErrorName)(size_t);
+} zss;
+static int zss_ok;
 #endif
 #if defined(IMGKIT_LZ4_H) && defined(IMGKIT_LZ4HC_H)
 #include IMGKIT_LZ4_H
@@ -1017,7 +1025,7 @@ static napi_value decode_file_async(napi_env env, napi_callback_info info) {
  * ends or fails, by lzmaDecoderEnd(handle), or when the handle is collected.
  */
 #define LD_PIECE ((size_t)1 << 20)
-enum { LD_XZ = 0, LD_ALONE = 1, LD_SIZED = 2 };
+enum { LD_XZ = 0, LD_ALONE = 1, LD_SIZED = 2, LD_ZSTD = 3 };
 
 typedef struct {
   lzma_stream st;
@@ -1025,6 +1033,13 @@ typedef struct {
   lzma_ret init; /* LZMA_OK, or why the decoder could not be set up */
   int busy;      /* a run is on the thread pool */
   int closing;   /* lzmaDecoderEnd came during that run */
+  int kind;
+#ifdef HAVE_ZSTD
+  ZSTD_DCtx *zd;     /* kind 3: the decoder, in place of `st` */
+  size_t zret;       /* what its last call returned: 0 at the end of a frame */
+  uint64_t zin;      /* input taken */
+  uint64_t zframe;   /* where the frame being read starts in the input */
+#endif
 } ldec_t;
 
 typedef struct {
@@ -1033,7 +1048,8 @@ typedef struct {
   size_t in_len, used, produced;
   uint64_t total_in;
   int finish;
-  lzma_ret ret;
+  lzma_ret ret;      /* kind 3: LZMA_OK, LZMA_STREAM_END, LZMA_BUF_ERROR (input ends inside a frame) or LZMA_DATA_ERROR (zerr) */
+  size_t zerr;
   napi_ref in_ref, d_ref;
   napi_deferred deferred;
   napi_async_work work;
@@ -1043,7 +1059,12 @@ static const napi_type_tag ldec_tag = {0x696d676b69746c7aULL, 0x6d6164656301ULL}
 
 static void ldec_free_stream(ldec_t *d) {
   if (!d->out) return;
-  lz.lzma_end(&d->st);
+#ifdef HAVE_ZSTD
+  if (d->zd) zs.ZSTD_freeDCtx(d->zd);
+  d->zd = NULL;
+  if (d->kind != LD_ZSTD)
+#endif
+    lz.lzma_end(&d->st);
   free(d->out);
   d->out = NULL;
 }
@@ -1059,6 +1080,17 @@ static void ldec_finalize(napi_env env, void *data, void *hint) {
 
 /* Sets up `d` for `kind`; the result goes to d->init. */
 static void ldec_init(ldec_t *d, int kind, uint64_t memlimit, uint32_t flags, const uint8_t *h) {
+  d->kind = kind;
+#ifdef HAVE_ZSTD
+  if (kind == LD_ZSTD) {
+    /* `flags`: the largest window, as a power of two (0: libzstd's default, 2^27, as `zstd -d`) */
+    d->zret = 1; /* no frame yet: input that ends here is cut short */
+    if (!(d->zd = zs.ZSTD_createDCtx())) d->init = LZMA_MEM_ERROR;
+    else if (flags && zs.ZSTD_isError(zss.ZSTD_DCtx_setParameter(d->zd, ZSTD_d_windowLogMax, (int)flags))) d->init = LZMA_OPTIONS_ERROR;
+    else d->init = LZMA_OK;
+    return;
+  }
+#endif
   if (kind == LD_XZ) {
     d->init = lz.lzma_stream_decoder(&d->st, memlimit, flags);
     return;
@@ -1090,6 +1122,49 @@ static void ldec_init(ldec_t *d, int kind, uint64_t memlimit, uint32_t flags, co
   else d->init = lz.lzma_raw_decoder(&d->st, filters);
 }
 
+#ifdef HAVE_ZSTD
+/*
+ * A run of kind 3: frames one after another (skippable ones skipped), until the piece is full or
+ * the input is used up. With `finish`, the input ending where a frame ends is the end; inside one
+ * (or before any), LZMA_BUF_ERROR. The decoder goes at the end or on a failure.
+ */
+static void zstd_step(lrun_t *r) {
+  ldec_t *d = r->d;
+  ZSTD_inBuffer in = {r->in, r->in_len, 0};
+  ZSTD_outBuffer out = {d->out, LD_PIECE, 0};
+  r->ret = LZMA_OK;
+  while (out.pos < out.size) {
+    size_t in_before = in.pos, out_before = out.pos;
+    size_t z = zss.ZSTD_decompressStream(d->zd, &out, &in);
+    if (zs.ZSTD_isError(z)) {
+      r->ret = LZMA_DATA_ERROR;
+      r->zerr = z;
+      break;
+    }
+    if (in.pos != in_before || out.pos != out_before) d->zret = z; /* a call with nothing to do says nothing new */
+    z = d->zret;
+    if (z == 0) d->zframe = d->zin + in.pos; /* a frame ended: the next starts here */
+    /* output not full and input used up: everything decodable so far is out */
+    if (in.pos == in.size && out.pos < out.size) {
+      if (r->finish) r->ret = z == 0 ? LZMA_STREAM_END : LZMA_BUF_ERROR;
+      break;
+    }
+    if (in.pos == in_before && out.pos == out_before) { /* stuck with input left and room to write */
+      r->ret = LZMA_BUF_ERROR;
+      break;
+    }
+  }
+  r->used = in.pos;
+  r->produced = out.pos;
+  d->zin += in.pos;
+  r->total_in = d->zin;
+  if (r->ret != LZMA_OK) {
+    zs.ZSTD_freeDCtx(d->zd);
+    d->zd = NULL;
+  }
+}
+#endif
+
 /* One run: safe on any thread. The stream is ended as soon as it finishes or fails. */
 static void ldec_step(lrun_t *r) {
   ldec_t *d = r->d;
@@ -1100,6 +1175,12 @@ static void ldec_step(lrun_t *r) {
     r->ret = d->init;
     return;
   }
+#ifdef HAVE_ZSTD
+  if (d->kind == LD_ZSTD) {
+    zstd_step(r);
+    return;
+  }
+#endif
   st->next_in = r->in;
   st->avail_in = r->in_len;
   st->next_out = d->out;
@@ -1152,6 +1233,24 @@ static napi_value lzma_ret_error(napi_env env, lzma_ret ret) {
 }
 
 /* { out, used, totalIn, end, error? } of a finished run, or NULL (with an exception pending). */
+#ifdef HAVE_ZSTD
+/* A failed kind-3 run as an Error named ZSTD_error, `code` libzstd's ZSTD_ErrorCode (72,
+ * srcSize_wrong, for input that ends inside a frame; 64 and 42 for a decoder not set up). */
+static napi_value zstd_run_error(napi_env env, lrun_t *r) {
+  int code = r->ret == LZMA_DATA_ERROR ? (int)zss.ZSTD_getErrorCode(r->zerr) : r->ret == LZMA_BUF_ERROR ? 72 : r->ret == LZMA_MEM_ERROR ? 64 : 42;
+  const char *desc = r->ret == LZMA_DATA_ERROR ? zss.ZSTD_getErrorName(r->zerr)
+                     : r->ret == LZMA_BUF_ERROR ? "input ends inside a frame" : r->ret == LZMA_MEM_ERROR ? "Allocation error" : "Parameter is out of bound";
+  napi_value err, msg, v;
+  napi_create_string_utf8(env, desc, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &err);
+  napi_create_string_utf8(env, "ZSTD_error", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, err, "name", v);
+  napi_create_int32(env, code, &v);
+  napi_set_named_property(env, err, "code", v);
+  return err;
+}
+#endif
+
 static napi_value ldec_result(napi_env env, lrun_t *r) {
   napi_value obj, v;
   if (napi_create_object(env, &obj) != napi_ok ||
@@ -1166,7 +1265,19 @@ static napi_value ldec_result(napi_env env, lrun_t *r) {
   napi_set_named_property(env, obj, "totalIn", v);
   napi_get_boolean(env, r->ret == LZMA_STREAM_END, &v);
   napi_set_named_property(env, obj, "end", v);
-  if (r->ret != LZMA_OK && r->ret != LZMA_STREAM_END) napi_set_named_property(env, obj, "error", lzma_ret_error(env, r->ret));
+#ifdef HAVE_ZSTD
+  if (r->d->kind == LD_ZSTD) {
+    napi_create_double(env, (double)r->d->zframe, &v);
+    napi_set_named_property(env, obj, "frameStart", v);
+  }
+#endif
+  if (r->ret != LZMA_OK && r->ret != LZMA_STREAM_END) {
+#ifdef HAVE_ZSTD
+    if (r->d->kind == LD_ZSTD) napi_set_named_property(env, obj, "error", zstd_run_error(env, r));
+    else
+#endif
+      napi_set_named_property(env, obj, "error", lzma_ret_error(env, r->ret));
+  }
   if (r->ret != LZMA_OK) ldec_free_stream(r->d);
   return obj;
 }
@@ -1180,6 +1291,15 @@ static ldec_t *ldec_of(napi_env env, napi_value handle) {
     return NULL;
   }
   return d;
+}
+
+/* Whether kind 3 can be set up: libzstd was offered and has the streaming decoder. */
+static int zstd_stream_ok(void) {
+#ifdef HAVE_ZSTD
+  return zss_ok && zs.ZSTD_createDCtx != NULL;
+#else
+  return 0;
+#endif
 }
 
 static napi_value lzma_decoder_open(napi_env env, napi_callback_info info) {
@@ -1206,7 +1326,7 @@ static napi_value lzma_decoder_open(napi_env env, napi_callback_info info) {
     }
     h = data;
   }
-  if (kind < LD_XZ || kind > LD_SIZED || (kind == LD_SIZED && !lz.lzma_filter_decoder_is_supported(LZMA_FILTER_LZMA1EXT)) || !(memlimit >= 0)) {
+  if (kind < LD_XZ || kind > LD_ZSTD || (kind == LD_SIZED && !lz.lzma_filter_decoder_is_supported(LZMA_FILTER_LZMA1EXT)) || (kind == LD_ZSTD && !zstd_stream_ok()) || !(memlimit >= 0)) {
     napi_throw_range_error(env, NULL, "imgkit native: no such lzmaDecoder kind here, or a negative memlimit");
     return NULL;
   }
@@ -1661,7 +1781,11 @@ NAPI_MODULE_INIT() {
 #endif
 #ifdef HAVE_ZSTD
   static const char *const zsn[] = {"ZSTD_compressBound", "ZSTD_createCCtx", "ZSTD_compressCCtx", "ZSTD_freeCCtx", "ZSTD_isError", "ZSTD_versionString", "ZSTD_createDCtx", "ZSTD_decompressDCtx", "ZSTD_freeDCtx"};
-  if (offer(env, exports, codecs, "libzstd.so.1", &zs, zsn, 9, "zstd", zstd_sync, "zstdAsync", zstd_async, "zstd", zstd_lib_version)) decoders |= 1 << D_ZSTD;
+  if (offer(env, exports, codecs, "libzstd.so.1", &zs, zsn, 9, "zstd", zstd_sync, "zstdAsync", zstd_async, "zstd", zstd_lib_version)) {
+    decoders |= 1 << D_ZSTD;
+    static const char *const zssn[] = {"ZSTD_decompressStream", "ZSTD_DCtx_setParameter", "ZSTD_getErrorCode", "ZSTD_getErrorName"};
+    zss_ok = open_lib("libzstd.so.1", (void **)&zss, zssn, 4);
+  }
 #endif
 #ifdef HAVE_LZMA
   static const char *const lzn[] = {"lzma_stream_buffer_encode", "lzma_stream_buffer_bound", "lzma_lzma_preset", "lzma_version_string", "lzma_stream_buffer_decode",
@@ -1682,7 +1806,7 @@ NAPI_MODULE_INIT() {
     put(env, exports, "lzmaDecoderEnd", lzma_decoder_end);
     /* kind 2 (LZMA1EXT) came with liblzma 5.4 */
     napi_value kinds;
-    napi_create_uint32(env, 1u << LD_XZ | 1u << LD_ALONE | (lz.lzma_filter_decoder_is_supported(LZMA_FILTER_LZMA1EXT) ? 1u << LD_SIZED : 0), &kinds);
+    napi_create_uint32(env, 1u << LD_XZ | 1u << LD_ALONE | (lz.lzma_filter_decoder_is_supported(LZMA_FILTER_LZMA1EXT) ? 1u << LD_SIZED : 0) | (zstd_stream_ok() ? 1u << LD_ZSTD : 0), &kinds);
     napi_set_named_property(env, exports, "lzmaDecoders", kinds);
   }
 #endif

@@ -155,6 +155,14 @@ const STREAMED: ReadonlySet<CompressionId> = new Set(['xz', 'lzma', 'lz4', 'lz4-
  */
 const RECHECKED: ReadonlySet<CompressionId> = new Set(['gzip', 'zlib']);
 
+/**
+ * Formats whose decodeStream is their reference tool's own decoder (zstd: libzstd's streaming
+ * decoder, as `zstd -d` runs it), which refuses some input as unsupported that their decode takes
+ * (a window past what it sets up for --max-output; `zstd -d` refuses one past 2^27 bytes): their
+ * output is written as it is decoded, and such input is decoded whole instead.
+ */
+const FALLBACK: ReadonlySet<CompressionId> = new Set(['zstd']);
+
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   yield bytes;
 }
@@ -207,6 +215,23 @@ export async function decompressMain(argv: string[]): Promise<number> {
       await codec.decode(input, opts);
       throw e; // decode took it: the stream's own error, then
     }
+  } else if (FALLBACK.has(id) && codec.decodeStream) {
+    let written = 0;
+    const counted = async function* (pieces: AsyncIterable<Uint8Array>) {
+      for await (const p of pieces) {
+        written += p.length;
+        yield p;
+      }
+    };
+    const streamed = await writeOutputPieces(v.output, counted(codec.decodeStream(once(input), opts))).then(
+      () => true,
+      (e: unknown) => {
+        // a file is only renamed into place once whole; standard output cannot take back what it got
+        if (!(e instanceof FormatError) || e.code !== 'UNSUPPORTED' || (v.output === '-' && written > 0)) throw e;
+        return false;
+      },
+    );
+    if (!streamed) await writeOutput(v.output, await codec.decode(input, opts));
   } else await writeOutput(v.output, await codec.decode(input, opts));
   return 0;
 }

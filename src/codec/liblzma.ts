@@ -6,9 +6,9 @@
  */
 import { createRequire } from 'node:module';
 import { FormatError, type FormatErrorCode } from '../bytes/errors.js';
-import { codecError, plain, throughTransform, type Step, type StepDecoder, type TransformLike } from './pipe.js';
+import { AddonDecoder, codecError, plain, throughTransform, type Step, type StepDecoder, type TransformLike } from './pipe.js';
 import { checkDictSize, presetDictSize } from './lzma-options.js';
-import { nativeCodecs, type LzmaDecoderHandle, type NativeCodecs } from './native.js';
+import { nativeCodecs } from './native.js';
 
 /** A lzma-native stream: a readable-stream Transform over a liblzma encoder. */
 export interface LzmaStream extends TransformLike {
@@ -110,23 +110,6 @@ export function sizedDecoder(header: Uint8Array, memlimit: number): StepDecoder 
   const n = nativeCodecs();
   if (!n?.lzmaDecoder || !((n.lzmaDecoders ?? 0) & (1 << KIND.sized))) return undefined;
   return new AddonDecoder(n, n.lzmaDecoder(KIND.sized, memlimit, 0, header));
-}
-
-/** The addon's decoder: steps on libuv's thread pool, 1 MiB of output at most. */
-class AddonDecoder implements StepDecoder {
-  totalIn = 0;
-  constructor(
-    readonly n: NativeCodecs,
-    readonly handle: LzmaDecoderHandle,
-  ) {}
-  async step(input: Uint8Array, finish: boolean): Promise<Step> {
-    const r = await this.n.lzmaDecoderRunAsync!(this.handle, input, finish);
-    this.totalIn = r.totalIn;
-    return { out: plain(r.out), used: r.used, end: r.end, ...(r.error && { error: r.error }) };
-  }
-  close(): void {
-    this.n.lzmaDecoderEnd!(this.handle);
-  }
 }
 
 /** Output one lzma-native call may give before the next gets less input. */

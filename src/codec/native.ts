@@ -85,7 +85,9 @@ export interface NativeCodecs {
    * stream (lzma_stream_decoder with liblzma's `flags`; the caller reads stream padding and the next
    * stream); 1: an .lzma stream, header included (lzma_alone_decoder); 2: the LZMA1 data after the
    * 13-byte .lzma `header`, of the size it states and with no end marker after it (LZMA1EXT,
-   * liblzma 5.4+). A decoder that cannot be set up says so from its first run.
+   * liblzma 5.4+); 3: zstd frames one after another, skippable ones skipped (libzstd's streaming
+   * decoder, `flags` the largest window as a power of two, 0 for 2^27; `memlimit` unused). A
+   * decoder that cannot be set up says so from its first run.
    */
   lzmaDecoder?(kind: number, memlimit: number, flags: number, header?: Uint8Array): LzmaDecoderHandle;
   /**
@@ -97,7 +99,7 @@ export interface NativeCodecs {
   lzmaDecoderRunAsync?(handle: LzmaDecoderHandle, input: Uint8Array, finish: boolean): Promise<LzmaDecoderRun>;
   /** Frees the decoder now (after the run under way, if any). */
   lzmaDecoderEnd?(handle: LzmaDecoderHandle): void;
-  /** Bit `1 << kind` for each lzmaDecoder kind this liblzma has. */
+  /** Bit `1 << kind` for each lzmaDecoder kind this liblzma (and libzstd, kind 3) has. */
   lzmaDecoders?: number;
   /** Frees the zstd contexts, libdeflate compressors and xz encoder memory kept for reuse; call when nothing compresses. */
   trimCaches?(): void;
@@ -125,8 +127,13 @@ export interface LzmaDecoderRun {
   totalIn: number;
   /** The stream ended. */
   end: boolean;
-  /** liblzma failed after `out`: an Error whose name is its lzma_ret (LZMA_DATA_ERROR …). */
+  /**
+   * liblzma failed after `out`: an Error whose name is its lzma_ret (LZMA_DATA_ERROR …); for kind 3,
+   * named ZSTD_error with libzstd's ZSTD_ErrorCode as `code`.
+   */
   error?: Error;
+  /** Kind 3: where the frame being read (or the next one) starts in the input. */
+  frameStart?: number;
 }
 
 let loaded: NativeCodecs | null | undefined;

@@ -4,6 +4,7 @@
  */
 import { FormatError, type FormatErrorCode } from '../bytes/errors.js';
 import { concat } from '../bytes/source.js';
+import type { LzmaDecoderHandle, NativeCodecs } from './native.js';
 
 /** Counts decoded bytes against `maxOutput`; the first byte past it is a FormatError LIMIT. */
 export class Budget {
@@ -210,6 +211,26 @@ export interface StepDecoder {
   readonly totalIn: number;
   /** Frees the decoder's memory now; further calls do nothing. */
   close(): void;
+}
+
+/** The native addon's streaming decoder (lzmaDecoder): steps on libuv's thread pool, 1 MiB of output at most. */
+export class AddonDecoder implements StepDecoder {
+  totalIn = 0;
+  /** zstd: where the frame being read starts. */
+  frameStart = 0;
+  constructor(
+    readonly n: NativeCodecs,
+    readonly handle: LzmaDecoderHandle,
+  ) {}
+  async step(input: Uint8Array, finish: boolean): Promise<Step> {
+    const r = await this.n.lzmaDecoderRunAsync!(this.handle, input, finish);
+    this.totalIn = r.totalIn;
+    this.frameStart = r.frameStart ?? 0;
+    return { out: plain(r.out), used: r.used, end: r.end, ...(r.error && { error: r.error }) };
+  }
+  close(): void {
+    this.n.lzmaDecoderEnd!(this.handle);
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Zstandard (RFC 8878) via @bokuweb/zstd-wasm (libzstd compiled to WebAssembly, shipped in the
- * npm tarball; node:zlib has no zstd before Node 22.15).
+ * npm tarball; node:zlib has no zstd before Node 22.15); decodeStream runs the system's libzstd
+ * through the native addon when it is built.
  *
  * libzstd's one-shot ZSTD_decompress needs an output buffer of the right size, and the binding
  * sizes it from the frame header. So frames are walked here first (RFC 8878 §3.1.1): that finds
@@ -16,7 +17,8 @@
  */
 import { FormatError, type FormatErrorCode } from '../bytes/errors.js';
 import { concat } from '../bytes/source.js';
-import { Budget, codecError } from './pipe.js';
+import { nativeCodecs } from './native.js';
+import { AddonDecoder, Budget, codecError, Feed, stepThrough } from './pipe.js';
 import { levelOf, maxOutputOf, type Codec } from './types.js';
 
 const MAGIC = 0xfd2f_b528;
@@ -173,8 +175,52 @@ async function decode(input: Uint8Array, max: number): Promise<Uint8Array> {
   return parts.length === 1 ? parts[0]! : concat(parts);
 }
 
+/** The native addon's lzmaDecoder kind for libzstd's streaming decoder. */
+const STREAM_KIND = 3;
+
+/**
+ * The largest window the streaming decoder sets up, as a power of two: 2^27, `zstd -d`'s limit,
+ * or more up to the output allowed (2^31 at most), since a window past the output is never used
+ * and a header is not trusted with memory beyond that.
+ */
+const windowLogFor = (max: number): number => Math.min(31, Math.max(27, Math.ceil(Math.log2(Math.max(max, 1)))));
+
+/**
+ * The frames of `chunks` decoded by libzstd's streaming decoder on the thread pool, a piece of at
+ * most 1 MiB at a time, so a small input that expands to gigabytes takes little memory. It takes
+ * and refuses what `zstd -d` does (the same decoder), which is what {@link decode} does except for
+ * a few damaged frames without a checksum that decode refuses and a frame whose window exceeds
+ * windowLogFor, which decode takes within its 1 GiB. A failure is placed at the start of its frame,
+ * or where the input ends. Without the addon's decoder, the input is gathered and decoded whole.
+ */
+async function* decodeStream(chunks: AsyncIterable<Uint8Array>, max: number): AsyncGenerator<Uint8Array> {
+  const n = nativeCodecs();
+  if (!n?.lzmaDecoder || !n.lzmaDecoderRunAsync || !((n.lzmaDecoders ?? 0) & (1 << STREAM_KIND))) {
+    const parts: Uint8Array[] = [];
+    for await (const c of chunks) parts.push(c);
+    yield await decode(parts.length === 1 ? parts[0]! : concat(parts), max);
+    return;
+  }
+  const budget = new Budget('zstd', max);
+  const dec = new AddonDecoder(n, n.lzmaDecoder(STREAM_KIND, 0, windowLogFor(max)));
+  const failed = (e: unknown): FormatError => {
+    const code = (e as { code?: unknown }).code;
+    const fc = (typeof code === 'number' && ZSTD_CODES[code]) || 'BAD_FIELD';
+    const what = fc === 'TRUNCATED' ? 'input ends inside a frame' : `libzstd says "${e instanceof Error ? e.message : String(e)}" (error ${String(code)})`;
+    // as decode places them: a cut where the input ends, anything else at the start of its frame
+    return codecError('zstd', fc, fc === 'TRUNCATED' ? dec.totalIn : dec.frameStart, `Cannot decode zstd stream: ${what}`, e);
+  };
+  for await (const piece of stepThrough(dec, new Feed(chunks), failed)) {
+    budget.take(piece.length, dec.totalIn);
+    yield piece;
+  }
+}
+
 export const codec: Codec = {
   id: 'zstd',
+  decodeStream(chunks, opts) {
+    return decodeStream(chunks, maxOutputOf(opts));
+  },
   decode(input, opts) {
     const max = maxOutputOf(opts);
     return decode(input, max).catch((e: unknown) => {

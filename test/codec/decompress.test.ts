@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { collect, concat } from '../../src/bytes/source.js';
 import { getCodec } from '../../src/codec/index.js';
+import { nativeCodecs } from '../../src/codec/native.js';
 import { requireTools, root, skipWithout, tempDir } from '../helpers.js';
 import { equalBytes, sample } from './arb.js';
 import { literalOnlyLzma } from './lzma-sdk.js';
@@ -102,6 +103,23 @@ describe('imgkit decompress: output written as it is decoded', () => {
     for (const id of ['gzip', 'zlib', 'lz4', 'lz4-legacy'] as const) put(`bomb.${id}`, await collect((await getCodec(id)).encodeStream!(zeros(), { level: 9 })));
   });
 
+  it('a 256 MiB zstd bomb to a file and to a pipe, peak RSS under 256 MiB (native addon)', { skip: !nativeCodecs()?.lzmaDecoders && 'the native addon is not built', timeout: 60_000 }, async () => {
+    // without the addon, zstd decodes whole: the output is held (within --max-output)
+    const path = join(dir, 'bomb.zst');
+    writeFileSync(path, await (await getCodec('zstd')).encode!(new Uint8Array(BOMB), { level: 19 }));
+    assert.ok(statSync(path).size < MiB, `a bomb: ${statSync(path).size} bytes`);
+    const file = join(dir, 'out.bin');
+    const r = await decompress([path, '-o', file]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(zeroFile(file), { size: BOMB, zeros: true });
+    assert.ok(r.maxRss < 256 * MiB, `to a file: peak RSS ${(r.maxRss / MiB).toFixed(0)} MiB`);
+    rmSync(file);
+    const p = await decompress([path, '-o', '-']);
+    assert.equal(p.status, 0, p.stderr);
+    assert.deepEqual([p.out, p.nonZero], [BOMB, false]);
+    assert.ok(p.maxRss < 256 * MiB, `to a pipe: peak RSS ${(p.maxRss / MiB).toFixed(0)} MiB`);
+  });
+
   for (const [engine, env] of [['native addon when built', {}], ['lzma-native (IMGKIT_NATIVE=0)', { IMGKIT_NATIVE: '0' }]] as const) {
     it(`256 MiB bombs to a file and to a pipe, peak RSS under 256 MiB (${engine})`, { timeout: 180_000 }, async () => {
       for (const [name, path] of bombs) {
@@ -120,6 +138,84 @@ describe('imgkit decompress: output written as it is decoded', () => {
       }
     });
   }
+});
+
+describe('imgkit decompress: zstd as zstd -dc gives it', { skip: skipWithout('zstd') }, () => {
+  before(() => requireTools('zstd'));
+
+  it('frames one after another with skippable frames between, to a file and to a pipe', async () => {
+    const [a, b] = [sample(300_000, 45), sample(2_500_000, 46)];
+    const zstd = (data: Uint8Array, args: string[]) => new Uint8Array(spawnSync('zstd', ['-q', '-c', ...args], { input: data, maxBuffer: 1 << 26 }).stdout);
+    const skippable = Uint8Array.of(0x5a, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3);
+    const path = join(dir, 'multi.zst');
+    writeFileSync(path, concat([zstd(a, ['-1']), skippable, zstd(b, ['-19', '--no-check']), zstd(new Uint8Array(0), [])]));
+    const theirs = spawnSync('zstd', ['-dc', path], { maxBuffer: 1 << 26 });
+    assert.equal(theirs.status, 0, String(theirs.stderr));
+    equalBytes(new Uint8Array(theirs.stdout), concat([a, b]), 'zstd -dc');
+    const out = join(dir, 'multi.out');
+    const r = await decompress([path, '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    equalBytes(readFileSync(out), concat([a, b]), 'imgkit decompress');
+    const p = await decompress([path, '-o', '-']);
+    assert.equal(p.status, 0, p.stderr);
+    assert.equal(p.out, a.length + b.length);
+  });
+
+  it('bad input: what zstd -dc refuses fails with an offset and no output file, what it takes comes out as it gives it', async () => {
+    const good = spawnSync('zstd', ['-q', '-c', '-3'], { input: sample(200_000, 48), maxBuffer: 1 << 26 }).stdout;
+    const flip = (at: number, x = 0x55) => {
+      const b = Uint8Array.from(good);
+      b[at]! ^= x;
+      return b;
+    };
+    const cases: [string, Uint8Array][] = [
+      ['cut short', good.subarray(0, good.length - 5)],
+      ['cut in half', good.subarray(0, good.length >> 1)],
+      ['a flipped byte', flip(good.length >> 1)],
+      ['a flipped header byte', flip(4, 0x08)],
+      ['junk after', concat([good, new TextEncoder().encode('junk')])],
+      ['nothing', new Uint8Array(0)],
+      ['half a header', good.subarray(0, 3)],
+      ...Array.from({ length: 12 }, (_, i) => [`a flipped bit at ${200 + 232 * i}`, flip(200 + 232 * i, 0x80)] as [string, Uint8Array]),
+    ];
+    const path = join(dir, 'bad.zst'), out = join(dir, 'bad.out');
+    for (const [what, bytes] of cases) {
+      writeFileSync(path, bytes);
+      const theirs = spawnSync('zstd', ['-q', '-dc', path], { maxBuffer: 1 << 26 });
+      rmSync(out, { force: true });
+      const r = await decompress(['--format', 'zstd', path, '-o', out]);
+      if (theirs.status === 0) {
+        assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+        equalBytes(readFileSync(out), new Uint8Array(theirs.stdout), what);
+      } else {
+        assert.equal(r.status, 1, `${what}: ${r.stderr}`);
+        assert.match(r.stderr, /^imgkit decompress: zstd: .*\(at 0x[0-9a-f]+\)\n$/, what);
+        assert.ok(!existsSync(out), `${what}: no output file`);
+      }
+    }
+    writeFileSync(path, good);
+    const r = await decompress([path, '--max-output', '100000', '-o', out]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /output exceeds maxOutput/);
+    assert.ok(!existsSync(out), 'past --max-output: no output file');
+  });
+
+  it('a window past what the stream decoder sets up for --max-output is decoded whole, as before', async () => {
+    // zstd declares the whole --long window for input from a pipe: 512 MiB for 1 MB here
+    const data = sample(1_000_000, 47);
+    const path = join(dir, 'long.zst');
+    writeFileSync(path, spawnSync('zstd', ['-q', '-c', '--long=29'], { input: data, maxBuffer: 1 << 26 }).stdout);
+    assert.match(spawnSync('zstd', ['-lv', path], { encoding: 'utf8' }).stdout, /Window Size: 512 MiB/);
+    for (const env of [{}, { IMGKIT_NATIVE: '0' }]) {
+      for (const to of ['file', 'pipe']) {
+        const out = join(dir, 'long.out');
+        const r = await decompress([path, '--max-output', '2M', '-o', to === 'file' ? out : '-'], env);
+        assert.equal(r.status, 0, r.stderr);
+        if (to === 'file') equalBytes(readFileSync(out), data, JSON.stringify(env));
+        else assert.equal(r.out, data.length);
+      }
+    }
+  });
 });
 
 describe('imgkit decompress: xz and lzma bytes as xz -dc gives them', { skip: skipWithout('xz') }, () => {

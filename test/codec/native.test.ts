@@ -449,7 +449,7 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => n!.lzmaDecoderRun!(h, xz, true), /has ended/);
     n!.lzmaDecoderEnd!(h);
     const f = n as unknown as Record<string, (...a: unknown[]) => unknown>;
-    assert.throws(() => f.lzmaDecoder!(3, 2 ** 28, 0), RangeError);
+    assert.throws(() => f.lzmaDecoder!(4, 2 ** 28, 0), RangeError);
     assert.throws(() => f.lzmaDecoder!(0, -1, 0), RangeError);
     assert.throws(() => f.lzmaDecoder!('xz', 2 ** 28, 0), TypeError);
     assert.throws(() => f.lzmaDecoder!(2, 2 ** 28, 0, new Uint8Array(5)), TypeError);
@@ -457,6 +457,44 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => f.lzmaDecoderRun!(fresh(), 'text', true), TypeError);
     assert.throws(() => f.lzmaDecoderRun!(fresh(), xz), TypeError);
     assert.throws(() => f.lzmaDecoderEnd!(xz), TypeError);
+  });
+
+  it('lzmaDecoder kind 3: zstd frames one after another, in pieces of at most 1 MiB; libzstd errors by code; the window limit', { skip: !((n?.lzmaDecoders ?? 0) & 8) && 'no streaming zstd decoder here' }, async () => {
+    const zstd = await getCodec('zstd');
+    const [a, b] = [seeded(3 * 2 ** 20 + 17, 61), seeded(5000, 62)];
+    const frames = [await zstd.encode!(a, { level: 1 }), await zstd.encode!(b, { level: 19 })];
+    const input = new Uint8Array([...frames[0]!, ...Uint8Array.of(0x50, 0x2a, 0x4d, 0x18, 1, 0, 0, 0, 7), ...frames[1]!]);
+    const run = (h: LzmaDecoderHandle, bytes: Uint8Array) => {
+      const out: Uint8Array[] = [];
+      let at = 0;
+      for (;;) {
+        const r = n!.lzmaDecoderRun!(h, bytes.subarray(at), true);
+        assert.ok(r.out.length <= 2 ** 20);
+        out.push(r.out);
+        at += r.used;
+        if (r.error || r.end) return { out: Buffer.concat(out), at, error: r.error as (Error & { code?: number }) | undefined, frameStart: r.frameStart };
+      }
+    };
+    const whole = run(n!.lzmaDecoder!(3, 0, 0), input);
+    assert.equal(whole.error, undefined);
+    assert.ok(whole.out.equals(Buffer.concat([a, b])));
+    assert.equal(whole.at, input.length);
+    // cut inside the second frame: srcSize_wrong (72), the second frame's start given
+    const cut = run(n!.lzmaDecoder!(3, 0, 0), input.subarray(0, input.length - 3));
+    assert.deepEqual([cut.error?.name, cut.error?.code, cut.frameStart], ['ZSTD_error', 72, frames[0]!.length + 9]);
+    // bytes after the last frame that are not a frame: prefix_unknown (10)
+    const junk = run(n!.lzmaDecoder!(3, 0, 0), new Uint8Array([...frames[1]!, 1, 2, 3, 4, 5]));
+    assert.deepEqual([junk.error?.code, junk.frameStart, junk.out.length], [10, frames[1]!.length, b.length]);
+    // no input at all is cut short too
+    assert.equal(run(n!.lzmaDecoder!(3, 0, 0), new Uint8Array(0)).error?.code, 72);
+    // a 256 MiB window (zstd --long=28 from a pipe declares it): refused under 2^27, taken under 2^28
+    if (has('zstd')) {
+      const long = new Uint8Array(spawnSync('zstd', ['-q', '-c', '--long=28'], { input: b }).stdout);
+      assert.equal(run(n!.lzmaDecoder!(3, 0, 0), long).error?.code, 16); // frameParameter_windowTooLarge
+      assert.ok(run(n!.lzmaDecoder!(3, 0, 28), long).out.equals(b));
+    }
+    // a window limit libzstd does not take: parameter_outOfBound (42) from the first run
+    assert.equal(run(n!.lzmaDecoder!(3, 0, 99), frames[1]!).error?.code, 42);
   });
 
   it('many thread-pool jobs at once give the synchronous bytes', async () => {

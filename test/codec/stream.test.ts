@@ -9,7 +9,7 @@ import { FormatError } from '../../src/bytes/errors.js';
 import { collect, concat } from '../../src/bytes/source.js';
 import { getCodec, type CompressionId } from '../../src/codec/index.js';
 import { nativeCodecs } from '../../src/codec/native.js';
-import { root, tempDir } from '../helpers.js';
+import { has, root, tempDir } from '../helpers.js';
 import { chunked, cuts, equalBytes, gather, once, payload, rejectsFormat, sample } from './arb.js';
 import { literalOnlyLzma } from './lzma-sdk.js';
 
@@ -95,6 +95,68 @@ describe('codec streams', () => {
         break;
       }
     }
+  });
+
+  it('zstd: decodeStream gives the bytes of decode under any chunking, frames and skippable frames one after another', { timeout: 30_000 }, async () => {
+    const zstd = await getCodec('zstd');
+    const skippable = Uint8Array.of(0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 9, 9);
+    await fc.assert(
+      fc.asyncProperty(fc.array(payload, { minLength: 1, maxLength: 3 }), fc.constantFrom(1, 3, 19), async (parts, level) => {
+        const frames = await Promise.all(parts.map((p) => zstd.encode!(p, { level })));
+        const packed = concat(frames.flatMap((f, i) => (i === 1 ? [skippable, f] : [f])));
+        const whole = await zstd.decode(packed);
+        equalBytes(whole, concat(parts));
+        await fc.assert(
+          fc.asyncProperty(cuts(packed.length), async (at) => equalBytes(await gather(zstd.decodeStream!(chunked(packed, at))), whole)),
+          { numRuns: 4 },
+        );
+      }),
+      { numRuns: 15 },
+    );
+    const data = sample(3000, 2);
+    const packed = await zstd.encode!(data);
+    equalBytes(await gather(zstd.decodeStream!(chunked(packed, Array.from({ length: packed.length }, (_, i) => i + 1)))), data, '1-byte chunks');
+  });
+
+  it('zstd: decodeStream accepts and refuses what zstd -dc does, with its bytes: cut, flipped, or with bytes after', { skip: !has('zstd') && 'zstd not installed', timeout: 60_000 }, async () => {
+    // libzstd's own streaming decoder, as the zstd tool runs it; decode (zstd-wasm, one call per
+    // frame) refuses a few damaged frames without a checksum that both of them take
+    const zstd = await getCodec('zstd');
+    const data = sample(200_000, 8);
+    const good = await zstd.encode!(data, { level: 3 });
+    const mutant = fc.oneof(
+      fc.nat({ max: good.length - 1 }).map((n) => good.subarray(0, n)),
+      fc.tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 1, max: 255 })).map(([at, x]) => {
+        const b = Uint8Array.from(good);
+        b[at]! ^= x;
+        return b;
+      }),
+      fc.uint8Array({ minLength: 1, maxLength: 8 }).map((junk) => concat([good, junk])),
+    );
+    await fc.assert(
+      fc.asyncProperty(mutant, cuts(good.length + 8), async (input, at) => {
+        const theirs = spawnSync('zstd', ['-q', '-dc'], { input, maxBuffer: 1 << 26 });
+        const ours = await gather(zstd.decodeStream!(chunked(input, at))).then(
+          (out) => out,
+          (e: unknown) => {
+            assert.ok(e instanceof FormatError && e.format === 'zstd' && e.code !== 'LIMIT', String(e));
+            return undefined;
+          },
+        );
+        assert.equal(ours !== undefined, theirs.status === 0, `zstd -dc exit ${theirs.status}`);
+        if (ours) equalBytes(ours, new Uint8Array(theirs.stdout));
+      }),
+      { numRuns: 150 },
+    );
+    await rejectsFormat(gather(zstd.decodeStream!(once(good), { maxOutput: 100_000 })), 'zstd', 'LIMIT');
+    await rejectsFormat(gather(zstd.decodeStream!(once(good.subarray(0, good.length - 1)))), 'zstd', 'TRUNCATED');
+    await rejectsFormat(gather(zstd.decodeStream!(once(new Uint8Array(0)))), 'zstd', 'TRUNCATED');
+    const io = new Error('EIO: disk on fire');
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield good.subarray(0, 100);
+      throw io;
+    }
+    await assert.rejects(gather(zstd.decodeStream!(failing())), (e) => e === io);
   });
 
   it('lzma: decodeStream gives what decode gives, bytes or FormatError, under any chunking, in every form', { timeout: 30_000 }, async () => {
