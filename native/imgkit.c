@@ -73,7 +73,9 @@ static struct {
   size_t (*ZSTD_decompressDCtx)(ZSTD_DCtx *, void *, size_t, const void *, size_t);
   size_t (*ZSTD_freeDCtx)(ZSTD_DCtx *);
 } zs;
-/* libzstd's streaming decoder (1.4+), for lzmaDecoder kind 3; zss_ok when it was found */
+#if defined(ZSTD_VERSION_NUMBER) && ZSTD_VERSION_NUMBER >= 10400
+/* libzstd's streaming decoder with its parameters (1.4+), for lzmaDecoder kind 3; zss_ok when found */
+#define HAVE_ZSTD_STREAM 1
 static struct {
   size_t (*ZSTD_decompressStream)(ZSTD_DStream *, ZSTD_outBuffer *, ZSTD_inBuffer *);
   size_t (*ZSTD_DCtx_setParameter)(ZSTD_DCtx *, ZSTD_dParameter, int);
@@ -81,6 +83,7 @@ static struct {
   const char *(*ZSTD_getErrorName)(size_t);
 } zss;
 static int zss_ok;
+#endif
 #endif
 #if defined(IMGKIT_LZ4_H) && defined(IMGKIT_LZ4HC_H)
 #include IMGKIT_LZ4_H
@@ -1034,7 +1037,7 @@ typedef struct {
   int busy;      /* a run is on the thread pool */
   int closing;   /* lzmaDecoderEnd came during that run */
   int kind;
-#ifdef HAVE_ZSTD
+#ifdef HAVE_ZSTD_STREAM
   ZSTD_DCtx *zd;     /* kind 3: the decoder, in place of `st` */
   size_t zret;       /* what its last call returned: 0 at the end of a frame */
   uint64_t zin;      /* input taken */
@@ -1059,7 +1062,7 @@ static const napi_type_tag ldec_tag = {0x696d676b69746c7aULL, 0x6d6164656301ULL}
 
 static void ldec_free_stream(ldec_t *d) {
   if (!d->out) return;
-#ifdef HAVE_ZSTD
+#ifdef HAVE_ZSTD_STREAM
   if (d->zd) zs.ZSTD_freeDCtx(d->zd);
   d->zd = NULL;
   if (d->kind != LD_ZSTD)
@@ -1081,7 +1084,7 @@ static void ldec_finalize(napi_env env, void *data, void *hint) {
 /* Sets up `d` for `kind`; the result goes to d->init. */
 static void ldec_init(ldec_t *d, int kind, uint64_t memlimit, uint32_t flags, const uint8_t *h) {
   d->kind = kind;
-#ifdef HAVE_ZSTD
+#ifdef HAVE_ZSTD_STREAM
   if (kind == LD_ZSTD) {
     /* `flags`: the largest window, as a power of two (0: libzstd's default, 2^27, as `zstd -d`) */
     d->zret = 1; /* no frame yet: input that ends here is cut short */
@@ -1122,7 +1125,7 @@ static void ldec_init(ldec_t *d, int kind, uint64_t memlimit, uint32_t flags, co
   else d->init = lz.lzma_raw_decoder(&d->st, filters);
 }
 
-#ifdef HAVE_ZSTD
+#ifdef HAVE_ZSTD_STREAM
 /*
  * A run of kind 3: frames one after another (skippable ones skipped), until the piece is full or
  * the input is used up. With `finish`, the input ending where a frame ends is the end; inside one
@@ -1130,6 +1133,10 @@ static void ldec_init(ldec_t *d, int kind, uint64_t memlimit, uint32_t flags, co
  */
 static void zstd_step(lrun_t *r) {
   ldec_t *d = r->d;
+  if (!d->zd) { /* ended or failed before (a caller that runs it again after an error) */
+    r->ret = LZMA_PROG_ERROR;
+    return;
+  }
   ZSTD_inBuffer in = {r->in, r->in_len, 0};
   ZSTD_outBuffer out = {d->out, LD_PIECE, 0};
   r->ret = LZMA_OK;
@@ -1150,7 +1157,7 @@ static void zstd_step(lrun_t *r) {
       break;
     }
     if (in.pos == in_before && out.pos == out_before) { /* stuck with input left and room to write */
-      r->ret = LZMA_BUF_ERROR;
+      r->ret = LZMA_PROG_ERROR;
       break;
     }
   }
@@ -1175,7 +1182,7 @@ static void ldec_step(lrun_t *r) {
     r->ret = d->init;
     return;
   }
-#ifdef HAVE_ZSTD
+#ifdef HAVE_ZSTD_STREAM
   if (d->kind == LD_ZSTD) {
     zstd_step(r);
     return;
@@ -1233,13 +1240,16 @@ static napi_value lzma_ret_error(napi_env env, lzma_ret ret) {
 }
 
 /* { out, used, totalIn, end, error? } of a finished run, or NULL (with an exception pending). */
-#ifdef HAVE_ZSTD
+#ifdef HAVE_ZSTD_STREAM
 /* A failed kind-3 run as an Error named ZSTD_error, `code` libzstd's ZSTD_ErrorCode (72,
- * srcSize_wrong, for input that ends inside a frame; 64 and 42 for a decoder not set up). */
+ * srcSize_wrong, for input that ends inside a frame; 64 and 42 for a decoder not set up; 1,
+ * GENERIC, for a decoder that can go no further). */
 static napi_value zstd_run_error(napi_env env, lrun_t *r) {
-  int code = r->ret == LZMA_DATA_ERROR ? (int)zss.ZSTD_getErrorCode(r->zerr) : r->ret == LZMA_BUF_ERROR ? 72 : r->ret == LZMA_MEM_ERROR ? 64 : 42;
+  int code = r->ret == LZMA_DATA_ERROR ? (int)zss.ZSTD_getErrorCode(r->zerr)
+             : r->ret == LZMA_BUF_ERROR ? 72 : r->ret == LZMA_MEM_ERROR ? 64 : r->ret == LZMA_OPTIONS_ERROR ? 42 : 1;
   const char *desc = r->ret == LZMA_DATA_ERROR ? zss.ZSTD_getErrorName(r->zerr)
-                     : r->ret == LZMA_BUF_ERROR ? "input ends inside a frame" : r->ret == LZMA_MEM_ERROR ? "Allocation error" : "Parameter is out of bound";
+                     : r->ret == LZMA_BUF_ERROR ? "input ends inside a frame" : r->ret == LZMA_MEM_ERROR ? "Allocation error"
+                     : r->ret == LZMA_OPTIONS_ERROR ? "Parameter is out of bound" : "the decoder can go no further";
   napi_value err, msg, v;
   napi_create_string_utf8(env, desc, NAPI_AUTO_LENGTH, &msg);
   napi_create_error(env, NULL, msg, &err);
@@ -1265,14 +1275,14 @@ static napi_value ldec_result(napi_env env, lrun_t *r) {
   napi_set_named_property(env, obj, "totalIn", v);
   napi_get_boolean(env, r->ret == LZMA_STREAM_END, &v);
   napi_set_named_property(env, obj, "end", v);
-#ifdef HAVE_ZSTD
+#ifdef HAVE_ZSTD_STREAM
   if (r->d->kind == LD_ZSTD) {
     napi_create_double(env, (double)r->d->zframe, &v);
     napi_set_named_property(env, obj, "frameStart", v);
   }
 #endif
   if (r->ret != LZMA_OK && r->ret != LZMA_STREAM_END) {
-#ifdef HAVE_ZSTD
+#ifdef HAVE_ZSTD_STREAM
     if (r->d->kind == LD_ZSTD) napi_set_named_property(env, obj, "error", zstd_run_error(env, r));
     else
 #endif
@@ -1295,7 +1305,7 @@ static ldec_t *ldec_of(napi_env env, napi_value handle) {
 
 /* Whether kind 3 can be set up: libzstd was offered and has the streaming decoder. */
 static int zstd_stream_ok(void) {
-#ifdef HAVE_ZSTD
+#ifdef HAVE_ZSTD_STREAM
   return zss_ok && zs.ZSTD_createDCtx != NULL;
 #else
   return 0;
@@ -1783,8 +1793,10 @@ NAPI_MODULE_INIT() {
   static const char *const zsn[] = {"ZSTD_compressBound", "ZSTD_createCCtx", "ZSTD_compressCCtx", "ZSTD_freeCCtx", "ZSTD_isError", "ZSTD_versionString", "ZSTD_createDCtx", "ZSTD_decompressDCtx", "ZSTD_freeDCtx"};
   if (offer(env, exports, codecs, "libzstd.so.1", &zs, zsn, 9, "zstd", zstd_sync, "zstdAsync", zstd_async, "zstd", zstd_lib_version)) {
     decoders |= 1 << D_ZSTD;
+#ifdef HAVE_ZSTD_STREAM
     static const char *const zssn[] = {"ZSTD_decompressStream", "ZSTD_DCtx_setParameter", "ZSTD_getErrorCode", "ZSTD_getErrorName"};
     zss_ok = open_lib("libzstd.so.1", (void **)&zss, zssn, 4);
+#endif
   }
 #endif
 #ifdef HAVE_LZMA

@@ -158,8 +158,8 @@ const RECHECKED: ReadonlySet<CompressionId> = new Set(['gzip', 'zlib']);
 /**
  * Formats whose decodeStream is their reference tool's own decoder (zstd: libzstd's streaming
  * decoder, as `zstd -d` runs it), which refuses some input as unsupported that their decode takes
- * (a window past what it sets up for --max-output; `zstd -d` refuses one past 2^27 bytes): their
- * output is written as it is decoded, and such input is decoded whole instead.
+ * (a window past 2^27 bytes, as `zstd -d` refuses it, unless --max-output is raised past 1 GiB):
+ * their output is written as it is decoded, and such input is decoded whole instead.
  */
 const FALLBACK: ReadonlySet<CompressionId> = new Set(['zstd']);
 

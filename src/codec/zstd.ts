@@ -179,11 +179,12 @@ async function decode(input: Uint8Array, max: number): Promise<Uint8Array> {
 const STREAM_KIND = 3;
 
 /**
- * The largest window the streaming decoder sets up, as a power of two: 2^27, `zstd -d`'s limit,
- * or more up to the output allowed (2^31 at most), since a window past the output is never used
- * and a header is not trusted with memory beyond that.
+ * The largest window the streaming decoder sets up, as a power of two: 2^27, `zstd -d`'s limit
+ * (a header is trusted with no more memory than that), or up to the output allowed when that is
+ * raised past its 1 GiB default (2^31 at most). A frame with a larger window is refused as
+ * UNSUPPORTED; `imgkit decompress` then decodes it whole, as decode takes windows up to 2^30.
  */
-const windowLogFor = (max: number): number => Math.min(31, Math.max(27, Math.ceil(Math.log2(Math.max(max, 1)))));
+const windowLogFor = (max: number): number => (max > 2 ** 30 ? Math.min(31, Math.ceil(Math.log2(max))) : 27);
 
 /**
  * The frames of `chunks` decoded by libzstd's streaming decoder on the thread pool, a piece of at
