@@ -58,6 +58,7 @@ const DECODERS: [string, { threads: number; native?: boolean }][] = [
   ['no threads', { threads: 0 }], ['worker threads', { threads: 2, native: false }],
   ...(nativeCodecs()?.decodeAsync ? [['native decoders', { threads: 2 }] as [string, { threads: number }]] : []),
 ];
+const ONE_THREAD = ['native decoders, one thread', { threads: 1 }] as const;
 
 async function extracted(img: string, to: string, d: { threads: number; native?: boolean }, o: OpenOptions = {}): Promise<ReturnType<typeof snapshotHost>> {
   const fs = await open(img, o);
@@ -67,6 +68,22 @@ async function extracted(img: string, to: string, d: { threads: number; native?:
     await fs.close();
   }
   return snapshotHost(to);
+}
+
+/**
+ * Extracts `image` into `out(how)` in each decoder mode: every run must fail with a FormatError,
+ * which `check` looks at further, and all of them with the same code and message.
+ */
+async function failsAlike(image: string, out: (how: string) => string, modes: readonly (readonly [string, { threads: number; native?: boolean }])[], check: (how: string, err: FormatError, to: string) => void): Promise<void> {
+  const errors = [];
+  for (const [how, d] of modes) {
+    const to = out(how);
+    const err = await extracted(image, to, d).then(() => undefined, (x: unknown) => x);
+    assert.ok(err instanceof FormatError, `${how}: ${String(err)}`);
+    check(how, err, to);
+    errors.push([err.code, err.message]);
+  }
+  for (const x of errors.slice(1)) assert.deepEqual(x, errors[0]);
 }
 
 describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'unsquashfs') }, () => {
@@ -341,17 +358,8 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
     for (let i = 10; i < 60; i++) bad[b.at + i]! ^= 0x5a;
     const bad1 = join(tmp, 'bad.sqfs');
     writeFileSync(bad1, bad);
-    const errors = [];
-    for (const [how, d] of DECODERS) {
-      const e = await extracted(bad1, join(tmp, `bad-out-${how}`), d).then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-      assert.ok(e instanceof FormatError, `${how}: ${String(e)}`);
-      errors.push([e.code, e.message]);
-      assert.ok(!existsSync(join(tmp, `bad-out-${how}`, 'big')), `${how}: the file whose data failed is removed`);
-    }
-    for (const e of errors.slice(1)) assert.deepEqual(e, errors[0]);
+    await failsAlike(bad1, (how) => join(tmp, `bad-out-${how}`), DECODERS, (how, _e, to) =>
+      assert.ok(!existsSync(join(to, 'big')), `${how}: the file whose data failed is removed`));
   });
 });
 
@@ -370,15 +378,9 @@ describe('squashfs: a fragment block that does not decode', { skip: skipWithout(
     assert.ok(inFragment.length > 10 && blockDiskSize(e.size) > 200 && !(e.size & (1 << 24)));
     for (let i = 20; i < 120; i++) bytes[e.start + i]! ^= 0x5a;
     writeFileSync(bad, bytes);
-    const errors = [];
-    for (const [how, d] of [...DECODERS, ['native decoders, one thread', { threads: 1 }] as const]) {
-      const to = join(dir, `out-${how}`);
-      const err = await extracted(bad, to, d).then(() => undefined, (x: unknown) => x);
-      assert.ok(err instanceof FormatError, `${how}: ${String(err)}`);
-      errors.push([err.code, err.message]);
+    await failsAlike(bad, (how) => join(dir, `out-${how}`), [...DECODERS, ONE_THREAD], (how, _e, to) => {
       for (const p of inFragment) assert.ok(!existsSync(join(to, p)), `${how}: ${p}`);
-    }
-    for (const x of errors.slice(1)) assert.deepEqual(x, errors[0]);
+    });
   });
 });
 
@@ -403,15 +405,10 @@ describe('squashfs: a file whose tail runs past its fragment block', { skip: ski
     assert.ok(at >= 0 && block.length === 1577);
     bytes.set(le(block.length - 100), Number(inodeTableStart) + at + 4); // its 777 bytes now start 100 before the block's end
     writeFileSync(bad, bytes);
-    const errors = [];
-    for (const [how, d] of [...DECODERS, ['native decoders, one thread', { threads: 1 }] as const]) {
-      const to = join(dir, `out-${how}`);
-      const err = await extracted(bad, to, d).then(() => undefined, (x: unknown) => x);
-      assert.ok(err instanceof FormatError && /Cannot read file tail/.test(err.message), `${how}: ${String(err)}`);
-      errors.push([err.code, err.message]);
+    await failsAlike(bad, (how) => join(dir, `out-${how}`), [...DECODERS, ONE_THREAD], (how, err, to) => {
+      assert.match(err.message, /Cannot read file tail/, how);
       assert.ok(!existsSync(join(to, 'b')), how);
-    }
-    for (const x of errors.slice(1)) assert.deepEqual(x, errors[0]);
+    });
   });
 });
 
