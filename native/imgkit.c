@@ -1583,6 +1583,60 @@ static napi_value start_copy(napi_env env, napi_callback_info info, int crc_on) 
 }
 
 static napi_value copy_range_async(napi_env env, napi_callback_info info) { return start_copy(env, info, 0); }
+
+/*
+ * prefetchAsync(paths): asks the kernel to start reading each file of `paths` (names joined by
+ * NUL) into the page cache (posix_fadvise WILLNEED), on the thread pool, so the reads that follow
+ * find them there. Advice only: a file that cannot be opened is passed over. Resolves to undefined.
+ */
+typedef struct {
+  napi_deferred deferred;
+  napi_async_work work;
+  size_t len;
+  char names[];
+} pjob_t;
+
+static void prefetch_execute(napi_env env, void *data) {
+  (void)env;
+  pjob_t *j = data;
+  for (size_t at = 0; at < j->len;) {
+    const char *name = j->names + at;
+    size_t n = strlen(name);
+    at += n + 1;
+    if (!n) continue;
+    int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) continue;
+#ifdef POSIX_FADV_WILLNEED
+    posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+#endif
+    close(fd);
+  }
+}
+
+static void prefetch_complete(napi_env env, napi_status status, void *data) {
+  (void)status;
+  pjob_t *j = data;
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  napi_resolve_deferred(env, j->deferred, undefined);
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value prefetch_async(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: prefetchAsync(paths)");
+    return NULL;
+  }
+  pjob_t *j = malloc(sizeof *j + len + 1);
+  if (!j) { napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
+  napi_get_value_string_utf8(env, argv[0], j->names, len + 1, &j->len);
+  napi_value promise = queue_job(env, "imgkit:prefetch", prefetch_execute, prefetch_complete, j, &j->deferred, &j->work, NULL, NULL, NULL, NULL);
+  if (!promise) free(j);
+  return promise;
+}
 #ifdef HAVE_LIBDEFLATE
 static napi_value copy_crc_async(napi_env env, napi_callback_info info) { return start_copy(env, info, 1); }
 #endif
@@ -1841,6 +1895,7 @@ NAPI_MODULE_INIT() {
   put(env, exports, "mmapThreshold", mmap_threshold);
   put(env, exports, "trimCaches", trim_caches);
   put(env, exports, "copyRangeAsync", copy_range_async);
+  put(env, exports, "prefetchAsync", prefetch_async);
   decoders |= 1 << D_LZ4; /* lz4_block, no library */
   put(env, exports, "decodeAsync", decode_async);
   put(env, exports, "decodeFileAsync", decode_file_async);

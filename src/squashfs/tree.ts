@@ -90,6 +90,11 @@ const changed = (path: string, how: string) => Object.assign(new Error(`${path}:
 class HostFile implements StreamPayload, DirectPayload {
   constructor(readonly path: string, readonly size: number) {}
 
+  /** Marks a host file for read-ahead (prefetch.ts). */
+  get hostPath(): string {
+    return this.path;
+  }
+
   open(): { readFully(into: Uint8Array, position: number): void; checkEnd(end: number): void; close(): void } {
     const fd = openSync(this.path, 'r');
     const path = this.path;

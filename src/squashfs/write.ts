@@ -25,6 +25,7 @@ import { XattrWriter } from './xattr.js';
 import { compressorFor } from './pool.js';
 import { collectAll, garbageMeter } from './gc.js';
 import { nativeCodecs } from '../codec/native.js';
+import { prefetcher, type HostPath } from './prefetch.js';
 
 export interface WriteOptions {
   /** Default gzip. */
@@ -237,7 +238,9 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
       const pri = new Map(order.map((p) => [p, opts.priority!(p.inode)]));
       order = order.reverse().sort((a, b) => pri.get(b)! - pri.get(a)!); // stable: reverse tree order within a priority
     }
-    for (const p of order) {
+    const ahead = prefetcher(order.map((p) => (p.inode.stored ? undefined : hostPathOf(p.inode.content))));
+    for (const [i, p] of order.entries()) {
+      ahead.at(i);
       const st = p.inode.stored;
       pending.set(p, st ? data.storedFile(p.inode.size ?? 0, st) : await data.addFile(p.inode.content ?? new Uint8Array(0), p.inode.size ?? 0, p.inode.allocated));
       files++;
@@ -410,6 +413,12 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
 }
 
 /** Regular files in the order writeDir() stores them; a -sort priority list may reorder them (stable). */
+/** A host file's path and size for read-ahead (tree.ts's hostFile), else undefined. */
+function hostPathOf(content: unknown): HostPath | undefined {
+  const c = content as { hostPath?: unknown; size?: unknown } | undefined;
+  return c && typeof c.hostPath === 'string' && typeof c.size === 'number' ? { path: c.hostPath, size: c.size } : undefined;
+}
+
 function dataOrder(top: Prepared): Prepared[] {
   const out: Prepared[] = [];
   const seen = new Set<Prepared>();

@@ -1,0 +1,103 @@
+/**
+ * Read-ahead of small host files while packing (src/squashfs/prefetch.ts): which names go to the
+ * thread pool and when, checked against a recording runner; the native prefetchAsync on names that
+ * exist, do not, or are not regular files; and the image is the same bytes with and without it.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { PREFETCH, prefetcher, type HostPath } from '../../src/squashfs/prefetch.js';
+import { nativeCodecs } from '../../src/codec/native.js';
+import { ensureBuilt, root, tempDir, which } from '../helpers.js';
+import { seeded } from './fixture.js';
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+describe('squashfs prefetch', () => {
+  it('hands out each small host file at most once, in order, ahead of the writer and within its limits', async () => {
+    const item = fc.oneof(
+      { weight: 1, arbitrary: fc.constant(undefined) },
+      { weight: 6, arbitrary: fc.integer({ min: 0, max: PREFETCH.small + 1000 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 4 << 20 }) },
+    );
+    await fc.assert(fc.asyncProperty(fc.array(item, { maxLength: 3000 }), fc.array(fc.nat(3), { maxLength: 3000 }), async (sizes, pauses) => {
+      const items: (HostPath | undefined)[] = sizes.map((size, i) => (size === undefined ? undefined : { path: `/f/${i}`, size }));
+      const batches: { names: number[]; cur: number; resolve: () => void }[] = [];
+      let cur = 0, pending = 0, maxPending = 0;
+      const p = prefetcher(items, (paths) => {
+        pending++;
+        maxPending = Math.max(maxPending, pending);
+        return new Promise<void>((resolve) => batches.push({ names: paths.split('\0').map((n) => Number(n.slice(3))), cur, resolve: () => { pending--; resolve(); } }));
+      });
+      let open = 0; // batches resolved so far
+      for (let i = 0; i < items.length; i++) {
+        cur = i;
+        p.at(i);
+        // the pool finishes some batches between files
+        for (let k = pauses[i % Math.max(1, pauses.length)] ?? 0; k > 0 && open < batches.length; k--) batches[open++]!.resolve();
+        await tick();
+      }
+      const seen = batches.flatMap((b) => b.names);
+      for (let k = 1; k < seen.length; k++) assert.ok(seen[k]! > seen[k - 1]!, 'in order, each once');
+      for (const b of batches) {
+        assert.ok(b.names.length > 0 && b.names.length <= PREFETCH.batchFiles);
+        let bytes = 0;
+        for (const n of b.names) {
+          const it = items[n]!;
+          assert.ok(it.size > 0 && it.size <= PREFETCH.small, 'only small, non-empty host files');
+          assert.ok(n >= b.cur && n < b.cur + PREFETCH.aheadFiles, 'ahead of the writer, not too far');
+          bytes += it.size;
+        }
+        assert.ok(bytes < PREFETCH.batchBytes + PREFETCH.small);
+      }
+      assert.ok(maxPending <= PREFETCH.inFlight);
+    }), { numRuns: 60 });
+  });
+
+  it('reaches every small file of a tree read slowly enough, and gives up on a runner that throws', async () => {
+    const items = Array.from({ length: 500 }, (_, i) => ({ path: `/f/${i}`, size: 1000 + i }));
+    const seen: string[] = [];
+    const p = prefetcher(items, async (paths) => void seen.push(...paths.split('\0')));
+    for (let i = 0; i < items.length; i++) {
+      p.at(i);
+      await tick();
+    }
+    assert.deepEqual(seen, items.map((it) => it.path));
+    let calls = 0;
+    const q = prefetcher(items, () => { calls++; throw new Error('no pool'); });
+    for (let i = 0; i < 10; i++) q.at(i);
+    assert.equal(calls, 1);
+  });
+
+  it('native prefetchAsync: resolves for files, missing names, directories, FIFOs and an empty list', { skip: !nativeCodecs()?.prefetchAsync && !process.env.CI && 'the native addon is not built here' }, async () => {
+    const run = nativeCodecs()!.prefetchAsync!;
+    const dir = tempDir('imgkit-prefetch-');
+    writeFileSync(join(dir, 'a'), seeded(100_000, 1));
+    mkdirSync(join(dir, 'd'));
+    symlinkSync('a', join(dir, 'l'));
+    const fifo = spawnSync('mkfifo', [join(dir, 'p')]).status === 0;
+    assert.equal(await run(''), undefined);
+    assert.equal(await run([join(dir, 'a'), join(dir, 'missing'), join(dir, 'd'), join(dir, 'l'), ...(fifo ? [join(dir, 'p')] : []), '', join(dir, 'a')].join('\0')), undefined);
+    assert.throws(() => (run as (x?: unknown) => unknown)(), TypeError);
+    assert.deepEqual(readFileSync(join(dir, 'a')), Buffer.from(seeded(100_000, 1)));
+  });
+
+  it('the CLI writes the same image with and without read-ahead, equal to mksquashfs\'s', { skip: !which('mksquashfs') && 'mksquashfs not installed' }, () => {
+    ensureBuilt();
+    const dir = tempDir('imgkit-prefetch-cli-');
+    const src = join(dir, 'src');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    for (let i = 0; i < 300; i++) writeFileSync(join(src, i % 3 ? 'sub' : '', `f${i}`), seeded(i * 97 % 5000 + (i % 50 === 0 ? 300_000 : 0), i));
+    const out = (name: string, env: NodeJS.ProcessEnv, cmd = join(root, 'bin/squashfs'), pre: string[] = ['pack']) => {
+      const r = spawnSync(cmd, [...pre, src, join(dir, name), '-noappend', '-quiet', '-no-progress', '-mkfs-time', '1', '-all-time', '1', '-comp', 'zstd'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return readFileSync(join(dir, name));
+    };
+    const a = out('on.sqfs', {}), b = out('off.sqfs', { IMGKIT_PREFETCH: '0' }), c = out('ref.sqfs', {}, 'mksquashfs', []);
+    assert.ok(a.equals(b));
+    assert.ok(a.equals(c));
+  });
+});
