@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { PREFETCH, prefetcher, type HostPath } from '../../src/squashfs/prefetch.js';
@@ -72,9 +72,10 @@ describe('squashfs prefetch', () => {
     assert.equal(calls, 1);
   });
 
-  it('native prefetchAsync: resolves for files, missing names, directories, FIFOs and an empty list', { skip: !nativeCodecs()?.prefetchAsync && !process.env.CI && 'the native addon is not built here' }, async () => {
+  it('native prefetchAsync: resolves for files, missing names, directories, FIFOs and an empty list', { skip: !nativeCodecs()?.prefetchAsync && !process.env.CI && 'the native addon is not built here' }, async (t) => {
     const run = nativeCodecs()!.prefetchAsync!;
     const dir = tempDir('imgkit-prefetch-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'a'), seeded(100_000, 1));
     mkdirSync(join(dir, 'd'));
     symlinkSync('a', join(dir, 'l'));
@@ -85,9 +86,10 @@ describe('squashfs prefetch', () => {
     assert.deepEqual(readFileSync(join(dir, 'a')), Buffer.from(seeded(100_000, 1)));
   });
 
-  it('the CLI writes the same image with and without read-ahead, equal to mksquashfs\'s', { skip: !which('mksquashfs') && 'mksquashfs not installed' }, () => {
+  it('the CLI writes the same image with and without read-ahead, equal to mksquashfs\'s', { skip: !which('mksquashfs') && 'mksquashfs not installed' }, (t) => {
     ensureBuilt();
     const dir = tempDir('imgkit-prefetch-cli-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const src = join(dir, 'src');
     mkdirSync(join(src, 'sub'), { recursive: true });
     for (let i = 0; i < 300; i++) writeFileSync(join(src, i % 3 ? 'sub' : '', `f${i}`), seeded(i * 97 % 5000 + (i % 50 === 0 ? 300_000 : 0), i));
