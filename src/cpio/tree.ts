@@ -109,6 +109,11 @@ class NodeFile implements StreamPayload, ReadInto {
     readonly size: number,
   ) {}
 
+  /** Marks a host file for read-ahead (bytes/prefetch.ts). */
+  get hostPath(): string {
+    return this.path;
+  }
+
   readInto(buf: Uint8Array, at: number): number {
     const fd = syncFs.openSync(this.path, 'r');
     try {

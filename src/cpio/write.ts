@@ -6,6 +6,7 @@
 import { payloadChunks, payloadSize, type Payload, type StreamPayload } from '../bytes/payload.js';
 import { releaseWhenWritten } from '../bytes/sink.js';
 import { collect } from '../bytes/source.js';
+import { hostPathOf, PrefetchWindow, prefetcher } from '../bytes/prefetch.js';
 import { BLOCK, byteSum, dataPad, encodeHeader, encodeName, fileType, HEADER_SIZE, hasData, namePad, PATH_MAX, S_IFDIR, TRAILER, U32_MAX, type CpioFormat, type CpioHeader } from './layout.js';
 
 /** What the writer takes for one entry. Unset fields get the defaults documented on each. */
@@ -76,6 +77,8 @@ const SPARE = 16;
 const SMALL = 1024 * 1024;
 /** How many entries are read ahead. */
 const LOOKAHEAD = 32;
+/** How many entries are walked ahead, for the host files' read-ahead (bytes/prefetch.ts). */
+const PREFETCH_DEPTH = 512;
 
 /** Strips leading `/` and `./` as GNU cpio and gen_init_cpio do; `.` and `/` become `.`. */
 export function normalizeName(name: string): string {
@@ -218,23 +221,37 @@ export async function* writeCpio(items: AsyncIterable<CpioItem> | Iterable<CpioI
     p.catch(() => {}); // awaited in order below
     return p;
   };
-  // entries LOOKAHEAD ahead, their read-ahead started; arrays are walked without a promise per entry
+  // arrays are walked without a promise per entry
   const asyncIt = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : undefined;
   const syncIt = asyncIt ? undefined : (items as Iterable<CpioItem>)[Symbol.iterator]();
-  const queue: [CpioItem, Promise<Uint8Array> | undefined][] = [];
+  // entries up to PREFETCH_DEPTH ahead, for the prefetcher to start their host files' reads; the
+  // first LOOKAHEAD also have their readAhead() started (null: not yet)
+  const queue: [CpioItem, Promise<Uint8Array> | undefined | null][] = [];
+  const hosts = new PrefetchWindow();
+  const ahead = prefetcher(hosts);
+  let taken = 0;
   let ended = false;
   try {
     for (;;) {
-      while (!ended && queue.length <= LOOKAHEAD) {
+      while (!ended && queue.length <= PREFETCH_DEPTH) {
         const r = asyncIt ? await asyncIt.next() : syncIt!.next();
         if (r.done) {
           ended = true;
           queue.push([TRAILER_ITEM, undefined]);
-        } else queue.push([r.value, readAhead(r.value)]);
+          hosts.push(undefined);
+        } else {
+          queue.push([r.value, queue.length < LOOKAHEAD ? readAhead(r.value) : null]);
+          hosts.push(hostPathOf(r.value.data));
+        }
       }
       const next = queue.shift();
       if (!next) break;
-      const [item, pending] = next;
+      hosts.drop(taken);
+      ahead.at(taken++);
+      const soon = queue[LOOKAHEAD - 1];
+      if (soon?.[1] === null) soon[1] = readAhead(soon[0]);
+      const [item] = next;
+      const pending = next[1] === null ? readAhead(item) : next[1];
       const d = item.data;
       const direct = d !== undefined && !(d instanceof Uint8Array) && 'readInto' in d ? (d as StreamPayload & ReadInto) : undefined;
       const fits = direct !== undefined && HEADER_SIZE + PATH_MAX + 3 + direct.size + dataPad(direct.size) <= BATCH;

@@ -90,7 +90,7 @@ const changed = (path: string, how: string) => Object.assign(new Error(`${path}:
 class HostFile implements StreamPayload, DirectPayload {
   constructor(readonly path: string, readonly size: number) {}
 
-  /** Marks a host file for read-ahead (prefetch.ts). */
+  /** Marks a host file for read-ahead (bytes/prefetch.ts). */
   get hostPath(): string {
     return this.path;
   }

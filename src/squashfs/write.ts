@@ -25,7 +25,7 @@ import { XattrWriter } from './xattr.js';
 import { compressorFor } from './pool.js';
 import { collectAll, garbageMeter } from './gc.js';
 import { nativeCodecs } from '../codec/native.js';
-import { prefetcher, type HostPath } from './prefetch.js';
+import { hostPathOf, prefetcher } from '../bytes/prefetch.js';
 
 export interface WriteOptions {
   /** Default gzip. */
@@ -413,12 +413,6 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
 }
 
 /** Regular files in the order writeDir() stores them; a -sort priority list may reorder them (stable). */
-/** A host file's path and size for read-ahead (tree.ts's hostFile), else undefined. */
-function hostPathOf(content: unknown): HostPath | undefined {
-  const c = content as { hostPath?: unknown; size?: unknown } | undefined;
-  return c && typeof c.hostPath === 'string' && typeof c.size === 'number' ? { path: c.hostPath, size: c.size } : undefined;
-}
-
 function dataOrder(top: Prepared): Prepared[] {
   const out: Prepared[] = [];
   const seen = new Set<Prepared>();

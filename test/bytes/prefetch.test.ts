@@ -1,7 +1,8 @@
 /**
- * Read-ahead of small host files while packing (src/squashfs/prefetch.ts): which names go to the
- * thread pool and when, checked against a recording runner; the native prefetchAsync on names that
- * exist, do not, or are not regular files; and the image is the same bytes with and without it.
+ * Read-ahead of small host files while packing (src/bytes/prefetch.ts): which names go to the
+ * thread pool and when, checked against a recording runner, over an array and over a streamed
+ * walk's window; the native prefetchAsync on names that exist, do not, or are not regular files;
+ * and squashfs images and cpio archives are the same bytes with and without it.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,14 +10,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { PREFETCH, prefetcher, type HostPath } from '../../src/squashfs/prefetch.js';
+import { PREFETCH, PrefetchWindow, prefetcher, type HostPath } from '../../src/bytes/prefetch.js';
 import { nativeCodecs } from '../../src/codec/native.js';
 import { ensureBuilt, root, tempDir, which } from '../helpers.js';
-import { seeded } from './fixture.js';
+import { seeded } from '../squashfs/fixture.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
-describe('squashfs prefetch', () => {
+describe('host file read-ahead', () => {
   it('hands out each small host file at most once, in order, ahead of the writer and within its limits', async () => {
     const item = fc.oneof(
       { weight: 1, arbitrary: fc.constant(undefined) },
@@ -72,6 +73,25 @@ describe('squashfs prefetch', () => {
     assert.equal(calls, 1);
   });
 
+  it('over a streamed walk: the window grows as entries are found, forgets passed ones, and every small file is reached', async () => {
+    const w = new PrefetchWindow();
+    const seen: string[] = [];
+    const p = prefetcher(w, async (paths) => void seen.push(...paths.split('\0')));
+    const total = 5000, lead = 40;
+    const entry = (i: number) => (i % 7 ? { path: `/f/${i}`, size: 100 } : undefined);
+    for (let i = 0; i < lead; i++) w.push(entry(i));
+    for (let i = 0; i < total; i++) {
+      if (i + lead < total) w.push(entry(i + lead));
+      w.drop(i);
+      p.at(i);
+      assert.equal(w.length, Math.min(total, i + lead + 1));
+      assert.equal(w.at(i)?.path, i % 7 ? `/f/${i}` : undefined);
+      await tick();
+    }
+    assert.deepEqual(seen, Array.from({ length: total }, (_, i) => i).filter((i) => i % 7).map((i) => `/f/${i}`));
+    assert.equal(w.at(0), undefined, 'passed entries are forgotten');
+  });
+
   it('native prefetchAsync: resolves for files, missing names, directories, FIFOs and an empty list', { skip: !nativeCodecs()?.prefetchAsync && !process.env.CI && 'the native addon is not built here' }, async (t) => {
     const run = nativeCodecs()!.prefetchAsync!;
     const dir = tempDir('imgkit-prefetch-');
@@ -101,5 +121,28 @@ describe('squashfs prefetch', () => {
     const a = out('on.sqfs', {}), b = out('off.sqfs', { IMGKIT_PREFETCH: '0' }), c = out('ref.sqfs', {}, 'mksquashfs', []);
     assert.ok(a.equals(b));
     assert.ok(a.equals(c));
+  });
+
+  it('initramfs pack writes the same archive with and without read-ahead', (t) => {
+    ensureBuilt('dist/cli/initramfs.js');
+    const dir = tempDir('imgkit-prefetch-cpio-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const src = join(dir, 'src');
+    for (let d = 0; d < 4; d++) mkdirSync(join(src, `d${d}`), { recursive: true });
+    // more entries than the walk runs ahead of the writer (PREFETCH_DEPTH), a few large files
+    for (let i = 0; i < 1200; i++) writeFileSync(join(src, `d${i % 4}`, `f${i}`), seeded((i * 131) % 3000 + (i % 400 === 0 ? 2_000_000 : 0), i));
+    const pack = (name: string, env: NodeJS.ProcessEnv) => {
+      const r = spawnSync(join(root, 'bin/initramfs'), ['pack', '-o', join(dir, name), '--dir', src], { env: { ...process.env, ...env }, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return readFileSync(join(dir, name));
+    };
+    const on = pack('on.cpio', {}), off = pack('off.cpio', { IMGKIT_PREFETCH: '0' });
+    assert.ok(on.length > 4_000_000);
+    assert.ok(on.equals(off));
+    if (which('cpio')) {
+      const r = spawnSync('cpio', ['-it', '--quiet'], { input: on, encoding: 'utf8', maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.split('\n').filter((l) => /\/f\d+$/.test(l)).length, 1200);
+    }
   });
 });
