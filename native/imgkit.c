@@ -1632,7 +1632,11 @@ static napi_value prefetch_async(napi_env env, napi_callback_info info) {
   }
   pjob_t *j = malloc(sizeof *j + len + 1);
   if (!j) { napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
-  napi_get_value_string_utf8(env, argv[0], j->names, len + 1, &j->len);
+  if (napi_get_value_string_utf8(env, argv[0], j->names, len + 1, &j->len) != napi_ok) {
+    free(j);
+    napi_throw_error(env, NULL, "imgkit native: prefetchAsync: cannot read the names");
+    return NULL;
+  }
   napi_value promise = queue_job(env, "imgkit:prefetch", prefetch_execute, prefetch_complete, j, &j->deferred, &j->work, NULL, NULL, NULL, NULL);
   if (!promise) free(j);
   return promise;

@@ -37,11 +37,13 @@ export const PREFETCH = Object.freeze({
 const { small: SMALL, aheadBytes: AHEAD_BYTES, aheadFiles: AHEAD_FILES, batchFiles: BATCH_FILES, batchBytes: BATCH_BYTES, inFlight: IN_FLIGHT } = PREFETCH;
 
 export interface Prefetcher {
+  /** False when it does nothing (no native addon, or IMGKIT_PREFETCH=0). */
+  readonly active: boolean;
   /** The writer is about to read item `index`. */
   at(index: number): void;
 }
 
-const NONE: Prefetcher = { at() {} };
+const NONE: Prefetcher = { active: false, at() {} };
 
 /** What a prefetcher reads from: an array, or a {@link PrefetchWindow} over a streamed walk. */
 export interface PrefetchList {
@@ -81,27 +83,34 @@ export class PrefetchWindow implements PrefetchList {
 /**
  * A prefetcher over `items` in the order the writer reads them (undefined: not a host file). The
  * list may grow as the writer learns of more entries (a streamed walk): each `at()` looks at its
- * current length; entries before the one last passed to `at()` are not read again. `run` takes a batch of names joined by NUL (default: the native addon's
- * prefetchAsync). Without it, or with `IMGKIT_PREFETCH=0`, the prefetcher does nothing.
+ * current length; entries before the one last passed to `at()` are not read again. `run` takes a
+ * batch of names joined by NUL (default: the native addon's prefetchAsync). Without it, or with
+ * `IMGKIT_PREFETCH=0`, the prefetcher does nothing (`active` false).
  */
 export function prefetcher(items: PrefetchList, run = nativeCodecs()?.prefetchAsync): Prefetcher {
   if (!run || process.env.IMGKIT_PREFETCH === '0') return NONE;
   let next = 0; // first item not yet handed out
-  let ahead = 0; // bytes handed out past the writer's position
-  let cur = 0;
+  let cur = 0; // the writer's position
   let inFlight = 0;
+  let stopped = false;
+  // what was handed out and not yet passed, with sizes kept here: a window may forget an entry
+  // before at() moves past it
+  const handed: number[] = []; // index, size, index, size…
+  let head = 0;
+  let ahead = 0; // bytes in `handed` from `head` on
   const sizeOf = (i: number) => {
     const it = items.at(i);
     return it && it.size > 0 && it.size <= SMALL ? it.size : 0;
   };
   const pump = () => {
-    while (inFlight < IN_FLIGHT && next < items.length && next - cur < AHEAD_FILES && ahead < AHEAD_BYTES) {
+    while (!stopped && inFlight < IN_FLIGHT && next < items.length && next - cur < AHEAD_FILES && ahead < AHEAD_BYTES) {
       const names: string[] = [];
       let bytes = 0;
       while (next < items.length && names.length < BATCH_FILES && bytes < BATCH_BYTES && next - cur < AHEAD_FILES) {
         const n = sizeOf(next);
         if (n > 0) {
           names.push(items.at(next)!.path);
+          handed.push(next, n);
           bytes += n;
         }
         next++;
@@ -112,7 +121,7 @@ export function prefetcher(items: PrefetchList, run = nativeCodecs()?.prefetchAs
       try {
         run(names.join('\0')).then(done, done);
       } catch {
-        inFlight = IN_FLIGHT; // advice only: a runner that throws is not asked again
+        stopped = true; // advice only: a runner that throws is not asked again
         return;
       }
     }
@@ -122,9 +131,15 @@ export function prefetcher(items: PrefetchList, run = nativeCodecs()?.prefetchAs
     pump();
   };
   return {
+    active: true,
     at(index: number) {
-      for (; cur < index && cur < next; cur++) ahead -= sizeOf(cur);
-      if (cur < index) cur = next = index; // skipped past what was handed out
+      for (; head < handed.length && handed[head]! < index; head += 2) ahead -= handed[head + 1]!;
+      if (head >= 2048) {
+        handed.splice(0, head);
+        head = 0;
+      }
+      cur = index;
+      if (next < index) next = index; // skipped past what was handed out
       pump();
     },
   };

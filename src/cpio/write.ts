@@ -79,6 +79,8 @@ const SMALL = 1024 * 1024;
 const LOOKAHEAD = 32;
 /** How many entries are walked ahead, for the host files' read-ahead (bytes/prefetch.ts). */
 const PREFETCH_DEPTH = 512;
+/** Past LOOKAHEAD, the walk stops going deeper while its entries hold this much in-memory data. */
+const DEEP_BYTES = 4 << 20;
 
 /** Strips leading `/` and `./` as GNU cpio and gen_init_cpio do; `.` and `/` become `.`. */
 export function normalizeName(name: string): string {
@@ -230,10 +232,13 @@ export async function* writeCpio(items: AsyncIterable<CpioItem> | Iterable<CpioI
   const hosts = new PrefetchWindow();
   const ahead = prefetcher(hosts);
   let taken = 0;
+  let held = 0; // bytes of in-memory data in the queue
   let ended = false;
   try {
     for (;;) {
-      while (!ended && queue.length <= PREFETCH_DEPTH) {
+      // deeper than LOOKAHEAD only for the prefetcher, and not to hold more than DEEP_BYTES of
+      // entries' in-memory data
+      while (!ended && (queue.length <= LOOKAHEAD || (ahead.active && queue.length <= PREFETCH_DEPTH && held < DEEP_BYTES))) {
         const r = asyncIt ? await asyncIt.next() : syncIt!.next();
         if (r.done) {
           ended = true;
@@ -242,12 +247,14 @@ export async function* writeCpio(items: AsyncIterable<CpioItem> | Iterable<CpioI
         } else {
           queue.push([r.value, queue.length < LOOKAHEAD ? readAhead(r.value) : null]);
           hosts.push(hostPathOf(r.value.data));
+          if (r.value.data instanceof Uint8Array) held += r.value.data.length;
         }
       }
       const next = queue.shift();
       if (!next) break;
-      hosts.drop(taken);
-      ahead.at(taken++);
+      if (next[0].data instanceof Uint8Array) held -= next[0].data.length;
+      ahead.at(taken);
+      hosts.drop(taken++);
       const soon = queue[LOOKAHEAD - 1];
       if (soon?.[1] === null) soon[1] = readAhead(soon[0]);
       const [item] = next;
