@@ -1,10 +1,10 @@
 /**
- * Read-ahead for the host files a writer reads next (squashfs pack, cpio pack). The writers read one
- * file at a time on the main thread; a file that is not in the page cache stalls it for a disk round
- * trip, and a tree of small files is mostly such round trips. With the native addon, the names of the next small files go to
- * the thread pool in batches, where `posix_fadvise(WILLNEED)` starts their reads at once: many
- * requests in flight instead of one, and the writer's own read finds the pages there.
- * Advice only: the bytes read and the image are the same with or without it.
+ * Read-ahead for the host files a writer reads next (squashfs pack, cpio pack). The writers read
+ * one file at a time on the main thread; a file that is not in the page cache stalls it for a disk
+ * round trip, and a tree of small files is mostly such round trips. With the native addon, the
+ * names of the next small files go to the thread pool in batches, where `posix_fadvise(WILLNEED)`
+ * starts their reads at once: many requests in flight instead of one, and the writer's own read
+ * finds the pages there. Advice only: the bytes read and the image are the same with or without it.
  */
 import { nativeCodecs } from '../codec/native.js';
 
@@ -15,12 +15,12 @@ export interface HostPath {
 }
 
 /**
- * The path and size of a payload that is a host file read by path (squashfs's hostFile, cpio's
- * node:fs files mark themselves with a `hostPath` getter), else undefined.
+ * A payload that is a host file read by path, as itself (squashfs's hostFile and cpio's node:fs
+ * files have `path` and `size` and mark themselves with a `hostPath` getter), else undefined.
  */
 export function hostPathOf(content: unknown): HostPath | undefined {
-  const c = content as { hostPath?: unknown; size?: unknown } | undefined;
-  return c && typeof c === 'object' && typeof c.hostPath === 'string' && typeof c.size === 'number' ? { path: c.hostPath, size: c.size } : undefined;
+  const c = content as { hostPath?: unknown; path?: unknown; size?: unknown } | undefined;
+  return c && typeof c === 'object' && typeof c.hostPath === 'string' && c.path === c.hostPath && typeof c.size === 'number' ? (c as HostPath) : undefined;
 }
 
 export const PREFETCH = Object.freeze({

@@ -226,8 +226,8 @@ export async function* writeCpio(items: AsyncIterable<CpioItem> | Iterable<CpioI
   // arrays are walked without a promise per entry
   const asyncIt = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : undefined;
   const syncIt = asyncIt ? undefined : (items as Iterable<CpioItem>)[Symbol.iterator]();
-  // entries up to PREFETCH_DEPTH ahead, for the prefetcher to start their host files' reads; the
-  // first LOOKAHEAD also have their readAhead() started (null: not yet)
+  // entries up to PREFETCH_DEPTH ahead, for the prefetcher to start their host files' reads; an
+  // entry's readAhead() starts once it is within LOOKAHEAD of the writer (null: not yet)
   const queue: [CpioItem, Promise<Uint8Array> | undefined | null][] = [];
   const hosts = new PrefetchWindow();
   const ahead = prefetcher(hosts);
@@ -258,7 +258,7 @@ export async function* writeCpio(items: AsyncIterable<CpioItem> | Iterable<CpioI
       const soon = queue[LOOKAHEAD - 1];
       if (soon?.[1] === null) soon[1] = readAhead(soon[0]);
       const [item] = next;
-      const pending = next[1] === null ? readAhead(item) : next[1];
+      const pending = next[1] ?? undefined; // never null here: started at LOOKAHEAD - 1 at the latest
       const d = item.data;
       const direct = d !== undefined && !(d instanceof Uint8Array) && 'readInto' in d ? (d as StreamPayload & ReadInto) : undefined;
       const fits = direct !== undefined && HEADER_SIZE + PATH_MAX + 3 + direct.size + dataPad(direct.size) <= BATCH;
