@@ -37,6 +37,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #ifdef __GLIBC__
@@ -1587,12 +1588,15 @@ static napi_value copy_range_async(napi_env env, napi_callback_info info) { retu
 /*
  * prefetchAsync(paths): asks the kernel to start reading each file of `paths` (names joined by
  * NUL) into the page cache (posix_fadvise WILLNEED), on the thread pool, so the reads that follow
- * find them there. Advice only: a file that cannot be opened is passed over. Resolves to undefined.
+ * find them there. Advice only: a file that cannot be opened is passed over. A file whose first
+ * byte is already in the page cache (a one-byte preadv2 with RWF_NOWAIT succeeds) gets no advice.
+ * Resolves to the number of files that were advised: none means the batch was already cached.
  */
 typedef struct {
   napi_deferred deferred;
   napi_async_work work;
   size_t len;
+  uint32_t advised;
   char names[];
 } pjob_t;
 
@@ -1606,9 +1610,23 @@ static void prefetch_execute(napi_env env, void *data) {
     if (!n) continue;
     int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) continue;
-#ifdef POSIX_FADV_WILLNEED
-    posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+    int cold = 1;
+#ifdef RWF_NOWAIT
+    char byte;
+    struct iovec v = {&byte, 1};
+    struct stat st;
+    if (preadv2(fd, &v, 1, 0, RWF_NOWAIT) >= 0) cold = 0;
+    /* EAGAIN: not in the page cache; no such probe here (or a directory, which says the same):
+       advise a regular file as if not; other errors (a FIFO): nothing to advise on */
+    else if (errno == EAGAIN) cold = 1;
+    else cold = (errno == ENOSYS || errno == EOPNOTSUPP) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 #endif
+    if (cold) {
+      j->advised++;
+#ifdef POSIX_FADV_WILLNEED
+      posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+#endif
+    }
     close(fd);
   }
 }
@@ -1616,9 +1634,9 @@ static void prefetch_execute(napi_env env, void *data) {
 static void prefetch_complete(napi_env env, napi_status status, void *data) {
   (void)status;
   pjob_t *j = data;
-  napi_value undefined;
-  napi_get_undefined(env, &undefined);
-  napi_resolve_deferred(env, j->deferred, undefined);
+  napi_value advised;
+  if (napi_create_uint32(env, j->advised, &advised) != napi_ok) napi_get_undefined(env, &advised);
+  napi_resolve_deferred(env, j->deferred, advised);
   napi_delete_async_work(env, j->work);
   free(j);
 }
@@ -1632,6 +1650,7 @@ static napi_value prefetch_async(napi_env env, napi_callback_info info) {
   }
   pjob_t *j = malloc(sizeof *j + len + 1);
   if (!j) { napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
+  j->advised = 0;
   if (napi_get_value_string_utf8(env, argv[0], j->names, len + 1, &j->len) != napi_ok) {
     free(j);
     napi_throw_error(env, NULL, "imgkit native: prefetchAsync: cannot read the names");

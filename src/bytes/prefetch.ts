@@ -5,6 +5,9 @@
  * names of the next small files go to the thread pool in batches, where `posix_fadvise(WILLNEED)`
  * starts their reads at once: many requests in flight instead of one, and the writer's own read
  * finds the pages there. Advice only: the bytes read and the image are the same with or without it.
+ * From a warm cache it is only work, on the cores that compress: a batch whose files were all in
+ * the page cache already makes the prefetcher pass over the next files (64, doubling while batches
+ * keep finding them cached, up to 1,024) before it asks again.
  */
 import { nativeCodecs } from '../codec/native.js';
 
@@ -33,8 +36,11 @@ export const PREFETCH = Object.freeze({
   batchFiles: 64,
   batchBytes: 1 << 20,
   inFlight: 2,
+  /** Files passed over, at most, after batches that found everything cached. */
+  warmSkip: 1024,
 });
-const { small: SMALL, aheadBytes: AHEAD_BYTES, aheadFiles: AHEAD_FILES, batchFiles: BATCH_FILES, batchBytes: BATCH_BYTES, inFlight: IN_FLIGHT } = PREFETCH;
+const { small: SMALL, aheadBytes: AHEAD_BYTES, aheadFiles: AHEAD_FILES, batchFiles: BATCH_FILES, batchBytes: BATCH_BYTES, inFlight: IN_FLIGHT, warmSkip: WARM_SKIP } =
+  PREFETCH;
 
 export interface Prefetcher {
   /** False when it does nothing (no native addon, or IMGKIT_PREFETCH=0). */
@@ -84,10 +90,11 @@ export class PrefetchWindow implements PrefetchList {
  * A prefetcher over `items` in the order the writer reads them (undefined: not a host file). The
  * list may grow as the writer learns of more entries (a streamed walk): each `at()` looks at its
  * current length; entries before the one last passed to `at()` are not read again. `run` takes a
- * batch of names joined by NUL (default: the native addon's prefetchAsync). Without it, or with
+ * batch of names joined by NUL (default: the native addon's prefetchAsync) and may resolve to how
+ * many of them were not cached (0: pass over the next files). Without it, or with
  * `IMGKIT_PREFETCH=0`, the prefetcher does nothing (`active` false).
  */
-export function prefetcher(items: PrefetchList, run = nativeCodecs()?.prefetchAsync): Prefetcher {
+export function prefetcher(items: PrefetchList, run: ((paths: string) => Promise<unknown>) | undefined = nativeCodecs()?.prefetchAsync): Prefetcher {
   if (!run || process.env.IMGKIT_PREFETCH === '0') return NONE;
   let next = 0; // first item not yet handed out
   let cur = 0; // the writer's position
@@ -98,12 +105,17 @@ export function prefetcher(items: PrefetchList, run = nativeCodecs()?.prefetchAs
   const handed: number[] = []; // index, size, index, size…
   let head = 0;
   let ahead = 0; // bytes in `handed` from `head` on
+  let skip = 0; // files passed over after the last batch found all of its files cached
   const sizeOf = (i: number) => {
     const it = items.at(i);
     return it && it.size > 0 && it.size <= SMALL ? it.size : 0;
   };
   const pump = () => {
     while (!stopped && inFlight < IN_FLIGHT && next < items.length && next - cur < AHEAD_FILES && ahead < AHEAD_BYTES) {
+      // room for a whole batch, unless the writer is within a batch of catching up: a prefetcher
+      // as far ahead as it may be would otherwise send a batch of one file for every file passed
+      const room = Math.min(items.length, cur + AHEAD_FILES) - next;
+      if (next - cur >= BATCH_FILES && (room < BATCH_FILES || ahead > AHEAD_BYTES - BATCH_BYTES)) return;
       const names: string[] = [];
       let bytes = 0;
       while (next < items.length && names.length < BATCH_FILES && bytes < BATCH_BYTES && next - cur < AHEAD_FILES) {
@@ -126,8 +138,12 @@ export function prefetcher(items: PrefetchList, run = nativeCodecs()?.prefetchAs
       }
     }
   };
-  const done = () => {
+  const done = (advised?: unknown) => {
     inFlight--;
+    if (advised === 0) {
+      skip = Math.min(skip ? skip * 2 : BATCH_FILES, WARM_SKIP);
+      next += skip;
+    } else if (typeof advised === 'number') skip = 0;
     pump();
   };
   return {

@@ -58,8 +58,12 @@ export interface NativeCodecs {
    * copied (fewer only when the input ends); a failure rejects with an Error carrying `errno` and `syscall`.
    */
   copyRangeAsync?(fdIn: number, offsetIn: number, fdOut: number, offsetOut: number, length: number): Promise<number>;
-  /** Starts reading each named file (names joined by NUL) into the page cache: posix_fadvise WILLNEED on the thread pool; files that cannot be opened are passed over. */
-  prefetchAsync?(paths: string): Promise<void>;
+  /**
+   * Starts reading each named file (names joined by NUL) into the page cache: posix_fadvise
+   * WILLNEED on the thread pool, for the files whose first byte is not cached already; files that
+   * cannot be opened are passed over. Resolves to the number of files advised.
+   */
+  prefetchAsync?(paths: string): Promise<number>;
   /**
    * The same copy through a 1 MiB buffer (pread, libdeflate_crc32, pwrite), resolving to the
    * CRC-32 of the bytes (from 0), or -1 when the input ends first; `fdOut` -1 writes nothing.

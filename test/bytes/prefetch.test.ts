@@ -1,7 +1,8 @@
 /**
  * Read-ahead of small host files while packing (src/bytes/prefetch.ts): which names go to the
  * thread pool and when, checked against a recording runner, over an array and over a streamed
- * walk's window; the native prefetchAsync on names that exist, do not, or are not regular files;
+ * walk's window; passing over files while batches find them cached; the native prefetchAsync on
+ * cached and uncached files and on names that do not exist or are not regular files;
  * and squashfs images and cpio archives are the same bytes with and without it.
  */
 import { describe, it } from 'node:test';
@@ -92,6 +93,32 @@ describe('host file read-ahead', () => {
     assert.equal(calls, 2);
   });
 
+  it('passes over files while batches find theirs cached, and reads ahead of every file again once one does not', async () => {
+    const items = Array.from({ length: 12_000 }, (_, i) => ({ path: `/f/${i}`, size: 1000 }));
+    const cold = 8000; // from here on the runner reports files it had to advise
+    const seen: number[] = [];
+    const p = prefetcher(items, async (paths) => {
+      const names = paths.split('\0').map((n) => Number(n.slice(3)));
+      seen.push(...names);
+      return names.filter((n) => n >= cold).length;
+    });
+    for (let i = 0; i < items.length; i++) {
+      p.at(i);
+      await tick();
+    }
+    const warm = seen.filter((n) => n < cold);
+    assert.ok(warm.length > 0 && warm.length < cold / 4, `a fraction of the cached files is asked about (${warm.length})`);
+    // gaps grow from one batch to PREFETCH.warmSkip files (for each of the batches in flight)
+    const gaps = warm.slice(1).map((n, k) => n - warm[k]! - 1).filter((g) => g > 0);
+    assert.ok(gaps.length > 0 && Math.max(...gaps) <= PREFETCH.warmSkip * PREFETCH.inFlight, `gaps up to ${Math.max(...gaps)}`);
+    // the first batch that met files not cached ends the passing over: every later file is read ahead
+    const first = seen.find((n) => n >= cold)!;
+    assert.ok(first - cold <= PREFETCH.warmSkip * PREFETCH.inFlight + PREFETCH.batchFiles, `first at ${first}`);
+    const after = seen.filter((n) => n >= first + PREFETCH.batchFiles * PREFETCH.inFlight);
+    const end = items.length - 1;
+    assert.deepEqual(after, Array.from({ length: end - (first + PREFETCH.batchFiles * PREFETCH.inFlight) + 1 }, (_, k) => first + PREFETCH.batchFiles * PREFETCH.inFlight + k));
+  });
+
   it('over a streamed walk: the window grows as entries are found, forgets passed ones, and every small file is reached', async () => {
     const w = new PrefetchWindow();
     const seen: string[] = [];
@@ -113,18 +140,24 @@ describe('host file read-ahead', () => {
     assert.equal(w.at(0), undefined, 'passed entries are forgotten');
   });
 
-  it('native prefetchAsync: resolves for files, missing names, directories, FIFOs and an empty list', { skip: !nativeCodecs()?.prefetchAsync && !process.env.CI && 'the native addon is not built here' }, async (t) => {
+  it('native prefetchAsync: advises files not cached; passes over cached ones, missing names, directories, FIFOs and an empty list', { skip: !nativeCodecs()?.prefetchAsync && !process.env.CI && 'the native addon is not built here' }, async (t) => {
     const run = nativeCodecs()!.prefetchAsync!;
     const dir = tempDir('imgkit-prefetch-');
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    writeFileSync(join(dir, 'a'), seeded(100_000, 1));
+    const a = join(dir, 'a');
+    writeFileSync(a, seeded(100_000, 1));
     mkdirSync(join(dir, 'd'));
     symlinkSync('a', join(dir, 'l'));
     const fifo = spawnSync('mkfifo', [join(dir, 'p')]).status === 0;
-    assert.equal(await run(''), undefined);
-    assert.equal(await run([join(dir, 'a'), join(dir, 'missing'), join(dir, 'd'), join(dir, 'l'), ...(fifo ? [join(dir, 'p')] : []), '', join(dir, 'a')].join('\0')), undefined);
+    assert.equal(await run(''), 0);
+    assert.equal(await run([join(dir, 'missing'), join(dir, 'd'), ...(fifo ? [join(dir, 'p')] : []), ''].join('\0')), 0, 'nothing to advise');
+    // out of the page cache (GNU dd's nocache; not on tmpfs, which has no other copy), a file is advised
+    const dropped = spawnSync('sh', ['-c', 'sync "$1" && dd if="$1" iflag=nocache count=0 status=none && [ "$(stat -f -c %T "$1")" != tmpfs ]', 'sh', a]).status === 0;
+    if (dropped) assert.equal(await run(a), 1);
+    // read, it is cached: no advice, through the symlink too
+    assert.deepEqual(readFileSync(a), Buffer.from(seeded(100_000, 1)));
+    assert.equal(await run([a, join(dir, 'l'), join(dir, 'missing'), a].join('\0')), 0);
     assert.throws(() => (run as (x?: unknown) => unknown)(), TypeError);
-    assert.deepEqual(readFileSync(join(dir, 'a')), Buffer.from(seeded(100_000, 1)));
   });
 
   it('the CLI writes the same image with and without read-ahead, equal to mksquashfs\'s', { skip: !which('mksquashfs') && 'mksquashfs not installed' }, (t) => {
