@@ -109,7 +109,8 @@ export interface FitConfigSpec {
 }
 
 export interface FitSpec {
-  readonly description?: string;
+  /** The root description: U-Boot refuses a FIT without one (fit_check_format), so it is required. */
+  readonly description: string;
   /** Cells of `load`/`entry` (default 1; 2 for 64-bit addresses). */
   readonly addressCells?: 1 | 2;
   readonly images: readonly FitImageSpec[];
@@ -130,7 +131,7 @@ function addr(name: string, v: number | bigint, cells: 1 | 2): FdtProperty {
  * The tree for a model, with properties in the order of U-Boot's example .its files; image data goes
  * to `payloads`, so file-backed payloads are streamed, never loaded.
  * @example
- * const input = fitFromSpec({ images: [{ name: 'kernel-1', type: 'kernel', arch: 'arm', os: 'linux', compression: 'none',
+ * const input = fitFromSpec({ description: 'Linux', images: [{ name: 'kernel-1', type: 'kernel', arch: 'arm', os: 'linux', compression: 'none',
  *   load: 0x40008000, entry: 0x40008000, data: zImage, hashes: ['sha256'] }], configurations: [{ name: 'conf-1', kernel: 'kernel-1' }] });
  */
 export function fitFromSpec(spec: FitSpec): FitInput {
@@ -173,7 +174,7 @@ export function fitFromSpec(spec: FitSpec): FitInput {
   });
   const def = spec.defaultConfig ?? spec.configurations[0]?.name;
   const rootProps: FdtProperty[] = [];
-  if (spec.description !== undefined) rootProps.push(s('description', spec.description));
+  rootProps.push(s('description', spec.description));
   rootProps.push({ name: '#address-cells', value: propValue.cells(cells) });
   const fdt: Fdt = {
     version: 17, lastCompVersion: 16, bootCpuidPhys: 0, reserve: [],

@@ -335,6 +335,11 @@ export async function buildFit(input: FitInput, o: FitBuildOptions): Promise<Bui
     }
   }
   if (!done) throw new FitBuildError(`Can't add hashes to FIT blob: more than ${SIZE_INC_MAX} bytes needed`);
+  // mkimage then checks the result as U-Boot's fit_check_format does (a root timestamp, which it
+  // has just added, and /images, checked above) and exits 1 on a missing root description:
+  // U-Boot would not boot such a FIT
+  if (!prop(fdt.root, P.description))
+    throw new FitBuildError("verify_header failed for FIT Image support: the root node has no 'description' (U-Boot's fit_check_format refuses such a FIT)");
   const order = [...child(fdt.root, 'images')!.children].map((c) => c.name);
   if (!o.external) {
     const blob = done.buf;

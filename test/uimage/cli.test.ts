@@ -73,6 +73,7 @@ describe('uimage CLI', () => {
 
   it('extract of a FIT: a position it does not have is exit 1; --image on a file that is no FIT and no uImage either is exit 1', async () => {
     const fit = (await encodeFit(fitFromSpec({
+      description: 'one kernel',
       images: [{ name: 'kernel-1', type: 'kernel', arch: 'arm', os: 'linux', compression: 'none', load: 0, entry: 0, data: new Uint8Array(100).fill(7), hashes: ['crc32'] }],
       configurations: [{ name: 'conf-1', kernel: 'kernel-1' }],
     }), { time: 1700000000 })).bytes;

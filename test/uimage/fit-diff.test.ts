@@ -14,7 +14,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesAccess } from '../../src/bytes/random.js';
 import { encodeFdt, compileDts } from '../../src/dtb/index.js';
@@ -282,6 +282,22 @@ describe('FIT against mkimage/dumpimage 2023.01', { skip: skipWithout('mkimage',
     const at = Buffer.from(bad).indexOf('Flattened Device');
     bad[at] = bad[at]! ^ 0x20;
     assert.equal((await verifyFit(await openFit(bytesAccess(bad)), { keyBlob: key })).ok, false);
+  });
+
+  it('an .its without a root description: mkimage -f exits 1 (U-Boot refuses such a FIT), and so does uimage fit/pack -f, writing nothing', async () => {
+    const its = readFileSync(join(dir, 'basic.its'), 'utf8').replace(/^(\t| {4})description = "[^"]*";\n/m, '');
+    assert.notEqual(its, readFileSync(join(dir, 'basic.its'), 'utf8'), 'the root description was removed');
+    writeFileSync(join(dir, 'nodesc.its'), its);
+    const m = run('mkimage', ['-f', 'nodesc.its', 'nodesc.ref.itb'], dir);
+    assert.equal(m.status, 1);
+    assert.match(m.stderr, /verify_header failed/);
+    for (const verb of ['fit', 'pack']) {
+      const r = run(BIN, [verb, '-f', 'nodesc.its', `nodesc.${verb}.itb`], dir);
+      assert.equal(r.status, 1, verb);
+      assert.match(r.stderr, /verify_header failed for FIT Image support: the root node has no 'description'/);
+      assert.equal(existsSync(join(dir, `nodesc.${verb}.itb`)), false, 'no output file');
+    }
+    await assert.rejects(ours('nodesc.its'), /root node has no 'description'/);
   });
 
   it('a flipped byte in image data: mkimage -l still lists (rc 0), uimage list and fit verify refuse (rc 1)', () => {

@@ -78,7 +78,7 @@ describe('FIT library: object model, streaming, verification', () => {
         for (let i = 0; i < big.length; i += 65536) yield big.subarray(i, i + 65536);
       },
     };
-    const spec1: FitSpec = { images: [{ name: 'k', data: chunked, type: 'kernel', arch: 'arm', os: 'linux', compression: 'none', load: 0, entry: 0, hashes: ['sha512'] }], configurations: [{ name: 'c', kernel: 'k' }] };
+    const spec1: FitSpec = { description: 'big', images: [{ name: 'k', data: chunked, type: 'kernel', arch: 'arm', os: 'linux', compression: 'none', load: 0, entry: 0, hashes: ['sha512'] }], configurations: [{ name: 'c', kernel: 'k' }] };
     for (const external of [false, true]) {
       const built = await buildFit(fitFromSpec(spec1), { time: T, external });
       const sink = memorySink();
