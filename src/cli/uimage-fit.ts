@@ -28,7 +28,9 @@ Builds a FIT byte for byte as mkimage -f of U-Boot 2023.01 (timestamp = SOURCE_D
   -q            do not print the listing afterwards
 With -E, the bytes between the blob's strings and its aligned end are zero; mkimage 2023.01 leaves
 libfdt leftovers there (zeroed since v2024.01).
-'verify' checks every hash node against the data and, given -K, every signature (exit 1 on a mismatch).
+An .its without a root description is refused (exit 1), as mkimage refuses it: U-Boot would not boot it.
+'verify' checks every hash node against the data and, given -K, every signature, and that the root has
+the description and timestamp U-Boot requires (exit 1 otherwise; list and extract check the same).
 `;
 
 
@@ -46,6 +48,7 @@ function fitVerifyError(v: FitVerification): Error {
     if (bad.length < MAX_NAMED_FAILURES) bad.push(line());
     else more++;
   };
+  for (const f of v.format) add(() => f);
   for (const h of v.hashes) if (!h.ok) add(() => `/images/${h.image}/${h.node} (${h.algo}): ${h.reason ?? 'bad'}`);
   for (const s of v.signatures) if (s.status === 'bad') add(() => `${s.path} (${s.algo ?? '?'}): ${s.reason ?? 'bad'}`);
   for (const m of v.missingRequired) add(() => m);

@@ -112,7 +112,7 @@ export function fitJson(fit: OpenedFit, v?: FitVerification): unknown {
     configurations: fit.configs.map((c) => ({
       index: c.index, name: c.name, description: c.description ?? null, ...Object.fromEntries(c.refs), signatures: c.signatures.map((s) => sigJson(s, v && statusOf)),
     })),
-    ...(v ? { verified: v.ok, missingRequired: v.missingRequired } : {}),
+    ...(v ? { verified: v.ok, format: v.format, missingRequired: v.missingRequired } : {}),
   };
 }
 

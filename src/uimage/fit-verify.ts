@@ -38,6 +38,11 @@ export interface SignatureCheck {
 
 export interface FitVerification {
   readonly ok: boolean;
+  /**
+   * What U-Boot's fit_check_format misses in the root node ('description', 'timestamp'): U-Boot
+   * does not boot such a FIT, and dumpimage does not take it for one.
+   */
+  readonly format: readonly string[];
   readonly hashes: readonly HashCheck[];
   readonly signatures: readonly SignatureCheck[];
   /** Required keys (`required` in the control blob) that no signature satisfied. */
@@ -50,6 +55,9 @@ export interface VerifyOptions {
   /** Check only this configuration's signatures and required keys (U-Boot checks the one it boots). Default: all. */
   readonly config?: string;
 }
+
+/** Root properties fit_check_format requires (/images, which it requires too, openFit does). */
+const ROOT_REQUIRED = ['description', 'timestamp'];
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -253,6 +261,7 @@ export async function verifyFit(fit: OpenedFit, opts: VerifyOptions = {}): Promi
         if (!verified.has(`${k.node}\0/images/${im.name}`)) missingRequired.push(`${k.node} (required for images) does not verify /images/${im.name}`);
     }
   }
-  const ok = hashes.every((h) => h.ok) && signatures.every((s) => s.status !== 'bad') && missingRequired.length === 0;
-  return { ok, hashes, signatures, missingRequired };
+  const format = ROOT_REQUIRED.filter((name) => !fit.root.props.some((p) => p.name === name)).map((name) => `the root node has no '${name}' (U-Boot's fit_check_format refuses this FIT)`);
+  const ok = format.length === 0 && hashes.every((h) => h.ok) && signatures.every((s) => s.status !== 'bad') && missingRequired.length === 0;
+  return { ok, format, hashes, signatures, missingRequired };
 }

@@ -284,7 +284,7 @@ describe('FIT against mkimage/dumpimage 2023.01', { skip: skipWithout('mkimage',
     assert.equal((await verifyFit(await openFit(bytesAccess(bad)), { keyBlob: key })).ok, false);
   });
 
-  it('an .its without a root description: mkimage -f exits 1 (U-Boot refuses such a FIT), and so does uimage fit/pack -f, writing nothing', async () => {
+  it('an .its without a root description: mkimage -f exits 1 (U-Boot refuses such a FIT), and so does uimage fit/pack -f, writing nothing; list, verify and extract refuse such a FIT', async () => {
     const its = readFileSync(join(dir, 'basic.its'), 'utf8').replace(/^(\t| {4})description = "[^"]*";\n/m, '');
     assert.notEqual(its, readFileSync(join(dir, 'basic.its'), 'utf8'), 'the root description was removed');
     writeFileSync(join(dir, 'nodesc.its'), its);
@@ -298,6 +298,25 @@ describe('FIT against mkimage/dumpimage 2023.01', { skip: skipWithout('mkimage',
       assert.equal(existsSync(join(dir, `nodesc.${verb}.itb`)), false, 'no output file');
     }
     await assert.rejects(ours('nodesc.its'), /root node has no 'description'/);
+    // mkimage wrote its file before refusing it: dumpimage does not take it for a FIT, and uimage
+    // list, fit verify and extract refuse it unless --no-verify
+    assert.equal(run('dumpimage', ['-T', 'flat_dt', '-l', 'nodesc.ref.itb'], dir).status, 1);
+    const l = run(BIN, ['list', 'nodesc.ref.itb'], dir);
+    assert.equal(l.status, 1);
+    assert.match(l.stderr, /the root node has no 'description' \(U-Boot's fit_check_format refuses this FIT\)/);
+    assert.equal(run(BIN, ['list', '--no-verify', 'nodesc.ref.itb'], dir).status, 0);
+    assert.equal(run(BIN, ['fit', 'verify', 'nodesc.ref.itb'], dir).status, 1);
+    assert.equal(run(BIN, ['extract', 'nodesc.ref.itb', '-p', '0', '-o', 'nd.bin'], dir).status, 1);
+    assert.equal(existsSync(join(dir, 'nd.bin')), false);
+    assert.equal(run(BIN, ['extract', '--no-verify', 'nodesc.ref.itb', '-p', '0', '-o', 'nd.bin'], dir).status, 0);
+    // a root description without the timestamp mkimage adds: the same refusal
+    writeFileSync(join(dir, 'nots.dts'), '/dts-v1/; / { description = "d"; #address-cells = <1>; images { k { data = [01 02]; type = "kernel"; arch = "arm"; os = "linux"; compression = "none"; load = <0>; entry = <0>; }; }; configurations { default = "c"; c { kernel = "k"; }; }; };');
+    assert.equal(run('dtc', ['-I', 'dts', '-O', 'dtb', '-o', 'nots.itb', 'nots.dts'], dir).status, 0);
+    assert.equal(run('dumpimage', ['-T', 'flat_dt', '-l', 'nots.itb'], dir).status, 1);
+    const t = run(BIN, ['fit', 'verify', 'nots.itb'], dir);
+    assert.equal(t.status, 1);
+    assert.match(t.stderr, /the root node has no 'timestamp'/);
+    assert.deepEqual((await verifyFit(await openFit(bytesAccess(new Uint8Array(readFileSync(join(dir, 'nots.itb'))))))).format, ["the root node has no 'timestamp' (U-Boot's fit_check_format refuses this FIT)"]);
   });
 
   it('a flipped byte in image data: mkimage -l still lists (rc 0), uimage list and fit verify refuse (rc 1)', () => {
