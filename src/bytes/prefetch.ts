@@ -106,10 +106,6 @@ export function prefetcher(items: PrefetchList, run: ((paths: string) => Promise
   let head = 0;
   let ahead = 0; // bytes in `handed` from `head` on
   let skip = 0; // files passed over after the last batch found all of its files cached
-  const sizeOf = (i: number) => {
-    const it = items.at(i);
-    return it && it.size > 0 && it.size <= SMALL ? it.size : 0;
-  };
   const pump = () => {
     while (!stopped && inFlight < IN_FLIGHT && next < items.length && next - cur < AHEAD_FILES && ahead < AHEAD_BYTES) {
       // room for a whole batch, unless the writer is within a batch of catching up: a prefetcher
@@ -119,11 +115,11 @@ export function prefetcher(items: PrefetchList, run: ((paths: string) => Promise
       const names: string[] = [];
       let bytes = 0;
       while (next < items.length && names.length < BATCH_FILES && bytes < BATCH_BYTES && next - cur < AHEAD_FILES) {
-        const n = sizeOf(next);
-        if (n > 0) {
-          names.push(items.at(next)!.path);
-          handed.push(next, n);
-          bytes += n;
+        const it = items.at(next);
+        if (it && it.size > 0 && it.size <= SMALL) {
+          names.push(it.path);
+          handed.push(next, it.size);
+          bytes += it.size;
         }
         next++;
       }
