@@ -19,8 +19,9 @@
  * mode and times, many to a thread-pool job (makeEntriesAsync).
  *
  * Every compressor has a synchronous form, f(input, ...) → Buffer, and an asynchronous one,
- * fAsync(input, ...) → Promise<Buffer>, that runs on libuv's thread pool. The caller must not
- * change `input` until the promise settles (the bytes are read in place, not copied).
+ * fAsync(input, ...) → Promise<Buffer>, that runs on libuv's thread pool, at most as many at once
+ * as compressSlots(n) allows. The caller must not change `input` until the promise settles (the
+ * bytes are read in place, not copied).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* copy_file_range */
@@ -538,9 +539,52 @@ static napi_value run_sync(napi_env env, napi_callback_info info, enum kind kind
   return result(env, &j);
 }
 
+/*
+ * At most `gate_slots` compression jobs run at once (0: no limit), set by compressSlots(n). A job
+ * queued beyond them waits here, on its pool thread, and starts the moment a running one ends
+ * (its encoder is allocated only then): a squashfs writer keeps one block more in flight than
+ * it has processors without a third compressor sharing two cores with the other two, as
+ * mksquashfs runs exactly N compressor threads.
+ */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_slots, gate_busy, gate_peak;
+
 static void execute(napi_env env, void *data) {
   (void)env;
+  pthread_mutex_lock(&gate_lock);
+  while (gate_slots && gate_busy >= gate_slots) pthread_cond_wait(&gate_cond, &gate_lock);
+  if (++gate_busy > gate_peak) gate_peak = gate_busy;
+  pthread_mutex_unlock(&gate_lock);
   run((job_t *)data);
+  pthread_mutex_lock(&gate_lock);
+  gate_busy--;
+  pthread_cond_signal(&gate_cond);
+  pthread_mutex_unlock(&gate_lock);
+}
+
+/*
+ * compressSlots(n) → number: at most n compression jobs run at once from now on (0: no limit).
+ * Returns the most that ran at once since the last call without `n`, which also starts the count anew.
+ */
+static napi_value compress_slots(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  napi_valuetype t = napi_undefined;
+  int32_t n = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc >= 1 && napi_typeof(env, argv[0], &t) != napi_ok) ||
+      (t != napi_undefined && (napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 0))) {
+    napi_throw_range_error(env, NULL, "imgkit native: slots must be a count, 0 for no limit");
+    return NULL;
+  }
+  pthread_mutex_lock(&gate_lock);
+  int peak = gate_peak;
+  if (t != napi_undefined) gate_slots = n;
+  else gate_peak = gate_busy;
+  pthread_cond_broadcast(&gate_cond);
+  pthread_mutex_unlock(&gate_lock);
+  napi_create_int32(env, peak, &out);
+  return out;
 }
 
 static void complete(napi_env env, napi_status status, void *data) {
@@ -1916,6 +1960,7 @@ NAPI_MODULE_INIT() {
 #endif
   put(env, exports, "listXattrs", list_xattrs);
   put(env, exports, "mmapThreshold", mmap_threshold);
+  put(env, exports, "compressSlots", compress_slots);
   put(env, exports, "trimCaches", trim_caches);
   put(env, exports, "copyRangeAsync", copy_range_async);
   put(env, exports, "prefetchAsync", prefetch_async);

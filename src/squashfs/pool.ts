@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { blockCodec, type BlockCodec, type CompressorOptions } from './compressor.js';
 import type { CompressorName } from './layout.js';
+import { claimCompressSlots } from '../codec/native.js';
 
 export interface Compressor {
   /**
@@ -95,9 +96,9 @@ export class CompressPool implements Compressor {
  * system's zlib), xz (the system's liblzma, or lzma-native's native stream, xz-sync.ts) and, with
  * the native codecs, zstd and lz4 compress on libuv's thread pool, so this is parallel without the memory of a JavaScript
  * isolate per worker; WebAssembly zstd and JavaScript lz4 need {@link CompressPool} to use more
- * than one core.
+ * than one core. `onClose` runs once, at close().
  */
-export function inlineCompressor(codec: BlockCodec, limit = Infinity): Compressor {
+export function inlineCompressor(codec: BlockCodec, limit = Infinity, onClose?: () => void): Compressor {
   let running = 0;
   const waiting: (() => void)[] = [];
   return {
@@ -112,7 +113,7 @@ export function inlineCompressor(codec: BlockCodec, limit = Infinity): Compresso
         waiting.shift()?.();
       }
     },
-    close: async () => {},
+    close: async () => onClose?.(),
   };
 }
 
@@ -127,10 +128,15 @@ export function compressorFor(name: CompressorName, options: CompressorOptions, 
   // One block more than threads in flight, so that a thread finishing a block (milliseconds) finds
   // the next one queued instead of waiting for this thread to hand it over between file reads
   // (real-file tree on 2 cores, gzip: 24 → 21–22 s); mksquashfs too runs reader and writer threads
-  // beside its N compressors. Only where a job holds little memory: an xz encoder with a 1 MiB
-  // dictionary holds ~13 MB.
-  const small = name === 'gzip' || name === 'lz4' || (options.dictSize ?? blockSize) <= 256 << 10;
+  // beside its N compressors. The addon's codecs then run N of them at a time and the extra one
+  // waits, encoder not yet allocated (claimCompressSlots); elsewhere all run, so only where a job
+  // holds little memory: an xz encoder with a 1 MiB dictionary holds ~13 MB.
   const threaded = blockCodec(name, options, blockSize, true);
-  if (threaded.offThread) return inlineCompressor(threaded, small ? processors + 1 : processors);
+  if (threaded.offThread) {
+    const release = threaded.nativeThreads && claimCompressSlots(processors);
+    if (release) return inlineCompressor(threaded, processors + 1, release);
+    const small = name === 'gzip' || name === 'lz4' || (options.dictSize ?? blockSize) <= 256 << 10;
+    return inlineCompressor(threaded, small ? processors + 1 : processors);
+  }
   return new CompressPool(name, options, blockSize, processors);
 }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { inflateSync } from 'node:zlib';
-import { nativeCodecs, type LzmaDecoderHandle } from '../../src/codec/native.js';
+import { claimCompressSlots, compressSlotsClaimed, nativeCodecs, type LzmaDecoderHandle } from '../../src/codec/native.js';
 import { decodeBlock } from '../../src/codec/lz4-block.js';
 import { getCodec } from '../../src/codec/registry.js';
 import { seeded } from '../squashfs/fixture.js';
@@ -501,6 +501,36 @@ describe('native codecs', { skip }, () => {
     const inputs = Array.from({ length: 16 }, (_, i) => sample(50_000 + i * 1000, i));
     const outs = await Promise.all(inputs.map((b) => n!.zstdAsync!(b, 15)));
     outs.forEach((o, i) => assert.deepEqual(o, n!.zstd!(inputs[i]!, 15)));
+  });
+
+  it('compressSlots: no more compressions run at once than claimed; claims add up and each releases once', async () => {
+    const inputs = Array.from({ length: 8 }, (_, i) => sample(100_000, i));
+    const all = () => Promise.all(inputs.flatMap((b) => [n!.zstdAsync!(b, 15), n!.deflateAsync!(b, 9, 15, 8, 0), n!.xzAsync!(b, 6, 1 << 20, -1, -1, -1, 0)]));
+    const check = (outs: Uint8Array[]) =>
+      inputs.forEach((b, i) => {
+        assert.deepEqual(outs[3 * i], n!.zstd!(b, 15));
+        assert.deepEqual(outs[3 * i + 1], n!.deflate!(b, 9, 15, 8, 0));
+        assert.deepEqual(outs[3 * i + 2], n!.xz!(b, 6, 1 << 20, -1, -1, -1, 0));
+      });
+    assert.equal(compressSlotsClaimed(), 0);
+    n!.compressSlots!(); // the peak so far, reset
+    const one = claimCompressSlots(1);
+    assert.ok(one);
+    check(await all());
+    assert.equal(n!.compressSlots!(), 1);
+    const two = claimCompressSlots(2);
+    assert.ok(two);
+    assert.equal(compressSlotsClaimed(), 3);
+    check(await all());
+    assert.ok(n!.compressSlots!() <= 3);
+    one();
+    one();
+    assert.equal(compressSlotsClaimed(), 2);
+    two();
+    assert.equal(compressSlotsClaimed(), 0);
+    check(await all()); // no limit: nothing waits
+    assert.equal(claimCompressSlots(0), false);
+    assert.throws(() => n!.compressSlots!(-1), RangeError);
   });
 
   it('listXattrs: a file\'s xattrs in llistxattr\'s order (python3\'s os.listxattr), [] without, errors thrown', { skip: (!has('setfattr') || !has('python3')) && 'setfattr or python3 not installed' }, (t) => {

@@ -18,6 +18,7 @@ import { encodeXzBlock } from '../../src/codec/xz-block.js';
 import { asBufferEncoded, asyncXzEncoder, syncXzEncoder } from '../../src/squashfs/xz-sync.js';
 import { collectAll, collectYoung } from '../../src/squashfs/gc.js';
 import { hasLibdeflate } from '../../src/squashfs/compressor.js';
+import { compressSlotsClaimed, nativeCodecs } from '../../src/codec/native.js';
 
 async function image(t: SourceInode, o: WriteOptions): Promise<Buffer> {
   const sink = memorySink();
@@ -54,6 +55,22 @@ describe('squashfs parallel compression', () => {
       }
     });
   }
+
+  it('with the native codecs, N workers run at most N compressions at once, and release them when done', { skip: !nativeCodecs()?.compressSlots && 'the native codecs are not built here' }, async () => {
+    const bs = 8192;
+    const t = mixedTree(bs);
+    for (const compressor of ['gzip', 'zstd', 'xz'] as const) {
+      const base = await image(t, { compressor, blockSize: bs, processors: 0 });
+      for (const processors of [1, 2]) {
+        nativeCodecs()!.compressSlots!(); // resets the peak
+        const got = await image(t, { compressor, blockSize: bs, processors });
+        const peak = nativeCodecs()!.compressSlots!();
+        assert.ok(peak >= 1 && peak <= processors, `${compressor}, ${processors} workers: ${peak} at once`);
+        assert.equal(compressSlotsClaimed(), 0);
+        assert.ok(got.equals(base));
+      }
+    }
+  });
 
   it('gzip through libdeflate: identical bytes with 0, 1, 2 and 3 workers and any window', { skip: !hasLibdeflate() && !process.env.CI && 'libdeflate is not built here' }, async () => {
     const bs = 8192;
