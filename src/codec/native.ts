@@ -172,10 +172,10 @@ let slotsClaimed = 0;
 /**
  * Lets `n` more native compressions run at once for the caller, who keeps at least that many in
  * flight (the limit is the sum of what is claimed; none claimed: no limit). A squashfs writer with
- * N processors keeps N + 1 blocks queued so that a thread finishing one starts the next at once,
- * but runs only N: a third zstd level-15 or xz compressor sharing two cores with the others costs
- * their caches (real tree, 2 cores, zstd: 39 → 34 s of CPU, wall −6%). Returns the release
- * (idempotent); false where the addon has no such limit (its compressions then all run at once).
+ * N processors keeps N + 1 zstd or xz blocks queued so that a thread finishing one starts the next
+ * at once, but runs only N: a third zstd level-15 or xz compressor sharing two cores with the
+ * others costs their caches (real tree, 2 cores, zstd: 39 → 34 s of CPU, wall −6%). Returns the
+ * release (idempotent); false where the addon has no such limit (its compressions then all run at once).
  */
 export function claimCompressSlots(n: number): (() => void) | false {
   const set = nativeCodecs()?.compressSlots;

@@ -56,10 +56,10 @@ describe('squashfs parallel compression', () => {
     });
   }
 
-  it('with the native codecs, N workers run at most N compressions at once, and release them when done', { skip: !nativeCodecs()?.compressSlots && 'the native codecs are not built here' }, async () => {
+  it('with the native codecs, N workers run at most N zstd or xz compressions at once, and release them when done', { skip: !nativeCodecs()?.compressSlots && 'the native codecs are not built here' }, async () => {
     const bs = 8192;
     const t = mixedTree(bs);
-    for (const compressor of ['gzip', 'zstd', 'xz'] as const) {
+    for (const compressor of ['zstd', 'xz'] as const) {
       const base = await image(t, { compressor, blockSize: bs, processors: 0 });
       for (const processors of [1, 2]) {
         nativeCodecs()!.compressSlots!(); // resets the peak
