@@ -143,8 +143,11 @@ export interface BlockCodec {
   compress(src: Uint8Array): Promise<Uint8Array | undefined>;
   /** Whether compress() runs off the JavaScript thread, so calls in flight use several cores. */
   readonly offThread: boolean;
-  /** Whether those calls run in the native addon, where claimCompressSlots() bounds how many run at once. */
-  readonly nativeThreads: boolean;
+  /**
+   * Whether those calls run in the native addon with megabytes of encoder state each (zstd, xz),
+   * so that claimCompressSlots() should bound how many run at once.
+   */
+  readonly gated: boolean;
   /**
    * Decompresses one block into at most `max` bytes. Bad data, or output beyond `max`, is a
    * FormatError at `offset`, the block's position in the image.
@@ -225,7 +228,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
   };
   const smaller = (c: Uint8Array | undefined, size: number) => (c && c.length < size ? c : undefined);
   let compress: (src: Uint8Array) => Promise<Uint8Array | undefined>;
-  let offThread = false, nativeThreads = false;
+  let offThread = false, gated = false;
   switch (name) {
     case 'gzip': {
       const level = o.level ?? 9, windowBits = o.windowSize ?? 15;
@@ -233,7 +236,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
         const encode = native?.libdeflate, encodeAsync = native?.libdeflateAsync;
         if (!encode || !encodeAsync) throw new RangeError(LIBDEFLATE_MISSING);
         if (windowBits !== 15 || (o.strategies ?? 0) & ~0x1) throw new RangeError('Cannot compress with libdeflate: it has only the 32 KiB window and the default strategy');
-        offThread = nativeThreads = true;
+        offThread = true;
         // metadata blocks here and now, as below; data and fragment blocks on the thread pool
         compress = async (src) => smaller(src.length <= 8192 && blockSize > 8192 ? encode(src, level) : await encodeAsync(src, level), src.length);
         break;
@@ -245,7 +248,6 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       // the system's zlib (what mksquashfs links, so the same bytes) when the addon is built
       let deflateNow: Deflate<Uint8Array> | undefined = native?.deflate, deflateLater: Deflate<Promise<Uint8Array>> | undefined = native?.deflateAsync;
       offThread = true;
-      nativeThreads = !!deflateNow && !!deflateLater;
       compress = async (src) => {
         if (!deflateNow || !deflateLater) {
           const zlib = await import('node:zlib');
@@ -283,7 +285,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
         const preset = (o.preset ?? 6) | (o.extreme ? 0x100 : 0);
         const lc = o.lc ?? -1, lp = o.lp ?? -1, pb = o.pb ?? -1;
         const ids = bcjs.map((b) => (b ? LZMA_BCJ_ID[b] : 0));
-        offThread = nativeThreads = threaded;
+        offThread = gated = threaded;
         compress = async (src) => {
           const outs: Uint8Array[] = [];
           for (const id of ids) outs.push(threaded ? await encodeAsync(src, preset, dictSize, lc, lp, pb, id) : encode(src, preset, dictSize, lc, lp, pb, id));
@@ -333,7 +335,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
     case 'zstd': {
       const level = o.level ?? 15;
       const encode = native?.zstd, encodeAsync = native?.zstdAsync;
-      offThread = nativeThreads = threaded && !!encode && !!encodeAsync;
+      offThread = gated = threaded && !!encode && !!encodeAsync;
       compress = encode && encodeAsync
         ? async (src) => smaller(threaded ? await encodeAsync(src, level) : encode(src, level), src.length)
         : async (src) => smaller(await (await getCodec('zstd')).encode!(src, { level }), src.length);
@@ -342,7 +344,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
     case 'lz4':
       if (native?.lz4 && native.lz4Async) {
         const { lz4: encode, lz4Async: encodeAsync } = native, hc = o.hc ? 1 : 0;
-        offThread = nativeThreads = threaded;
+        offThread = threaded;
         compress = async (src) => smaller(threaded ? await encodeAsync(src, hc) : encode(src, hc), src.length);
       } else {
         // one scratch buffer per codec: the result is an exact-size copy, so each block makes one allocation
@@ -362,5 +364,5 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       };
       break;
   }
-  return { name, id, compress, offThread, nativeThreads, decompress, syncDecompressor: syncWrapped };
+  return { name, id, compress, offThread, gated, decompress, syncDecompressor: syncWrapped };
 }

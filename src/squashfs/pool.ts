@@ -135,7 +135,7 @@ export function compressorFor(name: CompressorName, options: CompressorOptions, 
   // Without the gate only where a job holds little memory: an xz encoder with a 1 MiB dictionary holds ~13 MB.
   const threaded = blockCodec(name, options, blockSize, true);
   if (threaded.offThread) {
-    const release = threaded.nativeThreads && (name === 'zstd' || name === 'xz') && claimCompressSlots(processors);
+    const release = threaded.gated && claimCompressSlots(processors);
     if (release) return inlineCompressor(threaded, processors + 1, release);
     const small = name === 'gzip' || name === 'lz4' || (options.dictSize ?? blockSize) <= 256 << 10;
     return inlineCompressor(threaded, small ? processors + 1 : processors);
