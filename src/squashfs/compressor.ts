@@ -144,8 +144,8 @@ export interface BlockCodec {
   /** Whether compress() runs off the JavaScript thread, so calls in flight use several cores. */
   readonly offThread: boolean;
   /**
-   * Whether those calls run in the native addon with megabytes of encoder state each (zstd, xz),
-   * so that claimCompressSlots() should bound how many run at once.
+   * Whether those calls run in the native addon, on its compression workers, whose number
+   * claimCompressSlots() sets.
    */
   readonly gated: boolean;
   /**
@@ -236,8 +236,8 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
         const encode = native?.libdeflate, encodeAsync = native?.libdeflateAsync;
         if (!encode || !encodeAsync) throw new RangeError(LIBDEFLATE_MISSING);
         if (windowBits !== 15 || (o.strategies ?? 0) & ~0x1) throw new RangeError('Cannot compress with libdeflate: it has only the 32 KiB window and the default strategy');
-        offThread = true;
-        // metadata blocks here and now, as below; data and fragment blocks on the thread pool
+        offThread = gated = true;
+        // metadata blocks here and now, as below; data and fragment blocks on the addon's workers
         compress = async (src) => smaller(src.length <= 8192 && blockSize > 8192 ? encode(src, level) : await encodeAsync(src, level), src.length);
         break;
       }
@@ -248,6 +248,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       // the system's zlib (what mksquashfs links, so the same bytes) when the addon is built
       let deflateNow: Deflate<Uint8Array> | undefined = native?.deflate, deflateLater: Deflate<Promise<Uint8Array>> | undefined = native?.deflateAsync;
       offThread = true;
+      gated = !!deflateNow && !!deflateLater;
       compress = async (src) => {
         if (!deflateNow || !deflateLater) {
           const zlib = await import('node:zlib');
@@ -344,7 +345,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
     case 'lz4':
       if (native?.lz4 && native.lz4Async) {
         const { lz4: encode, lz4Async: encodeAsync } = native, hc = o.hc ? 1 : 0;
-        offThread = threaded;
+        offThread = gated = threaded;
         compress = async (src) => smaller(threaded ? await encodeAsync(src, hc) : encode(src, hc), src.length);
       } else {
         // one scratch buffer per codec: the result is an exact-size copy, so each block makes one allocation

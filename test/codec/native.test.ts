@@ -533,6 +533,68 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => n!.compressSlots!(-1), RangeError);
   });
 
+  it('compressSlots: calls made while slots are claimed run on the addon\'s workers: every codec, errors, a release before they end', async () => {
+    const inputs = Array.from({ length: 12 }, (_, i) => sample(40_000 + 1000 * i, 50 + i));
+    const release = claimCompressSlots(2);
+    assert.ok(release);
+    try {
+      n!.compressSlots!();
+      const jobs = inputs.flatMap((b, i) => [
+        n!.zstdAsync!(b, 3 + (i % 3)), n!.deflateAsync!(b, 6, 15, 8, 0), n!.lz4Async!(b, i % 2), n!.xzAsync!(b, 1, 1 << 16, -1, -1, -1, 0),
+        ...(n!.libdeflateAsync ? [n!.libdeflateAsync(b, 6)] : []),
+      ]);
+      // an error on a worker rejects its own promise only
+      const bad = assert.rejects(n!.xzAsync!(inputs[0]!, 12, 1 << 16, -1, -1, -1, 0), (e: Error) => e instanceof RangeError && /bad lzma preset/.test(e.message));
+      const outs = await Promise.all(jobs);
+      await bad;
+      const per = n!.libdeflateAsync ? 5 : 4;
+      inputs.forEach((b, i) => {
+        assert.deepEqual(outs[per * i], n!.zstd!(b, 3 + (i % 3)));
+        assert.deepEqual(outs[per * i + 1], n!.deflate!(b, 6, 15, 8, 0));
+        assert.deepEqual(outs[per * i + 2], n!.lz4!(b, i % 2));
+        assert.deepEqual(outs[per * i + 3], n!.xz!(b, 1, 1 << 16, -1, -1, -1, 0));
+        if (n!.libdeflate) assert.deepEqual(outs[per * i + 4], n!.libdeflate(b, 6));
+      });
+      assert.equal(n!.compressSlots!(), 2);
+      // queued calls still run when the slots are released before they start
+      const late = inputs.map((b) => n!.zstdAsync!(b, 9));
+      release();
+      (await Promise.all(late)).forEach((out, i) => assert.deepEqual(out, n!.zstd!(inputs[i]!, 9)));
+    } finally {
+      release();
+    }
+  });
+
+  it('compressSlots: a pending worker call keeps the process alive until it settles, and then lets it exit; a worker_thread ended with calls out does no harm', () => {
+    const addon = fileURLToPath(new URL('../../native/build/Release/imgkit_native.node', import.meta.url));
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const n = require(${JSON.stringify(addon)});
+      n.compressSlots(1);
+      const input = Buffer.alloc(3 << 20, 'imgkit ');
+      // nothing but the pending calls keeps the event loop going
+      n.zstdAsync(input, 19).then((out) => {
+        console.log('main', out.length === n.zstd(input, 19).length);
+        const w = new Worker(\`
+          const n = require(${JSON.stringify(addon)});
+          const { parentPort } = require('node:worker_threads');
+          const input = Buffer.alloc(1 << 20, 'worker ');
+          n.zstdAsync(input, 3).then((out) => {
+            parentPort.postMessage(out.length === n.zstd(input, 3).length);
+            for (let i = 0; i < 8; i++) n.xzAsync(Buffer.alloc(1 << 20, i), 6, 1 << 20, -1, -1, -1, 0);
+            parentPort.postMessage('queued');
+          });
+        \`, { eval: true });
+        w.on('message', (m) => { console.log('worker', m); if (m === 'queued') w.terminate(); });
+        w.on('exit', () => n.deflateAsync(input, 6, 15, 8, 0).then((out) => console.log('after', out.length > 0)));
+      });
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, `hung or crashed: ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['main true', 'worker true', 'worker queued', 'after true']);
+  });
+
   it('listXattrs: a file\'s xattrs in llistxattr\'s order (python3\'s os.listxattr), [] without, errors thrown', { skip: (!has('setfattr') || !has('python3')) && 'setfattr or python3 not installed' }, (t) => {
     const dir = tempDir('imgkit-native-xattr-');
     t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,6 +12,8 @@ import fc from 'fast-check';
 import { memorySink } from '../../src/bytes/sink.js';
 import { writeSquashfs, type WriteOptions } from '../../src/squashfs/write.js';
 import type { SourceInode } from '../../src/squashfs/tree.js';
+import type { CompressorName } from '../../src/squashfs/layout.js';
+import type { CompressorOptions } from '../../src/squashfs/compressor.js';
 import { ensureBuilt, root, tempDir, which } from '../helpers.js';
 import { seeded } from './fixture.js';
 import { encodeXzBlock } from '../../src/codec/xz-block.js';
@@ -56,14 +58,15 @@ describe('squashfs parallel compression', () => {
     });
   }
 
-  it('with the native codecs, N workers run at most N zstd or xz compressions at once, and release them when done', { skip: !nativeCodecs()?.compressSlots && 'the native codecs are not built here' }, async () => {
+  it('with the native codecs, N workers run at most N compressions at once (every codec), and release them when done', { skip: !nativeCodecs()?.compressSlots && 'the native codecs are not built here' }, async () => {
     const bs = 8192;
     const t = mixedTree(bs);
-    for (const compressor of ['zstd', 'xz'] as const) {
-      const base = await image(t, { compressor, blockSize: bs, processors: 0 });
+    const all: [CompressorName, CompressorOptions][] = [['zstd', {}], ['xz', {}], ['gzip', {}], ['lz4', { hc: true }], ...(hasLibdeflate() ? [['gzip', { libdeflate: true }] as [CompressorName, CompressorOptions]] : [])];
+    for (const [compressor, compressorOptions] of all) {
+      const base = await image(t, { compressor, compressorOptions, blockSize: bs, processors: 0 });
       for (const processors of [1, 2]) {
         nativeCodecs()!.compressSlots!(); // resets the peak
-        const got = await image(t, { compressor, blockSize: bs, processors });
+        const got = await image(t, { compressor, compressorOptions, blockSize: bs, processors });
         const peak = nativeCodecs()!.compressSlots!();
         assert.ok(peak >= 1 && peak <= processors, `${compressor}, ${processors} workers: ${peak} at once`);
         assert.equal(compressSlotsClaimed(), 0);
