@@ -151,7 +151,7 @@ static int open_lib(const char *lib, void **fns, const char *const *names, size_
 
 enum kind { DEFLATE, ZSTD, LZ4, XZ, LIBDEFLATE, LZMA_ALONE, LZMA_SIZED };
 
-typedef struct {
+typedef struct job {
   enum kind kind;
   const uint8_t *in;
   size_t in_len;
@@ -167,8 +167,8 @@ typedef struct {
   napi_async_work work;
   /* run by the compression workers (run_async with slots claimed): the next in their queue, and
    * the submitting environment's port (port_t), through which the result goes back */
-  void *next;
-  void *port;
+  struct job *next;
+  struct port *port;
 } job_t;
 
 /* A mutex-protected list of idle objects kept for reuse (zstd contexts), at most 16. */
@@ -552,11 +552,10 @@ static napi_value run_sync(napi_env env, napi_callback_info info, enum kind kind
  * waiting for a slot, the main thread waking another for the next block), and the scheduler,
  * keeping a just-preempted compressor on its busy core, left the other core idle in between
  * (real tree, zstd, 2 cores: ~4 of 40 core-seconds idle, compressors preempted 7,700 times).
- * Without slots, jobs go to libuv's pool as before, and a job queued there beyond the slots
- * waits in execute() for one.
+ * Without slots, jobs go to libuv's pool, all at once (so does a job when no worker thread can be
+ * made); only the workers count towards the slots and the peak.
  */
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
 static int gate_slots, gate_busy, gate_peak;
 /* the workers' queue (under gate_lock), the workers made, and how many of them wait on work_cond */
 static pthread_cond_t work_cond = PTHREAD_COND_INITIALIZER;
@@ -565,23 +564,9 @@ static int work_threads, work_idle;
 
 static int slot_free(void) { return !gate_slots || gate_busy < gate_slots; }
 
-/* Under gate_lock: a job ended; wakes what can start now. */
-static void slot_done(void) {
-  gate_busy--;
-  if (work_head && work_idle) pthread_cond_signal(&work_cond);
-  else pthread_cond_signal(&gate_cond);
-}
-
 static void execute(napi_env env, void *data) {
   (void)env;
-  pthread_mutex_lock(&gate_lock);
-  while (!slot_free()) pthread_cond_wait(&gate_cond, &gate_lock);
-  if (++gate_busy > gate_peak) gate_peak = gate_busy;
-  pthread_mutex_unlock(&gate_lock);
   run((job_t *)data);
-  pthread_mutex_lock(&gate_lock);
-  slot_done();
-  pthread_mutex_unlock(&gate_lock);
 }
 
 /*
@@ -591,7 +576,7 @@ static void execute(napi_env env, void *data) {
  * the workers call it only under `lock` while `tsfn` is set; the port itself lives while the
  * environment, its thread-safe function or a job of its holds a reference.
  */
-typedef struct {
+typedef struct port {
   pthread_mutex_t lock;
   napi_threadsafe_function tsfn; /* NULL once Node has finalized it */
   int refs;                      /* the environment's, and one per job out (under lock) */
@@ -645,9 +630,7 @@ static void *work_loop(void *arg) {
     }
     port_unref(p);
     pthread_mutex_lock(&gate_lock);
-    gate_busy--;
-    /* this worker takes the next job itself; a job waiting in execute() gets the slot otherwise */
-    if (!work_head) pthread_cond_signal(&gate_cond);
+    gate_busy--; /* and this worker takes the next queued job itself */
   }
   return NULL;
 }
@@ -750,7 +733,8 @@ static napi_value compress_slots(napi_env env, napi_callback_info info) {
   int peak = gate_peak;
   if (t != napi_undefined) gate_slots = n;
   else gate_peak = gate_busy;
-  pthread_cond_broadcast(&gate_cond);
+  /* raised slots let waiting workers start */
+  pthread_cond_broadcast(&work_cond);
   pthread_mutex_unlock(&gate_lock);
   napi_create_int32(env, peak, &out);
   return out;

@@ -69,8 +69,8 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
   // not a usage error: the command is right, this installation lacks the library
   if (a.write.compressorOptions?.libdeflate && !hasLibdeflate()) throw Object.assign(new Error(`-Xlibdeflate: ${LIBDEFLATE_MISSING}`), { exitCode: 1 });
   const processors = a.processors ?? availableParallelism();
-  // compressions run on libuv's pool (4 threads unless told otherwise before its first use): room
-  // for the N running, the one queued behind them (pool.ts) and one more for reads and read-ahead
+  // without the addon, compressions run on libuv's pool (4 threads unless told otherwise before its
+  // first use): room for the N + 1 running (pool.ts) and one more for reads and read-ahead
   if (processors + 2 > 4 && process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = String(Math.min(processors + 2, 1024));
   // encoders' megabytes (an xz or zstd context per block or thread) go back to the system when
   // freed, instead of staying in the thread pool's malloc arenas: real tree, zstd -b 1M, peak

@@ -92,11 +92,10 @@ export class CompressPool implements Compressor {
 }
 
 /**
- * Runs the codec from the calling thread, at most `limit` blocks at a time. gzip (node:zlib or the
- * system's zlib), xz (the system's liblzma, or lzma-native's native stream, xz-sync.ts) and, with
- * the native codecs, zstd and lz4 compress on libuv's thread pool, so this is parallel without the memory of a JavaScript
- * isolate per worker; WebAssembly zstd and JavaScript lz4 need {@link CompressPool} to use more
- * than one core. `onClose` runs once, at close().
+ * Runs the codec from the calling thread, at most `limit` blocks at a time. The addon's codecs
+ * compress on its own worker threads, node:zlib and lzma-native on libuv's thread pool, so this is
+ * parallel without the memory of a JavaScript isolate per worker; WebAssembly zstd and JavaScript
+ * lz4 need {@link CompressPool} to use more than one core. `onClose` runs once, at close().
  */
 export function inlineCompressor(codec: BlockCodec, limit = Infinity, onClose?: () => void): Compressor {
   let running = 0;
@@ -129,7 +128,7 @@ export function compressorFor(name: CompressorName, options: CompressorOptions, 
   // workers, `processors` of them (claimCompressSlots), each going from one block to the next
   // queued on its own core as mksquashfs's compressor threads do; two blocks more than workers in
   // flight keep that queue from running dry while this thread reads files between blocks. Real
-  // tree, 2 cores: idle CPU ~4.5 → ~1 core-second; zstd 21.9 → 18.4 s (mksquashfs 17.8 s), gzip
+  // tree, 2 cores: idle CPU ~4.5 → ~0.1 core-second; zstd 21.9 → 18.4 s (mksquashfs 17.8 s), gzip
   // 22.5 → 21.7 s, -Xlibdeflate 11.0 → 10.3 s. Blocks queued beyond the workers hold no encoder yet.
   // Without the addon: node:zlib and lzma-native on libuv's pool, one block more than threads in
   // flight (real-file tree, 2 cores, gzip: 24 → 21–22 s), but not where a job holds much memory:
