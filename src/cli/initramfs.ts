@@ -7,7 +7,7 @@ import { decodeCpio } from '../cpio/read.js';
 import type { CpioItem } from '../cpio/write.js';
 import type { TreeOptions } from '../cpio/tree.js';
 import { COMPRESSIONS, compressStream, walkInitramfs, type InitramfsCompression } from '../cpio/initramfs.js';
-import { extractRecords, findFile } from '../cpio/extract.js';
+import { extractSegments, findFile } from '../cpio/extract.js';
 import { longLine } from '../cpio/list.js';
 import { encodeName } from '../cpio/layout.js';
 import { FormatError } from '../bytes/errors.js';
@@ -60,7 +60,8 @@ Lists the entries of every segment in order (GNU cpio and bsdcpio stop at the fi
 const EXTRACT_HELP = `Usage: initramfs extract IMG DIR
 
 Extracts every segment into DIR. Names with "..", absolute names and entries below a symlink are
-refused. Device nodes and fifos are made with mknod (device nodes need root).
+refused. Device nodes and fifos are made with mknod (device nodes need root). Every name is checked
+before anything is written, and an extraction that fails removes what it made.
 `;
 
 const CAT_HELP = `Usage: initramfs cat IMG PATH
@@ -239,7 +240,7 @@ async function extract(argv: string[]): Promise<number> {
   const { positionals } = parse(argv, {});
   if (positionals.length !== 2) throw new UsageError('extract needs an image and a folder');
   const warn = (name: string, msg: string): void => void process.stderr.write(`initramfs: ${name}: ${msg}\n`);
-  for (const seg of await segmentsOf(positionals[0]!)) await extractRecords(seg.records, positionals[1]!, { onWarning: warn, archiveStarts: seg.archiveStarts });
+  await extractSegments(await segmentsOf(positionals[0]!), positionals[1]!, { onWarning: warn });
   return 0;
 }
 

@@ -134,7 +134,7 @@ runMain('squashfs', async (argv) => {
     }
     case 'extract': {
       const { values, positionals } = readerArgs(rest);
-      if (values.help) return void process.stdout.write('Usage: squashfs extract [--offset N] IMG DIR [PATH]\n');
+      if (values.help) return void process.stdout.write('Usage: squashfs extract [--offset N] IMG DIR [PATH]\n\nExtracts everything (or PATH) into DIR, as unsquashfs -d DIR IMG [PATH], never writing outside DIR.\nAn extraction that fails (a corrupt block, a name refused) removes what it made.\n');
       const [img, dir, path, ...more] = positionals;
       if (!img || !dir || more.length) throw new UsageError('extract takes an image, a folder and an optional path');
       const [fs, { extractSquashfs }] = await Promise.all([open(img, offsetOf(values.offset)), import('../squashfs/extract.js')]);

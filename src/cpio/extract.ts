@@ -11,6 +11,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../bytes/errors.js';
 import { hostBuffer as b, hostFromBytes as hostBytes, hostFromText as hostText, type HostPath } from '../bytes/names.js';
+import { Rollback } from '../bytes/rollback.js';
 import { encodeName, fileType, isDir, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK } from './layout.js';
 import type { CpioRecord } from './read.js';
 
@@ -62,7 +63,10 @@ interface Made {
  */
 class Folders {
   readonly #known = new Set<HostPath>();
-  constructor(readonly dir: HostPath) {}
+  constructor(
+    readonly dir: HostPath,
+    readonly rollback: Rollback,
+  ) {}
 
   /** Records that `key` (below the destination) was just seen as a real directory. */
   add(key: HostPath): void {
@@ -89,7 +93,10 @@ class Folders {
       const at = join(this.dir, keys[i]!);
       // when only checking, a folder that cannot be looked at is not the one that was made
       const st = mode === undefined ? await lstatOrUndefined(at).catch(() => undefined) : await lstatOrUndefined(at);
-      if (!st && mode !== undefined) await fs.mkdir(b(at), { mode });
+      if (!st && mode !== undefined) {
+        await fs.mkdir(b(at), { mode });
+        this.rollback.made(at, true);
+      }
       else if (!st?.isDirectory()) return st ? { bad: i, st } : { bad: i };
       this.#known.add(keys[i]!);
     }
@@ -116,7 +123,8 @@ const LINKED_FILE = fsc.O_WRONLY | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0);
  * Nothing is written, linked or changed through a path that a later entry turned into a symlink:
  * a hard link is made only to the very file its group's first entry made (else it is made afresh),
  * files are created exclusively and never followed, and the folders' modes and times, set last,
- * go only to folders that are still the ones this extraction made.
+ * go only to folders that are still the ones this extraction made. Every name is checked before
+ * anything is made, and an extraction that fails removes what it made: only the error is left.
  *
  * @example
  * ```ts
@@ -124,12 +132,40 @@ const LINKED_FILE = fsc.O_WRONLY | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0);
  * ```
  */
 export async function extractRecords(records: readonly CpioRecord[], dir: string, opts: ExtractOptions = {}): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
+  for (const { entry } of records) safeComponents(entry.name, entry.offset);
+  const rollback = await Rollback.open(dir);
+  try {
+    await extractInto(records, dir, rollback, opts);
+  } catch (e) {
+    rollback.undo();
+    throw e;
+  }
+}
+
+/**
+ * Extracts every segment of an initramfs (from `walkInitramfs`) into `dir` as one extraction: hard
+ * links are matched within each archive, and one that fails leaves nothing of any segment.
+ */
+export async function extractSegments(
+  segments: readonly { readonly records: readonly CpioRecord[]; readonly archiveStarts: readonly number[] }[],
+  dir: string,
+  opts: Omit<ExtractOptions, 'archiveStarts'> = {},
+): Promise<void> {
+  const records: CpioRecord[] = [];
+  const archiveStarts: number[] = [];
+  for (const seg of segments) {
+    archiveStarts.push(records.length, ...seg.archiveStarts.map((i) => records.length + i));
+    for (const r of seg.records) records.push(r);
+  }
+  await extractRecords(records, dir, { ...opts, archiveStarts });
+}
+
+async function extractInto(records: readonly CpioRecord[], dir: string, rollback: Rollback, opts: ExtractOptions): Promise<void> {
   const top = hostText(dir);
   const owner = opts.sameOwner ?? process.getuid?.() === 0;
   const links = new Map<string, Made>();
   const dirs: [Made, CpioRecord][] = [];
-  const folders = new Folders(top);
+  const folders = new Folders(top, rollback);
   let staging: string | undefined; // a folder of our own for device nodes whose names mknod cannot take
   const warn = opts.onWarning ?? (() => {});
   try {
@@ -154,6 +190,7 @@ export async function extractRecords(records: readonly CpioRecord[], dir: string
         folders.clear();
         await fs.rm(b(path), { recursive: existing.isDirectory(), force: true });
       }
+      if (type !== S_IFDIR) rollback.made(path, false);
       // hard links, as the kernel's maybe_link: files and nodes, never folders or symlinks
       const key = `${entry.devMajor}:${entry.devMinor}:${entry.ino}:${type}`;
       const linked = type !== S_IFDIR && type !== S_IFLNK && entry.nlink >= 2;
@@ -175,7 +212,10 @@ export async function extractRecords(records: readonly CpioRecord[], dir: string
       }
       switch (type) {
         case S_IFDIR:
-          if (!existing?.isDirectory()) await fs.mkdir(b(path), { mode: 0o700 });
+          if (!existing?.isDirectory()) {
+            await fs.mkdir(b(path), { mode: 0o700 });
+            rollback.made(path, true);
+          }
           dirs.push([{ path, parts, ino: (await fs.lstat(b(path))).ino }, rec]);
           folders.add(parts.join('/'));
           continue;

@@ -11,5 +11,5 @@ export {
   walkInitramfs, compressStream, COMPRESSIONS, DEFAULT_LEVEL, INITRAMFS_DICT,
   type InitramfsCompression, type CompressOptions, type Segment, type WalkOptions,
 } from './initramfs.js';
-export { extractRecords, findFile, safeComponents, type ExtractOptions } from './extract.js';
+export { extractRecords, extractSegments, findFile, safeComponents, type ExtractOptions } from './extract.js';
 export { longLine, listDate, type LongOptions } from './list.js';

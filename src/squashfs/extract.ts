@@ -18,13 +18,15 @@
  * times, close: one round trip for hundreds of system calls), while this thread walks on, as
  * unsquashfs's writer thread makes them; without the addon they are made here too. Hard-linked
  * entries are always made here: a later name links to the first one, which must exist by then.
+ * A run that fails (a corrupt block, a name refused, a full disk) removes everything it made, once
+ * nothing of it is under way any more: only the error is left (see Rollback).
  */
 import { spawn } from 'node:child_process';
 import {
   closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
   mkdirSync, mkdtempSync, openSync, chmodSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync,
 } from 'node:fs';
-import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { availableParallelism, constants as osConstants, tmpdir } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { join, sep } from 'node:path';
@@ -35,6 +37,7 @@ import type { BlockRun, DataBlock, Squashfs, WalkEntry } from './read.js';
 import { blockListLength, type SquashfsInode } from './inode.js';
 import type { Xattr } from './xattr.js';
 import { hostBuffer as b, hostFromBytes as hostName, hostFromText as hostText, hostShown as shown, type HostPath } from '../bytes/names.js';
+import { Rollback } from '../bytes/rollback.js';
 
 export interface ExtractOptions {
   /** Only this image path and what is under it (default: everything). */
@@ -316,6 +319,8 @@ class Extraction {
   #held = 0;
   #wake: (() => void) | undefined;
   #failure: { error: unknown } | undefined;
+  /** What this run made, removed again if it fails. */
+  #rollback: Rollback | undefined;
   /** The addon's makeEntriesAsync, when entries are made on the thread pool. */
   readonly #make: ((ops: Uint8Array, count: number) => Promise<Int32Array>) | undefined;
   /** Entries waiting to be sent to the thread pool, and the bytes they take there. */
@@ -341,7 +346,16 @@ class Extraction {
   }
 
   async run(dir: string): Promise<ExtractResult> {
-    await mkdir(dir, { recursive: true });
+    const rollback = (this.#rollback = await Rollback.open(dir));
+    try {
+      return await this.#run(dir);
+    } catch (e) {
+      rollback.undo();
+      throw e;
+    }
+  }
+
+  async #run(dir: string): Promise<ExtractResult> {
     this.top = hostText(await realpath(dir));
     this.#base = this.top.endsWith(sep) ? this.top.slice(0, -1) : this.top;
     this.#checked.add(this.top);
@@ -434,6 +448,7 @@ class Extraction {
   /** Makes the entry at image path `path` (host path `host`); returns what to wait for before the next one, if anything. */
   visit(path: string, host: HostPath, inode: SquashfsInode, uid: number, gid: number): Promise<void> | undefined {
     if (host !== this.top) this.#checkParent(host);
+    if (inode.kind !== 'dir') this.#rollback!.made(host, false);
     if (inode.kind !== 'dir' && inode.nlink > 1) {
       const first = this.#linked.get(inode.inodeNumber);
       if (first) {
@@ -778,11 +793,13 @@ class Extraction {
   #makeDir(host: HostPath): void {
     try {
       mkdirSync(b(host));
+      this.#rollback!.made(host, true);
     } catch (e) {
       if (errno(e) !== 'EEXIST') throw e;
       clear(host, true);
       try {
         mkdirSync(b(host));
+        this.#rollback!.made(host, true);
       } catch (e2) {
         if (errno(e2) !== 'EEXIST') throw e2;
       }

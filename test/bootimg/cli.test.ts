@@ -164,6 +164,21 @@ describe('bootimg CLI', () => {
     assert.ok(!lstatSync(join(tmp, 'trap/kernel')).isSymbolicLink());
   });
 
+  it('an unpack that cannot write a blob whole exits 1 and leaves nothing it wrote, nor the folder it made', () => {
+    writeFileSync(join(tmp, 'k300'), Buffer.alloc(300_000, 7));
+    assert.equal(run('pack', '--kernel', 'k300', '--ramdisk', 'ramdisk', '-o', 'big.img').code, 0);
+    // under a small RLIMIT_FSIZE (SIGXFSZ ignored): EFBIG from write
+    const limited = (dir: string) => spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f 64; exec "$0" unpack big.img -o "$1"`, bin, dir], { cwd: tmp, encoding: 'utf8' });
+    const r = limited('full/out');
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /EFBIG/);
+    assert.ok(!existsSync(join(tmp, 'full')));
+    execFileSync('mkdir', ['-p', join(tmp, 'full2')]);
+    writeFileSync(join(tmp, 'full2/mine'), 'mine');
+    assert.equal(limited('full2').status, 1);
+    assert.deepEqual(readdirSync(join(tmp, 'full2')), ['mine']);
+  });
+
   it('repack refuses a bootimg.json that names files outside the folder', () => {
     assert.equal(run('unpack', 'v2.img', '-o', 'evil').code, 0);
     const p = join(tmp, 'evil/bootimg.json');

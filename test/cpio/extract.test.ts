@@ -2,7 +2,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError } from '../../src/bytes/errors.js';
 import { decodeCpio, encodeCpio, extractRecords } from '../../src/cpio/index.js';
@@ -95,6 +95,35 @@ describe('extractRecords safety', () => {
     await extractRecords(records([...made, { name: 'a', mode: 0o100644 }, { name: 'a', mode: 0o40700 }, { name: 'a/b/two', mode: 0o100644, data: te('2') }]), join(tmp, 'x-again'));
     assert.equal(readFileSync(join(tmp, 'x-again/a/b/two'), 'utf8'), '2');
     assert.ok(!existsSync(join(tmp, 'x-again/a/b/one')));
+  });
+
+  it('a name refused anywhere in the archive fails it before anything is made', async () => {
+    const items: Item[] = [{ name: 'a', mode: 0o40755 }, { name: 'a/f', mode: 0o100644, data: te('f') }, { name: 'b/../../escape', mode: 0o100644 }];
+    const to = join(tmp, 'x-late-name');
+    await assert.rejects(extractRecords(records(items), to), (e: unknown) => e instanceof FormatError && e.code === 'BAD_FIELD' && /names with ".." are refused/.test(e.message));
+    assert.ok(!existsSync(to));
+  });
+
+  it('an extraction that fails midway removes what it made, never following a symlink it made, and keeps what was there', async () => {
+    const out = join(tmp, 'outside3');
+    mkdirSync(join(out, 'b'), { recursive: true });
+    writeFileSync(join(out, 'b', 'keep'), 'outside');
+    const items: Item[] = [
+      { name: 'a', mode: 0o40755 }, { name: 'a/b', mode: 0o40755 }, { name: 'a/b/one', mode: 0o100644, data: te('1') },
+      { name: 'top', mode: 0o100644, data: te('t') }, { name: 'kept/new', mode: 0o100644, data: te('n') },
+      { name: 'a', mode: 0o120777, data: te(out) }, { name: 'a/b/two', mode: 0o100644, data: te('2') },
+    ];
+    const fails = (to: string) => assert.rejects(extractRecords(records(items), to), (e: unknown) => e instanceof FormatError && /"a" is not a directory but a symlink/.test(e.message));
+    await fails(join(tmp, 'x-undo', 'deeper'));
+    assert.ok(!existsSync(join(tmp, 'x-undo')), 'the folders made on the way are gone');
+    const was = join(tmp, 'x-undo-was');
+    mkdirSync(join(was, 'kept'), { recursive: true });
+    writeFileSync(join(was, 'kept', 'old'), 'old');
+    await fails(was);
+    assert.deepEqual(readdirSync(was), ['kept']);
+    assert.deepEqual(readdirSync(join(was, 'kept')), ['old']);
+    assert.equal(readFileSync(join(out, 'b', 'keep'), 'utf8'), 'outside');
+    assert.deepEqual(readdirSync(join(out, 'b')), ['keep']);
   });
 
   it('an error names the component that is not a folder, also when names repeat', async () => {

@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { collect } from '../../src/bytes/source.js';
 import { FormatError } from '../../src/bytes/errors.js';
-import { compressStream, encodeCpio, extractRecords, pigz, walkInitramfs, S_IFDIR, type InitramfsCompression } from '../../src/cpio/index.js';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { compressStream, encodeCpio, extractRecords, extractSegments, pigz, walkInitramfs, S_IFDIR, type InitramfsCompression } from '../../src/cpio/index.js';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getCodec } from '../../src/codec/registry.js';
 import { has, tempDir } from '../helpers.js';
@@ -157,6 +157,43 @@ describe('initramfs segments (kernel grammar)', () => {
       assert.notEqual(ino('a1'), ino('b1'));
       assert.equal(readFileSync(join(dir, 'a1'), 'utf8'), 'a\n');
       assert.equal(readFileSync(join(dir, 'b2'), 'utf8'), 'b\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('extractSegments matches hard links within each archive of each segment, and one that fails leaves nothing of any segment', async () => {
+    const pair = (tag: string) => encodeCpio([
+      { name: `${tag}1`, mode: 0o100644, ino: 7, nlink: 2, data: new Uint8Array(0) },
+      { name: `${tag}2`, mode: 0o100644, ino: 7, nlink: 2, data: te.encode(`${tag}\n`) },
+    ]);
+    // the same inode numbers in a plain segment, then in two archives of a compressed one
+    const segs = await walkInitramfs(concatAligned(pair('a'), await compressed(concat(pair('b'), pair('c')), 'gzip')));
+    assert.deepEqual(segs.map((s) => s.archiveStarts), [[0], [0, 2]]);
+    const dir = tempDir('imgkit-segments-');
+    try {
+      await extractSegments(segs, join(dir, 'ok'));
+      const ino = (n: string) => statSync(join(dir, 'ok', n)).ino;
+      for (const t of 'abc') {
+        assert.equal(ino(`${t}1`), ino(`${t}2`), t);
+        assert.equal(readFileSync(join(dir, 'ok', `${t}1`), 'utf8'), `${t}\n`);
+      }
+      assert.equal(new Set(['a1', 'b1', 'c1'].map(ino)).size, 3);
+      // the second segment writes through a symlink the first made: refused, and the first's
+      // entries go too; a folder that was there keeps what it held
+      const bad = await walkInitramfs(concatAligned(
+        encodeCpio([{ name: 'd', mode: 0o40755 }, { name: 'd/f', mode: 0o100644, data: te.encode('f') }, { name: 'l', mode: 0o120777, data: te.encode(dir) }]),
+        await compressed(encodeCpio([{ name: 'l/escape', mode: 0o100644, data: te.encode('x') }]), 'gzip'),
+      ));
+      const fails = (to: string) => assert.rejects(extractSegments(bad, to), (e: unknown) => e instanceof FormatError && /"l" is not a directory but a symlink/.test(e.message));
+      await fails(join(dir, 'new', 'out'));
+      assert.ok(!existsSync(join(dir, 'new')));
+      mkdirSync(join(dir, 'was', 'd'), { recursive: true });
+      writeFileSync(join(dir, 'was', 'd', 'mine'), 'mine');
+      await fails(join(dir, 'was'));
+      assert.deepEqual(readdirSync(join(dir, 'was')), ['d']);
+      assert.deepEqual(readdirSync(join(dir, 'was', 'd')), ['mine']);
+      assert.ok(!existsSync(join(dir, 'escape')));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
