@@ -27,8 +27,16 @@ import type { SourceInode } from './tree.js';
 import type { FileKind } from './layout.js';
 import { shrankError } from '../bytes/errors.js';
 
+/** A pseudo definition that cannot be read (a mistake in `-p` or a `-pf` file). */
 export class PseudoError extends Error {
-  override readonly name = 'PseudoError';
+  override readonly name: string = 'PseudoError';
+}
+
+/** A definition that reads well but whose command (type f) failed: the input, not the definition. */
+export class PseudoCommandError extends PseudoError {
+  override readonly name = 'PseudoCommandError';
+  /** Bad input for the command line tools: exit status 1. */
+  readonly exitCode = 1;
 }
 
 /** How definitions that reach outside the tree are served; the defaults use the host. */
@@ -110,8 +118,8 @@ const hostLookup = (name: string, kind: 'user' | 'group'): number | undefined =>
 
 function hostRun(command: string): Uint8Array {
   const r = spawnSync('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 2 ** 31 - 1 });
-  if (r.error) throw new PseudoError(`pseudo file command "${command}" failed: ${r.error.message}`);
-  if (r.status !== 0) throw new PseudoError(`pseudo file command "${command}" exited with status ${r.status ?? r.signal}`);
+  if (r.error) throw new PseudoCommandError(`pseudo file command "${command}" failed: ${r.error.message}`);
+  if (r.status !== 0) throw new PseudoCommandError(`pseudo file command "${command}" exited with status ${r.status ?? r.signal}`);
   return new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.byteLength);
 }
 

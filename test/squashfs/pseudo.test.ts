@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, root, skipWithout, tempDir } from '../helpers.js';
 import { makeFeatureTree } from './fixture.js';
@@ -112,6 +112,21 @@ describe('squashfs pseudo definitions against mksquashfs', { skip: skipWithout('
       assert.equal(r.status, 1, `${opt}: ${r.stderr}`);
       assert.match(r.stderr, /Cannot read \/dev\/zero: it is not a regular file and goes on past/);
     }
+  });
+
+  it('a pseudo file command that fails is bad input (exit 1, no "--help" hint): no image is written, and an image appended to is unchanged', () => {
+    const r = spawnSync(bin, ['pack', 'tree', 'cmd-fail.sqfs', ...FIXED, '-p', 'x f 644 0 0 exit 3'], { cwd: tmp, encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr, 'squashfs: pseudo file command "exit 3" exited with status 3\n');
+    assert.ok(!existsSync(join(tmp, 'cmd-fail.sqfs')));
+    ours(['tree', 'cmd-base.sqfs', ...FIXED]);
+    const before = readFileSync(join(tmp, 'cmd-base.sqfs'));
+    const a = spawnSync(bin, ['pack', 'tree', 'cmd-base.sqfs', '-quiet', '-no-progress', '-p', 'y f 644 0 0 false'], { cwd: tmp, encoding: 'utf8' });
+    assert.equal(a.status, 1, a.stderr);
+    assert.ok(readFileSync(join(tmp, 'cmd-base.sqfs')).equals(before));
+    // a definition that cannot be read is a usage mistake, as before
+    const u = spawnSync(bin, ['pack', 'tree', 'cmd-bad.sqfs', ...FIXED, '-p', 'x q 644 0 0 true'], { cwd: tmp, encoding: 'utf8' });
+    assert.equal(u.status, 2, u.stderr);
   });
 
   it('-p definitions on top of a source tree, in command-line order with -pf', () => {
