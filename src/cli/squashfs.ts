@@ -19,6 +19,14 @@ Reader options: --offset N  the image starts N bytes into the file (firmware blo
 Run 'squashfs pack --help' for the pack options.
 `;
 
+const EXTRACT_HELP = `Usage: squashfs extract [--offset N] [-n|-no-progress] [-q|-quiet] IMG DIR [PATH]
+
+Extracts everything (or PATH) into DIR, as unsquashfs -d DIR IMG [PATH], never writing outside DIR.
+On a terminal a progress bar shows the entries and bytes reached; -no-progress leaves it out, and
+-quiet prints nothing but errors and warnings (no bar, no counts at the end). An extraction that
+fails (a corrupt block, a name refused) removes what it made.
+`;
+
 const PACK_HELP = `Usage: squashfs pack SOURCE... IMG [options] [-e EXCLUDE...]
 
 Takes mksquashfs 4.5's syntax. One source directory becomes the root; several sources (or
@@ -133,15 +141,30 @@ runMain('squashfs', async (argv) => {
       return 0;
     }
     case 'extract': {
-      const { values, positionals } = readerArgs(rest);
-      if (values.help) return void process.stdout.write('Usage: squashfs extract [--offset N] IMG DIR [PATH]\n\nExtracts everything (or PATH) into DIR, as unsquashfs -d DIR IMG [PATH], never writing outside DIR.\nAn extraction that fails (a corrupt block, a name refused) removes what it made.\n');
+      // unsquashfs's -n[o-progress] and -q[uiet], in either spelling
+      const noBar = ['-n', '-no-progress', '--no-progress'], quietFlags = ['-q', '-quiet', '--quiet'];
+      const quiet = rest.some((a) => quietFlags.includes(a));
+      const wantBar = !quiet && !rest.some((a) => noBar.includes(a)) && process.stderr.isTTY;
+      const { values, positionals } = readerArgs(rest.filter((a) => !noBar.includes(a) && !quietFlags.includes(a)));
+      if (values.help) return void process.stdout.write(EXTRACT_HELP);
       const [img, dir, path, ...more] = positionals;
       if (!img || !dir || more.length) throw new UsageError('extract takes an image, a folder and an optional path');
-      const [fs, { extractSquashfs }] = await Promise.all([open(img, offsetOf(values.offset)), import('../squashfs/extract.js')]);
+      const [fs, { extractSquashfs }, { progressBar }] = await Promise.all([
+        open(img, offsetOf(values.offset)), import('../squashfs/extract.js'), wantBar ? import('../squashfs/progress.js') : { progressBar: undefined },
+      ]);
+      // every inode of the image when all of it is extracted; a subtree's count is not known ahead
+      const bar = progressBar?.(process.stderr, 'entries');
+      bar?.onStart(path === undefined || path === '/' ? fs.superblock.inodes : 0, 0);
       try {
-        const r = await extractSquashfs(fs, dir, { ...(path !== undefined && { path }), onWarning: (m) => process.stderr.write(`squashfs: warning: ${m}\n`) });
-        process.stderr.write(`${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks, ${r.devices} devices${r.skipped ? `, ${r.skipped} skipped` : ''}\n`);
+        const r = await extractSquashfs(fs, dir, {
+          ...(path !== undefined && { path }),
+          onWarning: (m) => process.stderr.write(`squashfs: warning: ${m}\n`),
+          ...(bar && { onProgress: (n: number, bytes: number) => bar.onProgress(n, bytes) }),
+        });
+        bar?.done();
+        if (!quiet) process.stderr.write(`${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks, ${r.devices} devices${r.skipped ? `, ${r.skipped} skipped` : ''}\n`);
       } finally {
+        bar?.done();
         await fs.close();
       }
       return 0;

@@ -48,6 +48,11 @@ export interface ExtractOptions {
   xattrs?: boolean;
   onWarning?: (message: string) => void;
   /**
+   * Called as the walk goes: the entries reached so far (every name, hard links included) and the
+   * bytes of the files among them. A file's data may still be being written when it is counted.
+   */
+  onProgress?: (entries: number, bytes: number) => void;
+  /**
    * Worker threads that decompress file data (default: one per core, at most 4, when the image
    * holds more than 8 MiB of data; 0: decompress on the calling thread). With the native decoders
    * (below) any count above 0 means libuv's thread pool, whose size is UV_THREADPOOL_SIZE (read
@@ -313,6 +318,8 @@ class Extraction {
   /** A folder inside the output folder where nodes with names that are not text are made (removed at the end). */
   #stage: string | undefined;
   #nodes = 0;
+  #entries = 0;
+  #bytes = 0;
   readonly #slots = new Slots(BLOCKS_IN_FLIGHT);
   #running = 0;
   /** Block-list entries of the files running (what their inodes hold in memory). */
@@ -383,6 +390,11 @@ class Extraction {
             gid = ids?.[inode.gidIndex] ?? (await this.fs.gid(inode));
           }
           const wait = this.visit(entry.path, host, inode, uid, gid);
+          if (this.o.onProgress) {
+            this.#entries++;
+            if (inode.kind === 'file') this.#bytes += inode.size;
+            this.o.onProgress(this.#entries, this.#bytes);
+          }
           if (wait) await wait;
         }
       }

@@ -1,7 +1,7 @@
 /**
- * What `squashfs pack` prints on stderr: a progress bar while data is stored (only on a terminal;
- * files, bytes, ETA; redrawn at most 10 times a second), and a summary at the end in the manner of
- * mksquashfs's (sizes, ratio, counts, duplicates).
+ * What `squashfs pack` and `extract` print on stderr: a progress bar while data is stored or
+ * extracted (only on a terminal; files, bytes, ETA; redrawn at most 10 times a second), and for
+ * pack a summary at the end in the manner of mksquashfs's (sizes, ratio, counts, duplicates).
  */
 import type { WriteResult } from './write.js';
 import { flagNames } from './super.js';
@@ -15,19 +15,31 @@ function eta(s: number): string {
   return h ? `${h}:${String(m % 60).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}` : `${m}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 }
 
-/** A stderr progress bar; pass it to packFromArgs as hooks. */
-export function progressBar(out: NodeJS.WriteStream = process.stderr): { onStart(files: number, bytes: number): void; onProgress(files: number, bytes: number): void; done(): void } {
+/**
+ * A stderr progress bar; pass it to packFromArgs as hooks. A total of 0 is one not known: bytes
+ * are then shown without one, and with no file total either there is no bar, share or ETA.
+ * `unit` names what is counted ("files", "entries").
+ */
+export function progressBar(out: NodeJS.WriteStream = process.stderr, unit = 'files'): { onStart(files: number, bytes: number): void; onProgress(files: number, bytes: number): void; done(): void } {
   let total = { files: 0, bytes: 0 };
   const start = Date.now();
   let last = 0;
   let drawn = false;
+  /** The last counts reported and not drawn yet, drawn by done(). */
+  let pending: [number, number] | undefined;
   const draw = (files: number, bytes: number) => {
     const width = Math.max(10, Math.min(50, (out.columns ?? 80) - 50));
-    const frac = total.bytes ? bytes / total.bytes : total.files ? files / total.files : 1;
+    const size = total.bytes ? `${mb(bytes)}/${mb(total.bytes)} MiB` : `${mb(bytes)} MiB`;
+    if (!total.bytes && !total.files) {
+      out.write(`\r${files} ${unit} ${size} \x1b[K`);
+      drawn = true;
+      return;
+    }
+    const frac = Math.min(1, total.bytes ? bytes / total.bytes : files / total.files);
     const fill = Math.round(frac * width);
     const elapsed = (Date.now() - start) / 1000;
     const left = frac > 0 ? (elapsed / frac) * (1 - frac) : NaN;
-    out.write(`\r[${'='.repeat(fill)}${' '.repeat(width - fill)}] ${files}/${total.files} files ${mb(bytes)}/${mb(total.bytes)} MiB ${Math.round(frac * 100)}% ETA ${eta(left)} \x1b[K`);
+    out.write(`\r[${'='.repeat(fill)}${' '.repeat(width - fill)}] ${files}/${total.files} ${unit} ${size} ${Math.round(frac * 100)}% ETA ${eta(left)} \x1b[K`);
     drawn = true;
   };
   return {
@@ -36,11 +48,14 @@ export function progressBar(out: NodeJS.WriteStream = process.stderr): { onStart
     },
     onProgress(files, bytes) {
       const now = Date.now();
-      if (now - last < 100 && files < total.files) return;
+      if (now - last < 100 && (files < total.files || !total.files)) return void (pending = [files, bytes]);
       last = now;
+      pending = undefined;
       draw(files, bytes);
     },
     done() {
+      if (pending) draw(...pending);
+      pending = undefined;
       if (drawn) out.write('\n');
       drawn = false;
     },

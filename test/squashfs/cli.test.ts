@@ -247,6 +247,37 @@ describe('squashfs extract', () => {
     assert.deepEqual(readdirSync(join(tmp, 'sub')), ['deep']);
   });
 
+  it('-quiet prints nothing on success; -no-progress and -n are taken; unknown options stay usage mistakes', () => {
+    for (const q of ['-q', '-quiet', '--quiet']) {
+      const r = run(['extract', q, 'ex.sqfs', `quiet${q}`, 'deep']);
+      assert.equal(r.code, 0, r.err.toString());
+      assert.equal(r.err.toString(), '', q);
+    }
+    for (const n of ['-n', '-no-progress', '--no-progress']) {
+      const r = run(['extract', n, 'ex.sqfs', `np${n}`, 'deep']);
+      assert.equal(r.code, 0, r.err.toString());
+      assert.match(r.err.toString(), /^\d+ files, \d+ directories/, n);
+    }
+    assert.equal(run(['extract', '-x', 'ex.sqfs', 'bad-opt']).code, 2);
+  });
+
+  // util-linux's script(1) gives the command a terminal
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  it('on a terminal draws a progress bar of entries and bytes, ending at the image\'s inode count; not with -no-progress', { skip: !hasScript && 'script(1) is not installed' }, () => {
+    const inTty = (args: string) => spawnSync('script', ['-qec', `"${bin}" extract ${args}`, '/dev/null'], { cwd: tmp, encoding: 'utf8', env: { ...process.env, COLUMNS: '100' } });
+    const r = inTty('ex.sqfs tty-out');
+    assert.equal(r.status, 0, r.stdout);
+    const inodes = Number(/inodes (\d+)/.exec(run(['info', 'ex.sqfs']).out.toString())?.[1] ?? /"inodes": (\d+)/.exec(run(['info', '--json', 'ex.sqfs']).out.toString())?.[1]);
+    assert.ok(inodes > 5);
+    const bar = r.stdout.split('\r').filter((l) => l.startsWith('['));
+    assert.ok(bar.length >= 1, JSON.stringify(r.stdout));
+    assert.match(bar.at(-1)!, new RegExp(`^\\[=+\\] \\d+/${inodes} entries [\\d.]+ MiB 100% ETA 0:00 `));
+    const sub = inTty('ex.sqfs tty-sub deep');
+    assert.match(sub.stdout, /\r\d+ entries [\d.]+ MiB /, 'a subtree: counts without a total');
+    const quiet = inTty('-no-progress ex.sqfs tty-np');
+    assert.doesNotMatch(quiet.stdout, /entries/);
+  });
+
   it('refuses to write through a symlinked parent that points outside the folder', () => {
     mkdirSync(join(tmp, 'victim'));
     mkdirSync(join(tmp, 'trap'));

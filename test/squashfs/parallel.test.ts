@@ -214,6 +214,14 @@ describe('squashfs pack progress and summary', () => {
     bar.onProgress(4, 4 * 1048576);
     bar.done();
     assert.match(out, /^\r\[=+\] 4\/4 files 4\.0\/4\.0 MiB 100% ETA 0:00 \x1b\[K\n$/);
+    // totals not known (a subtree being extracted): counts only; the last counts are drawn at the end
+    out = '';
+    const counts = progressBar({ columns: 100, write: (s: string) => ((out += s), true) } as unknown as NodeJS.WriteStream, 'entries');
+    counts.onStart(0, 0);
+    for (let i = 1; i <= 1000; i++) counts.onProgress(i, i * 1048576);
+    counts.done();
+    assert.match(out, /^\r1 entries 1\.0 MiB \x1b\[K.*\r1000 entries 1000\.0 MiB \x1b\[K\n$/s);
+    assert.ok(out.split('\r').length < 20, 'redrawn at most 10 times a second');
     const sb = { compression: 'gzip', blockSize: 131072, flags: 0xc0, bytesUsed: 2048, inodes: 5, fragments: 1, noIds: 1 };
     const text = summary('x.sqfs', { superblock: sb, size: 4096, duplicates: 2, files: 3, fileBytes: 8192 } as never);
     assert.match(text, /gzip compressed, data block size 131072/);
