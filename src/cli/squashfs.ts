@@ -87,7 +87,7 @@ runMain('squashfs', async (argv) => {
         return rest.length === 0 ? 2 : 0;
       }
       // each command loads only what it uses: listing an image should not compile the writer
-      const [{ packFromArgs }, { MksquashfsUsageError }, { PseudoError, PseudoCommandError }, { progressBar, summary }] = await Promise.all([
+      const [{ packFromArgs }, { MksquashfsUsageError }, { PseudoError, PseudoInputError }, { progressBar, summary }] = await Promise.all([
         import('../squashfs/pack.js'), import('../squashfs/mksquashfs.js'), import('../squashfs/pseudo.js'), import('../squashfs/progress.js'),
       ]);
       const quiet = rest.includes('-quiet');
@@ -105,7 +105,7 @@ runMain('squashfs', async (argv) => {
         if (!args.quiet) process.stderr.write(summary(args.dest, result));
       } catch (e) {
         bar?.done();
-        if (e instanceof MksquashfsUsageError || (e instanceof PseudoError && !(e instanceof PseudoCommandError))) throw new UsageError(e.message);
+        if (e instanceof MksquashfsUsageError || (e instanceof PseudoError && !(e instanceof PseudoInputError))) throw new UsageError(e.message);
         throw e;
       }
       return 0;

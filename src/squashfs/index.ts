@@ -12,7 +12,7 @@ export { extractSquashfs, type ExtractOptions, type ExtractResult } from './extr
 export { longListing, longLine, modeString, formatInfo } from './text.js';
 export { parseMksquashfsArgs, MksquashfsUsageError, type MksquashfsArgs } from './mksquashfs.js';
 export { packFromArgs } from './pack.js';
-export { applyPseudo, parsePseudoFile, readPseudoFile, PseudoError, PseudoCommandError } from './pseudo.js';
+export { applyPseudo, parsePseudoFile, readPseudoFile, PseudoError, PseudoInputError, PseudoCommandError } from './pseudo.js';
 export { applyPackFile, PackFileError, type PackFileOptions } from './packfile.js';
 export { formatPseudoFile } from './pseudo-dump.js';
 export { SquashFS, createSquashFS, type SquashFSOptions, type SquashFSFileSystem } from './zenfs.js';

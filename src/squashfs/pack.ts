@@ -10,7 +10,7 @@ import { withOutputFile } from '../bytes/sink.js';
 import { readInput, readStdin } from '../bytes/input.js';
 import { parseMksquashfsArgs, MksquashfsUsageError, type MksquashfsArgs } from './mksquashfs.js';
 import { lstatSync } from 'node:fs';
-import { applyPseudo, readPseudoFile, PseudoError } from './pseudo.js';
+import { applyPseudo, readPseudoFile, PseudoError, PseudoInputError } from './pseudo.js';
 import { applyPackFile } from './packfile.js';
 import { readSortFile, regexExcluder, wildcardExcluder } from './select.js';
 import { scanSources, type SourceInode } from './tree.js';
@@ -139,15 +139,25 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
     applyPackFile(root, spec, { name: f === '-' ? '<stdin>' : f, base: a.packDir ?? (f === '-' ? '.' : dirname(f)), mtime: a.allTime ?? rootTime });
   }
   for (const p of a.pseudo) {
-    const { defs, data } = typeof p === 'string' ? { defs: [p], data: undefined } : readPseudoFile(p.file, p.file === '-' ? (stdin ??= await readStdin(FORMAT)) : undefined);
-    const fileHost = data ? { ...host, data } : host;
+    // what a -pf file says is input: its mistakes are PseudoInputErrors (a -p definition's are the command line's)
+    const fromFile = typeof p !== 'string';
+    const input = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        throw fromFile && e instanceof PseudoError && !(e instanceof PseudoInputError) ? new PseudoInputError(e.message) : e;
+      }
+    };
+    const piped = fromFile && p.file === '-' ? (stdin ??= await readStdin(FORMAT)) : undefined;
+    const { defs, data } = typeof p === 'string' ? { defs: [p], data: undefined } : input(() => readPseudoFile(p.file, piped));
+    const fileHost = data ? { ...host, data: (offset: number, length: number) => input(() => data(offset, length)) } : host;
     for (const d of defs) {
       const m = /^\S+\s+l\s+(.*)$/.exec(d);
       if (m && !hostFiles.has(m[1]!.trim())) {
         const top = await scanSources([m[1]!.trim()], { keepAsDirectory: true, xattrs: !a.write.noXattrs, noHardlinks: true, onWarning });
         if (top.entries?.[0]) hostFiles.set(m[1]!.trim(), top.entries[0].inode);
       }
-      applyPseudo(root, d, a.allTime ?? rootTime, fileHost);
+      input(() => applyPseudo(root, d, a.allTime ?? rootTime, fileHost));
     }
   }
   let newest = 0;

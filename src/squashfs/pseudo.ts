@@ -32,12 +32,22 @@ export class PseudoError extends Error {
   override readonly name: string = 'PseudoError';
 }
 
-/** A definition that reads well but whose command (type f) failed: the input, not the definition. */
-export class PseudoCommandError extends PseudoError {
-  override readonly name = 'PseudoCommandError';
-  /** Bad input for the command line tools: exit status 1. */
+/**
+ * A definition in a `-pf` file that cannot be used, or one whose command failed: bad input, not a
+ * mistake in the command line (exit status 1 from the tools).
+ */
+export class PseudoInputError extends PseudoError {
+  override readonly name: string = 'PseudoInputError';
   readonly exitCode = 1;
 }
+
+/** A definition that reads well but whose command (type f) failed. */
+export class PseudoCommandError extends PseudoInputError {
+  override readonly name = 'PseudoCommandError';
+}
+
+/** The largest uid, gid and time a squashfs inode holds (32 bits), and mksquashfs's device number limits. */
+const U32_MAX = 0xffffffff, MAJOR_MAX = 0xfff, MINOR_MAX = 0xfffff;
 
 /** How definitions that reach outside the tree are served; the defaults use the host. */
 export interface PseudoHost {
@@ -212,14 +222,17 @@ export function applyPseudo(root: SourceInode, def: string, mtime: number, host:
   if (!'dmbcfsi'.includes(type) && typeWord !== 'R') throw new PseudoError(`pseudo type "${typeWord}" in "${def}" is not supported (d m b c f s i l L x and D M B C F S I R)`);
   let k = 2;
   if (timed) {
-    if (!/^\d+$/.test(w[k] ?? '')) throw bad('time');
+    if (!/^\d+$/.test(w[k] ?? '') || Number(w[k]) > U32_MAX) throw bad('time');
     mtime = Number(w[k++]);
   }
   if (!/^[0-7]{1,4}$/.test(w[k] ?? '')) throw bad('mode');
   const mode = parseInt(w[k++]!, 8);
   const id = (s: string | undefined, kind: 'user' | 'group') => {
     if (s === undefined) throw bad(kind === 'user' ? 'uid' : 'gid');
-    if (/^\d+$/.test(s)) return Number(s);
+    if (/^\d+$/.test(s)) {
+      if (Number(s) > U32_MAX) throw new PseudoError(`pseudo definition "${def}": ${kind === 'user' ? 'uid' : 'gid'} ${s} out of range (0 to ${U32_MAX})`);
+      return Number(s);
+    }
     const v = (host.lookup ?? hostLookup)(s, kind);
     if (v === undefined) throw new PseudoError(`pseudo definition "${def}": unknown ${kind} "${s}"`);
     return v;
@@ -254,6 +267,8 @@ export function applyPseudo(root: SourceInode, def: string, mtime: number, host:
     case 'b':
     case 'c': {
       if (!/^\d+$/.test(w[k] ?? '') || !/^\d+$/.test(w[k + 1] ?? '')) throw bad('major/minor');
+      if (Number(w[k]) > MAJOR_MAX) throw new PseudoError(`pseudo definition "${def}": major ${w[k]} out of range (0 to ${MAJOR_MAX})`);
+      if (Number(w[k + 1]) > MINOR_MAX) throw new PseudoError(`pseudo definition "${def}": minor ${w[k + 1]} out of range (0 to ${MINOR_MAX})`);
       node = { kind: type === 'b' ? 'blockdev' : 'chardev', ...attrs, major: Number(w[k]), minor: Number(w[k + 1]) };
       break;
     }
@@ -267,6 +282,7 @@ export function applyPseudo(root: SourceInode, def: string, mtime: number, host:
     case 'r': {
       if (!host.data) throw new PseudoError(`pseudo definition "${def}": 'R' definition can only be used in a pseudo file`);
       if (!/^\d+$/.test(w[k] ?? '') || !/^\d+$/.test(w[k + 1] ?? '') || w.length > k + 2) throw bad('file length or offset');
+      if (!Number.isSafeInteger(Number(w[k])) || !Number.isSafeInteger(Number(w[k + 1]))) throw bad('file length or offset (too large)');
       const size = Number(w[k]);
       node = { kind: 'file', ...attrs, content: host.data(Number(w[k + 1]), size), size };
       break;

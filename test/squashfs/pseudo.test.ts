@@ -129,6 +129,28 @@ describe('squashfs pseudo definitions against mksquashfs', { skip: skipWithout('
     assert.equal(u.status, 2, u.stderr);
   });
 
+  it('a -pf file\'s mistakes are bad input (exit 1), a -p definition\'s a usage mistake (exit 2); numbers past what an inode holds are refused, as mksquashfs does', () => {
+    const bad = ['u d 755 4294967296 0', 'g d 755 0 99999999999999999999', 'dev c 600 0 0 4096 1', 'blk b 600 0 0 1 1048576', 'x d 75q 0 0', 'big D 99999999999 755 0 0'];
+    for (const def of bad) {
+      writeFileSync(join(tmp, 'bad.pf'), `/ d 755 0 0\n${def}\n`);
+      const f = spawnSync(bin, ['pack', '-', 'bad-pf.sqfs', ...FIXED, '-pf', 'bad.pf'], { cwd: tmp, encoding: 'utf8' });
+      assert.equal(f.status, 1, `${def}: ${f.stderr}`);
+      assert.equal(f.stderr.split('\n').length, 2, `${def}: one line: ${f.stderr}`);
+      assert.ok(!existsSync(join(tmp, 'bad-pf.sqfs')));
+      const p = spawnSync(bin, ['pack', '-', 'bad-p.sqfs', ...FIXED, '-p', '/ d 755 0 0', '-p', def], { cwd: tmp, encoding: 'utf8' });
+      assert.equal(p.status, 2, `${def}: ${p.stderr}`);
+    }
+    for (const def of bad.slice(0, 4)) {
+      writeFileSync(join(tmp, 'bad.pf'), `/ d 755 0 0\n${def}\n`);
+      assert.notEqual(spawnSync('mksquashfs', ['-', join(tmp, 'bad-m.sqfs'), ...FIXED, '-pf', join(tmp, 'bad.pf')], { encoding: 'utf8' }).status, 0, `mksquashfs takes ${def}`);
+    }
+    // the largest values an inode holds are taken
+    writeFileSync(join(tmp, 'max.pf'), '/ d 755 0 0\nu d 755 4294967295 4294967295\nc c 600 0 0 4095 1048575\n');
+    ours(['-', 'max.sqfs', ...FIXED, '-pf', 'max.pf']);
+    theirs(['-', 'max-m.sqfs', ...FIXED, '-pf', 'max.pf']);
+    same('max.sqfs', 'max-m.sqfs');
+  });
+
   it('-p definitions on top of a source tree, in command-line order with -pf', () => {
     const args = (o: string) => ['tree', o, ...FIXED, ...RAW, '-p', 'dev d 755 0 0', '-pf', 'p.txt', '-p', 'dev/null c 666 0 0 1 3', '-p', 'one m 700 3 4'];
     ours(args('o2.sqfs'));
