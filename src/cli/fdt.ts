@@ -1,7 +1,6 @@
 /** `fdt`: device trees — compile (dtc), decompile, dump (fdtdump), get (fdtget), set (fdtput), overlay (fdtoverlay). */
 import { once } from 'node:events';
 import { basename, dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { readInput, readTextSync } from '../bytes/input.js';
 import { writeFileAtomic } from '../bytes/sink.js';
 import { findNode, getProp, type FdtNode } from '../dtb/model.js';
@@ -15,7 +14,7 @@ import { checkNames } from '../dtb/dts/checks.js';
 import { fileAccessFor } from '../dtb/dts/files.js';
 import type { preprocess as Preprocess } from '../dtb/cpp.js';
 import { dumpLines, formatDts } from '../dtb/text.js';
-import { runMain, UsageError } from './run.js';
+import { parseArgs, runMain, UsageError } from './run.js';
 
 const HELP = `Usage: fdt <command> [options]
 
@@ -358,8 +357,22 @@ async function overlay(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** A command's own --help: its lines of HELP. */
+function commandHelp(cmd: string): string | undefined {
+  const lines = HELP.split('\n');
+  const at = lines.findIndex((l) => l.startsWith(`  ${cmd} `));
+  if (at < 0) return undefined;
+  let end = at + 1;
+  while (end < lines.length && /^ {20,}\S/.test(lines[end]!)) end++;
+  return `Usage: fdt ${lines.slice(at, end).map((l) => l.trim()).join('\n  ')}\n`;
+}
+
 runMain('fdt', async (argv) => {
   const [cmd, ...rest] = argv;
+  if (cmd !== undefined && cmd !== 'compile' && (rest.includes('--help') || rest.includes('-h'))) {
+    const help = commandHelp(cmd);
+    if (help) return void process.stdout.write(help), 0;
+  }
   switch (cmd) {
     case 'compile': return compile(rest);
     case 'decompile': return decompile(rest);

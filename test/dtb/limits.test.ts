@@ -46,6 +46,17 @@ const write = (name: string, data: Uint8Array | string): string => {
 };
 
 describe('fdt dump and get on odd blobs', () => {
+  it('every command has --help (exit 0); an unknown option is a usage mistake (exit 2, was 1)', () => {
+    for (const cmd of ['compile', 'decompile', 'dump', 'get', 'set', 'batch', 'overlay']) {
+      const h = run(fdt, [cmd, '--help']);
+      assert.equal(h.code, 0, `${cmd}: ${h.err}`);
+      assert.match(h.out.toString(), new RegExp(`^Usage: fdt ${cmd} `), cmd);
+      const r = run(fdt, [cmd, '--bogus', 'x.dtb']);
+      assert.equal(r.code, 2, `${cmd}: ${r.err}`);
+      assert.match(r.err, /Unknown option '--bogus'[^]*Try 'fdt --help'/, cmd);
+    }
+  });
+
   it('END_NODE before any BEGIN_NODE prints as fdtdump prints it (was a RangeError)', { skip: skipUnless('fdtdump') }, () => {
     const f = write('endfirst.dtb', blob([...u32(2, 1), ...cstr(''), ...u32(2, 9)]));
     const ours = run(fdt, ['dump', f]);
