@@ -220,15 +220,28 @@ async function manifestId(v: unknown, files: Record<string, unknown>, dir: strin
   return stored;
 }
 
-function num(v: unknown, what: string, fallback?: number): number {
+/** The largest value of a 32-bit header field; fields of 64 bits (dtb address, recovery DTBO offset) pass WIDE. */
+const U32_MAX = 0xffffffff;
+const WIDE = Number.MAX_SAFE_INTEGER;
+
+function num(v: unknown, what: string, fallback?: number, max = U32_MAX): number {
   if (v === undefined && fallback !== undefined) return fallback;
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^(0x[0-9a-fA-F]+|\d+)$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw new ManifestError(`${what} must be a non-negative integer or 0x-hex string, not ${JSON.stringify(v)}`);
+  if (n > max) throw new ManifestError(`${what} is ${JSON.stringify(v)}, past the field's largest value 0x${max.toString(16)}`);
   return n;
 }
 
-function optNum(v: unknown, what: string): number | undefined {
-  return v === undefined ? undefined : num(v, what);
+function optNum(v: unknown, what: string, max = U32_MAX): number | undefined {
+  return v === undefined ? undefined : num(v, what, undefined, max);
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** An optional text field (os version, patch level): a string or absent. */
+function optString(v: unknown, what: string): string | undefined {
+  if (v === undefined || typeof v === 'string') return v;
+  throw new ManifestError(`${what} must be a string, not ${JSON.stringify(v)}`);
 }
 
 function safeName(f: unknown, what: string): string {
@@ -239,7 +252,9 @@ function safeName(f: unknown, what: string): string {
 
 /** Reads the blobs a manifest names from `dir` (streamed, never held in memory) and rebuilds the image model. */
 export async function fromManifest(m: Manifest, dir: string): Promise<AndroidImage<StreamPayload | Uint8Array>> {
+  if (!isRecord(m)) throw new ManifestError(`the manifest must be an object, not ${JSON.stringify(m)?.slice(0, 40)}`);
   if (m.format !== MANIFEST_FORMAT) throw new ManifestError(`format must be "${MANIFEST_FORMAT}", not ${JSON.stringify(m.format)}`);
+  if (m.files !== undefined && !isRecord(m.files)) throw new ManifestError(`files must map blob names to file names, not ${JSON.stringify(m.files)?.slice(0, 40)}`);
   const files = (m.files ?? {}) as Record<string, unknown>;
   const blob = async (key: string): Promise<StreamPayload | Uint8Array> =>
     files[key] === undefined ? EMPTY : filePayload(join(dir, safeName(files[key], `files.${key}`)));
@@ -247,12 +262,13 @@ export async function fromManifest(m: Manifest, dir: string): Promise<AndroidIma
   const os = () => {
     if (m.osVersionField !== undefined) return num(m.osVersionField, 'osVersionField');
     try {
-      return packOsVersion(parseOsVersion(m.osVersion as string | undefined), parseOsPatchLevel(m.osPatchLevel as string | undefined));
+      return packOsVersion(parseOsVersion(optString(m.osVersion, 'osVersion')), parseOsPatchLevel(optString(m.osPatchLevel, 'osPatchLevel')));
     } catch (e) {
+      if (e instanceof ManifestError) throw e;
       throw new ManifestError((e as Error).message);
     }
   };
-  const common = { headerVersion: num(m.headerVersion, 'headerVersion'), pageSize: num(m.pageSize, 'pageSize'), finalPadding: optNum(m.finalPadding, 'finalPadding'), tail: await blob('tail') };
+  const common = { headerVersion: num(m.headerVersion, 'headerVersion'), pageSize: num(m.pageSize, 'pageSize'), finalPadding: optNum(m.finalPadding, 'finalPadding', WIDE), tail: await blob('tail') };
   if (m.kind === 'boot') {
     const id = await manifestId(m.id, files, dir);
     const img: BootImage<StreamPayload | Uint8Array> = {
@@ -262,7 +278,7 @@ export async function fromManifest(m: Manifest, dir: string): Promise<AndroidIma
       ramdiskAddr: num(m.ramdiskAddr, 'ramdiskAddr', 0),
       secondAddr: num(m.secondAddr, 'secondAddr', 0),
       tagsAddr: num(m.tagsAddr, 'tagsAddr', 0),
-      dtbAddr: num(m.dtbAddr, 'dtbAddr', 0),
+      dtbAddr: num(m.dtbAddr, 'dtbAddr', 0, WIDE),
       osVersion: os(),
       name: text('name'),
       cmdline: text('cmdline'),
@@ -270,7 +286,7 @@ export async function fromManifest(m: Manifest, dir: string): Promise<AndroidIma
       id,
       reserved: text('reserved'),
       headerSize: optNum(m.headerSize, 'headerSize'),
-      recoveryDtboOffset: optNum(m.recoveryDtboOffset, 'recoveryDtboOffset'),
+      recoveryDtboOffset: optNum(m.recoveryDtboOffset, 'recoveryDtboOffset', WIDE),
       kernel: await blob('kernel'),
       ramdisk: await blob('ramdisk'),
       second: await blob('second'),
@@ -284,7 +300,8 @@ export async function fromManifest(m: Manifest, dir: string): Promise<AndroidIma
   if (m.kind !== 'vendor_boot') throw new ManifestError(`kind must be "boot" or "vendor_boot", not ${JSON.stringify(m.kind)}`);
   if (!Array.isArray(m.ramdisks)) throw new ManifestError('ramdisks must be a list');
   const ramdisks = [];
-  for (const [i, r] of (m.ramdisks as Record<string, unknown>[]).entries()) {
+  for (const [i, r] of (m.ramdisks as unknown[]).entries()) {
+    if (!isRecord(r)) throw new ManifestError(`ramdisks[${i}] must be an object, not ${JSON.stringify(r)?.slice(0, 40)}`);
     const boardId = (r.boardId ?? []) as unknown[];
     if (!Array.isArray(boardId) || boardId.length > 16) throw new ManifestError(`ramdisks[${i}].boardId must be a list of at most 16 numbers`);
     ramdisks.push({
@@ -301,7 +318,7 @@ export async function fromManifest(m: Manifest, dir: string): Promise<AndroidIma
     kernelAddr: num(m.kernelAddr, 'kernelAddr', 0),
     ramdiskAddr: num(m.ramdiskAddr, 'ramdiskAddr', 0),
     tagsAddr: num(m.tagsAddr, 'tagsAddr', 0),
-    dtbAddr: num(m.dtbAddr, 'dtbAddr', 0),
+    dtbAddr: num(m.dtbAddr, 'dtbAddr', 0, WIDE),
     cmdline: text('vendorCmdline'),
     name: text('name'),
     headerSize: optNum(m.headerSize, 'headerSize'),

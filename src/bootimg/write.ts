@@ -122,6 +122,7 @@ export function bootHeaderPage(img: BootImage<Payload>, id: Uint8Array): Uint8Ar
 function vendorTable<P extends Payload>(img: VendorBootImage<P>): Uint8Array {
   const entrySize = img.tableEntrySize ?? VENDOR_RAMDISK_TABLE_ENTRY_V4_SIZE;
   const out = new Uint8Array(img.ramdisks.length * entrySize);
+  const section = vendorSection(img).reduce((n, x) => n + payloadSize(x), 0);
   let at = 0;
   img.ramdisks.forEach((r, i) => {
     if (r.boardId.length !== 16) throw new RangeError(`Cannot encode vendor ramdisk ${i}: board_id has ${r.boardId.length} values, not 16`);
@@ -129,7 +130,10 @@ function vendorTable<P extends Payload>(img: VendorBootImage<P>): Uint8Array {
     const dv = new DataView(boardId.buffer);
     r.boardId.forEach((x, k) => dv.setUint32(4 * k, x, true));
     const size = payloadSize(r.data);
-    VendorRamdiskEntry.encode({ size, offset: r.offset ?? at, type: r.type, name: r.name, boardId }, out, i * entrySize);
+    const offset = r.offset ?? at;
+    // what the readers (ours, unpack_bootimg) would refuse
+    if (offset + size > section) throw new RangeError(`Cannot encode vendor ramdisk ${i}: ${size} bytes at ${offset} lie outside the ${section}-byte ramdisk section`);
+    VendorRamdiskEntry.encode({ size, offset, type: r.type, name: r.name, boardId }, out, i * entrySize);
     at += size;
   });
   return out;

@@ -319,11 +319,18 @@ async function repack(argv: string[]): Promise<number> {
   try {
     manifest = JSON.parse(new TextDecoder().decode(await readInput(path, 'bootimg'))) as Manifest;
   } catch (e) {
-    if (e instanceof SyntaxError) throw new ManifestError(`${path}: ${e.message}`);
+    // one line: the parser quotes the text around the mistake, line ends included
+    if (e instanceof SyntaxError) throw new ManifestError(`${path}: ${e.message.replace(/\s*[\r\n]+\s*/g, ' ')}`);
     throw e;
   }
-  const img = await fromManifest(manifest, dir);
-  await withOutputFile(out, (sink) => writeBootImage(sink, img), { named: true });
+  try {
+    const img = await fromManifest(manifest, dir);
+    await withOutputFile(out, (sink) => writeBootImage(sink, img), { named: true });
+  } catch (e) {
+    // what the manifest asks for and no image can hold (a header version, a page size, a cmdline too long)
+    if (e instanceof RangeError || e instanceof TypeError) throw new ManifestError(`${path}: ${e.message}`);
+    throw e;
+  }
   return 0;
 }
 

@@ -179,6 +179,49 @@ describe('bootimg CLI', () => {
     assert.deepEqual(readdirSync(join(tmp, 'full2')), ['mine']);
   });
 
+  it('repack: a bootimg.json no image can be made from is bad input (exit 1, one line naming the field), and no image is written', () => {
+    assert.equal(run('unpack', 'v2.img', '-o', 'mf').code, 0);
+    const p = join(tmp, 'mf/bootimg.json');
+    const good = readFileSync(p, 'utf8');
+    const cases: [string, (m: Record<string, unknown>) => unknown, RegExp][] = [
+      ['header version 5', (m) => ({ ...m, headerVersion: 5 }), /header version 5 is not 0–4/],
+      ['page size 3', (m) => ({ ...m, pageSize: 3 }), /page size 3 is not a power of two/],
+      ['cmdline too long', (m) => ({ ...m, cmdline: 'x'.repeat(600) }), /cmdline: 600 bytes do not fit in 512/],
+      ['files a number', (m) => ({ ...m, files: 1 }), /files must map blob names to file names/],
+      ['null', () => null, /the manifest must be an object/],
+      ['an address past 32 bits', (m) => ({ ...m, secondAddr: 2 ** 32 }), /secondAddr is 4294967296, past the field's largest value 0xffffffff/],
+      ['os version not a string', (m) => ({ ...m, osVersion: {} }), /osVersion must be a string/],
+    ];
+    for (const [what, edit, msg] of cases) {
+      writeFileSync(p, JSON.stringify(edit(JSON.parse(good))));
+      const r = run('repack', 'mf', '-o', 'mf.img');
+      assert.equal(r.code, 1, `${what}: ${r.err}`);
+      assert.match(r.err, msg, what);
+      assert.equal(r.err.split('\n').length, 2, `${what}: one line`);
+      assert.ok(!existsSync(join(tmp, 'mf.img')), what);
+    }
+    writeFileSync(p, good.replace('"files": {', '""files": {'));
+    const r = run('repack', 'mf', '-o', 'mf.img');
+    assert.equal(r.code, 1, r.err);
+    assert.equal(r.err.split('\n').length, 2, `a JSON mistake is one line: ${r.err}`);
+    // the dtb address is 64 bits wide
+    writeFileSync(p, JSON.stringify({ ...JSON.parse(good), dtbAddr: '0x10000001e' }));
+    assert.equal(run('repack', 'mf', '-o', 'mf.img').code, 0);
+  });
+
+  it('repack refuses a vendor ramdisk that lies outside the ramdisk section, which readers would refuse', () => {
+    assert.equal(run('pack', '--header_version', '4', '--vendor_boot', 'vendor_v4.img', '--vendor_ramdisk', 'ramdisk').code, 0);
+    assert.equal(run('unpack', 'vendor_v4.img', '-o', 'vb').code, 0);
+    const p = join(tmp, 'vb/bootimg.json');
+    const m = JSON.parse(readFileSync(p, 'utf8'));
+    m.ramdisks[0].offset = 999_999_999;
+    writeFileSync(p, JSON.stringify(m));
+    const r = run('repack', 'vb', '-o', 'vb.img');
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /vendor ramdisk 0: \d+ bytes at 999999999 lie outside the \d+-byte ramdisk section/);
+    assert.ok(!existsSync(join(tmp, 'vb.img')));
+  });
+
   it('repack refuses a bootimg.json that names files outside the folder', () => {
     assert.equal(run('unpack', 'v2.img', '-o', 'evil').code, 0);
     const p = join(tmp, 'evil/bootimg.json');
