@@ -31,8 +31,10 @@ export function report(tool: string, e: unknown): number {
     return 2;
   }
   if (e instanceof FormatError) {
-    // the message already names its format; name the tool too when that is another one ("bootimg: gzip: …")
-    process.stderr.write(e.message.startsWith(`${tool}: `) ? `${e.message}\n` : `${tool}: ${e.message}\n`);
+    // the message already names its format; name the tool too when that is another one ("bootimg: gzip: …");
+    // one line, and no control bytes from the input reach the terminal
+    const msg = e.message.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    process.stderr.write(msg.startsWith(`${tool}: `) ? `${msg}\n` : `${tool}: ${msg}\n`);
     return 1;
   }
   const err = e as NodeJS.ErrnoException & { exitCode?: unknown };

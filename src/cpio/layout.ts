@@ -25,6 +25,9 @@
 import { FormatError } from '../bytes/errors.js';
 import { padding } from '../bytes/limits.js';
 
+/** A byte from the input as a message shows it: quoted when printable ASCII, else in hex (no control bytes reach a terminal). */
+const shownByte = (c: number): string => (c >= 0x20 && c < 0x7f ? `"${String.fromCharCode(c)}"` : `byte 0x${c.toString(16).padStart(2, '0')}`);
+
 export const NEWC_MAGIC = '070701';
 export const CRC_MAGIC = '070702';
 /** Old portable ASCII (odc): recognized only to name it in an error, as the kernel does. */
@@ -140,7 +143,7 @@ function hex8(b: Uint8Array, o: number, base: number, field: string): number {
     const c = b[o + i]! | 0x20; // fold A-F to a-f; digits are unaffected
     const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
     if (d < 0)
-      throw new FormatError('cpio', 'BAD_FIELD', base + o + i, `Cannot parse cpio ${field}: "${String.fromCharCode(b[o + i]!)}" is not a hex digit`);
+      throw new FormatError('cpio', 'BAD_FIELD', base + o + i, `Cannot parse cpio ${field}: ${shownByte(b[o + i]!)} is not a hex digit`);
     v = v * 16 + d; // not (v << 4) | d: that goes negative at 0x80000000
   }
   return v;

@@ -171,4 +171,16 @@ file /init \${SRC}/tree/init 755 0 0 /init2
     assert.equal(r.code, 1);
     assert.match(r.err, /^initramfs: .*\(at 0x0\)/);
   });
+
+  it('a control byte from the input is shown in hex: the error stays one line and sends nothing to the terminal', () => {
+    const good = run(['pack', '-o', '-'], { input: 'tree\n' }).out;
+    for (const c of [0x0a, 0x1b]) {
+      const bad = Buffer.from(good);
+      bad[6 + 8 + 2] = c; // a byte of the first header's mode field
+      writeFileSync(join(tmp, 'ctl.cpio'), bad);
+      const r = run(['ls', 'ctl.cpio']);
+      assert.equal(r.code, 1, r.err);
+      assert.equal(r.err, `initramfs: cpio: Cannot parse cpio mode: byte 0x${c.toString(16).padStart(2, '0')} is not a hex digit (at 0x10)\n`);
+    }
+  });
 });
