@@ -2,7 +2,7 @@
  * A payload is the bytes of one blob of an image (a kernel, a ramdisk …): in memory, or streamed
  * from a file or another image on demand, so writers can copy large blobs in bounded memory.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { crc32, crc32Combine } from './crc32.js';
 import { FormatError, shrankError } from './errors.js';
@@ -44,10 +44,12 @@ const CHUNK = 1 << 20;
 
 /**
  * A file's bytes as a payload. The size is taken now; a file that changes size before it is
- * read fails with an error rather than producing an inconsistent image.
+ * read fails with an error rather than producing an inconsistent image. Anything but a regular
+ * file (a FIFO, a device) is refused.
  */
 export async function filePayload(path: string): Promise<StreamPayload> {
-  const fh = await open(path, 'r');
+  // O_NONBLOCK: a FIFO with no writer is refused below instead of blocking the open
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   let size: number;
   try {
     const st = await fh.stat();

@@ -1,4 +1,4 @@
-import { readSync } from 'node:fs';
+import { constants, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { FormatError } from './errors.js';
 
@@ -34,7 +34,9 @@ export function bytesAccess(bytes: Uint8Array, format = 'input'): RandomAccess {
 
 /** Random access over a file; each read allocates exactly what it returns. */
 export async function fileAccess(path: string, format = 'input'): Promise<RandomAccess> {
-  const fh = await open(path, 'r');
+  // O_NONBLOCK: a FIFO with no writer opens at once (and reads as empty) instead of blocking; files
+  // and block devices read as ever
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const { size } = await fh.stat();
     return handleAccess(fh, size, format);

@@ -209,6 +209,16 @@ describe('bootimg CLI', () => {
     assert.equal(run('repack', 'mf', '-o', 'mf.img').code, 0);
   });
 
+  it('repack refuses a blob that is a FIFO at once (no writer: it blocked in open)', () => {
+    assert.equal(run('unpack', 'v2.img', '-o', 'ff').code, 0);
+    rmSync(join(tmp, 'ff/kernel'));
+    execFileSync('mkfifo', [join(tmp, 'ff/kernel')]);
+    const r = spawnSync(bin, ['repack', 'ff', '-o', 'ff.img'], { cwd: tmp, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /ff\/kernel: not a regular file/);
+    assert.ok(!existsSync(join(tmp, 'ff.img')));
+  });
+
   it('repack refuses a vendor ramdisk that lies outside the ramdisk section, which readers would refuse', () => {
     assert.equal(run('pack', '--header_version', '4', '--vendor_boot', 'vendor_v4.img', '--vendor_ramdisk', 'ramdisk').code, 0);
     assert.equal(run('unpack', 'vendor_v4.img', '-o', 'vb').code, 0);
