@@ -34,7 +34,9 @@ const cannot = (offset: number, what: string) => new FormatError(FORMAT, 'UNSUPP
 /** process_filename(): a name as a pseudo file word. */
 function word(path: string, offset: number): string {
   if (path.includes('\n')) throw cannot(offset, `the name ${JSON.stringify(path)} holds a newline`);
-  return path.replace(/['"\\ \t]/g, '\\$&');
+  // and a leading '#' (of each component), which at the start of a line would make it a comment; mksquashfs
+  // and imgkit read it back without the backslash
+  return path.replace(/['"\\ \t]/g, '\\$&').replace(/^#/, '\\#');
 }
 
 /** print_xattr_name_value() of unsquashfs 4.6: printable values as they are, others as 0t with \ooo escapes. */
