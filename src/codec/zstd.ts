@@ -145,6 +145,24 @@ const ZSTD_CODES: Readonly<Record<number, FormatErrorCode>> = {
   72: 'TRUNCATED', //     srcSize_wrong
 };
 const DST_TOO_SMALL = 70;
+/** What libzstd's ZSTD_getErrorName says for the codes a hostile frame can give (the wasm decoder gives only the code). */
+const ZSTD_NAMES: Readonly<Record<number, string>> = {
+  10: 'unknown frame descriptor',
+  12: 'version not supported',
+  14: 'unsupported frame parameter',
+  16: 'frame requires too much memory for decoding (its window is larger than the decoder allows)',
+  20: 'data corruption detected',
+  22: 'restored data does not match checksum',
+  24: 'header of literals block is wrong',
+  30: 'dictionary is corrupted',
+  32: 'dictionary mismatch',
+  44: 'tableLog requires too much memory',
+  46: 'unsupported max symbol value: too large',
+  48: 'specified maxSymbolValue is too small',
+  64: 'allocation error: not enough memory',
+  70: 'destination buffer is too small',
+  72: 'src size is incorrect',
+};
 
 async function decode(input: Uint8Array, max: number): Promise<Uint8Array> {
   const budget = new Budget('zstd', max);
@@ -165,7 +183,8 @@ async function decode(input: Uint8Array, max: number): Promise<Uint8Array> {
       const code = Number(/code (-?\d+)/.exec(e instanceof Error ? e.message : '')?.[1]);
       if (-code === DST_TOO_SMALL && f.contentSize === undefined && cap < f.bound) throw budget.error(f.start);
       const fc = ZSTD_CODES[-code] ?? 'BAD_FIELD';
-      throw codecError('zstd', fc, f.start, `Cannot decode zstd frame: libzstd error ${-code || String(e)}`, e);
+      const what = ZSTD_NAMES[-code];
+      throw codecError('zstd', fc, f.start, `Cannot decode zstd frame: ${what ? `${what} (libzstd error ${-code})` : `libzstd error ${-code || String(e)}`}`, e);
     }
     if (f.contentSize !== undefined && out.length !== f.contentSize)
       throw codecError('zstd', 'BAD_FIELD', f.start, `Cannot decode zstd frame: ${out.length} bytes, header says ${f.contentSize}`);

@@ -27,6 +27,14 @@ const frame = (...parts: number[][]): Uint8Array => Uint8Array.from(parts.flat()
 /** The largest Block_Size the 21-bit field holds: 2 MiB - 1. */
 const FIELD_MAX = 2 ** 21 - 1;
 
+describe('zstd errors say what libzstd says', () => {
+  it('a window past what the decoder allows (zstd --long=31) is UNSUPPORTED with libzstd\'s words, not a bare code', async () => {
+    const zstd = await getCodec('zstd');
+    const e = await rejectsFormat(zstd.decode(frame(header(0xa8), rle(true, 1))), 'zstd', 'UNSUPPORTED');
+    assert.match(e.message, /frame requires too much memory for decoding \(its window is larger than the decoder allows\) \(libzstd error 16\)/);
+  });
+});
+
 describe('zstd block sizes are held to Block_Maximum_Size', () => {
   it('RLE blocks that each claim 2 MiB in a 2 MiB window are BAD_FIELD at the first block header, before decoding', async () => {
     const zstd = await getCodec('zstd');
