@@ -144,7 +144,7 @@ async function writeOutputPieces(path: string, pieces: AsyncIterable<Uint8Array>
  * Formats whose decodeStream is the reader behind their decode, so fails the same way: their output
  * is written as it is decoded, and a small input that decodes to gigabytes takes little memory.
  */
-const STREAMED: ReadonlySet<CompressionId> = new Set(['xz', 'lzma', 'lz4', 'lz4-legacy']);
+const STREAMED: ReadonlySet<CompressionId> = new Set(['xz', 'lzma', 'lz4', 'lz4-legacy', 'bzip2']);
 
 /**
  * Formats whose decodeStream takes what their decode takes and refuses what it refuses, but may

@@ -12,7 +12,7 @@
  * as in the kernel (RETVAL_OBSOLETE_INPUT).
  */
 import { FormatError, type FormatErrorCode } from '../bytes/errors.js';
-import { concat } from '../bytes/source.js';
+import { collect, concat } from '../bytes/source.js';
 import { Budget, codecError } from './pipe.js';
 import { encodeBzip2 } from './bzip2-encode.js';
 import { levelOf, maxOutputOf, type Codec } from './types.js';
@@ -201,23 +201,36 @@ function readBlock(r: Bits, tt: Uint32Array, blockMax: number, counts: Int32Arra
   return { n, origPtr };
 }
 
-/** Inverse BWT and RLE1 of one block; returns the bytes and their CRC. */
-function unsort(tt: Uint32Array, n: number, origPtr: number, counts: Int32Array, budget: Budget, at: number): { out: Uint8Array; crc: number } {
+/** Output pieces of a block: a block of 900 kB can expand 51-fold through RLE1, so it is not held whole. */
+const PIECE = 1 << 20;
+
+/**
+ * Inverse BWT and RLE1 of one block, in pieces of at most PIECE bytes (each a fresh buffer);
+ * returns the block's CRC. Each piece counts against `budget` before it is allocated.
+ */
+function* unsort(tt: Uint32Array, n: number, origPtr: number, counts: Int32Array, budget: Budget, at: number): Generator<Uint8Array, number> {
   const cftab = new Int32Array(257);
   for (let i = 0; i < 256; i++) cftab[i + 1] = cftab[i]! + counts[i]!;
   for (let i = 0; i < n; i++) {
     const b = tt[i]! & 0xff;
     tt[cftab[b]!++]! |= i << 8;
   }
-  let out = new Uint8Array(Math.min(n, budget.left));
+  const fresh = (): Uint8Array => {
+    if (budget.left === 0) throw budget.error(at);
+    return new Uint8Array(Math.min(PIECE, budget.left));
+  };
+  let out = fresh();
   let o = 0;
   let crc = 0xffff_ffff;
-  const ensure = (more: number): void => {
-    if (o + more <= out.length) return;
-    if (o + more > budget.left) throw budget.error(at);
-    const next = new Uint8Array(Math.min(Math.max(out.length * 2, o + more), budget.left));
-    next.set(out.subarray(0, o));
-    out = next;
+  const put = function* (b: number): Generator<Uint8Array> {
+    if (o === out.length) {
+      budget.take(o, at);
+      yield out;
+      out = fresh();
+      o = 0;
+    }
+    out[o++] = b;
+    crc = (crc << 8) ^ CRC_TABLE[(crc >>> 24) ^ b]!;
   };
   let pos = tt[origPtr]! >>> 8;
   let last = -1;
@@ -227,26 +240,32 @@ function unsort(tt: Uint32Array, n: number, origPtr: number, counts: Int32Array,
     const b = e & 0xff;
     pos = e >>> 8;
     if (same === 4) {
-      ensure(b);
       for (let i = 0; i < b; i++) {
-        out[o++] = last;
-        crc = (crc << 8) ^ CRC_TABLE[(crc >>> 24) ^ last]!;
+        if (o < out.length) {
+          out[o++] = last;
+          crc = (crc << 8) ^ CRC_TABLE[(crc >>> 24) ^ last]!;
+        } else yield* put(last);
       }
       same = 0;
       continue;
     }
     same = b === last ? same + 1 : 1;
     last = b;
-    ensure(1);
-    out[o++] = b;
-    crc = (crc << 8) ^ CRC_TABLE[(crc >>> 24) ^ b]!;
+    if (o < out.length) {
+      out[o++] = b;
+      crc = (crc << 8) ^ CRC_TABLE[(crc >>> 24) ^ b]!;
+    } else yield* put(b);
   }
-  return { out: out.subarray(0, o), crc: ~crc >>> 0 };
+  if (o > 0) {
+    budget.take(o, at);
+    yield out.subarray(0, o);
+  }
+  return ~crc >>> 0;
 }
 
-function decode(input: Uint8Array, budget: Budget): Uint8Array {
+/** The decoded bytes of every stream in `input`, in pieces of at most PIECE bytes (so the output need not be held). */
+function* blocks(input: Uint8Array, budget: Budget): Generator<Uint8Array> {
   const r = new Bits(input);
-  const parts: Uint8Array[] = [];
   let tt = new Uint32Array(0);
   const counts = new Int32Array(256);
   do {
@@ -271,14 +290,16 @@ function decode(input: Uint8Array, budget: Budget): Uint8Array {
       if (hi !== 0x31_4159 || lo !== 0x26_5359) throw fail('BAD_FIELD', at, 'block magic is not 0x314159265359');
       const want = r.u32();
       const { n, origPtr } = readBlock(r, tt, blockMax, counts);
-      const { out, crc } = unsort(tt, n, origPtr, counts, budget, at);
+      const crc = yield* unsort(tt, n, origPtr, counts, budget, at);
       if (crc !== want) throw fail('BAD_CHECKSUM', at + 6, 'block CRC does not match');
-      budget.take(out.length, at);
       combined = (((combined << 1) | (combined >>> 31)) ^ crc) >>> 0;
-      parts.push(out);
     }
   } while (r.offset < input.length);
-  return parts.length === 1 ? parts[0]! : concat(parts);
+}
+
+/** FormatErrors as they are; anything else (a bug) as a FormatError of this codec. */
+function asFormatError(e: unknown): FormatError {
+  return e instanceof FormatError ? e : codecError('bzip2', 'BAD_FIELD', 0, `Cannot decode bzip2 stream: ${String(e)}`, e);
 }
 
 export const codec: Codec = {
@@ -286,10 +307,29 @@ export const codec: Codec = {
   async decode(input, opts) {
     const budget = new Budget('bzip2', maxOutputOf(opts));
     try {
-      return decode(input, budget);
+      const parts = [...blocks(input, budget)];
+      return parts.length === 1 ? parts[0]! : concat(parts);
     } catch (e) {
-      if (e instanceof FormatError) throw e;
-      throw codecError('bzip2', 'BAD_FIELD', 0, `Cannot decode bzip2 stream: ${String(e)}`, e);
+      throw asFormatError(e);
+    }
+  },
+  /**
+   * The compressed input is gathered whole (it is the caller's to begin with); the output comes a
+   * block at a time, so a small input that decodes to gigabytes takes little memory.
+   */
+  async *decodeStream(chunks, opts) {
+    const budget = new Budget('bzip2', maxOutputOf(opts));
+    const input = await collect(chunks);
+    const it = blocks(input, budget);
+    for (;;) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = it.next();
+      } catch (e) {
+        throw asFormatError(e);
+      }
+      if (next.done) return;
+      yield next.value;
     }
   },
   /** `level` 1–9 is the block size in 100 000 bytes (default 9, as the bzip2 tool). */

@@ -101,6 +101,8 @@ describe('imgkit decompress: output written as it is decoded', () => {
     put('bomb-unknown.lzma', await lzma.encode!(big, { level: 1, lzma: { sizeInHeader: false } }));
     // deflate packs at most about 1032:1: level 9 keeps those under 1 MiB
     for (const id of ['gzip', 'zlib', 'lz4', 'lz4-legacy'] as const) put(`bomb.${id}`, await collect((await getCodec(id)).encodeStream!(zeros(), { level: 9 })));
+    // bzip2 blocks expand up to 51-fold through RLE1: 208 bytes here, written in pieces (was held whole)
+    put('bomb.bz2', await (await getCodec('bzip2')).encode!(big, { level: 9 }));
   });
 
   it('a 256 MiB zstd bomb to a file and to a pipe, peak RSS under 256 MiB (native addon)', { skip: !nativeCodecs()?.lzmaDecoders && 'the native addon is not built', timeout: 60_000 }, async () => {

@@ -274,3 +274,35 @@ describe('codec streams', () => {
     }
   });
 });
+
+describe('bzip2 decodeStream', () => {
+  it('gives the bytes of decode under any chunking, in pieces of at most 1 MiB however far a block expands', async () => {
+    const codec = await getCodec('bzip2');
+    await fc.assert(
+      fc.asyncProperty(payload.chain((d) => fc.tuple(fc.constant(d), fc.constantFrom(1, 9))), async ([data, level]) => {
+        const packed = await codec.encode!(data, { level });
+        await fc.assert(fc.asyncProperty(cuts(packed.length), async (at) => equalBytes(await gather(codec.decodeStream!(chunked(packed, at))), data)), { numRuns: 4 });
+      }),
+      { numRuns: 15 },
+    );
+    // 20 MB of zeros: RLE1 makes it one small block that expands 51-fold
+    const zeros = new Uint8Array(20_000_000);
+    const packed = await codec.encode!(zeros);
+    const pieces = [];
+    for await (const p of codec.decodeStream!(once(packed))) pieces.push(p.length);
+    assert.ok(Math.max(...pieces) <= 1 << 20, `largest piece ${Math.max(...pieces)}`);
+    assert.equal(pieces.reduce((a, b) => a + b, 0), zeros.length);
+  });
+
+  it('enforces maxOutput to the byte, and refuses a bad block CRC after the block\'s pieces', async () => {
+    const codec = await getCodec('bzip2');
+    const data = sample(3_000_000, 5);
+    const packed = await codec.encode!(data);
+    equalBytes(await gather(codec.decodeStream!(once(packed), { maxOutput: data.length })), data);
+    await rejectsFormat(gather(codec.decodeStream!(once(packed), { maxOutput: data.length - 1 })), 'bzip2', 'LIMIT');
+    const bad = packed.slice();
+    bad[10]! ^= 1; // the first block's stored CRC
+    await rejectsFormat(gather(codec.decodeStream!(once(bad))), 'bzip2', 'BAD_CHECKSUM');
+    await rejectsFormat(codec.decode(bad), 'bzip2', 'BAD_CHECKSUM');
+  });
+});
