@@ -1,3 +1,4 @@
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyPayloadCrc, type Payload } from '../bytes/payload.js';
 import { withOutputFile, writeFileAtomic } from '../bytes/sink.js';
@@ -17,7 +18,7 @@ const COPIES_IN_FLIGHT = 16;
  * thread pool, each summed with CRC-32 as it passes): the manifest records each blob's CRC-32 next
  * to the stored id, so that `repack` keeps the id while the blobs are unchanged and renews it when
  * one changed. The id is not checked here (`inspectImage` does that). An unpacking that fails (a
- * full disk) removes the files it wrote, and `dir` when it made it.
+ * full disk) removes the files it wrote where nothing was, and `dir` when it made it.
  */
 export async function unpackBootImage(img: AndroidImage<Payload>, dir: string): Promise<{ manifest: Manifest }> {
   const { files } = toManifest(img, undefined);
@@ -25,12 +26,16 @@ export async function unpackBootImage(img: AndroidImage<Payload>, dir: string): 
   try {
     // COPIES_IN_FLIGHT at a time: a vendor_boot may list thousands of ramdisks, and one open file each
     // would exhaust the descriptors
+    // a file that was there (an earlier unpack's) is replaced, not recorded: only new names go again
+    const fresh = async (path: string): Promise<void> => {
+      if (!(await lstat(path).catch(() => undefined))) rollback.made(hostFromText(path), false);
+    };
     const sums = await mapLimit(files, COPIES_IN_FLIGHT, async ([name, p]) => {
-      rollback.made(hostFromText(join(dir, name)), false);
+      await fresh(join(dir, name));
       return withOutputFile(join(dir, name), async (sink) => (await copyPayloadCrc(sink, p)).crc);
     });
     const { manifest } = toManifest(img, { crc32: new Map(files.map(([, p], i) => [p, sums[i]!])) });
-    rollback.made(hostFromText(join(dir, MANIFEST_NAME)), false);
+    await fresh(join(dir, MANIFEST_NAME));
     await writeFileAtomic(join(dir, MANIFEST_NAME), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
     return { manifest };
   } catch (e) {

@@ -1,13 +1,13 @@
 /**
  * What an extraction made in its output folder, so that one that fails leaves nothing of the image
- * behind. When the run made the output folder itself, the outermost folder that `mkdir -p` made is
- * all there is to remove. Inside a folder that was there before, the run records each entry it makes
- * there (what goes inside a folder it made is covered by that folder); folders that were there
- * before and that the run only adds to are kept. An entry that replaced something in its way is
- * removed like any other: what was in the way is gone either way.
+ * behind. When the run made the output folder itself, that folder and the outermost one `mkdir -p`
+ * made on the way are all there is to remove. Inside a folder that was there before, the run
+ * records each entry it makes where nothing was (what goes inside a folder it made is covered by
+ * that folder); folders that were there and that the run only adds to are kept, and so is
+ * anything the run replaced: nothing that was there before the run is ever removed by it.
  */
 import { rmSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, realpath, stat } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { hostBuffer as b, type HostPath } from './names.js';
 
@@ -24,21 +24,39 @@ export class Rollback {
   readonly #made: HostPath[] = [];
 
   private constructor(
-    /** The outermost folder this run made on the way to the output folder, if it made any. */
-    readonly madeTop: string | undefined,
+    /**
+     * The folders this run made that hold all it makes: the output folder (its real path) and the
+     * outermost folder `mkdir -p` made on the way (not always above it: "new/../out"); empty when
+     * the output folder was there.
+     */
+    readonly whole: readonly string[],
   ) {}
 
   /** Makes `dir` and its missing parents, and starts recording. */
   static async open(dir: string): Promise<Rollback> {
-    return new Rollback(await mkdir(dir, { recursive: true }));
+    const existed = await stat(dir).then(() => true, () => false);
+    const first = await mkdir(dir, { recursive: true });
+    if (existed) return new Rollback([]);
+    return new Rollback([await realpath(dir), ...(first !== undefined ? [first] : [])]);
+  }
+
+  /** Whether entries must be recorded: false when the output folder is this run's own. */
+  get tracking(): boolean {
+    return this.whole.length === 0;
+  }
+
+  /** Whether `host` is in a folder this run made (then it need not be looked at before it is made). */
+  inMine(host: HostPath): boolean {
+    return !this.tracking || this.#mine.has(parentOf(host));
   }
 
   /**
-   * Records `host`, just made (or about to be) by this run; `isDir` when it is a folder, whose
-   * contents are then this run's too. A folder that was there and is only added to is not recorded.
+   * Records `host`, made (or about to be) by this run where nothing was; `isDir` when it is a
+   * folder, whose contents are then this run's too. Callers record nothing they replace or only
+   * add to.
    */
   made(host: HostPath, isDir: boolean): void {
-    if (this.madeTop !== undefined) return;
+    if (!this.tracking) return;
     if (!this.#mine.has(parentOf(host))) this.#made.push(host);
     if (isDir) this.#mine.add(host);
   }
@@ -55,7 +73,10 @@ export class Rollback {
         // left as it is
       }
     };
-    if (this.madeTop !== undefined) return gone(this.madeTop);
+    if (!this.tracking) {
+      for (const w of this.whole) gone(w);
+      return;
+    }
     for (let i = this.#made.length - 1; i >= 0; i--) gone(b(this.#made[i]!));
     this.#made.length = 0;
     this.#mine.clear();

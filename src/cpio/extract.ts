@@ -190,7 +190,8 @@ async function extractInto(records: readonly CpioRecord[], dir: string, rollback
         folders.clear();
         await fs.rm(b(path), { recursive: existing.isDirectory(), force: true });
       }
-      if (type !== S_IFDIR) rollback.made(path, false);
+      // what was there and is replaced is not recorded: a failed run removes only what it made where nothing was
+      if (type !== S_IFDIR && !existing) rollback.made(path, false);
       // hard links, as the kernel's maybe_link: files and nodes, never folders or symlinks
       const key = `${entry.devMajor}:${entry.devMinor}:${entry.ino}:${type}`;
       const linked = type !== S_IFDIR && type !== S_IFLNK && entry.nlink >= 2;
@@ -214,7 +215,7 @@ async function extractInto(records: readonly CpioRecord[], dir: string, rollback
         case S_IFDIR:
           if (!existing?.isDirectory()) {
             await fs.mkdir(b(path), { mode: 0o700 });
-            rollback.made(path, true);
+            if (!existing) rollback.made(path, true);
           }
           dirs.push([{ path, parts, ino: (await fs.lstat(b(path))).ino }, rec]);
           folders.add(parts.join('/'));

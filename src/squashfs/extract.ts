@@ -460,7 +460,9 @@ class Extraction {
   /** Makes the entry at image path `path` (host path `host`); returns what to wait for before the next one, if anything. */
   visit(path: string, host: HostPath, inode: SquashfsInode, uid: number, gid: number): Promise<void> | undefined {
     if (host !== this.top) this.#checkParent(host);
-    if (inode.kind !== 'dir') this.#rollback!.made(host, false);
+    // in a folder that was there, what is made where nothing was is recorded (to go again if the run fails)
+    const rollback = this.#rollback!;
+    if (inode.kind !== 'dir' && !rollback.inMine(host) && !lstatSync(b(host), { throwIfNoEntry: false })) rollback.made(host, false);
     if (inode.kind !== 'dir' && inode.nlink > 1) {
       const first = this.#linked.get(inode.inodeNumber);
       if (first) {
@@ -810,8 +812,7 @@ class Extraction {
       if (errno(e) !== 'EEXIST') throw e;
       clear(host, true);
       try {
-        mkdirSync(b(host));
-        this.#rollback!.made(host, true);
+        mkdirSync(b(host)); // in place of what was there: not recorded (what goes in it is, entry by entry)
       } catch (e2) {
         if (errno(e2) !== 'EEXIST') throw e2;
       }

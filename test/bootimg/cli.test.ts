@@ -177,6 +177,15 @@ describe('bootimg CLI', () => {
     writeFileSync(join(tmp, 'full2/mine'), 'mine');
     assert.equal(limited('full2').status, 1);
     assert.deepEqual(readdirSync(join(tmp, 'full2')), ['mine']);
+    // what was there stays: a folder where a blob goes (the rename fails), and an earlier unpack's files
+    execFileSync('mkdir', ['-p', join(tmp, 'full3/kernel')]);
+    writeFileSync(join(tmp, 'full3/kernel/keep'), 'precious');
+    writeFileSync(join(tmp, 'full3/ramdisk'), 'old ramdisk');
+    const r3 = run('unpack', 'big.img', '-o', 'full3');
+    assert.equal(r3.code, 1, r3.err);
+    assert.equal(readFileSync(join(tmp, 'full3/kernel/keep'), 'utf8'), 'precious');
+    assert.ok(existsSync(join(tmp, 'full3/ramdisk')));
+    assert.ok(!existsSync(join(tmp, 'full3/bootimg.json')));
   });
 
   it('repack: a bootimg.json no image can be made from is bad input (exit 1, one line naming the field), and no image is written', () => {

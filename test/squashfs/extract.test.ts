@@ -213,6 +213,22 @@ describe('squashfs: reading a whole image', { skip: skipWithout('mksquashfs', 'u
       await assert.rejects(extracted(image, to, d), /^Error: \/l: a symlink target with a NUL byte in it \("abc\\u0000def"\) cannot be created$/, how);
       assert.ok(!existsSync(join(to, 'l')), how);
     }
+    // a folder that was there where the failing entry goes, and a file the run replaced, stay: a
+    // failed run removes only what it made where nothing was
+    for (const [how, d] of DECODERS) {
+      const to = join(tmp, `nul-over-${how}`);
+      mkdirSync(join(to, 'l'), { recursive: true });
+      writeFileSync(join(to, 'l', 'keep'), 'precious');
+      writeFileSync(join(to, 'f'), 'mine');
+      writeFileSync(join(to, 'other'), 'other');
+      await assert.rejects(extracted(image, to, d), /a symlink target with a NUL byte/, how);
+      assert.equal(readFileSync(join(to, 'l', 'keep'), 'utf8'), 'precious', how);
+      assert.deepEqual(readdirSync(to).sort(), ['f', 'l', 'other'], how);
+    }
+    // an output folder named through a folder made on the way and "..": neither is left
+    const via = join(tmp, 'nul-via');
+    await assert.rejects(extracted(image, join(via, 'new', '..', 'out'), DECODERS[0]![1]), /NUL byte/);
+    assert.ok(!existsSync(via), 'nothing made on the way is left');
   });
 
   it('a file that cannot be written fails the extraction with the system\'s error and is not left part-written, native or not', () => {
