@@ -369,7 +369,8 @@ function commandHelp(cmd: string): string | undefined {
 
 runMain('fdt', async (argv) => {
   const [cmd, ...rest] = argv;
-  if (cmd !== undefined && cmd !== 'compile' && (rest.includes('--help') || rest.includes('-h'))) {
+  const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (cmd !== undefined && cmd !== 'compile' && (options.includes('--help') || options.includes('-h'))) {
     const help = commandHelp(cmd);
     if (help) return void process.stdout.write(help), 0;
   }

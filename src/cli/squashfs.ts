@@ -158,7 +158,8 @@ runMain('squashfs', async (argv) => {
       try {
         const r = await extractSquashfs(fs, dir, {
           ...(path !== undefined && { path }),
-          onWarning: (m) => process.stderr.write(`squashfs: warning: ${m}\n`),
+          // on a terminal the bar's line is cleared first; the bar is drawn again on the next line
+          onWarning: (m) => process.stderr.write(`${bar ? '\r\x1b[K' : ''}squashfs: warning: ${m}\n`),
           ...(bar && { onProgress: (n: number, bytes: number) => bar.onProgress(n, bytes) }),
         });
         bar?.done();

@@ -48,7 +48,7 @@ export function progressBar(out: NodeJS.WriteStream = process.stderr, unit = 'fi
     },
     onProgress(files, bytes) {
       const now = Date.now();
-      if (now - last < 100 && (files < total.files || !total.files)) return void (pending = [files, bytes]);
+      if (now - last < 100 && (files !== total.files || !total.files)) return void (pending = [files, bytes]);
       last = now;
       pending = undefined;
       draw(files, bytes);

@@ -222,6 +222,14 @@ describe('squashfs pack progress and summary', () => {
     counts.done();
     assert.match(out, /^\r1 entries 1\.0 MiB \x1b\[K.*\r1000 entries 1000\.0 MiB \x1b\[K\n$/s);
     assert.ok(out.split('\r').length < 20, 'redrawn at most 10 times a second');
+    // hard links count once in the total and each time as names: past the total it is still throttled
+    out = '';
+    const past = progressBar({ columns: 100, write: (s: string) => ((out += s), true) } as unknown as NodeJS.WriteStream, 'entries');
+    past.onStart(3, 0);
+    for (let i = 1; i <= 1000; i++) past.onProgress(i, 0);
+    past.done();
+    assert.ok(out.split('\r').length < 20, `past the total: ${out.split('\r').length - 1} draws`);
+    assert.match(out, /\r\[=+\] 1000\/3 entries 0\.0 MiB 100% /);
     const sb = { compression: 'gzip', blockSize: 131072, flags: 0xc0, bytesUsed: 2048, inodes: 5, fragments: 1, noIds: 1 };
     const text = summary('x.sqfs', { superblock: sb, size: 4096, duplicates: 2, files: 3, fileBytes: 8192 } as never);
     assert.match(text, /gzip compressed, data block size 131072/);
