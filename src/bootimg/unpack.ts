@@ -1,4 +1,3 @@
-import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyPayloadCrc, type Payload } from '../bytes/payload.js';
 import { withOutputFile, writeFileAtomic } from '../bytes/sink.js';
@@ -22,24 +21,17 @@ const COPIES_IN_FLIGHT = 16;
  */
 export async function unpackBootImage(img: AndroidImage<Payload>, dir: string): Promise<{ manifest: Manifest }> {
   const { files } = toManifest(img, undefined);
-  const rollback = await Rollback.open(dir);
-  try {
+  // a file that was there (an earlier unpack's) is replaced, not recorded: only new names go again
+  return Rollback.around(dir, async (rollback) => {
     // COPIES_IN_FLIGHT at a time: a vendor_boot may list thousands of ramdisks, and one open file each
     // would exhaust the descriptors
-    // a file that was there (an earlier unpack's) is replaced, not recorded: only new names go again
-    const fresh = async (path: string): Promise<void> => {
-      if (!(await lstat(path).catch(() => undefined))) rollback.made(hostFromText(path), false);
-    };
     const sums = await mapLimit(files, COPIES_IN_FLIGHT, async ([name, p]) => {
-      await fresh(join(dir, name));
+      rollback.makingFile(hostFromText(join(dir, name)));
       return withOutputFile(join(dir, name), async (sink) => (await copyPayloadCrc(sink, p)).crc);
     });
     const { manifest } = toManifest(img, { crc32: new Map(files.map(([, p], i) => [p, sums[i]!])) });
-    await fresh(join(dir, MANIFEST_NAME));
+    rollback.makingFile(hostFromText(join(dir, MANIFEST_NAME)));
     await writeFileAtomic(join(dir, MANIFEST_NAME), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
     return { manifest };
-  } catch (e) {
-    rollback.undo();
-    throw e;
-  }
+  });
 }

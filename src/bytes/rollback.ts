@@ -6,7 +6,7 @@
  * that folder); folders that were there and that the run only adds to are kept, and so is
  * anything the run replaced: nothing that was there before the run is ever removed by it.
  */
-import { rmSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import { mkdir, realpath, stat } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { hostBuffer as b, type HostPath } from './names.js';
@@ -32,8 +32,22 @@ export class Rollback {
     readonly whole: readonly string[],
   ) {}
 
+  /**
+   * Runs `extract` into `dir` (made with its missing parents); if it fails, removes what was
+   * recorded, then rethrows. `extract` must have settled all its work when it settles.
+   */
+  static async around<T>(dir: string, extract: (rollback: Rollback) => Promise<T>): Promise<T> {
+    const rollback = await Rollback.open(dir);
+    try {
+      return await extract(rollback);
+    } catch (e) {
+      rollback.undo();
+      throw e;
+    }
+  }
+
   /** Makes `dir` and its missing parents, and starts recording. */
-  static async open(dir: string): Promise<Rollback> {
+  private static async open(dir: string): Promise<Rollback> {
     const existed = await stat(dir).then(() => true, () => false);
     const first = await mkdir(dir, { recursive: true });
     if (existed) return new Rollback([]);
@@ -45,9 +59,13 @@ export class Rollback {
     return this.whole.length === 0;
   }
 
-  /** Whether `host` is in a folder this run made (then it need not be looked at before it is made). */
-  inMine(host: HostPath): boolean {
-    return !this.tracking || this.#mine.has(parentOf(host));
+  /**
+   * Records `host` (not a folder), about to be made, if nothing is there now. It is looked at only
+   * in folders that were there before: in this run's own, nothing was.
+   */
+  makingFile(host: HostPath): void {
+    if (!this.tracking || this.#mine.has(parentOf(host))) return;
+    if (!lstatSync(b(host), { throwIfNoEntry: false })) this.#made.push(host);
   }
 
   /**

@@ -222,15 +222,12 @@ function* unsort(tt: Uint32Array, n: number, origPtr: number, counts: Int32Array
   let out = fresh();
   let o = 0;
   let crc = 0xffff_ffff;
-  const put = function* (b: number): Generator<Uint8Array> {
-    if (o === out.length) {
-      budget.take(o, at);
-      yield out;
-      out = fresh();
-      o = 0;
-    }
-    out[o++] = b;
-    crc = (crc << 8) ^ CRC_TABLE[(crc >>> 24) ^ b]!;
+  /** Hands on the full piece and starts the next. */
+  const flush = function* (): Generator<Uint8Array> {
+    budget.take(o, at);
+    yield out;
+    out = fresh();
+    o = 0;
   };
   let pos = tt[origPtr]! >>> 8;
   let last = -1;
@@ -241,20 +238,18 @@ function* unsort(tt: Uint32Array, n: number, origPtr: number, counts: Int32Array
     pos = e >>> 8;
     if (same === 4) {
       for (let i = 0; i < b; i++) {
-        if (o < out.length) {
-          out[o++] = last;
-          crc = (crc << 8) ^ CRC_TABLE[(crc >>> 24) ^ last]!;
-        } else yield* put(last);
+        if (o === out.length) yield* flush();
+        out[o++] = last;
+        crc = (crc << 8) ^ CRC_TABLE[(crc >>> 24) ^ last]!;
       }
       same = 0;
       continue;
     }
     same = b === last ? same + 1 : 1;
     last = b;
-    if (o < out.length) {
-      out[o++] = b;
-      crc = (crc << 8) ^ CRC_TABLE[(crc >>> 24) ^ b]!;
-    } else yield* put(b);
+    if (o === out.length) yield* flush();
+    out[o++] = b;
+    crc = (crc << 8) ^ CRC_TABLE[(crc >>> 24) ^ b]!;
   }
   if (o > 0) {
     budget.take(o, at);
@@ -320,16 +315,10 @@ export const codec: Codec = {
   async *decodeStream(chunks, opts) {
     const budget = new Budget('bzip2', maxOutputOf(opts));
     const input = await collect(chunks);
-    const it = blocks(input, budget);
-    for (;;) {
-      let next: IteratorResult<Uint8Array>;
-      try {
-        next = it.next();
-      } catch (e) {
-        throw asFormatError(e);
-      }
-      if (next.done) return;
-      yield next.value;
+    try {
+      yield* blocks(input, budget);
+    } catch (e) {
+      throw asFormatError(e);
     }
   },
   /** `level` 1–9 is the block size in 100 000 bytes (default 9, as the bzip2 tool). */

@@ -133,13 +133,7 @@ const LINKED_FILE = fsc.O_WRONLY | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0);
  */
 export async function extractRecords(records: readonly CpioRecord[], dir: string, opts: ExtractOptions = {}): Promise<void> {
   for (const { entry } of records) safeComponents(entry.name, entry.offset);
-  const rollback = await Rollback.open(dir);
-  try {
-    await extractInto(records, dir, rollback, opts);
-  } catch (e) {
-    rollback.undo();
-    throw e;
-  }
+  await Rollback.around(dir, (rollback) => extractInto(records, dir, rollback, opts));
 }
 
 /**

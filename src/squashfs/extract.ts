@@ -18,8 +18,8 @@
  * times, close: one round trip for hundreds of system calls), while this thread walks on, as
  * unsquashfs's writer thread makes them; without the addon they are made here too. Hard-linked
  * entries are always made here: a later name links to the first one, which must exist by then.
- * A run that fails (a corrupt block, a name refused, a full disk) removes everything it made, once
- * nothing of it is under way any more: only the error is left (see Rollback).
+ * A run that fails (a corrupt block, a name refused, a full disk) removes what it made where
+ * nothing was, once nothing of it is under way any more (see Rollback).
  */
 import { spawn } from 'node:child_process';
 import {
@@ -353,13 +353,10 @@ class Extraction {
   }
 
   async run(dir: string): Promise<ExtractResult> {
-    const rollback = (this.#rollback = await Rollback.open(dir));
-    try {
-      return await this.#run(dir);
-    } catch (e) {
-      rollback.undo();
-      throw e;
-    }
+    return Rollback.around(dir, (rollback) => {
+      this.#rollback = rollback;
+      return this.#run(dir);
+    });
   }
 
   async #run(dir: string): Promise<ExtractResult> {
@@ -460,9 +457,8 @@ class Extraction {
   /** Makes the entry at image path `path` (host path `host`); returns what to wait for before the next one, if anything. */
   visit(path: string, host: HostPath, inode: SquashfsInode, uid: number, gid: number): Promise<void> | undefined {
     if (host !== this.top) this.#checkParent(host);
-    // in a folder that was there, what is made where nothing was is recorded (to go again if the run fails)
-    const rollback = this.#rollback!;
-    if (inode.kind !== 'dir' && !rollback.inMine(host) && !lstatSync(b(host), { throwIfNoEntry: false })) rollback.made(host, false);
+    // what is made where nothing was goes again if the run fails (folders: #makeDir)
+    if (inode.kind !== 'dir') this.#rollback!.makingFile(host);
     if (inode.kind !== 'dir' && inode.nlink > 1) {
       const first = this.#linked.get(inode.inodeNumber);
       if (first) {
