@@ -46,6 +46,7 @@
 #endif
 
 #include "config.h" /* written by scripts/build-native.mjs: the headers found */
+#include "lzenc.h"
 
 #ifdef IMGKIT_ZLIB_H
 #include IMGKIT_ZLIB_H
@@ -149,7 +150,7 @@ static int open_lib(const char *lib, void **fns, const char *const *names, size_
   return 1;
 }
 
-enum kind { DEFLATE, ZSTD, LZ4, XZ, LIBDEFLATE, LZMA_ALONE, LZMA_SIZED };
+enum kind { DEFLATE, ZSTD, LZ4, XZ, LIBDEFLATE, LZMA_ALONE, LZMA_SIZED, LZMA_OWN };
 
 typedef struct job {
   enum kind kind;
@@ -157,7 +158,8 @@ typedef struct job {
   size_t in_len;
   /* deflate: level, windowBits, memLevel, strategy; zstd: level; lz4: hc; libdeflate: level;
    * xz: preset (+256: extreme), dictionary size, lc, lp, pb (-1: the preset's), BCJ filter id (0: none);
-   * lzma alone and sized: preset (+256: extreme), dictionary size, lc, lp, pb */
+   * lzma alone and sized: preset (+256: extreme), dictionary size, lc, lp, pb;
+   * lzma own: those and flags (1: the size in the header, 2: an end marker; threads << 8, 0: the cores) */
   int a, b, c, d, e, f;
   uint8_t *out;
   size_t out_len;
@@ -327,6 +329,18 @@ static void code_whole(job_t *j, lzma_stream *st, size_t head) {
 /* Runs the job: sets out/out_len, or error. Safe on any thread. */
 static void run(job_t *j) {
   switch (j->kind) {
+  case LZMA_OWN: {
+    /* imgkit's own encoder (lzenc.c): the preset's nice_len (liblzma's for presets 4-9: 16, 32,
+     * 64; extreme 273 with depth 512), its match finder on a second thread when there are cores */
+    int level = j->a & 0xff, threads = (j->f >> 8) & 0xff;
+    if (j->a < 0 || level > 9 || j->a > 0x1ff) { j->error = "bad lzma preset"; return; }
+    if (!threads) threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+    lzenc_options o = {.dict_size = (uint32_t)j->b, .lc = j->c, .lp = j->d, .pb = j->e,
+                       .nice_len = j->a & 0x100 ? 273 : level <= 4 ? 16 : level == 5 ? 32 : 64, .depth = j->a & 0x100 ? 512 : 0,
+                       .size_in_header = j->f & 1, .end_marker = (j->f >> 1) & 1, .threads = threads};
+    j->out = lzenc_alone(j->in, j->in_len, &o, &j->out_len, &j->error);
+    return;
+  }
 #ifdef HAVE_ZLIB
   case DEFLATE: {
     z_stream s;
@@ -801,6 +815,9 @@ static napi_value zstd_sync(napi_env env, napi_callback_info info) { return run_
 static napi_value zstd_async(napi_env env, napi_callback_info info) { return run_async(env, info, ZSTD, 1); }
 static const char *zstd_lib_version(void) { return zs.ZSTD_versionString(); }
 #endif
+/* lzmaOwn(input, preset, dictSize, lc, lp, pb, flags): an .lzma stream from imgkit's own encoder (lzenc.c). */
+static napi_value lzma_own_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, LZMA_OWN, 6); }
+static napi_value lzma_own_async(napi_env env, napi_callback_info info) { return run_async(env, info, LZMA_OWN, 6); }
 #ifdef HAVE_LZMA
 /* xz(input, preset, dictSize, lc, lp, pb, bcj): one .xz stream, as mksquashfs's lzma_stream_buffer_encode. */
 static napi_value xz_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, XZ, 6); }
@@ -2130,6 +2147,8 @@ NAPI_MODULE_INIT() {
   }
 #endif
   put(env, exports, "listXattrs", list_xattrs);
+  put(env, exports, "lzmaOwn", lzma_own_sync);
+  put(env, exports, "lzmaOwnAsync", lzma_own_async);
   put(env, exports, "mmapThreshold", mmap_threshold);
   put(env, exports, "compressSlots", compress_slots);
   put(env, exports, "trimCaches", trim_caches);

@@ -43,6 +43,11 @@ export interface NativeCodecs {
    */
   lzmaAlone?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number): Uint8Array;
   lzmaAloneAsync?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number): Promise<Uint8Array>;
+  /**
+   * An .lzma stream from imgkit's own encoder (native/lzenc.c), match finder on a second thread;
+   * flags: 1 the real size in the header, 2 an end marker, threads << 8 (0: as many as help).
+   */
+  lzmaOwnAsync?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number, flags: number): Promise<Uint8Array>;
   /** An .lzma stream with the real size in its header and no end marker (liblzma 5.4's LZMA1EXT). */
   lzmaSizedAsync?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number): Promise<Uint8Array>;
   /**
