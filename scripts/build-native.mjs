@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Builds imgkit's native codecs (native/imgkit.c, and imgkit's own LZMA encoder native/lzenc.c) at
- * install time, against the system's zlib, libzstd, liblz4 and liblzma: the libraries mksquashfs links, so squashfs gzip, zstd, lz4 and xz
- * blocks come out byte for byte as mksquashfs's (Debian: zlib1g-dev libzstd-dev liblz4-dev liblzma-dev);
+ * install time, against the system's zlib, libzstd, liblz4 and liblzma: the libraries mksquashfs
+ * links, so squashfs gzip, zstd, lz4 and xz blocks come out byte for byte as mksquashfs's (Debian:
+ * zlib1g-dev libzstd-dev liblz4-dev liblzma-dev);
  * and against libdeflate (libdeflate-dev), the faster deflate encoder behind `squashfs pack -Xlibdeflate`.
  *
  * Best effort: each library is used when its header is found; without a compiler, python3,
