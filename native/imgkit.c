@@ -439,17 +439,7 @@ static void run(job_t *j) {
     if (r != LZMA_OK) { j->error = r == LZMA_MEM_ERROR ? "out of memory" : "lzma options not supported"; return; }
     code_whole(j, &st, 13);
     if (j->error) return;
-    /* the header: properties byte, the dictionary size as .lzma headers give it (the next 2^n or
-     * 2^n + 2^(n-1), as liblzma's alone encoder rounds it), the size in 64 bits; little-endian */
-    uint64_t d = 1;
-    while (d < opt.dict_size) {
-      if (d >= 2 && d + d / 2 >= opt.dict_size) { d += d / 2; break; }
-      d *= 2;
-    }
-    if (d > UINT32_MAX) d = UINT32_MAX;
-    j->out[0] = (uint8_t)((opt.pb * 5 + opt.lp) * 9 + opt.lc);
-    for (int i = 0; i < 4; i++) j->out[1 + i] = (uint8_t)(d >> (8 * i));
-    for (int i = 0; i < 8; i++) j->out[5 + i] = (uint8_t)((uint64_t)j->in_len >> (8 * i));
+    lzenc_header(j->out, opt.dict_size, (int)opt.lc, (int)opt.lp, (int)opt.pb, (uint64_t)j->in_len);
     return;
   }
 #endif

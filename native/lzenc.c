@@ -342,6 +342,21 @@ static inline uint32_t dist_slot_of(uint32_t d) {
   return 2 * n + ((d >> (n - 1)) & 1);
 }
 
+/* The state after a literal, a match, a repeated match, and a short rep (rep0 for one byte). */
+static inline uint32_t after_literal(uint32_t s) { return s < 4 ? 0 : s < 10 ? s - 3 : s - 6; }
+static inline uint32_t after_match(uint32_t s) { return s < LIT_STATES ? 7 : 10; }
+static inline uint32_t after_rep(uint32_t s) { return s < LIT_STATES ? 8 : 11; }
+static inline uint32_t after_short_rep(uint32_t s) { return s < LIT_STATES ? 9 : 11; }
+
+/* The repeated distances after `back`: a match's distance goes first, a repeated match moves up to
+ * first, a literal changes nothing. */
+static inline void reps_after(uint32_t *reps, uint32_t back) {
+  if (back == LITERAL) return;
+  uint32_t i = back < 4 ? back : 3, d = back < 4 ? reps[back] : back - 4;
+  for (; i > 0; i--) reps[i] = reps[i - 1];
+  reps[0] = d;
+}
+
 static void len_fill(len_coder_t *lc, uint32_t ps, uint32_t size) {
   uint32_t a0 = price_bit(lc->choice, 0), a1 = price_bit(lc->choice, 1);
   uint32_t b0 = a1 + price_bit(lc->choice2, 0), b1 = a1 + price_bit(lc->choice2, 1);
@@ -405,20 +420,26 @@ static inline prob_t *lit_probs(const enc_t *e, uint32_t pos) {
   return e->lit + 0x300 * (size_t)(((pos & e->lp_mask) << e->lc) + (prev >> (8 - e->lc)));
 }
 
-static uint32_t lit_price(const enc_t *e, uint32_t pos, uint32_t state, uint32_t match_byte) {
-  const prob_t *probs = lit_probs(e, pos);
-  uint32_t c = e->buf[pos];
-  if (state < LIT_STATES) return price_tree(probs, 8, c);
+/* A literal `c` after a match, whose bits go in the context of `match_byte`'s (the byte at rep0)
+ * until they differ: coded with `rc`, or (rc NULL) priced. */
+static inline uint32_t literal_matched(rc_t *rc, prob_t *probs, uint32_t c, uint32_t match_byte) {
   uint32_t price = 0, offset = 0x100, sym = 1;
   for (int i = 7; i >= 0; i--) {
     uint32_t bit = (c >> i) & 1;
     match_byte <<= 1;
     uint32_t mbit = match_byte & offset;
-    price += price_bit(probs[offset + mbit + sym], bit);
+    if (rc) rc_bit(rc, &probs[offset + mbit + sym], bit);
+    else price += price_bit(probs[offset + mbit + sym], bit);
     sym = (sym << 1) | bit;
     offset &= bit ? mbit : ~mbit;
   }
   return price;
+}
+
+static uint32_t lit_price(const enc_t *e, uint32_t pos, uint32_t state, uint32_t match_byte) {
+  prob_t *probs = lit_probs(e, pos);
+  if (state < LIT_STATES) return price_tree(probs, 8, e->buf[pos]);
+  return literal_matched(NULL, probs, e->buf[pos], match_byte);
 }
 
 static inline uint32_t rep_price(const enc_t *e, uint32_t i, uint32_t s, uint32_t ps) {
@@ -433,20 +454,9 @@ static void encode_literal(enc_t *e, uint32_t pos) {
   rc_bit(&e->rc, &e->is_match[s][ps], 0);
   prob_t *probs = lit_probs(e, pos);
   uint32_t c = e->buf[pos];
-  if (s < LIT_STATES) {
-    rc_tree(&e->rc, probs, 8, c);
-  } else {
-    uint32_t match_byte = e->buf[pos - e->reps[0] - 1], offset = 0x100, sym = 1;
-    for (int i = 7; i >= 0; i--) {
-      uint32_t bit = (c >> i) & 1;
-      match_byte <<= 1;
-      uint32_t mbit = match_byte & offset;
-      rc_bit(&e->rc, &probs[offset + mbit + sym], bit);
-      sym = (sym << 1) | bit;
-      offset &= bit ? mbit : ~mbit;
-    }
-  }
-  e->state = s < 4 ? 0 : s < 10 ? s - 3 : s - 6;
+  if (s < LIT_STATES) rc_tree(&e->rc, probs, 8, c);
+  else literal_matched(&e->rc, probs, c, e->buf[pos - e->reps[0] - 1]);
+  e->state = after_literal(s);
 }
 
 static void encode_match(enc_t *e, uint32_t pos, uint32_t d, uint32_t len) {
@@ -466,11 +476,8 @@ static void encode_match(enc_t *e, uint32_t pos, uint32_t d, uint32_t len) {
       e->align_count++;
     }
   }
-  e->reps[3] = e->reps[2];
-  e->reps[2] = e->reps[1];
-  e->reps[1] = e->reps[0];
-  e->reps[0] = d;
-  e->state = s < LIT_STATES ? 7 : 10;
+  reps_after(e->reps, d + 4);
+  e->state = after_match(s);
   e->match_count++;
 }
 
@@ -489,15 +496,13 @@ static void encode_rep(enc_t *e, uint32_t pos, uint32_t i, uint32_t len) {
       rc_bit(&e->rc, &e->is_rep1[s], 1);
       rc_bit(&e->rc, &e->is_rep2[s], i - 2);
     }
-    uint32_t d = e->reps[i];
-    for (; i > 0; i--) e->reps[i] = e->reps[i - 1];
-    e->reps[0] = d;
+    reps_after(e->reps, i);
   }
   if (len == 1) {
-    e->state = s < LIT_STATES ? 9 : 11;
+    e->state = after_short_rep(s);
   } else {
     len_encode(e, &e->rep_len, len - LEN_MIN, ps);
-    e->state = s < LIT_STATES ? 8 : 11;
+    e->state = after_rep(s);
   }
 }
 
@@ -555,8 +560,6 @@ static inline int opt_set(opt_t *o, uint32_t price, uint32_t prev, uint32_t back
   return 1;
 }
 
-static inline uint32_t next_literal(uint32_t s) { return s < 4 ? 0 : s < 10 ? s - 3 : s - 6; }
-
 /* From search position `cur` (its price and state `st`; `full` bytes may follow it): `back` of
  * `len1` bytes then a literal, or (`back` LITERAL) the literal alone, then rep0 (`rep0`, as it is
  * after `back`) as far as it goes, up to nice_len. The literal after a match is matched against rep0. */
@@ -572,10 +575,10 @@ static void try_chain(enc_t *e, uint32_t pos, uint32_t cur, uint32_t full, uint3
   if (l2 < 2) return;
   if (back != LITERAL) {
     uint32_t ps = lit & e->pb_mask;
-    st = back < 4 ? (st < LIT_STATES ? 8 : 11) : (st < LIT_STATES ? 7 : 10);
+    st = back < 4 ? after_rep(st) : after_match(st);
     price += price_bit(e->is_match[st][ps], 0) + lit_price(e, lit, st, buf[lit - rep0 - 1]);
   }
-  st = next_literal(st);
+  st = after_literal(st);
   uint32_t ps = (lit + 1) & e->pb_mask;
   price += price_bit(e->is_match[st][ps], 1) + price_bit(e->is_rep[st], 1) + rep_price(e, 0, st, ps) + e->rep_len.prices[ps][l2 - 2];
   uint32_t to = cur + skip + 1 + l2;
@@ -654,36 +657,11 @@ static uint32_t optimum(enc_t *e, uint32_t pos) {
     const opt_t *from = &opts[o->prev];
     uint32_t st = from->state;
     memcpy(o->reps, from->reps, sizeof o->reps);
-    if (o->chain) {
-      if (o->back != LITERAL && o->back >= 4) {
-        o->reps[3] = o->reps[2];
-        o->reps[2] = o->reps[1];
-        o->reps[1] = o->reps[0];
-        o->reps[0] = o->back - 4;
-      } else if (o->back != LITERAL) {
-        uint32_t d = o->reps[o->back];
-        for (uint32_t i = o->back; i > 0; i--) o->reps[i] = o->reps[i - 1];
-        o->reps[0] = d;
-      }
-      st = 8; /* rep0 after a literal */
-    } else if (o->back == LITERAL) {
-      st = st < 4 ? 0 : st < 10 ? st - 3 : st - 6;
-    } else if (o->back < 4) {
-      if (cur - o->prev == 1 && o->back == 0) {
-        st = st < LIT_STATES ? 9 : 11;
-      } else {
-        st = st < LIT_STATES ? 8 : 11;
-        uint32_t d = o->reps[o->back];
-        for (uint32_t i = o->back; i > 0; i--) o->reps[i] = o->reps[i - 1];
-        o->reps[0] = d;
-      }
-    } else {
-      st = st < LIT_STATES ? 7 : 10;
-      o->reps[3] = o->reps[2];
-      o->reps[2] = o->reps[1];
-      o->reps[1] = o->reps[0];
-      o->reps[0] = o->back - 4;
-    }
+    reps_after(o->reps, o->back);
+    if (o->chain) st = after_rep(after_literal(st)); /* rep0 after the literal: 8 */
+    else if (o->back == LITERAL) st = after_literal(st);
+    else if (o->back == 0 && cur - o->prev == 1) st = after_short_rep(st);
+    else st = o->back < 4 ? after_rep(st) : after_match(st);
     o->state = st;
 
     uint32_t p = pos + cur, cnt2;
@@ -764,17 +742,16 @@ static void init_probs(prob_t *p, size_t count) {
   for (size_t i = 0; i < count; i++) p[i] = PROB_INIT;
 }
 
-static void header(uint8_t *h, const lzenc_options *o, size_t n) {
+void lzenc_header(uint8_t h[13], uint32_t dict_size, int lc, int lp, int pb, uint64_t size) {
   /* the dictionary size as .lzma headers give it: the next 2^k or 2^k + 2^(k-1) */
   uint64_t d = 1;
-  while (d < o->dict_size) {
-    if (d >= 2 && d + d / 2 >= o->dict_size) { d += d / 2; break; }
+  while (d < dict_size) {
+    if (d >= 2 && d + d / 2 >= dict_size) { d += d / 2; break; }
     d *= 2;
   }
   if (d > UINT32_MAX) d = UINT32_MAX;
-  h[0] = (uint8_t)((o->pb * 5 + o->lp) * 9 + o->lc);
+  h[0] = (uint8_t)((pb * 5 + lp) * 9 + lc);
   for (int i = 0; i < 4; i++) h[1 + i] = (uint8_t)(d >> (8 * i));
-  uint64_t size = o->size_in_header ? (uint64_t)n : UINT64_MAX;
   for (int i = 0; i < 8; i++) h[5 + i] = (uint8_t)(size >> (8 * i));
 }
 
@@ -916,7 +893,7 @@ uint8_t *lzenc_alone(const uint8_t *in, size_t n, const lzenc_options *o, size_t
     if (ok && !e->rc.oom) {
       out = e->rc.buf;
       e->rc.buf = NULL;
-      header(out, o, n);
+      lzenc_header(out, o->dict_size, o->lc, o->lp, o->pb, o->size_in_header ? (uint64_t)n : UINT64_MAX);
       *out_len = e->rc.len;
     }
   }

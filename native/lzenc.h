@@ -18,4 +18,8 @@ typedef struct {
 /* The stream, header included, in a malloc'd buffer (*out_len bytes); NULL with *error set (static text). */
 uint8_t *lzenc_alone(const uint8_t *in, size_t n, const lzenc_options *o, size_t *out_len, const char **error);
 
+/* An .lzma header: the properties byte, the dictionary size rounded up as liblzma's alone encoder
+ * writes it (the next 2^k or 2^k + 2^(k-1)), and `size` (UINT64_MAX: unknown); little-endian. */
+void lzenc_header(uint8_t h[13], uint32_t dict_size, int lc, int lp, int pb, uint64_t size);
+
 #endif
