@@ -37,7 +37,7 @@ export const COMPRESS_OPTION_HELP = `  --level N                 compression lev
                             it (the kernel's unlzma reads an initramfs so with no complaint; needs the
                             native addon on liblzma 5.4+, or --encoder imgkit)
   --encoder NAME            lzma: liblzma (default; the bytes xz --format=lzma writes) or imgkit
-                            (imgkit's encoder, match finder on a second core: about twice as fast on
+                            (imgkit's encoder, match finder on a second core: about 1.5x as fast on
                             two cores, the same size within a fraction of a percent, other bytes)`;
 
 export interface CompressFlags {

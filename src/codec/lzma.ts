@@ -227,16 +227,15 @@ export const codec: Codec = {
     const o = filterOptions(opts);
     const sized = opts?.lzma?.sizeInHeader !== false;
     const encoder = opts?.lzma?.encoder ?? 'liblzma';
+    if (!sized && opts?.lzma?.endMarker === false) throw new RangeError('Cannot encode: an lzma stream of unknown size needs its end marker');
     if (encoder === 'imgkit') {
       const own = nativeCodecs()?.lzmaOwnAsync;
       if (!own) throw new RangeError("Cannot encode: lzma encoder 'imgkit' needs the native addon");
-      if (!sized && opts?.lzma?.endMarker === false) throw new RangeError('Cannot encode: an lzma stream of unknown size needs its end marker');
       const flags = (sized ? 1 : 0) | (opts?.lzma?.endMarker === false ? 0 : 2);
       return plain(await own(input.slice(), o.level, o.dictSize, o.lc, o.lp, o.pb, flags));
     }
     if (encoder !== 'liblzma') throw new RangeError(`Cannot encode: unknown lzma encoder '${String(encoder)}' (liblzma or imgkit)`);
     if (opts?.lzma?.endMarker === false) {
-      if (!sized) throw new RangeError('Cannot encode: an lzma stream of unknown size needs its end marker');
       const noMarker = nativeCodecs()?.lzmaSizedAsync;
       if (!noMarker) throw new RangeError('Cannot encode: an lzma stream without an end marker needs the native addon on liblzma 5.4 or later');
       return plain(await noMarker(input.slice(), o.level, o.dictSize, o.lc, o.lp, o.pb));

@@ -62,7 +62,7 @@ export interface EncodeOptions {
     /**
      * Which encoder writes the stream. `'liblzma'` (default): xz's own, through the native addon,
      * so the bytes are those of `xz --format=lzma` with the same options. `'imgkit'`: imgkit's
-     * encoder in the native addon, whose match finder runs on a second core: about twice as fast
+     * encoder in the native addon, whose match finder runs on a second core: about 1.5× as fast
      * as xz on two cores and within a fraction of a percent of its size (smaller on some inputs),
      * other bytes, the same on every machine and thread count; it also writes `endMarker: false`
      * without liblzma 5.4. Without the addon `'imgkit'` is a RangeError.
