@@ -770,7 +770,8 @@ static int mf_init(mf_t *m, const uint8_t *in, uint32_t n, const lzenc_options *
   m->nice = (uint32_t)o->nice_len;
   m->depth = o->depth > 0 ? (uint32_t)o->depth : 16 + m->nice / 2;
   m->cyclic = (o->dict_size < n ? o->dict_size : n) + 1;
-  uint32_t hs = o->dict_size - 1;
+  /* 4-byte heads for the window the input can use (a 1.5 GiB dictionary on a small input stays small) */
+  uint32_t span = m->cyclic - 1, hs = span > 1 ? span - 1 : 1;
   hs |= hs >> 1;
   hs |= hs >> 2;
   hs |= hs >> 4;
