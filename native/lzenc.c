@@ -560,6 +560,11 @@ static inline int opt_set(opt_t *o, uint32_t price, uint32_t prev, uint32_t back
   return 1;
 }
 
+/* Makes room in the search up to position `to`. */
+static inline void reach(enc_t *e, uint32_t to, uint32_t *end) {
+  while (*end < to) e->opts[++*end].price = INFINITE_PRICE;
+}
+
 /* From search position `cur` (its price and state `st`; `full` bytes may follow it): `back` of
  * `len1` bytes then a literal, or (`back` LITERAL) the literal alone, then rep0 (`rep0`, as it is
  * after `back`) as far as it goes, up to nice_len. The literal after a match is matched against rep0. */
@@ -582,7 +587,7 @@ static void try_chain(enc_t *e, uint32_t pos, uint32_t cur, uint32_t full, uint3
   uint32_t ps = (lit + 1) & e->pb_mask;
   price += price_bit(e->is_match[st][ps], 1) + price_bit(e->is_rep[st], 1) + rep_price(e, 0, st, ps) + e->rep_len.prices[ps][l2 - 2];
   uint32_t to = cur + skip + 1 + l2;
-  while (*end < to) e->opts[++*end].price = INFINITE_PRICE;
+  reach(e, to, end);
   opt_t *o = &e->opts[to];
   if (price < o->price) {
     o->price = price;
@@ -590,6 +595,32 @@ static void try_chain(enc_t *e, uint32_t pos, uint32_t cur, uint32_t full, uint3
     o->back = back;
     o->len1 = len1;
     o->chain = 1;
+  }
+}
+
+/* Repeated match `i` of every length 2..`len` from search position `cur`; `base` is its price but
+ * for the length. */
+static void add_rep(enc_t *e, uint32_t cur, uint32_t ps, uint32_t i, uint32_t len, uint32_t base, uint32_t *end) {
+  reach(e, cur + len, end);
+  for (uint32_t k = 2; k <= len; k++) opt_set(&e->opts[cur + k], base + e->rep_len.prices[ps][k - 2], cur, i);
+}
+
+/* Matches of every length `from`..`top` from search position `cur` (state `st`), each at the
+ * nearest distance listed (`mp`) that long; `base` is the price but for length and distance. With
+ * `full` (the bytes after `cur` the search may use), each distance's longest is also tried followed
+ * by a literal and rep0. */
+static void add_matches(enc_t *e, uint32_t pos, uint32_t cur, uint32_t st, uint32_t full, const uint32_t *mp, uint32_t from, uint32_t top,
+                        uint32_t base, uint32_t *end) {
+  uint32_t ps = (pos + cur) & e->pb_mask, j = 0;
+  reach(e, cur + top, end);
+  while (from > mp[2 * j]) j++;
+  for (uint32_t l = from; l <= top; l++) {
+    uint32_t d = mp[2 * j + 1], price = base + e->match_len.prices[ps][l - 2] + dist_price(e, d, l);
+    opt_set(&e->opts[cur + l], price, cur, d + 4);
+    if (l == mp[2 * j] || l == top) { /* this distance's longest */
+      if (full) try_chain(e, pos, cur, full, price, st, d + 4, l, d, end);
+      j++;
+    }
   }
 }
 
@@ -633,21 +664,10 @@ static uint32_t optimum(enc_t *e, uint32_t pos) {
   uint32_t end = main_len > rl[best_rep] ? main_len : rl[best_rep];
   if (end < 2) return single(e, 1, opts[1].back);
   for (uint32_t l = 2; l <= end; l++) opts[l].price = INFINITE_PRICE;
-  for (uint32_t i = 0; i < 4; i++) {
-    if (rl[i] < 2) continue;
-    uint32_t base = rep_base + rep_price(e, i, s, ps);
-    for (uint32_t l = 2; l <= rl[i]; l++) opt_set(&opts[l], base + e->rep_len.prices[ps][l - 2], 0, i);
-  }
+  for (uint32_t i = 0; i < 4; i++)
+    if (rl[i] >= 2) add_rep(e, 0, ps, i, rl[i], rep_base + rep_price(e, i, s, ps), &end);
   uint32_t start = rl[0] >= 2 ? rl[0] + 1 : 2;
-  if (main_len >= start) {
-    uint32_t base = m1 + price_bit(e->is_rep[s], 0), j = 0;
-    while (start > mp[2 * j]) j++;
-    for (uint32_t l = start; l <= main_len; l++) {
-      uint32_t d = mp[2 * j + 1];
-      opt_set(&opts[l], base + e->match_len.prices[ps][l - 2] + dist_price(e, d, l), 0, d + 4);
-      if (l == mp[2 * j]) j++;
-    }
-  }
+  if (main_len >= start) add_matches(e, pos, 0, s, 0, mp, start, main_len, m1 + price_bit(e->is_rep[s], 0), &end);
 
   uint32_t cur = 0;
   for (;;) {
@@ -689,26 +709,13 @@ static uint32_t optimum(enc_t *e, uint32_t pos) {
     for (uint32_t i = 0; i < 4; i++) {
       uint32_t l = rep_len_at(buf, p, o->reps[i], av);
       if (l < 2) continue;
-      while (end < cur + l) opts[++end].price = INFINITE_PRICE;
       uint32_t base = rb + rep_price(e, i, st, pst);
-      for (uint32_t k = 2; k <= l; k++) opt_set(&opts[cur + k], base + e->rep_len.prices[pst][k - 2], cur, i);
+      add_rep(e, cur, pst, i, l, base, &end);
       if (i == 0) from_len = l + 1;
       try_chain(e, pos, cur, full, base + e->rep_len.prices[pst][l - 2], st, i, l, o->reps[i], &end);
     }
     uint32_t top = new_len < av ? new_len : av;
-    if (top >= from_len) {
-      while (end < cur + top) opts[++end].price = INFINITE_PRICE;
-      uint32_t base = mm + price_bit(e->is_rep[st], 0), j = 0;
-      while (from_len > mp2[2 * j]) j++;
-      for (uint32_t l = from_len; l <= top; l++) {
-        uint32_t d = mp2[2 * j + 1], mp_ = base + e->match_len.prices[pst][l - 2] + dist_price(e, d, l);
-        opt_set(&opts[cur + l], mp_, cur, d + 4);
-        if (l == mp2[2 * j] || l == top) { /* this distance's longest: and then a literal and rep0? */
-          try_chain(e, pos, cur, full, mp_, st, d + 4, l, d, &end);
-          j++;
-        }
-      }
-    }
+    if (top >= from_len) add_matches(e, pos, cur, st, full, mp2, from_len, top, mm + price_bit(e->is_rep[st], 0), &end);
   }
   /* the way back from `end`, reversed */
   uint32_t count = 0;
