@@ -555,7 +555,15 @@ describe('native codecs', { skip }, () => {
         assert.deepEqual(outs[per * i + 3], n!.xz!(b, 1, 1 << 16, -1, -1, -1, 0));
         if (n!.libdeflate) assert.deepEqual(outs[per * i + 4], n!.libdeflate(b, 6));
       });
-      assert.equal(n!.compressSlots!(), 2);
+      // never more than the two slots; both in use at once, though a loaded machine may leave the
+      // second worker unscheduled through a whole batch: more batches until it shows
+      let peak = n!.compressSlots!();
+      for (let round = 0; peak < 2 && round < 20; round++) {
+        assert.ok(peak <= 2, `peak ${peak}`);
+        await Promise.all(inputs.map((b) => n!.zstdAsync!(b, 15)));
+        peak = Math.max(peak, n!.compressSlots!());
+      }
+      assert.equal(peak, 2);
       // queued calls still run when the slots are released before they start
       const late = inputs.map((b) => n!.zstdAsync!(b, 9));
       release();
