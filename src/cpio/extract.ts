@@ -273,11 +273,16 @@ async function extractInto(records: readonly CpioRecord[], dir: string, rollback
     if (staging !== undefined) await fs.rm(staging, { recursive: true, force: true });
   }
   // directories last, deepest first, so that read-only modes do not stop their own extraction;
-  // one a later entry replaced (by a file, or by a symlink to anywhere) is left alone
+  // one a later entry replaced (by a file, or by a symlink to anywhere) is left alone. A folder
+  // named more than once (in two segments, say) ends as the kernel leaves it: owner and mode from
+  // its last entry (chown and chmod at each), time from its first (the kernel's dir_utime goes
+  // through its list newest first)
+  const last = new Map(dirs.filter(([, rec]) => isDir(rec.entry.mode)).map(([made, rec]) => [made.path, rec.entry]));
   for (const [made, { entry }] of dirs.reverse()) {
     if (!isDir(entry.mode) || !(await stillMade(folders, made))) continue;
-    if (owner) await fs.chown(b(made.path), entry.uid, entry.gid).catch(() => {});
-    await fs.chmod(b(made.path), entry.mode & 0o7777);
+    const final = last.get(made.path)!;
+    if (owner) await fs.chown(b(made.path), final.uid, final.gid).catch(() => {});
+    await fs.chmod(b(made.path), final.mode & 0o7777);
     await fs.utimes(b(made.path), entry.mtime, entry.mtime);
   }
 }

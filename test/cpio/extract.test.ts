@@ -36,6 +36,18 @@ async function countingLstat(f: () => Promise<void>): Promise<number> {
 }
 
 describe('extractRecords safety', () => {
+  it('a folder named twice ends with the later mode and the first time, as the kernel leaves it (the QEMU test boots the same case)', async () => {
+    const out = join(tmp, 'x-twice');
+    await extractRecords(records([
+      { name: 'd', mode: 0o40750, mtime: 1_000_000 },
+      { name: 'd/f', mode: 0o100644, data: new Uint8Array(1) },
+      { name: 'd', mode: 0o40705, mtime: 2_000_000 },
+    ]), out);
+    const st = lstatSync(join(out, 'd'));
+    assert.equal(st.mode & 0o7777, 0o705);
+    assert.equal(st.mtimeMs, 1_000_000_000);
+  });
+
   it('refuses .., absolute names and a symlinked parent', async () => {
     const hostile: [string, Item[]][] = [
       ['dotdot', [{ name: '../escape', mode: 0o100644, data: new Uint8Array(1) }]],

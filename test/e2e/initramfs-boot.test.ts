@@ -10,8 +10,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { getCodec } from '../../src/codec/registry.js';
 import { pipeInto, withOutputFile } from '../../src/bytes/sink.js';
-import { stat } from 'node:fs/promises';
-import { compressStream, encodeCpio, S_IFCHR, S_IFDIR, walkTree, writeCpio, type CpioItem, type InitramfsCompression } from '../../src/cpio/index.js';
+import { readFile, stat } from 'node:fs/promises';
+import { compressStream, encodeCpio, extractSegments, walkInitramfs, S_IFCHR, S_IFDIR, walkTree, writeCpio, type CpioItem, type InitramfsCompression } from '../../src/cpio/index.js';
 import { tempDir } from '../helpers.js';
 import { bootArm, bootzCommands, busyboxTree, ensureGuest, initScript, INITRD_ADDR, KERNEL_ADDR, type Guest } from './qemu.js';
 
@@ -29,16 +29,17 @@ describe('initramfs boots under QEMU (armmp kernel, U-Boot bootz)', { skip, time
     if (typeof guest === 'string') throw new Error(`${guest} (CI is set: the boot test must run, not skip)`);
     g = guest;
     tmp = tempDir('imgkit-boot-');
-    const root = await busyboxTree(join(tmp, 'root'), g.busybox, initScript('IMGKIT-INITRAMFS-OK $(cat /proc/cmdline | busybox wc -c) $(busybox ls /early 2>/dev/null)'));
+    const root = await busyboxTree(join(tmp, 'root'), g.busybox, initScript('IMGKIT-INITRAMFS-OK $(cat /proc/cmdline | busybox wc -c) $(busybox ls /early 2>/dev/null) $(busybox stat -c shared=%a,%u,%Y /shared 2>/dev/null)'));
     items = [...(await walkTree(root, { mtime: 1 })), console_];
   });
   after(() => tmp && rmSync(tmp, { recursive: true, force: true }));
 
-  async function boot(name: string, method: InitramfsCompression, format: 'newc' | 'crc' = 'newc', early?: Uint8Array): Promise<void> {
+  /** Boots the image; returns the boot log. */
+  async function boot(name: string, method: InitramfsCompression, format: 'newc' | 'crc' = 'newc', early?: Uint8Array, extra: CpioItem[] = []): Promise<string> {
     const img = join(tmp, `initrd-${name}`);
     await withOutputFile(img, async (sink) => {
       if (early) await sink.writev([early]);
-      await pipeInto(sink, compressStream(writeCpio(items, { format }), method));
+      await pipeInto(sink, compressStream(writeCpio([...items, ...extra], { format }), method));
     });
     const size = (await stat(img)).size;
     const r = await bootArm({
@@ -49,6 +50,7 @@ describe('initramfs boots under QEMU (armmp kernel, U-Boot bootz)', { skip, time
     });
     assert.ok(r.ok, `${name}: ${r.reason ?? ''}\n${r.log.slice(-3000)}`);
     if (early) assert.match(r.log, /IMGKIT-INITRAMFS-OK \d+ microcode\.bin/, 'the early segment was unpacked too');
+    return r.log;
   }
 
   const methods: InitramfsCompression[] = ['none', 'gzip', 'xz', 'lzma', 'zstd', 'lz4', 'bzip2'];
@@ -58,13 +60,25 @@ describe('initramfs boots under QEMU (armmp kernel, U-Boot bootz)', { skip, time
       await boot(m, m);
     });
 
-  it('crc (070702): the kernel verifies the byte sums', async () => boot('crc', 'gzip', 'crc'));
+  it('crc (070702): the kernel verifies the byte sums', async () => void (await boot('crc', 'gzip', 'crc')));
 
   it('two segments: uncompressed early cpio, then a zstd main archive', async () => {
     const early = encodeCpio([
+      { name: 'shared', mode: S_IFDIR | 0o750, uid: 3, mtime: 1_000_000 },
       { name: 'early', mode: S_IFDIR | 0o755 },
       { name: 'early/microcode.bin', mode: 0o100644, data: new Uint8Array(100).fill(0xaa) },
     ]);
-    await boot('early', 'zstd', 'newc', early);
+    const log = await boot('early', 'zstd', 'newc', early, [{ name: 'shared', mode: S_IFDIR | 0o705, uid: 7, mtime: 2_000_000 }]);
+    // a folder in both segments: the kernel leaves it with the later entry's mode and owner and the
+    // first entry's time; our extraction of the same image leaves it the same
+    const seen = /shared=(\d+),(\d+),(\d+)/.exec(log);
+    assert.ok(seen, `no stat of /shared in the log:\n${log.slice(-2000)}`);
+    assert.deepEqual(seen.slice(1), ['705', '7', '1000000']);
+    const out = join(tmp, 'x-early');
+    await extractSegments(await walkInitramfs(new Uint8Array(await readFile(join(tmp, 'initrd-early')))), out, { sameOwner: process.getuid?.() === 0 });
+    const st = await stat(join(out, 'shared'));
+    assert.equal((st.mode & 0o7777).toString(8), seen[1]);
+    assert.equal(Math.floor(st.mtimeMs / 1000), 1_000_000);
+    if (process.getuid?.() === 0) assert.equal(st.uid, 7);
   });
 });
