@@ -11,7 +11,7 @@ import { extractSegments, findFile } from '../cpio/extract.js';
 import { longLine } from '../cpio/list.js';
 import { encodeName } from '../cpio/layout.js';
 import { FormatError } from '../bytes/errors.js';
-import { parseIntAuto, runMain, UsageError } from './run.js';
+import { parseIntAuto, printable, runMain, UsageError } from './run.js';
 
 const HELP = `Usage: initramfs <command> [options]
 
@@ -239,7 +239,7 @@ async function extract(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) return void process.stdout.write(EXTRACT_HELP), 0;
   const { positionals } = parse(argv, {});
   if (positionals.length !== 2) throw new UsageError('extract needs an image and a folder');
-  const warn = (name: string, msg: string): void => void process.stderr.write(`initramfs: ${name}: ${msg}\n`);
+  const warn = (name: string, msg: string): void => void process.stderr.write(printable(`initramfs: ${name}: ${msg}`) + '\n');
   await extractSegments(await segmentsOf(positionals[0]!), positionals[1]!, { onWarning: warn });
   return 0;
 }

@@ -25,15 +25,22 @@ export function runMain(tool: string, main: Main, argv = process.argv.slice(2)):
   );
 }
 
+/**
+ * `text` for a terminal: control characters (C0, DEL and C1, which names in an image may carry to
+ * move the cursor or rewrite the screen) as `\\xNN`, so a message stays one line of what it says.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export function report(tool: string, e: unknown): number {
   if (e instanceof UsageError) {
-    process.stderr.write(`${tool}: ${e.message}\nTry '${tool} --help' for more information.\n`);
+    process.stderr.write(`${tool}: ${printable(e.message)}\nTry '${tool} --help' for more information.\n`);
     return 2;
   }
   if (e instanceof FormatError) {
-    // the message already names its format; name the tool too when that is another one ("bootimg: gzip: …");
-    // one line, and no control bytes from the input reach the terminal
-    const msg = e.message.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    // the message already names its format; name the tool too when that is another one ("bootimg: gzip: …")
+    const msg = printable(e.message);
     process.stderr.write(msg.startsWith(`${tool}: `) ? `${msg}\n` : `${tool}: ${msg}\n`);
     return 1;
   }
@@ -43,8 +50,8 @@ export function report(tool: string, e: unknown): number {
     return err.exitCode;
   }
   if (err && typeof err.code === 'string' && typeof err.message === 'string') {
-    // I/O failures: ENOENT, EACCES, ENOSPC …
-    process.stderr.write(`${tool}: ${err.message}\n`);
+    // I/O failures: ENOENT, EACCES, ENOSPC …, whose paths may be names from an image
+    process.stderr.write(`${tool}: ${printable(err.message)}\n`);
     return 1;
   }
   if (err instanceof TypeError || err instanceof RangeError) {

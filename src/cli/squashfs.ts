@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { fileAccess } from '../bytes/random.js';
 import { openSquashfs, type Squashfs } from '../squashfs/read.js';
-import { parseIntAuto, runMain, UsageError } from './run.js';
+import { parseIntAuto, printable, runMain, UsageError } from './run.js';
 
 const HELP = `Usage: squashfs <command> [options]
 
@@ -98,7 +98,7 @@ runMain('squashfs', async (argv) => {
       let infoText = '';
       try {
         const { args, result } = await packFromArgs(rest, process.env, (m) => {
-          if (!quiet) process.stderr.write(`squashfs: warning: ${m}\n`);
+          if (!quiet) process.stderr.write(`squashfs: warning: ${printable(m)}\n`);
         }, { ...bar, ...(info && { onInfo: (line: string) => void (infoText += line + '\n') }) });
         await write(infoText);
         bar?.done();
@@ -159,7 +159,7 @@ runMain('squashfs', async (argv) => {
         const r = await extractSquashfs(fs, dir, {
           ...(path !== undefined && { path }),
           // on a terminal the bar's line is cleared first; the bar is drawn again on the next line
-          onWarning: (m) => process.stderr.write(`${bar ? '\r\x1b[K' : ''}squashfs: warning: ${m}\n`),
+          onWarning: (m) => process.stderr.write(`${bar ? '\r\x1b[K' : ''}squashfs: warning: ${printable(m)}\n`),
           ...(bar && { onProgress: (n: number, bytes: number) => bar.onProgress(n, bytes) }),
         });
         bar?.done();

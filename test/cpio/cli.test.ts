@@ -165,6 +165,13 @@ file /init \${SRC}/tree/init 755 0 0 /init2
     assert.ok(!existsSync(join(tmp, 'x-emptylink/l')) && existsSync(join(tmp, 'x-emptylink/f')));
   });
 
+  it('a warning shows control characters in a name in hex (C0, DEL, C1): one line, nothing sent to the terminal', () => {
+    writeFileSync(join(tmp, 'ctlname.cpio'), encodeCpio([{ name: 'a\x1b[2Jb\nc\u009bd\x7f', mode: 0o120777, data: new Uint8Array(0) }]));
+    const r = run(['extract', 'ctlname.cpio', 'x-ctlname']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.err, 'initramfs: a\\x1b[2Jb\\x0ac\\x9bd\\x7f: a symlink with an empty target cannot be created\n');
+  });
+
   it('bad input exits 1 with the offset in the message', () => {
     writeFileSync(join(tmp, 'junk'), 'this is not an initramfs');
     const r = run(['ls', 'junk']);

@@ -261,6 +261,17 @@ describe('squashfs extract', () => {
     assert.equal(run(['extract', '-x', 'ex.sqfs', 'bad-opt']).code, 2);
   });
 
+  it('control characters in names reach the terminal in hex, in a warning and in a usage error', () => {
+    const name = 'a\x1b[2Jb\u009bc';
+    assert.equal(run(['pack', '-', 'ctl.sqfs', '-noappend', '-quiet', '-p', `${name} i 644 0 0 s`]).code, 0);
+    const r = run(['extract', '-n', 'ctl.sqfs', 'ctl-out']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /^squashfs: warning: \/a\\x1b\[2Jb\\x9bc: sockets cannot be created, skipped\n/);
+    const u = run(['pack', '-', 'ctl2.sqfs', '-noappend', '-quiet', '-p', `${name} s 644 0 0`]);
+    assert.equal(u.code, 2);
+    assert.equal(u.err.split('\n')[0], 'squashfs: bad symlink target in pseudo definition "a\\x1b[2Jb\\x9bc s 644 0 0"');
+  });
+
   // util-linux's script(1) gives the command a terminal
   const hasScript = spawnSync('script', ['--version']).status === 0;
   it('on a terminal draws a progress bar of entries and bytes, ending at the image\'s inode count; not with -no-progress', { skip: !hasScript && 'script(1) is not installed' }, () => {
