@@ -29,3 +29,8 @@ export function isFormatError(e: unknown): e is FormatError {
 export function shrankError(name: string): Error {
   return Object.assign(new Error(`${name}: file shrank while being read`), { code: 'EIO' });
 }
+
+/** The EISDIR error for an input that is a folder (Node's own names no path: "illegal operation on a directory, read"). */
+export function isDirectoryError(name: string): Error {
+  return Object.assign(new Error(`${name}: is a directory, not a file`), { code: 'EISDIR' });
+}

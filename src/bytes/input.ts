@@ -4,7 +4,7 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { FormatError } from './errors.js';
+import { FormatError, isDirectoryError } from './errors.js';
 import { limit } from './limits.js';
 import { concat } from './source.js';
 
@@ -24,6 +24,7 @@ export async function readInput(path: string, format: string, max = STREAM_INPUT
   const fh = await open(path, 'r');
   try {
     const st = await fh.stat();
+    if (st.isDirectory()) throw isDirectoryError(path);
     if (st.isFile()) {
       limit(st.size, WHOLE_FILE_MAX, `${path} (${st.size} bytes) whole in memory`, format, 0);
       return new Uint8Array(await fh.readFile());
@@ -44,6 +45,7 @@ export function readInputSync(path: string, format: string, max = STREAM_INPUT_M
   const fd = openSync(path, 'r');
   try {
     const st = fstatSync(fd);
+    if (st.isDirectory()) throw isDirectoryError(path);
     if (st.isFile()) {
       limit(st.size, WHOLE_FILE_MAX, `${path} (${st.size} bytes) whole in memory`, format, 0);
       return new Uint8Array(readFileSync(fd));

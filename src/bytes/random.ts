@@ -1,6 +1,6 @@
 import { constants, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { FormatError } from './errors.js';
+import { FormatError, isDirectoryError } from './errors.js';
 
 /** Random-access input (squashfs, FIT, boot.img, AVB footers). */
 export interface RandomAccess {
@@ -38,8 +38,9 @@ export async function fileAccess(path: string, format = 'input'): Promise<Random
   // and block devices read as ever
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const { size } = await fh.stat();
-    return handleAccess(fh, size, format);
+    const st = await fh.stat();
+    if (st.isDirectory()) throw isDirectoryError(path);
+    return handleAccess(fh, st.size, format);
   } catch (e) {
     await fh.close();
     throw e;

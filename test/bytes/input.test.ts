@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError } from '../../src/bytes/errors.js';
 import { readInput, readInputSync, readTextSync, STREAM_INPUT_MAX } from '../../src/bytes/input.js';
@@ -44,6 +44,27 @@ describe('readInput', () => {
       const ended = new Promise((r) => endless.on('close', r));
       await assert.rejects(readInput(fifo, 'test', 5_000_000), (e: unknown) => e instanceof FormatError && e.code === 'LIMIT' && /goes on past 5000000 bytes/.test(e.message));
       await ended; // its writes fail once the reading end is closed
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a folder given as the input file: exit 1, one line naming it, nothing written', () => {
+    ensureBuilt('dist/cli/fdt.js');
+    const dir = tempDir('imgkit-input-');
+    try {
+      const out = join(dir, 'out');
+      const cmds = [
+        ['imgkit', 'compress', '--format', 'gzip', dir, '-o', out], ['imgkit', 'decompress', dir, '-o', out], ['fdt', 'compile', dir, '-o', out],
+        ['fdt', 'decompile', dir], ['bootimg', 'info', dir], ['bootimg', 'unpack', dir, '-o', out], ['uimage', 'info', dir],
+        ['squashfs', 'ls', dir], ['squashfs', 'extract', dir, out], ['initramfs', 'ls', dir], ['initramfs', 'extract', dir, out],
+      ];
+      for (const [cli, ...args] of cmds) {
+        const r = spawnSync(process.execPath, [join(root, 'bin', cli!), ...args], { encoding: 'utf8', timeout: 60_000 });
+        assert.equal(r.status, 1, `${cli} ${args.join(' ')}: ${r.stderr}`);
+        assert.equal(r.stderr, `${cli === 'imgkit' ? `imgkit ${args[0]}` : cli}: ${dir}: is a directory, not a file\n`);
+        assert.equal(existsSync(out), false, `${cli} ${args.join(' ')}`);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
