@@ -37,6 +37,8 @@ export interface CompressOptions {
   dictSize?: number;
   /** gzip: compress blocks on this many threads at once (default 4; 1 = single stream). */
   parallel?: number;
+  /** lzma: liblzma (default: the bytes `xz --format=lzma` writes) or imgkit's own encoder (faster on two cores; other bytes). */
+  encoder?: 'liblzma' | 'imgkit';
 }
 
 const CODEC_OF: Readonly<Record<Exclude<InitramfsCompression, 'none'>, CompressionId>> = {
@@ -63,7 +65,7 @@ export async function* compressStream(input: AsyncIterable<Uint8Array> | Iterabl
   if (method === 'xz') eo.xz = { check: 'crc32', dictSize };
   // the size unknown, as `lzma` (xz) writes it: with a size, the kernel's unlzma stops there and
   // takes the end marker that liblzma's encoder always writes for the start of another segment
-  if (method === 'lzma') eo.lzma = { dictSize, sizeInHeader: false };
+  if (method === 'lzma') eo.lzma = { dictSize, sizeInHeader: false, ...(opts.encoder && { encoder: opts.encoder }) };
   if (codec.encodeStream) return yield* codec.encodeStream(chunks, eo);
   if (!codec.encode) throw new TypeError(`Cannot compress initramfs: this build of imgkit has no ${method} encoder`);
   yield await codec.encode(await collect(chunks), eo);

@@ -110,6 +110,20 @@ file /init \${SRC}/tree/init 755 0 0 /init2
     assert.equal(run(['pack', '-o', 'p.cpio', '--dir', 'tree', '--prepend', 'plain.gz']).code, 1, 'a compressed prepend is refused');
   });
 
+  it('pack --compress lzma --encoder imgkit: the kernel\'s header (lc3 lp0 pb2, 512 KiB, size unknown), xz reads the same archive; --encoder is for lzma only', () => {
+    assert.equal(run(['pack', '-o', 'own.lzma', '--dir', 'tree', '--compress', 'lzma', '--encoder', 'imgkit']).code, 0);
+    assert.equal(run(['pack', '-o', 'lib.lzma', '--dir', 'tree', '--compress', 'lzma', '--encoder', 'liblzma']).code, 0);
+    const own = readFileSync(join(tmp, 'own.lzma'));
+    assert.deepEqual([...own.subarray(0, 13)], [0x5d, 0, 0, 8, 0, 255, 255, 255, 255, 255, 255, 255, 255]);
+    const xz = (f: string) => spawnSync('xz', ['-dc', '--format=lzma', f], { cwd: tmp, maxBuffer: 1 << 26 });
+    const a = xz('own.lzma'), b = xz('lib.lzma');
+    assert.equal(a.status, 0, a.stderr.toString());
+    assert.ok(a.stdout.length > 0 && a.stdout.equals(b.stdout));
+    assert.equal(run(['ls', 'own.lzma']).text, run(['ls', 'lib.lzma']).text);
+    assert.equal(run(['pack', '-o', 'x', '--dir', 'tree', '--compress', 'xz', '--encoder', 'imgkit']).code, 2);
+    assert.equal(run(['pack', '-o', 'x', '--dir', 'tree', '--compress', 'lzma', '--encoder', 'lzma-sdk']).code, 2);
+  });
+
   it('extract writes the tree and refuses .., absolute names and symlinked parents', () => {
     assert.equal(run(['pack', '-o', 'e.cpio', '--dir', 'tree', '--compress', 'gzip']).code, 0);
     const r = run(['extract', 'e.cpio', 'out']);
