@@ -70,6 +70,8 @@ export async function parseSpec(text: string, opts: SpecOptions = {}): Promise<C
   const otherMtime = clamp(opts.mtime ?? opts.defaultMtime ?? 0);
   for (let i = 0; i < lines.length; i++) {
     const n = i + 1;
+    // a name or target cannot hold NUL (gen_init_cpio's C strings end there)
+    if (lines[i]!.includes('\0')) throw new SpecError(n, 'a NUL byte in the line');
     const f = lines[i]!.replace(/\r$/, '').trim().split(/[ \t]+/);
     const kind = f[0];
     if (!kind || kind.startsWith('#')) continue;

@@ -94,6 +94,14 @@ file /init \${SRC}/tree/init 755 0 0 /init2
     const bad = run(['pack', '-o', 'b.cpio', '--spec', 'badlist']);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /line 1/);
+    // a NUL in a name or a target: an error on its line (was exit 2 from the archive encoder)
+    for (const line of ['dir /a\0b 755 0 0', 'slink /l x\0y 777 0 0']) {
+      writeFileSync(join(tmp, 'nullist'), `dir /ok 755 0 0\n${line}\n`);
+      const r = run(['pack', '-o', 'n.cpio', '--spec', 'nullist']);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /line 2: a NUL byte in the line/);
+      assert.ok(!existsSync(join(tmp, 'n.cpio')));
+    }
   });
 
   it('pack --compress each kernel method; --prepend puts an early cpio first; info and ls see every segment', () => {
