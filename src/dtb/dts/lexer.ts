@@ -21,10 +21,16 @@ export interface Tok {
 
 type State = 'INITIAL' | 'V1' | 'PROPNODENAME' | 'BYTESTRING';
 
-const PROPNODECHAR = /[a-zA-Z0-9,._+*#?@-]/;
-const isPropNodeChar = (c: string): boolean => PROPNODECHAR.test(c);
-const isLabelStart = (c: string): boolean => /[a-zA-Z_]/.test(c);
-const isLabelChar = (c: string): boolean => /[a-zA-Z0-9_]/.test(c);
+/** Character classes by code: PROPNODECHAR [a-zA-Z0-9,._+*#?@-] (1), label start [a-zA-Z_] (2), label char [a-zA-Z0-9_] (4). */
+const CLASS = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  const c = String.fromCharCode(b);
+  CLASS[b] = (/[a-zA-Z0-9,._+*#?@-]/.test(c) ? 1 : 0) | (/[a-zA-Z_]/.test(c) ? 2 : 0) | (/[a-zA-Z0-9_]/.test(c) ? 4 : 0);
+}
+const isPropNodeChar = (c: string): boolean => (CLASS[c.charCodeAt(0)]! & 1) !== 0;
+const isLabelStart = (c: string): boolean => (CLASS[c.charCodeAt(0)]! & 2) !== 0;
+const isLabelChar = (c: string): boolean => (CLASS[c.charCodeAt(0)]! & 4) !== 0;
+const LITERAL = /(?:0[xX][0-9a-fA-F]+|[0-9]+)(?:ULL|UL|LL|U|L)?/y;
 const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
 
 /** Decodes dtc's string escapes (util.c get_escape_char): \a\b\t\n\v\f\r, up to 3 octal digits, \x + up to 2 hex digits. */
@@ -120,15 +126,19 @@ export class Lexer {
 
   #advance(f: Frame, n: number): void {
     const t = f.file.text;
-    const start = this.#pos(f);
-    for (let i = f.at; i < f.at + n; i++) {
+    const file = f.name, line = f.line, col = f.col;
+    let l = line, c = col;
+    for (let i = f.at, end = f.at + n; i < end; i++) {
       if (t.charCodeAt(i) === 10) {
-        f.line++;
-        f.col = 1;
-      } else f.col++;
+        l++;
+        c = 1;
+      } else c++;
     }
     f.at += n;
-    this.#last = { ...start, endLine: f.line, endCol: f.col };
+    f.line = l;
+    f.col = c;
+    // written out, not spread from the start: `{ ...start, … }` once per token took two thirds of a compile
+    this.#last = { file, line, col, endLine: l, endCol: c };
   }
 
   #lex(): Tok {
@@ -148,17 +158,62 @@ export class Lexer {
     }
   }
 
+  /** A token of the `len` chars at `f`'s position. */
+  #tok(f: Frame, kind: TokKind, len: number, text: string, value = 0n): Tok {
+    this.#advance(f, len);
+    return { kind, text, value, pos: this.#last };
+  }
+
+  /** <V1>([0-9]+|0[xX][0-9a-fA-F]+)(U|L|UL|LL|ULL)? at `at` (a digit): no other rule matches as long there. */
+  #literal(f: Frame, t: string, at: number): Tok {
+    LITERAL.lastIndex = at;
+    const text = LITERAL.exec(t)![0];
+    const tk = this.#tok(f, 'LITERAL', text.length, text);
+    tk.value = parseLiteral(text, (msg) => this.diag.error('Lexical error', tk.pos, msg));
+    return tk;
+  }
+
   /** One flex step: the longest match among the rules active in the current state (ties: first rule). */
   #match(f: Frame): Tok | null {
     const t = f.file.text;
     const at = f.at;
     const c = t[at]!;
-    const pos = this.#pos(f);
+    // the commonest steps first, where no other rule can match as long: a run of whitespace, and
+    // "{" "}" ";" (the rules below give the same, after making a candidate of every rule that applies)
+    if (isSpace(c)) {
+      let j = at + 1;
+      while (j < t.length && isSpace(t[j]!)) j++;
+      this.#advance(f, j - at);
+      return null;
+    }
+    if (c === '{' || c === '}' || c === ';') {
+      if (c !== '}') this.#state = 'PROPNODENAME';
+      this.#advance(f, 1);
+      return { kind: 'CHAR', text: c, value: 0n, pos: this.#last };
+    }
     const st = this.#state;
-    const tok = (kind: TokKind, len: number, text = t.slice(at, at + len), value = 0n): Tok => {
-      this.#advance(f, len);
-      return { kind, text, value, pos: this.#last };
-    };
+    const tok = (kind: TokKind, len: number, text = t.slice(at, at + len), value = 0n): Tok => this.#tok(f, kind, len, text, value);
+    // more of the commonest, each where no other rule can match as long
+    if (st === 'PROPNODENAME' && isLabelStart(c)) {
+      // a label when label chars run to a ":" (one longer than the name, which ":" ends), else a node
+      // or property name
+      let j = at + 1;
+      while (j < t.length && isLabelChar(t[j]!)) j++;
+      if (t[j] === ':') return tok('LABEL', j + 1 - at, t.slice(at, j));
+      while (j < t.length && isPropNodeChar(t[j]!)) j++;
+      this.#state = 'V1';
+      return tok('PROPNODENAME', j - at);
+    }
+    if (st === 'V1' && c >= '0' && c <= '9') return this.#literal(f, t, at);
+    if (c === '&' && isLabelStart(t[at + 1] ?? '')) {
+      let j = at + 2;
+      while (j < t.length && isLabelChar(t[j]!)) j++;
+      return tok('LABEL_REF', j - at, t.slice(at + 1, j));
+    }
+    const n = t[at + 1];
+    if ((c === ',' && st !== 'PROPNODENAME') || (c === '=' && n !== '=') || (c === '<' && n !== '<' && n !== '=') || (c === '>' && n !== '>' && n !== '='))
+      return tok('CHAR', 1, c);
+    const pos = this.#pos(f);
 
     // candidates: [length, producer]; flex picks the longest, earliest rule on ties
     let bestLen = 0;
@@ -230,17 +285,7 @@ export class Lexer {
       if (t[j] === ':') offer(j + 1 - at, () => tok('LABEL', j + 1 - at, t.slice(at, j)));
     }
     // <V1>([0-9]+|0[xX][0-9a-fA-F]+)(U|L|UL|LL|ULL)?
-    if (st === 'V1' && c >= '0' && c <= '9') {
-      const re = /(?:0[xX][0-9a-fA-F]+|[0-9]+)(?:ULL|UL|LL|U|L)?/y;
-      re.lastIndex = at;
-      const m = re.exec(t);
-      if (m)
-        offer(m[0].length, () => {
-          const tk = tok('LITERAL', m[0].length, m[0]);
-          tk.value = parseLiteral(m[0], (msg) => this.diag.error('Lexical error', tk.pos, msg));
-          return tk;
-        });
-    }
+    // (taken above: a digit in V1 is a literal)
     // <*>{CHAR_LITERAL}  '([^']|\\')*'
     if (c === "'") {
       const e = charLitEnd(t, at);
