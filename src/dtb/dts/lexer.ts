@@ -30,6 +30,7 @@ for (let b = 0; b < 256; b++) {
 const isPropNodeChar = (c: string): boolean => (CLASS[c.charCodeAt(0)]! & 1) !== 0;
 const isLabelStart = (c: string): boolean => (CLASS[c.charCodeAt(0)]! & 2) !== 0;
 const isLabelChar = (c: string): boolean => (CLASS[c.charCodeAt(0)]! & 4) !== 0;
+const LINEMARKER = /^#(?:line)?[ \t]+([0-9]+)[ \t]+"((?:[^\\"\n]|\\.)*)"(?:[ \t]+[0-9]+)*/;
 const LITERAL = /(?:0[xX][0-9a-fA-F]+|[0-9]+)(?:ULL|UL|LL|U|L)?/y;
 const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
 
@@ -211,9 +212,28 @@ export class Lexer {
       return tok('LABEL_REF', j - at, t.slice(at + 1, j));
     }
     const n = t[at + 1];
-    if ((c === ',' && st !== 'PROPNODENAME') || (c === '=' && n !== '=') || (c === '<' && n !== '<' && n !== '=') || (c === '>' && n !== '>' && n !== '='))
+    if (
+      c === '(' || c === ')' || (c === ',' && st !== 'PROPNODENAME') || (c === '-' && st !== 'PROPNODENAME') || (c === '|' && n !== '|') ||
+      (c === '=' && n !== '=') || (c === '<' && n !== '<' && n !== '=') || (c === '>' && n !== '>' && n !== '=')
+    )
       return tok('CHAR', 1, c);
     const pos = this.#pos(f);
+    // <*>{STRING}
+    if (c === '"') {
+      const e = stringEnd(t, at);
+      if (e > 0) return tok('STRING', e - at, unescape(t.slice(at + 1, e - 1), pos, this.diag));
+    }
+    // <*>^"#"(line)?[ \t]+[0-9]+[ \t]+{STRING}([ \t]+[0-9]+)*: longer than the one-char "#" name or char
+    if (c === '#' && (at === 0 || t[at - 1] === '\n')) {
+      const eol = t.indexOf('\n', at);
+      const m = LINEMARKER.exec(t.slice(at, eol < 0 ? t.length : eol));
+      if (m) {
+        this.#advance(f, m[0].length);
+        f.name = unescape(m[2]!, pos, this.diag);
+        f.line = parseInt(m[1]!, 10) - 1;
+        return null;
+      }
+    }
 
     // candidates: [length, producer]; flex picks the longest, earliest rule on ties
     let bestLen = 0;
@@ -246,22 +266,7 @@ export class Lexer {
           return null;
         });
     }
-    // <*>^"#"(line)?[ \t]+[0-9]+[ \t]+{STRING}([ \t]+[0-9]+)*
-    if (c === '#' && (at === 0 || t[at - 1] === '\n')) {
-      const m = /^#(?:line)?[ \t]+([0-9]+)[ \t]+"((?:[^\\"\n]|\\.)*)"(?:[ \t]+[0-9]+)*/.exec(t.slice(at, t.indexOf('\n', at) < 0 ? t.length : t.indexOf('\n', at)));
-      if (m)
-        offer(m[0].length, () => {
-          this.#advance(f, m[0].length);
-          f.name = unescape(m[2]!, pos, this.diag);
-          f.line = parseInt(m[1]!, 10) - 1;
-          return null;
-        });
-    }
-    // <*>{STRING}
-    if (c === '"') {
-      const e = stringEnd(t, at);
-      if (e > 0) offer(e - at, () => tok('STRING', e - at, unescape(t.slice(at + 1, e - 1), pos, this.diag)));
-    }
+    // (taken above: a string, a linemarker)
     const kw = (word: string, kind: TokKind, next?: State): void => {
       if (t.startsWith(word, at))
         offer(word.length, () => {
@@ -299,12 +304,7 @@ export class Lexer {
         });
     }
     if (c === '&') {
-      // <*>\&{LABEL}
-      if (isLabelStart(t[at + 1] ?? '')) {
-        let j = at + 2;
-        while (j < t.length && isLabelChar(t[j]!)) j++;
-        offer(j - at, () => tok('LABEL_REF', j - at, t.slice(at + 1, j)));
-      }
+      // (<*>\&{LABEL} taken above)
       // <*>"&{/"{PATHCHAR}*\}
       if (t.startsWith('&{/', at)) {
         let j = at + 3;
