@@ -23,13 +23,25 @@ interface PTok {
   /** Whitespace before it in the source (GCC PREV_WHITE). */
   w: boolean;
   /** First token of a source line (printed after a newline). */
-  nl?: boolean;
+  nl: boolean;
   /** Of a line's first token: its physical line and its column (bytes from the line's start, from 1), as GCC places it in the output. */
-  line?: number | undefined;
-  col?: number | undefined;
+  line: number | undefined;
+  col: number | undefined;
   /** At a macro boundary: print a space if it would paste with the previous token. */
-  pad?: boolean;
-  hide?: ReadonlySet<string>;
+  pad: boolean;
+  hide: ReadonlySet<string> | undefined;
+}
+
+/**
+ * A token. Every token has every field, in this order (as does {@link copyTok}'s copy): one shape for
+ * all, so the code that reads them stays fast (spread copies that each added a field made many shapes).
+ */
+function ptok(k: Kind, t: string, w: boolean, line?: number, col?: number): PTok {
+  return { k, t, w, nl: false, line, col, pad: false, hide: undefined };
+}
+
+function copyTok(x: PTok): PTok {
+  return { k: x.k, t: x.t, w: x.w, nl: x.nl, line: x.line, col: x.col, pad: x.pad, hide: x.hide };
 }
 
 interface Macro {
@@ -190,7 +202,7 @@ export function tokenize(src: string): Line[] {
       k = '!%^&*()-+={}|~[];:<>,.?/#'.includes(src[start]!) ? 'punct' : 'other';
     }
     text ??= src.slice(start, i).replace(/\\\r?\n/g, '');
-    toks.push(toks.length ? { k, t: text, w } : { k, t: text, w, line, col: start - bol + 1 });
+    toks.push(toks.length ? ptok(k, text, w) : ptok(k, text, w, line, start - bol + 1));
     w = false;
   }
   if (toks.length) flush();
@@ -288,7 +300,7 @@ export class Preprocessor {
     this.#opts = opts;
     this.#read = opts.readFile ?? ((p) => readTextSync(p, 'cpp', 'latin1'));
     this.#exists = opts.exists ?? ((p) => { try { return statSync(p).isFile(); } catch { return false; } });
-    this.macros.set('__ASSEMBLER__', { body: [{ k: 'num', t: '1', w: false }] });
+    this.macros.set('__ASSEMBLER__', { body: [ptok('num', '1', false)] });
     for (const d of opts.defines ?? []) {
       const eq = d.indexOf('=');
       this.#define(tokenize(eq < 0 ? `${d} 1` : `${d.slice(0, eq)} ${d.slice(eq + 1)}`)[0]!.toks, '<command-line>');
@@ -333,7 +345,9 @@ export class Preprocessor {
       const isDirective = first?.t === '#' && (toks.length === 1 || (d?.k === 'id' && DIRECTIVES.has(d.t)) || d?.k === 'num');
       if (!isDirective) {
         if (taking() && toks.length) {
-          toks[0] = { ...toks[0]!, nl: true };
+          const first = copyTok(toks[0]!);
+          first.nl = true;
+          toks[0] = first;
           pushAll(text, toks);
         }
         continue;
@@ -463,7 +477,7 @@ export class Preprocessor {
   /** The file an #include names, and how GCC knows it: the folder it was found in and the name as written. */
   #includeTarget(args: PTok[], from: string, where: string): { target: string; key: string } {
     let a = args;
-    if (a[0]?.k !== 'str' && a[0]?.t !== '<') a = this.#expand(a.map((t) => ({ ...t })));
+    if (a[0]?.k !== 'str' && a[0]?.t !== '<') a = this.#expand(a.map(copyTok));
     let name: string, quoted: boolean;
     if (a[0]?.k === 'str') {
       name = a[0].t.slice(1, -1);
@@ -509,7 +523,12 @@ export class Preprocessor {
       m.params = params;
       body = args.slice(i + 1);
     } else body = args.slice(1);
-    m.body = body.map((t, i) => (i === 0 ? { ...t, w: false } : t));
+    m.body = body.slice();
+    if (body.length) {
+      const first = copyTok(body[0]!);
+      first.w = false;
+      m.body[0] = first;
+    }
     this.macros.set(name.t, m);
   }
 
@@ -532,7 +551,8 @@ export class Preprocessor {
       if (++this.#tokens > CPP_LIMITS.tokens) throw new CppError(`more than ${CPP_LIMITS.tokens} tokens through macro expansion`);
       let t = stack.pop()!;
       if (padNext) {
-        t = { ...t, pad: true };
+        t = copyTok(t);
+        t.pad = true;
         padNext = false;
       }
       const m = t.k === 'id' ? this.macros.get(t.t) : undefined;
@@ -589,10 +609,20 @@ export class Preprocessor {
 
   #pushExpansion(stack: PTok[], body: PTok[], from: PTok): void {
     const next = stack[stack.length - 1];
-    if (next) stack[stack.length - 1] = { ...next, pad: true };
-    for (let i = body.length - 1; i >= 0; i--) {
-      const b = body[i]!;
-      stack.push(i === 0 ? { ...b, w: from.w, pad: true, nl: from.nl ?? false, line: from.line, col: from.col } : b);
+    if (next) {
+      const padded = copyTok(next);
+      padded.pad = true;
+      stack[stack.length - 1] = padded;
+    }
+    for (let i = body.length - 1; i > 0; i--) stack.push(body[i]!);
+    if (body.length) {
+      const b = copyTok(body[0]!);
+      b.w = from.w;
+      b.pad = true;
+      b.nl = from.nl;
+      b.line = from.line;
+      b.col = from.col;
+      stack.push(b);
     }
   }
 
@@ -607,7 +637,7 @@ export class Preprocessor {
       const t = body[i]!;
       if (t.t === '#' && params.length && argIndex(body[i + 1]) >= 0) {
         const a = args[argIndex(body[i + 1])]!;
-        out.push({ k: 'str', t: stringify(a), w: t.w });
+        out.push(ptok('str', stringify(a), t.w));
         i++;
         continue;
       }
@@ -633,21 +663,32 @@ export class Preprocessor {
         if (body[i + 1]?.t === '##') {
           const a = args[ai]!;
           if (a.length) {
-            out.push({ ...a[0]!, w: t.w });
+            const first = copyTok(a[0]!);
+            first.w = t.w;
+            out.push(first);
             pushAll(out, a, 1);
           }
           continue;
         }
         let e = expanded.get(ai);
-        if (!e) expanded.set(ai, (e = this.#expand(args[ai]!.map((x) => ({ ...x, nl: false })))));
+        if (!e) expanded.set(ai, (e = this.#expand(args[ai]!.map((x) => {
+          const c = copyTok(x);
+          c.nl = false;
+          return c;
+        }))));
         if (e.length) {
-          out.push({ ...e[0]!, w: t.w, pad: true });
+          const first = copyTok(e[0]!);
+          first.w = t.w;
+          first.pad = true;
+          out.push(first);
           pushAll(out, e, 1);
         }
         padNext = true;
         continue;
       }
-      out.push(padNext ? { ...t, pad: true } : { ...t });
+      const c = copyTok(t);
+      if (padNext) c.pad = true;
+      out.push(c);
       padNext = false;
     }
     for (const t of out) t.hide = this.#hide.union(t.hide, hs);
@@ -665,10 +706,16 @@ export class Preprocessor {
           name = args[i + 2];
           i += 3;
         } else i += 1;
-        pre.push({ k: 'num', t: name && this.macros.has(name.t) ? '1' : '0', w: true });
+        pre.push(ptok('num', name && this.macros.has(name.t) ? '1' : '0', true));
       } else pre.push(t);
     }
-    const toks = this.#expand(pre).map((t) => (t.k === 'id' ? { ...t, k: 'num' as Kind, t: '0' } : t));
+    const toks = this.#expand(pre).map((t) => {
+      if (t.k !== 'id') return t;
+      const zero = copyTok(t);
+      zero.k = 'num';
+      zero.t = '0';
+      return zero;
+    });
     return new IfExpr(toks, where).eval() !== 0n;
   }
 }
@@ -676,7 +723,11 @@ export class Preprocessor {
 function retoken(text: string, w: boolean): PTok[] {
   const l = tokenize(text);
   const toks = l.flatMap((x) => x.toks);
-  if (toks.length) toks[0] = { ...toks[0]!, w };
+  if (toks.length) {
+    const first = copyTok(toks[0]!);
+    first.w = w;
+    toks[0] = first;
+  }
   return toks;
 }
 
