@@ -42,8 +42,13 @@ export class Data {
   }
   /** data_append_integer, big-endian, `bits` wide. */
   appendInt(v: bigint, bits: number): this {
-    for (let s = bits - 8; s >= 0; s -= 8) this.val.push(Number((v >> BigInt(s)) & 0xffn));
+    // through numbers, 32 bits at a time (a BigInt shift and mask per byte made most of its time)
+    if (bits > 32) this.#appendBits(Number(BigInt.asUintN(32, v >> 32n)), bits - 32);
+    this.#appendBits(Number(BigInt.asUintN(Math.min(bits, 32), v)), Math.min(bits, 32));
     return this;
+  }
+  #appendBits(n: number, bits: number): void {
+    for (let s = bits - 8; s >= 0; s -= 8) this.val.push(Math.floor(n / 2 ** s) & 0xff);
   }
   appendU32(v: number): this {
     this.val.push((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
