@@ -655,7 +655,8 @@ export class Preprocessor {
         const lhs = out.pop()!;
         const pasted = retoken(lhs.t + rhs[0]!.t, lhs.w);
         pushAll(out, pasted);
-        pushAll(out, rhs, 1);
+        // copies: the hide sets set below must not reach the argument's tokens (cached lines' own)
+        for (let k = 1; k < rhs.length; k++) out.push(copyTok(rhs[k]!));
         continue;
       }
       const ai = argIndex(t);
@@ -666,7 +667,7 @@ export class Preprocessor {
             const first = copyTok(a[0]!);
             first.w = t.w;
             out.push(first);
-            pushAll(out, a, 1);
+            for (let k = 1; k < a.length; k++) out.push(copyTok(a[k]!));
           }
           continue;
         }

@@ -8,6 +8,6 @@ export { dtsSource } from './dts/source.js';
 export { checkNames, type CheckOptions } from './dts/checks.js';
 export { DtsError, type SrcPos } from './dts/errors.js';
 export { fileAccessFor } from './dts/files.js';
-export { preprocess, Preprocessor, CppError, type CppOptions } from './cpp.js';
+export { preprocess, Preprocessor, CppError, TokenCache, type CppOptions } from './cpp.js';
 export { formatDts, formatDump, dumpLines, formatValue } from './text.js';
 export { applyOverlays, type OverlayOptions } from './overlay.js';

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { compileDts, CppError, DtsError, decodeFdt, encodeFdt, preprocess, StringTable } from '../../src/dtb/index.js';
+import { compileDts, CppError, DtsError, decodeFdt, encodeFdt, preprocess, StringTable, TokenCache } from '../../src/dtb/index.js';
 import { run, skipUnless } from './helpers.js';
 import { ensureBuilt, root, tempDir } from '../helpers.js';
 
@@ -383,6 +383,28 @@ describe('strings table', () => {
     assert.equal(run(fdt, ['set', a, '/', 'newprop', '7']).code, 0);
     assert.equal(run('fdtput', [b, '/', 'newprop', '7']).code, 0);
     assert.deepEqual(decodeFdt(readFileSync(a)).root, decodeFdt(readFileSync(b)).root);
+  });
+});
+
+describe('cpp token cache', () => {
+  const files = (m: Record<string, string>) => ({ readFile: (p: string) => m[p] ?? '', exists: (p: string) => p in m });
+  it('runs that share it give the same text and leave its tokens as read (no hide set from a paste); it keeps the files used last', () => {
+    const m = {
+      '/a.dts': '#include "cat.h"\n#include "use.h"\n',
+      '/cat.h': '#define CAT(a, b) a ## b\n#define K(a, b) a ## b\n',
+      '/use.h': 'x = CAT(p, q CAT r); y = K(s CAT, t u);\n',
+      '/b.dts': '#include "cat.h"\n#include "use.h"\n#include "use.h"\n',
+    };
+    const cache = new TokenCache(8);
+    const a1 = preprocess('/a.dts', { ...files(m), cache });
+    const b1 = preprocess('/b.dts', { ...files(m), cache });
+    assert.match(a1, /x = pq CAT r; y = s CATt u;/);
+    assert.equal(preprocess('/a.dts', { ...files(m), cache }), a1);
+    assert.equal(preprocess('/b.dts', files(m)), b1);
+    for (const lines of cache.values()) for (const l of lines) for (const t of l.toks) assert.equal(t.hide, undefined, `${t.t} in the cache has a hide set`);
+    const small = new TokenCache(2);
+    preprocess('/b.dts', { ...files(m), cache: small });
+    assert.deepEqual([...small.keys()], ['/cat.h', '/use.h']); // /b.dts, read first, went when /use.h came
   });
 });
 
