@@ -40,8 +40,9 @@ function ptok(k: Kind, t: string, w: boolean, line?: number, col?: number): PTok
   return { k, t, w, nl: false, line, col, pad: false, hide: undefined };
 }
 
-function copyTok(x: PTok): PTok {
-  return { k: x.k, t: x.t, w: x.w, nl: x.nl, line: x.line, col: x.col, pad: x.pad, hide: x.hide };
+/** A copy of `x` (of the one shape), with `w` and `pad` as given. */
+function copyTok(x: PTok, w = x.w, pad = x.pad): PTok {
+  return { k: x.k, t: x.t, w, nl: x.nl, line: x.line, col: x.col, pad, hide: x.hide };
 }
 
 interface Macro {
@@ -477,7 +478,7 @@ export class Preprocessor {
   /** The file an #include names, and how GCC knows it: the folder it was found in and the name as written. */
   #includeTarget(args: PTok[], from: string, where: string): { target: string; key: string } {
     let a = args;
-    if (a[0]?.k !== 'str' && a[0]?.t !== '<') a = this.#expand(a.map(copyTok));
+    if (a[0]?.k !== 'str' && a[0]?.t !== '<') a = this.#expand(a.map((t) => copyTok(t)));
     let name: string, quoted: boolean;
     if (a[0]?.k === 'str') {
       name = a[0].t.slice(1, -1);
@@ -524,11 +525,7 @@ export class Preprocessor {
       body = args.slice(i + 1);
     } else body = args.slice(1);
     m.body = body.slice();
-    if (body.length) {
-      const first = copyTok(body[0]!);
-      first.w = false;
-      m.body[0] = first;
-    }
+    if (body.length) m.body[0] = copyTok(body[0]!, false);
     this.macros.set(name.t, m);
   }
 
@@ -551,8 +548,7 @@ export class Preprocessor {
       if (++this.#tokens > CPP_LIMITS.tokens) throw new CppError(`more than ${CPP_LIMITS.tokens} tokens through macro expansion`);
       let t = stack.pop()!;
       if (padNext) {
-        t = copyTok(t);
-        t.pad = true;
+        t = copyTok(t, t.w, true);
         padNext = false;
       }
       const m = t.k === 'id' ? this.macros.get(t.t) : undefined;
@@ -609,16 +605,10 @@ export class Preprocessor {
 
   #pushExpansion(stack: PTok[], body: PTok[], from: PTok): void {
     const next = stack[stack.length - 1];
-    if (next) {
-      const padded = copyTok(next);
-      padded.pad = true;
-      stack[stack.length - 1] = padded;
-    }
+    if (next) stack[stack.length - 1] = copyTok(next, next.w, true);
     for (let i = body.length - 1; i > 0; i--) stack.push(body[i]!);
     if (body.length) {
-      const b = copyTok(body[0]!);
-      b.w = from.w;
-      b.pad = true;
+      const b = copyTok(body[0]!, from.w, true);
       b.nl = from.nl;
       b.line = from.line;
       b.col = from.col;
@@ -664,9 +654,7 @@ export class Preprocessor {
         if (body[i + 1]?.t === '##') {
           const a = args[ai]!;
           if (a.length) {
-            const first = copyTok(a[0]!);
-            first.w = t.w;
-            out.push(first);
+            out.push(copyTok(a[0]!, t.w));
             for (let k = 1; k < a.length; k++) out.push(copyTok(a[k]!));
           }
           continue;
@@ -678,18 +666,13 @@ export class Preprocessor {
           return c;
         }))));
         if (e.length) {
-          const first = copyTok(e[0]!);
-          first.w = t.w;
-          first.pad = true;
-          out.push(first);
+          out.push(copyTok(e[0]!, t.w, true));
           pushAll(out, e, 1);
         }
         padNext = true;
         continue;
       }
-      const c = copyTok(t);
-      if (padNext) c.pad = true;
-      out.push(c);
+      out.push(copyTok(t, t.w, padNext || t.pad));
       padNext = false;
     }
     for (const t of out) t.hide = this.#hide.union(t.hide, hs);
@@ -724,11 +707,7 @@ export class Preprocessor {
 function retoken(text: string, w: boolean): PTok[] {
   const l = tokenize(text);
   const toks = l.flatMap((x) => x.toks);
-  if (toks.length) {
-    const first = copyTok(toks[0]!);
-    first.w = w;
-    toks[0] = first;
-  }
+  if (toks.length) toks[0] = copyTok(toks[0]!, w);
   return toks;
 }
 
