@@ -8,6 +8,7 @@
  * own main only when it is the command (argv[1] names compress or decompress).
  */
 import { getCodec, detectCompression, type CompressionId, type EncodeOptions } from '../codec/index.js';
+import { isLzmaEncoder, type LzmaEncoder } from '../codec/types.js';
 import { readInput, readStdin } from '../bytes/input.js';
 import { pipeInto, withOutputFile, writeFileAtomic } from '../bytes/sink.js';
 import { FormatError } from '../bytes/errors.js';
@@ -75,7 +76,7 @@ export function parseDictSize(s: string): number {
 export function compressOptions(f: CompressFlags, format?: string): EncodeOptions {
   const o: { level?: number; lzma?: NonNullable<EncodeOptions['lzma']>; xz?: NonNullable<EncodeOptions['xz']> } = {};
   if (f.level !== undefined) o.level = smallInt(f.level, '--level', -7, 22);
-  const lzma: { lc?: number; lp?: number; pb?: number; dictSize?: number; sizeInHeader?: boolean; endMarker?: boolean; encoder?: 'liblzma' | 'imgkit' } = {};
+  const lzma: { lc?: number; lp?: number; pb?: number; dictSize?: number; sizeInHeader?: boolean; endMarker?: boolean; encoder?: LzmaEncoder } = {};
   if (f.lc !== undefined) lzma.lc = smallInt(f.lc, '--lc', 0, 8);
   if (f.lp !== undefined) lzma.lp = smallInt(f.lp, '--lp', 0, 4);
   if (f.pb !== undefined) lzma.pb = smallInt(f.pb, '--pb', 0, 4);
@@ -86,7 +87,7 @@ export function compressOptions(f: CompressFlags, format?: string): EncodeOption
     lzma.endMarker = false;
   }
   if (f.encoder !== undefined) {
-    if (f.encoder !== 'liblzma' && f.encoder !== 'imgkit') throw new UsageError(`unknown --encoder '${f.encoder}' (liblzma or imgkit)`);
+    if (!isLzmaEncoder(f.encoder)) throw new UsageError(`unknown --encoder '${f.encoder}' (liblzma or imgkit)`);
     lzma.encoder = f.encoder;
   }
   const dict = f.dict === undefined ? undefined : parseDictSize(f.dict);

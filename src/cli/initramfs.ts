@@ -4,6 +4,7 @@ import { withOutputFile, writeBehind, type ByteSink } from '../bytes/sink.js';
 import { concat } from '../bytes/source.js';
 import { readInput } from '../bytes/input.js';
 import { decodeCpio } from '../cpio/read.js';
+import { isLzmaEncoder } from '../codec/types.js';
 import type { CpioItem } from '../cpio/write.js';
 import type { TreeOptions } from '../cpio/tree.js';
 import { COMPRESSIONS, compressStream, walkInitramfs, type InitramfsCompression } from '../cpio/initramfs.js';
@@ -152,7 +153,7 @@ async function pack(argv: string[]): Promise<number> {
   const level = v.level === undefined ? undefined : parseIntAuto(v.level as string, '--level');
   const threads = v.threads === undefined ? undefined : parseIntAuto(v.threads as string, '--threads');
   const encoder = v.encoder as string | undefined;
-  if (encoder !== undefined && encoder !== 'liblzma' && encoder !== 'imgkit') throw new UsageError(`--encoder must be liblzma or imgkit, not '${encoder}'`);
+  if (encoder !== undefined && !isLzmaEncoder(encoder)) throw new UsageError(`--encoder must be liblzma or imgkit, not '${encoder}'`);
   if (encoder !== undefined && compression !== 'lzma') throw new UsageError('--encoder applies to --compress lzma only');
   const mtime = v.mtime === undefined ? undefined : parseIntAuto(v.mtime as string, '--mtime');
   const align = v['data-align'] === undefined ? undefined : parseIntAuto(v['data-align'] as string, '--data-align');

@@ -30,7 +30,7 @@ import { collect } from '../bytes/source.js';
 import { Budget, codecError, Feed, plain, stepThrough } from './pipe.js';
 import { checkDictSize, presetDictSize } from './lzma-options.js';
 import { nativeCodecs } from './native.js';
-import { levelOf, maxOutputOf, type Codec, type DecodeOptions, type EncodeOptions } from './types.js';
+import { LZMA_ENCODERS, levelOf, maxOutputOf, type Codec, type DecodeOptions, type EncodeOptions } from './types.js';
 
 /** The decoders and lzma-native's encoder (liblzma.ts), loaded on first use. */
 const lib = () => import('./liblzma.js');
@@ -234,7 +234,7 @@ export const codec: Codec = {
       const flags = (sized ? 1 : 0) | (opts?.lzma?.endMarker === false ? 0 : 2);
       return plain(await own(input.slice(), o.level, o.dictSize, o.lc, o.lp, o.pb, flags));
     }
-    if (encoder !== 'liblzma') throw new RangeError(`Cannot encode: unknown lzma encoder '${String(encoder)}' (liblzma or imgkit)`);
+    if (encoder !== 'liblzma') throw new RangeError(`Cannot encode: unknown lzma encoder '${String(encoder)}' (${LZMA_ENCODERS.join(' or ')})`);
     if (opts?.lzma?.endMarker === false) {
       const noMarker = nativeCodecs()?.lzmaSizedAsync;
       if (!noMarker) throw new RangeError('Cannot encode: an lzma stream without an end marker needs the native addon on liblzma 5.4 or later');

@@ -15,6 +15,13 @@ export interface DecodeOptions {
 /** Check algorithm stored in an .xz stream. The Linux kernel's xz_dec and U-Boot need `crc32`. */
 export type XzCheck = 'crc32' | 'crc64' | 'sha256' | 'none';
 
+/** The LZMA encoders `EncodeOptions.lzma.encoder` names. */
+export const LZMA_ENCODERS = ['liblzma', 'imgkit'] as const;
+export type LzmaEncoder = (typeof LZMA_ENCODERS)[number];
+
+/** Whether `s` names an LZMA encoder. */
+export const isLzmaEncoder = (s: string): s is LzmaEncoder => (LZMA_ENCODERS as readonly string[]).includes(s);
+
 /** Branch/call/jump filter run before LZMA2 in an .xz stream, as `xz --x86`, `--arm` … (kernel scripts/xz_wrap.sh). */
 export type XzBcj = 'x86' | 'powerpc' | 'ia64' | 'arm' | 'armthumb' | 'sparc';
 
@@ -67,7 +74,7 @@ export interface EncodeOptions {
      * other bytes, the same on every machine and thread count; it also writes `endMarker: false`
      * without liblzma 5.4. Without the addon `'imgkit'` is a RangeError.
      */
-    encoder?: 'liblzma' | 'imgkit';
+    encoder?: LzmaEncoder;
   };
   lz4?: {
     /** Use the HC match finder even at levels 1–2. */

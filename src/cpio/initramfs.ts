@@ -18,7 +18,7 @@ import { collect } from '../bytes/source.js';
 import { crc32 } from '../bytes/crc32.js';
 import { detectCompression, type CompressionId } from '../codec/detect.js';
 import { getCodec } from '../codec/registry.js';
-import { maxOutputOf, type EncodeOptions } from '../codec/types.js';
+import { maxOutputOf, type EncodeOptions, type LzmaEncoder } from '../codec/types.js';
 import { decodeCpio, type CpioRecord } from './read.js';
 import { pigz } from './pigz.js';
 
@@ -38,7 +38,7 @@ export interface CompressOptions {
   /** gzip: compress blocks on this many threads at once (default 4; 1 = single stream). */
   parallel?: number;
   /** lzma: liblzma (default: the bytes `xz --format=lzma` writes) or imgkit's own encoder (faster on two cores; other bytes). */
-  encoder?: 'liblzma' | 'imgkit';
+  encoder?: LzmaEncoder;
 }
 
 const CODEC_OF: Readonly<Record<Exclude<InitramfsCompression, 'none'>, CompressionId>> = {
