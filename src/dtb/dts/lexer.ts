@@ -189,39 +189,37 @@ export class Lexer {
     }
     if (c === '{' || c === '}' || c === ';') {
       if (c !== '}') this.#state = 'PROPNODENAME';
-      this.#advance(f, 1);
-      return { kind: 'CHAR', text: c, value: 0n, pos: this.#last };
+      return this.#tok(f, 'CHAR', 1, c);
     }
     const st = this.#state;
-    const tok = (kind: TokKind, len: number, text = t.slice(at, at + len), value = 0n): Tok => this.#tok(f, kind, len, text, value);
     // more of the commonest, each where no other rule can match as long
     if (st === 'PROPNODENAME' && isLabelStart(c)) {
       // a label when label chars run to a ":" (one longer than the name, which ":" ends), else a node
       // or property name
       let j = at + 1;
       while (j < t.length && isLabelChar(t[j]!)) j++;
-      if (t[j] === ':') return tok('LABEL', j + 1 - at, t.slice(at, j));
+      if (t[j] === ':') return this.#tok(f, 'LABEL', j + 1 - at, t.slice(at, j));
       while (j < t.length && isPropNodeChar(t[j]!)) j++;
       this.#state = 'V1';
-      return tok('PROPNODENAME', j - at);
+      return this.#tok(f, 'PROPNODENAME', j - at, t.slice(at, j));
     }
     if (st === 'V1' && c >= '0' && c <= '9') return this.#literal(f, t, at);
     if (c === '&' && isLabelStart(t[at + 1] ?? '')) {
       let j = at + 2;
       while (j < t.length && isLabelChar(t[j]!)) j++;
-      return tok('LABEL_REF', j - at, t.slice(at + 1, j));
+      return this.#tok(f, 'LABEL_REF', j - at, t.slice(at + 1, j));
     }
     const n = t[at + 1];
     if (
       c === '(' || c === ')' || (c === ',' && st !== 'PROPNODENAME') || (c === '-' && st !== 'PROPNODENAME') || (c === '|' && n !== '|') ||
       (c === '=' && n !== '=') || (c === '<' && n !== '<' && n !== '=') || (c === '>' && n !== '>' && n !== '=')
     )
-      return tok('CHAR', 1, c);
+      return this.#tok(f, 'CHAR', 1, c);
     const pos = this.#pos(f);
     // <*>{STRING}
     if (c === '"') {
       const e = stringEnd(t, at);
-      if (e > 0) return tok('STRING', e - at, unescape(t.slice(at + 1, e - 1), pos, this.diag));
+      if (e > 0) return this.#tok(f, 'STRING', e - at, unescape(t.slice(at + 1, e - 1), pos, this.diag));
     }
     // <*>^"#"(line)?[ \t]+[0-9]+[ \t]+{STRING}([ \t]+[0-9]+)*: longer than the one-char "#" name or char
     if (c === '#' && (at === 0 || t[at - 1] === '\n')) {
@@ -235,7 +233,8 @@ export class Lexer {
       }
     }
 
-    // candidates: [length, producer]; flex picks the longest, earliest rule on ties
+    // the rest, as flex does it: candidates [length, producer], the longest, earliest rule on ties
+    const tok = (kind: TokKind, len: number, text = t.slice(at, at + len), value = 0n): Tok => this.#tok(f, kind, len, text, value);
     let bestLen = 0;
     let best: (() => Tok | null) | undefined;
     const offer = (len: number, make: () => Tok | null): void => {
