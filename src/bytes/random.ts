@@ -32,19 +32,27 @@ export function bytesAccess(bytes: Uint8Array, format = 'input'): RandomAccess {
   return { size: bytes.length, readAt: async (offset, length) => readAtSync(offset, length), readAtSync };
 }
 
-/** Random access over a file; each read allocates exactly what it returns. */
-export async function fileAccess(path: string, format = 'input'): Promise<RandomAccess> {
-  // O_NONBLOCK: a FIFO with no writer opens at once (and reads as empty) instead of blocking; files
-  // and block devices read as ever
-  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+/**
+ * `path` opened for reading, with its size; a folder is an EISDIR error naming it. By default
+ * O_NONBLOCK: a FIFO with no writer opens at once (and reads as empty) instead of blocking; files
+ * and block devices read as ever.
+ */
+export async function openForReading(path: string, flags: number | string = constants.O_RDONLY | constants.O_NONBLOCK): Promise<{ fh: FileHandle; size: number }> {
+  const fh = await open(path, flags);
   try {
     const st = await fh.stat();
     if (st.isDirectory()) throw isDirectoryError(path);
-    return handleAccess(fh, st.size, format);
+    return { fh, size: st.size };
   } catch (e) {
     await fh.close();
     throw e;
   }
+}
+
+/** Random access over a file; each read allocates exactly what it returns. */
+export async function fileAccess(path: string, format = 'input'): Promise<RandomAccess> {
+  const { fh, size } = await openForReading(path);
+  return handleAccess(fh, size, format);
 }
 
 export function handleAccess(fh: FileHandle, size: number, format = 'input'): RandomAccess {

@@ -221,19 +221,8 @@ async function pack(argv: string[]): Promise<number> {
  * chunks already written to a file (`releaseWhenWritten`): fresh memory costs a page fault per page.
  */
 async function pooledFileAccess(path: string): Promise<RandomAccess> {
-  const [{ open }, { handleAccess }, { releaseWhenWritten }, { isDirectoryError }] = await Promise.all([
-    import('node:fs/promises'), import('../bytes/random.js'), import('../bytes/sink.js'), import('../bytes/errors.js'),
-  ]);
-  const fh = await open(path, 'r');
-  let size: number;
-  try {
-    const st = await fh.stat();
-    if (st.isDirectory()) throw isDirectoryError(path);
-    size = st.size;
-  } catch (e) {
-    await fh.close();
-    throw e;
-  }
+  const [{ handleAccess, openForReading }, { releaseWhenWritten }] = await Promise.all([import('../bytes/random.js'), import('../bytes/sink.js')]);
+  const { fh, size } = await openForReading(path, 'r');
   const plain = handleAccess(fh, size, 'bootimg');
   const pools = new Map<number, Uint8Array[]>();
   return {
