@@ -47,6 +47,7 @@
 
 #include "config.h" /* written by scripts/build-native.mjs: the headers found */
 #include "lzenc.h"
+#include "zdeflate.h"
 
 #ifdef IMGKIT_ZLIB_H
 #include IMGKIT_ZLIB_H
@@ -156,7 +157,7 @@ typedef struct job {
   enum kind kind;
   const uint8_t *in;
   size_t in_len;
-  /* deflate: level, windowBits, memLevel, strategy; zstd: level; lz4: hc; libdeflate: level;
+  /* deflate: level, windowBits, memLevel, strategy, engine; zstd: level; lz4: hc; libdeflate: level;
    * xz: preset (+256: extreme), dictionary size, lc, lp, pb (-1: the preset's), BCJ filter id (0: none);
    * lzma alone and sized: preset (+256: extreme), dictionary size, lc, lp, pb;
    * lzma own: those and flags (1: the size in the header, 2: an end marker; threads << 8, 0: the cores) */
@@ -326,6 +327,113 @@ static void code_whole(job_t *j, lzma_stream *st, size_t head) {
 }
 #endif
 
+#ifdef HAVE_ZLIB
+/*
+ * imgkit's deflate (zdeflate.c) gives zlib's bytes for levels 4–9 with windowBits 15, memLevel 8
+ * and the default strategy, about three times as fast: it finds the same matches through chains of
+ * longer strings. It is used for a level once it has given the system zlib's own bytes for a sample
+ * at that level (another zlib, such as zlib-ng's, makes other choices), unless IMGKIT_ZDEFLATE=0.
+ * Each thread keeps one state (~1 MiB), freed when the thread ends.
+ */
+static int zd_off;
+static pthread_key_t zd_key;
+static pthread_once_t zd_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t zd_lock = PTHREAD_MUTEX_INITIALIZER;
+static signed char zd_checked[10]; /* per level: 0 not yet, 1 zlib's bytes, -1 other bytes */
+
+static void zd_key_make(void) { pthread_key_create(&zd_key, (void (*)(void *))zd_free); }
+
+static zd_state *zd_thread(void) {
+  pthread_once(&zd_once, zd_key_make);
+  zd_state *z = pthread_getspecific(zd_key);
+  if (!z && (z = zd_new()) && pthread_setspecific(zd_key, z)) zd_free(z), z = NULL;
+  return z;
+}
+
+static int zd_fits(const job_t *j) { return j->a >= 4 && j->a <= 9 && j->b == 15 && j->c == 8 && j->d == 0; }
+
+/* A fixed sample that exercises literals, short and long matches, runs, incompressible stretches,
+ * several blocks and a window slide. */
+static void zd_sample(uint8_t *b, size_t n) {
+  static const char *const words[] = {"boot", "image", " ", "kernel", "\n", "squashfs", "0x", "ramdisk", ", ", "device tree", "\t", "initrd"};
+  uint64_t x = 0x2545F4914F6CDD1Dull;
+  size_t i = 0;
+  while (i < n) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    size_t len = 1 + (size_t)(x >> 40) % 300, k;
+    switch ((x >> 8) % 5) {
+    case 0: for (k = 0; k < 8 && i < n; k++) for (const char *w = words[(x >> (16 + 3 * k)) % 12]; *w && i < n; w++) b[i++] = (uint8_t)*w; break;
+    case 1: for (k = 0; k < len % 64 && i < n; k++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, b[i++] = (uint8_t)x; break;
+    case 2: {
+      size_t d = 1 + (size_t)(x >> 20) % 40000;
+      if (d <= i) for (k = 0; k < len && i < n; k++, i++) b[i] = b[i - d];
+      break;
+    }
+    case 3: for (k = 0; k < len && i < n; k++) b[i++] = (uint8_t)(x >> 32); break;
+    default: for (k = 0; k < len && i < n; k++, i++) b[i] = (uint8_t)(i >= 4 ? b[i - 4] + 1 : 0);
+    }
+  }
+}
+
+/* One zlib stream from the system's zlib into a new *out; its length, 0 on failure. */
+static size_t zlib_whole(const uint8_t *in, size_t n, int level, int wbits, int mem, int strategy, uint8_t **out) {
+  z_stream s;
+  memset(&s, 0, sizeof s);
+  *out = NULL;
+  if (zl.deflateInit2_(&s, level, Z_DEFLATED, wbits, mem, strategy, ZLIB_VERSION, (int)sizeof s) != Z_OK) return 0;
+  size_t cap = zl.deflateBound(&s, (uLong)n);
+  *out = malloc(cap ? cap : 1);
+  int r = Z_MEM_ERROR;
+  if (*out) {
+    s.next_in = (Bytef *)in, s.avail_in = (uInt)n, s.next_out = *out, s.avail_out = (uInt)cap;
+    r = zl.deflate(&s, Z_FINISH);
+  }
+  zl.deflateEnd(&s);
+  return r == Z_STREAM_END ? s.total_out : 0;
+}
+
+/* Whether imgkit's deflate gives the system zlib's bytes at this level (checked once, on a sample
+ * and on a short prefix of it, which takes the search path of short input). */
+static int zd_usable(int level) {
+  if (zd_off) return 0;
+  pthread_mutex_lock(&zd_lock);
+  if (!zd_checked[level]) {
+    size_t n = 100000, sizes[2] = {n, 5000};
+    uint8_t *sample = malloc(n), *mine = malloc(2 * n);
+    zd_state *z = zd_new();
+    int ok = sample && mine && z;
+    if (ok) zd_sample(sample, n);
+    for (int i = 0; ok && i < 2; i++) {
+      uint8_t *theirs;
+      size_t len = zlib_whole(sample, sizes[i], level, 15, 8, 0, &theirs);
+      ok = len && zd_deflate(z, sample, sizes[i], level, 1, mine, 2 * n) == len && !memcmp(mine, theirs, len);
+      free(theirs);
+    }
+    zd_free(z);
+    free(mine);
+    free(sample);
+    zd_checked[level] = ok ? 1 : -1;
+  }
+  int ok = zd_checked[level] > 0;
+  pthread_mutex_unlock(&zd_lock);
+  return ok;
+}
+
+/* zdeflateUsable(level) → boolean: whether deflate at `level` (windowBits 15, memLevel 8, the
+ * default strategy) runs imgkit's deflate, the system zlib's bytes. */
+static napi_value zd_usable_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  int32_t level = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_int32(env, argv[0], &level) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: level must be a number");
+    return NULL;
+  }
+  napi_get_boolean(env, level >= 4 && level <= 9 && zd_usable(level), &out);
+  return out;
+}
+#endif
+
 /* Runs the job: sets out/out_len, or error. Safe on any thread. */
 static void run(job_t *j) {
   switch (j->kind) {
@@ -343,6 +451,18 @@ static void run(job_t *j) {
   }
 #ifdef HAVE_ZLIB
   case DEFLATE: {
+    if (j->e == 2 && !zd_fits(j)) { j->error = "imgkit's deflate takes levels 4-9, windowBits 15, memLevel 8 and the default strategy"; return; }
+    if (j->e == 2 || (j->e == 0 && zd_fits(j) && zd_usable(j->a))) {
+      /* its output is zlib's, which never needs this much; a stream that would is left to zlib */
+      size_t cap = j->in_len + (j->in_len >> 3) + 64;
+      zd_state *z = zd_thread();
+      j->out = z ? malloc(cap) : NULL;
+      if (j->out && (j->out_len = zd_deflate(z, j->in, j->in_len, j->a, 1, j->out, cap))) return;
+      int ran = j->out != NULL;
+      free(j->out);
+      j->out = NULL;
+      if (j->e == 2) { j->error = ran ? "imgkit's deflate left this input to zlib" : "out of memory"; return; }
+    }
     z_stream s;
     memset(&s, 0, sizeof s);
     if (zl.deflateInit2_(&s, j->a, Z_DEFLATED, j->b, j->c, j->d, ZLIB_VERSION, (int)sizeof s) != Z_OK) { j->error = "deflateInit2 failed"; return; }
@@ -523,6 +643,15 @@ static int parse(napi_env env, napi_callback_info info, job_t *j, size_t nints, 
     int32_t v;
     if (napi_get_value_int32(env, argv[1 + i], &v) != napi_ok) { napi_throw_type_error(env, NULL, "imgkit native: option must be a number"); return 0; }
     *ints[i] = v;
+  }
+  /* deflate's optional engine (0: imgkit's when it is zlib's bytes, 1: zlib, 2: imgkit's) */
+  if (j->kind == DEFLATE && argc > 1 + nints) {
+    napi_valuetype t;
+    napi_typeof(env, argv[1 + nints], &t);
+    if (t != napi_undefined && (napi_get_value_int32(env, argv[1 + nints], &j->e) != napi_ok || j->e < 0 || j->e > 2)) {
+      napi_throw_type_error(env, NULL, "imgkit native: engine must be 0, 1 or 2");
+      return 0;
+    }
   }
   *input = argv[0];
   return 1;
@@ -794,7 +923,7 @@ static napi_value run_async(napi_env env, napi_callback_info info, enum kind kin
 }
 
 #ifdef HAVE_ZLIB
-/* deflate(input, level, windowBits, memLevel, strategy): one zlib stream, as deflateInit2 + deflate(Z_FINISH). */
+/* deflate(input, level, windowBits, memLevel, strategy[, engine]): one zlib stream, as deflateInit2 + deflate(Z_FINISH). */
 static napi_value deflate_sync(napi_env env, napi_callback_info info) { return run_sync(env, info, DEFLATE, 4); }
 static napi_value deflate_async(napi_env env, napi_callback_info info) { return run_async(env, info, DEFLATE, 4); }
 static const char *zlib_lib_version(void) { return zl.zlibVersion(); }
@@ -2086,7 +2215,13 @@ NAPI_MODULE_INIT() {
   napi_create_object(env, &codecs);
 #ifdef HAVE_ZLIB
   static const char *const zn[] = {"deflateInit2_", "deflateBound", "deflate", "deflateEnd", "zlibVersion", "inflateInit_", "inflate", "inflateEnd"};
-  if (offer(env, exports, codecs, "libz.so.1", &zl, zn, 8, "deflate", deflate_sync, "deflateAsync", deflate_async, "zlib", zlib_lib_version)) decoders |= 1 << D_ZLIB;
+  if (offer(env, exports, codecs, "libz.so.1", &zl, zn, 8, "deflate", deflate_sync, "deflateAsync", deflate_async, "zlib", zlib_lib_version)) {
+    decoders |= 1 << D_ZLIB;
+    /* IMGKIT_ZDEFLATE=0: zlib itself deflates (tests, comparisons) */
+    const char *zd_env = getenv("IMGKIT_ZDEFLATE");
+    zd_off = zd_env && !strcmp(zd_env, "0");
+    put(env, exports, "zdeflateUsable", zd_usable_fn);
+  }
 #endif
 #ifdef HAVE_ZSTD
   static const char *const zsn[] = {"ZSTD_compressBound", "ZSTD_createCCtx", "ZSTD_compressCCtx", "ZSTD_freeCCtx", "ZSTD_isError", "ZSTD_versionString", "ZSTD_createDCtx", "ZSTD_decompressDCtx", "ZSTD_freeDCtx"};

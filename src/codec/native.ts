@@ -12,9 +12,20 @@ import { getSystemErrorName } from 'node:util';
 export interface NativeCodecs {
   /** Library versions of the codecs present, e.g. `{ zlib: '1.2.13', zstd: '1.5.4', lz4: '1.9.4' }`. */
   codecs: { zlib?: string; zstd?: string; lz4?: string; xz?: string; libdeflate?: string };
-  /** One zlib stream: deflateInit2(level, Z_DEFLATED, windowBits, memLevel, strategy) + deflate(Z_FINISH). */
-  deflate?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number): Uint8Array;
-  deflateAsync?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number): Promise<Uint8Array>;
+  /**
+   * One zlib stream: the system zlib's deflateInit2(level, Z_DEFLATED, windowBits, memLevel, strategy)
+   * + deflate(Z_FINISH) bytes. `engine` 1 runs zlib; 2 imgkit's deflate (native/zdeflate.c: zlib's
+   * bytes, several times faster; levels 4–9, windowBits 15, memLevel 8, the default strategy only,
+   * else a RangeError); 0, the default, imgkit's where zdeflateUsable(level), else zlib.
+   */
+  deflate?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number, engine?: 0 | 1 | 2): Uint8Array;
+  deflateAsync?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number, engine?: 0 | 1 | 2): Promise<Uint8Array>;
+  /**
+   * Whether deflate at `level` (windowBits 15, memLevel 8, the default strategy) runs imgkit's
+   * deflate: levels 4–9, once it gave this zlib's own bytes for a sample (checked on first use), and
+   * not with IMGKIT_ZDEFLATE=0.
+   */
+  zdeflateUsable?(level: number): boolean;
   /**
    * One zlib stream from libdeflate (libdeflate_zlib_compress) at `level` 1–12: other bytes than
    * zlib's, several times faster at the same level and about as small or smaller.
