@@ -49,6 +49,7 @@
 #define END_BLOCK 256
 #define SLACK 64
 #define FAST_MIN 8192 /* the least input for which the longer chains pay for their clearing */
+#define MAX_IDLE 256 /* collisions a search passes before it walks zlib's chain instead */
 #define LEVELS 5 /* chains of longer strings (KLEN) */
 
 /* One Huffman tree as zlib keeps it: per node a frequency (then the code) and a parent (then the length). */
@@ -510,6 +511,8 @@ static unsigned match_fast(zd_state *s, unsigned cur) {
   const unsigned head = cur;
   if (s->prev_length >= s->good) chain >>= 2;
   unsigned c, from = s->strstart; /* only entries before from are still to be looked at */
+  unsigned idle = 0; /* entries passed that zlib's walk does not count: collisions of the longer hashes */
+  const unsigned match_start = s->match_start;
   int level;
   if (best < MIN_MATCH) {
     /* the first entry sharing three bytes wins whatever its length: zlib's chain up to it */
@@ -537,7 +540,13 @@ static unsigned match_fast(zd_state *s, unsigned cur) {
     const uint8_t *m = s->window + c;
     uint32_t k;
     memcpy(&k, m, 4);
-    if (k == key && c < from) {
+    if (k != key || c >= from) {
+      /* input made to collide in the longer chains' hashes: zlib's own walk is bounded */
+      if (++idle > MAX_IDLE) {
+        s->match_start = match_start;
+        return match_zlib(s, head);
+      }
+    } else {
       /* the same three bytes: an entry of zlib's chain, where rank counts */
       if ((uint16_t)(top - s->rank[c & WMASK]) >= chain) break;
       if (m[best] == scan[best] && m[best - 1] == scan[best - 1]) {

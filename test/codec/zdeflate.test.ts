@@ -84,6 +84,19 @@ describe('imgkit\'s deflate: zlib\'s bytes', { skip }, () => {
     for (const level of [8, 9]) same(input, level, 'MAX_DIST');
   });
 
+  it('input made to collide in the four-byte hash: the same bytes (a search that passes too many collisions walks zlib\'s chain)', () => {
+    // 4-byte words that all land in one bucket of the 15-bit multiplicative hash (v · 2654435761 >> 17),
+    // with one word W of that bucket repeated every k + 1 words, so that each W searches that bucket
+    const A = 2654435761;
+    let inv = A;
+    for (let i = 0; i < 5; i++) inv = Math.imul(inv, 2 - Math.imul(A, inv));
+    const W = 0x51a7a7a7, bucket = Math.imul(W, A) >>> 17;
+    for (const k of [64, 2000]) {
+      const words = new Uint32Array(1 << 18).map((_, w) => (w % (k + 1) === 0 ? W : Math.imul(inv, (bucket << 17) | ((w * 7919) & 0x1ffff)) >>> 0));
+      same(new Uint8Array(words.buffer), 9, `collisions every ${k + 1} words`);
+    }
+  });
+
   it('real files in 128 KiB and 1 MiB blocks', () => {
     const files = ['/usr/bin/node', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/usr/share/common-licenses/GPL-3', '/etc/services'].filter((f) => existsSync(f));
     assert.ok(files.length > 0);
