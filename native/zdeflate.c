@@ -52,7 +52,7 @@
 #define MAX_IDLE 256 /* collisions a search passes before it walks zlib's chain instead */
 #define LEVELS 5 /* chains of longer strings (KLEN) */
 
-/* One Huffman tree as zlib keeps it: per node a frequency (then the code) and a parent (then the length). */
+/* One Huffman tree: per node (leaves, then inner nodes) its frequency, parent, bit length and code. */
 typedef struct {
   uint16_t freq[HEAP_SIZE], code[HEAP_SIZE], dad[HEAP_SIZE], len[HEAP_SIZE];
   int max_code;
