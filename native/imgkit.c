@@ -330,16 +330,16 @@ static void code_whole(job_t *j, lzma_stream *st, size_t head) {
 #ifdef HAVE_ZLIB
 /*
  * imgkit's deflate (zdeflate.c) gives zlib's bytes for levels 4–9 with windowBits 15, memLevel 8
- * and the default strategy, about three times as fast: it finds the same matches through chains of
- * longer strings. It is used for a level once it has given the system zlib's own bytes for a sample
- * at that level (another zlib, such as zlib-ng's, makes other choices), unless IMGKIT_ZDEFLATE=0.
+ * and the default, filtered or fixed strategy, about three times as fast at level 9: it finds the same matches through chains of
+ * longer strings. It is used for a level and strategy once it has given the system zlib's own bytes
+ * for a sample with them (another zlib, such as zlib-ng's, makes other choices), unless IMGKIT_ZDEFLATE=0.
  * Each thread keeps one state (~1 MiB), freed when the thread ends.
  */
 static int zd_off;
 static pthread_key_t zd_key;
 static pthread_once_t zd_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t zd_lock = PTHREAD_MUTEX_INITIALIZER;
-static signed char zd_checked[10]; /* per level: 0 not yet, 1 zlib's bytes, -1 other bytes */
+static signed char zd_checked[10][5]; /* per level and strategy: 0 not yet, 1 zlib's bytes, -1 other bytes */
 
 static void zd_key_make(void) { pthread_key_create(&zd_key, (void (*)(void *))zd_free); }
 
@@ -350,7 +350,7 @@ static zd_state *zd_thread(void) {
   return z;
 }
 
-static int zd_fits(const job_t *j) { return j->a >= 4 && j->a <= 9 && j->b == 15 && j->c == 8 && j->d == 0; }
+static int zd_fits(const job_t *j) { return j->a >= 4 && j->a <= 9 && j->b == 15 && j->c == 8 && (j->d == ZD_DEFAULT || j->d == ZD_FILTERED || j->d == ZD_FIXED); }
 
 /* A fixed sample that exercises literals, short and long matches, runs, incompressible stretches,
  * several blocks and a window slide. */
@@ -394,10 +394,10 @@ static size_t zlib_whole(const uint8_t *in, size_t n, int level, int wbits, int 
 
 /* Whether imgkit's deflate gives the system zlib's bytes at this level (checked once, on a sample
  * and on a short prefix of it, which takes the search path of short input). */
-static int zd_usable(int level) {
+static int zd_usable(int level, int strategy) {
   if (zd_off) return 0;
   pthread_mutex_lock(&zd_lock);
-  if (!zd_checked[level]) {
+  if (!zd_checked[level][strategy]) {
     size_t n = 100000, sizes[2] = {n, 5000};
     uint8_t *sample = malloc(n), *mine = malloc(2 * n);
     zd_state *z = zd_new();
@@ -405,31 +405,33 @@ static int zd_usable(int level) {
     if (ok) zd_sample(sample, n);
     for (int i = 0; ok && i < 2; i++) {
       uint8_t *theirs;
-      size_t len = zlib_whole(sample, sizes[i], level, 15, 8, 0, &theirs);
-      ok = len && zd_deflate(z, sample, sizes[i], level, 1, mine, 2 * n) == len && !memcmp(mine, theirs, len);
+      size_t len = zlib_whole(sample, sizes[i], level, 15, 8, strategy, &theirs);
+      ok = len && zd_deflate(z, sample, sizes[i], level, strategy, 1, mine, 2 * n) == len && !memcmp(mine, theirs, len);
       free(theirs);
     }
     zd_free(z);
     free(mine);
     free(sample);
-    zd_checked[level] = ok ? 1 : -1;
+    zd_checked[level][strategy] = ok ? 1 : -1;
   }
-  int ok = zd_checked[level] > 0;
+  int ok = zd_checked[level][strategy] > 0;
   pthread_mutex_unlock(&zd_lock);
   return ok;
 }
 
-/* zdeflateUsable(level) → boolean: whether deflate at `level` (windowBits 15, memLevel 8, the
- * default strategy) runs imgkit's deflate, the system zlib's bytes. */
+/* zdeflateUsable(level[, strategy]) → boolean: whether deflate at `level` (windowBits 15, memLevel 8,
+ * the strategy, default 0) runs imgkit's deflate, the system zlib's bytes. */
 static napi_value zd_usable_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  int32_t level = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_int32(env, argv[0], &level) != napi_ok) {
-    napi_throw_type_error(env, NULL, "imgkit native: level must be a number");
+  size_t argc = 2;
+  napi_value argv[2], out;
+  int32_t level = 0, strategy = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_int32(env, argv[0], &level) != napi_ok ||
+      (argc > 1 && napi_get_value_int32(env, argv[1], &strategy) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "imgkit native: level and strategy must be numbers");
     return NULL;
   }
-  napi_get_boolean(env, level >= 4 && level <= 9 && zd_usable(level), &out);
+  job_t j = {.a = level, .b = 15, .c = 8, .d = strategy};
+  napi_get_boolean(env, zd_fits(&j) && zd_usable(level, strategy), &out);
   return out;
 }
 #endif
@@ -451,13 +453,13 @@ static void run(job_t *j) {
   }
 #ifdef HAVE_ZLIB
   case DEFLATE: {
-    if (j->e == 2 && !zd_fits(j)) { j->error = "imgkit's deflate takes levels 4-9, windowBits 15, memLevel 8 and the default strategy"; return; }
-    if (j->e == 2 || (j->e == 0 && zd_fits(j) && zd_usable(j->a))) {
+    if (j->e == 2 && !zd_fits(j)) { j->error = "imgkit's deflate takes levels 4-9, windowBits 15, memLevel 8 and the default, filtered and fixed strategies"; return; }
+    if (j->e == 2 || (j->e == 0 && zd_fits(j) && zd_usable(j->a, j->d))) {
       /* its output is zlib's, which never needs this much; a stream that would is left to zlib */
       size_t cap = j->in_len + (j->in_len >> 3) + 64;
       zd_state *z = zd_thread();
       j->out = z ? malloc(cap) : NULL;
-      if (j->out && (j->out_len = zd_deflate(z, j->in, j->in_len, j->a, 1, j->out, cap))) return;
+      if (j->out && (j->out_len = zd_deflate(z, j->in, j->in_len, j->a, j->d, 1, j->out, cap))) return;
       int ran = j->out != NULL;
       free(j->out);
       j->out = NULL;

@@ -1,5 +1,6 @@
 /*
- * zdeflate: zlib's lazy deflate (levels 4–9, 32 KiB window, memLevel 8, default strategy) written
+ * zdeflate: zlib's lazy deflate (levels 4–9, 32 KiB window, memLevel 8; default, filtered and fixed
+ * strategies) written
  * anew so that it gives zlib 1.2.x's bytes exactly, with a faster match search.
  *
  * Why the bytes can be the same: every choice zlib makes is a function of the input. The window is
@@ -72,6 +73,7 @@ struct zd_state {
   uint32_t strstart, lookahead, match_start, prev_match, match_length, prev_length, match_available;
   long block_start;
   int fast; /* the longer chains are kept and searched */
+  int strategy;
   unsigned sym_next;
   /* config */
   unsigned good, lazy, nice, chain;
@@ -352,7 +354,7 @@ static void flush_block(zd_state *s, const uint8_t *buf, unsigned long stored_le
     if (s->bt.len[bl_order[max_blindex]] != 0) break;
   s->opt_len += 3 * ((unsigned long)max_blindex + 1) + 5 + 5 + 4;
   unsigned long opt_lenb = (s->opt_len + 3 + 7) >> 3, static_lenb = (s->static_len + 3 + 7) >> 3;
-  if (static_lenb <= opt_lenb) opt_lenb = static_lenb;
+  if (static_lenb <= opt_lenb || s->strategy == ZD_FIXED) opt_lenb = static_lenb;
   if (stored_len + 4 <= opt_lenb && buf) {
     send_bits(s, (unsigned)last, 3);
     windup(s);
@@ -570,10 +572,11 @@ static unsigned match_fast(zd_state *s, unsigned cur) {
   return best;
 }
 
-size_t zd_deflate(zd_state *s, const uint8_t *in, size_t n, int level, int fast, uint8_t *out, size_t cap) {
+size_t zd_deflate(zd_state *s, const uint8_t *in, size_t n, int level, int strategy, int fast, uint8_t *out, size_t cap) {
   static const struct { uint16_t good, lazy, nice, chain; } cfg[10] = {
     {0}, {0}, {0}, {0}, {4, 4, 16, 16}, {8, 16, 32, 32}, {8, 16, 128, 128}, {8, 32, 128, 256}, {32, 128, 258, 1024}, {32, 258, 258, 4096}};
-  if (level < 4 || level > 9) return 0;
+  if (level < 4 || level > 9 || (strategy != ZD_DEFAULT && strategy != ZD_FILTERED && strategy != ZD_FIXED)) return 0;
+  s->strategy = strategy;
   pthread_once(&tables_once, init_tables);
   /* as after deflateInit2: the MAX_MATCH bytes after short input read as zeros (zlib's high-water
    * mark); nothing further past the input is read. The longer chains pay for clearing only on
@@ -595,8 +598,8 @@ size_t zd_deflate(zd_state *s, const uint8_t *in, size_t n, int level, int fast,
   s->block_start = 0;
   s->out = out, s->cap = cap, s->out_len = 0, s->bits = 0, s->nbits = 0, s->overflow = 0;
   init_block(s);
-  /* zlib header: deflate, 32 KiB window, level flags (0 for levels < 2, 1 below 6, 2 at 6, 3 above) */
-  unsigned header = (8 + ((WBITS - 8) << 4)) << 8 | (level < 6 ? 1u : level == 6 ? 2u : 3u) << 6;
+  /* zlib header: deflate, 32 KiB window, level flags (0 for Z_FIXED and levels < 2, 1 below 6, 2 at 6, 3 above) */
+  unsigned header = (8 + ((WBITS - 8) << 4)) << 8 | (strategy == ZD_FIXED ? 0u : level < 6 ? 1u : level == 6 ? 2u : 3u) << 6;
   header += 31 - header % 31;
   put_byte(s, (uint8_t)(header >> 8)), put_byte(s, (uint8_t)header);
 
@@ -611,7 +614,7 @@ size_t zd_deflate(zd_state *s, const uint8_t *in, size_t n, int level, int fast,
     s->match_length = MIN_MATCH - 1;
     if (hash_head != 0 && s->prev_length < s->lazy && s->strstart - hash_head <= MAX_DIST) {
       s->match_length = s->fast && s->lookahead >= MIN_LOOKAHEAD ? match_fast(s, hash_head) : match_zlib(s, hash_head);
-      if (s->match_length <= 5 && s->match_length == MIN_MATCH && s->strstart - s->match_start > TOO_FAR)
+      if (s->match_length <= 5 && (s->strategy == ZD_FILTERED || (s->match_length == MIN_MATCH && s->strstart - s->match_start > TOO_FAR)))
         s->match_length = MIN_MATCH - 1;
     }
     if (s->prev_length >= MIN_MATCH && s->match_length <= s->prev_length) {

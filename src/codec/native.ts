@@ -15,17 +15,18 @@ export interface NativeCodecs {
   /**
    * One zlib stream: the system zlib's deflateInit2(level, Z_DEFLATED, windowBits, memLevel, strategy)
    * + deflate(Z_FINISH) bytes. `engine` 1 runs zlib; 2 imgkit's deflate (native/zdeflate.c: zlib's
-   * bytes, several times faster; levels 4–9, windowBits 15, memLevel 8, the default strategy only,
-   * else a RangeError); 0, the default, imgkit's where zdeflateUsable(level), else zlib.
+   * bytes, several times faster; levels 4–9, windowBits 15, memLevel 8, the default, filtered (1)
+   * or fixed (4) strategy only, else a RangeError); 0, the default, imgkit's where
+   * zdeflateUsable(level, strategy), else zlib.
    */
   deflate?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number, engine?: 0 | 1 | 2): Uint8Array;
   deflateAsync?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number, engine?: 0 | 1 | 2): Promise<Uint8Array>;
   /**
-   * Whether deflate at `level` (windowBits 15, memLevel 8, the default strategy) runs imgkit's
-   * deflate: levels 4–9, once it gave this zlib's own bytes for a sample (checked on first use), and
-   * not with IMGKIT_ZDEFLATE=0.
+   * Whether deflate at `level` with `strategy` (default 0; windowBits 15, memLevel 8) runs imgkit's
+   * deflate: levels 4–9 and strategies 0, 1 and 4, once it gave this zlib's own bytes for a sample
+   * (checked on first use of each), and not with IMGKIT_ZDEFLATE=0.
    */
-  zdeflateUsable?(level: number): boolean;
+  zdeflateUsable?(level: number, strategy?: number): boolean;
   /**
    * One zlib stream from libdeflate (libdeflate_zlib_compress) at `level` 1–12: other bytes than
    * zlib's, several times faster than zlib at the same level and about as small or smaller (at level

@@ -1,6 +1,6 @@
 /**
  * imgkit's deflate (native/zdeflate.c): the system zlib's bytes for levels 4–9 with windowBits 15,
- * memLevel 8 and the default strategy. The addon's deflate(…, engine) runs either: 1 zlib, 2 imgkit's,
+ * memLevel 8 and the default, filtered or fixed strategy. The addon's deflate(…, engine) runs either: 1 zlib, 2 imgkit's,
  * 0 (the default) imgkit's where zdeflateUsable(level) found it gives zlib's bytes. Every case
  * compares the two engines byte for byte, and python3's zlib (the same library) checks the default.
  */
@@ -16,13 +16,13 @@ import { compressible } from './arb.js';
 const n = nativeCodecs();
 const skip = !n?.codecs.zlib && !process.env.CI && 'the native codecs are not built here (no compiler or zlib headers at install)';
 
-const zlib = (input: Uint8Array, level: number) => n!.deflate!(input, level, 15, 8, 0, 1);
-const ours = (input: Uint8Array, level: number) => n!.deflate!(input, level, 15, 8, 0, 2);
+const zlib = (input: Uint8Array, level: number, strategy = 0) => n!.deflate!(input, level, 15, 8, strategy, 1);
+const ours = (input: Uint8Array, level: number, strategy = 0) => n!.deflate!(input, level, 15, 8, strategy, 2);
 
-function same(input: Uint8Array, level: number, what: string): void {
-  const a = zlib(input, level), b = ours(input, level);
+function same(input: Uint8Array, level: number, what: string, strategy = 0): void {
+  const a = zlib(input, level, strategy), b = ours(input, level, strategy);
   const at = a.findIndex((v, i) => v !== b[i]);
-  assert.ok(at === -1 && a.length === b.length, `${what}, level ${level}, ${input.length} bytes: zlib ${a.length} bytes, ours ${b.length}, first difference at ${at}`);
+  assert.ok(at === -1 && a.length === b.length, `${what}, level ${level}, strategy ${strategy}, ${input.length} bytes: zlib ${a.length} bytes, ours ${b.length}, first difference at ${at}`);
 }
 
 /** Random bytes from a small alphabet, with copies from up to `far` bytes back: long hash chains. */
@@ -39,8 +39,9 @@ function chains(len: number, seed: number, alphabet: number, far: number): Uint8
 
 describe('imgkit\'s deflate: zlib\'s bytes', { skip }, () => {
   it('is used by default here: its bytes were zlib\'s on the sample at every level 4–9 (required under CI, which has Debian\'s zlib)', { skip: !process.env.CI && !n?.zdeflateUsable?.(9) && 'this zlib gives other bytes' }, () => {
-    for (let level = 4; level <= 9; level++) assert.equal(n!.zdeflateUsable!(level), true, `level ${level}`);
+    for (let level = 4; level <= 9; level++) for (const strategy of [0, 1, 4]) assert.equal(n!.zdeflateUsable!(level, strategy), true, `level ${level}, strategy ${strategy}`);
     for (const level of [0, 1, 3, 10, -1]) assert.equal(n!.zdeflateUsable!(level), false);
+    for (const strategy of [2, 3, 5, -1]) assert.equal(n!.zdeflateUsable!(9, strategy), false);
   });
 
   it('the default engine equals python3\'s zlib (the system library) at levels 4–9', { skip: spawnSync('python3', ['-c', '1']).status !== 0 && 'python3 not installed' }, () => {
@@ -108,10 +109,19 @@ describe('imgkit\'s deflate: zlib\'s bytes', { skip }, () => {
     }
   });
 
-  it('property: any structured input at any level 4–9', () => {
+  it('the filtered and fixed strategies (Z_FILTERED 1, Z_FIXED 4; fixed writes level flags 0 in the header)', () => {
+    for (const strategy of [1, 4]) for (const level of [4, 6, 9]) {
+      same(chains(300_000, level, 6, 30_000), level, 'chains', strategy);
+      same(seeded(70_000, level), level, 'random', strategy);
+      same(chains(5000, level + 1, 200, 3000), level, 'short', strategy);
+    }
+    assert.equal(ours(new Uint8Array(10), 9, 4)[1], 0x01);
+  });
+
+  it('property: any structured input at any level 4–9 and strategy', () => {
     fc.assert(
-      fc.property(fc.array(compressible, { maxLength: 40 }), fc.integer({ min: 4, max: 9 }), (parts, level) => {
-        same(Buffer.concat(parts), level, 'property');
+      fc.property(fc.array(compressible, { maxLength: 40 }), fc.integer({ min: 4, max: 9 }), fc.constantFrom(0, 0, 1, 4), (parts, level, strategy) => {
+        same(Buffer.concat(parts), level, 'property', strategy);
       }),
       { numRuns: 300 },
     );
@@ -127,7 +137,7 @@ describe('imgkit\'s deflate: zlib\'s bytes', { skip }, () => {
 
   it('engine 2 refuses what it does not do; a bad engine is a TypeError', () => {
     const x = chains(5000, 1, 10, 1000);
-    for (const [level, window, mem, strategy] of [[9, 14, 8, 0], [9, 15, 9, 0], [9, 15, 8, 1], [3, 15, 8, 0], [1, 15, 8, 0]] as const) {
+    for (const [level, window, mem, strategy] of [[9, 14, 8, 0], [9, 15, 9, 0], [9, 15, 8, 2], [9, 15, 8, 3], [3, 15, 8, 0], [1, 15, 8, 0]] as const) {
       assert.throws(() => n!.deflate!(x, level, window, mem, strategy, 2), RangeError);
       // the default and zlib engines still take them
       assert.ok(Buffer.from(n!.deflate!(x, level, window, mem, strategy)).equals(n!.deflate!(x, level, window, mem, strategy, 1)));
