@@ -408,7 +408,7 @@ static inline void link(zd_state *s, int level, unsigned i, unsigned h, unsigned
   s->lhead[level][h] = (uint16_t)str;
 }
 
-/* zlib's INSERT_STRING, plus the four-byte chain and the rank; returns the previous head. */
+/* zlib's INSERT_STRING, plus the longer chains and the rank; returns zlib's previous head. */
 static inline unsigned insert(zd_state *s, unsigned str) {
   unsigned h = hash3(s->window + str);
   unsigned head = s->head[h];
@@ -466,7 +466,11 @@ static inline unsigned common(const uint8_t *a, const uint8_t *b, unsigned from)
   while (n + 8 <= MAX_MATCH) {
     uint64_t x, y;
     memcpy(&x, a + n, 8), memcpy(&y, b + n, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    if (x != y) return n + (unsigned)(__builtin_clzll(x ^ y) >> 3);
+#else
     if (x != y) return n + (unsigned)(__builtin_ctzll(x ^ y) >> 3);
+#endif
     n += 8;
   }
   while (n < MAX_MATCH && a[n] == b[n]) n++;
