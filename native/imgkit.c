@@ -48,6 +48,7 @@
 #include "config.h" /* written by scripts/build-native.mjs: the headers found */
 #include "lzenc.h"
 #include "zdeflate.h"
+#include "sqlist.h"
 
 #ifdef IMGKIT_ZLIB_H
 #include IMGKIT_ZLIB_H
@@ -1321,6 +1322,64 @@ static napi_value decode_async(napi_env env, napi_callback_info info) {
   return start_decode(env, j, argv[0]);
 }
 
+/* A metadata block for sqlist, by decode_block: the decoder of read.ts's preload (decodeAsync). */
+static int sq_decode(int comp, const uint8_t *in, size_t len, uint8_t *out, size_t max, size_t *n) {
+  static const int codec_of[7] = {0, D_ZLIB, 0, 0, D_XZ, D_LZ4, D_ZSTD};
+  int codec = comp >= 0 && comp < 7 ? codec_of[comp] : 0;
+  if (!codec || !(decoders & (1u << codec))) return 0;
+  djob_t j;
+  memset(&j, 0, sizeof j);
+  j.codec = codec;
+  j.in = in;
+  j.in_len = len;
+  j.out = out;
+  j.max = max;
+  j.in_fd = j.fd = -1;
+  int ok = decode_block(&j);
+  *n = j.out_len;
+  return ok;
+}
+
+static void free_listing(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  free(data);
+}
+
+/*
+ * squashfsListing(path, long): the listing of `squashfs ls [-l] path` (native/sqlist.c) as a
+ * Uint8Array, or undefined where the image needs src/squashfs/list.ts (errors included).
+ */
+static napi_value squashfs_listing(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], res;
+  bool long_form = false;
+  char path[4097];
+  size_t plen = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || napi_get_value_bool(env, argv[1], &long_form) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: squashfsListing(path: string, long: boolean)");
+    return NULL;
+  }
+  napi_get_undefined(env, &res);
+  /* a path that does not fit, or holds a NUL, is left to Node's open */
+  if (plen >= sizeof path - 1 || strlen(path) != plen) return res;
+  uint8_t *out = NULL;
+  size_t len = 0;
+  if (!sq_list(path, long_form, sq_decode, &out, &len)) return res;
+  napi_value ab, view;
+  if (napi_create_external_arraybuffer(env, out, len, free_listing, NULL, &ab) != napi_ok) {
+    void *data;
+    if (napi_create_arraybuffer(env, len, &data, &ab) != napi_ok) {
+      free(out);
+      return res;
+    }
+    memcpy(data, out, len);
+    free(out);
+  }
+  if (napi_create_typedarray(env, napi_uint8_array, len, ab, 0, &view) != napi_ok) return res;
+  return view;
+}
+
 /*
  * decodeFileAsync(inFd, inPos, inLen, codec, max, fd, position): decodeAsync of the `inLen` bytes
  * at `inPos` of the open file `inFd`, read on the pool thread too (pread), so the compressed block
@@ -2284,6 +2343,7 @@ NAPI_MODULE_INIT() {
   decoders |= 1 << D_LZ4; /* lz4_block, no library */
   put(env, exports, "decodeAsync", decode_async);
   put(env, exports, "decodeFileAsync", decode_file_async);
+  put(env, exports, "squashfsListing", squashfs_listing);
   put(env, exports, "makeEntriesAsync", make_entries_async);
   napi_value dec;
   napi_create_uint32(env, decoders, &dec);

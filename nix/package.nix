@@ -42,10 +42,11 @@ buildNpmPackage {
   # `npm run build` (tsc -p tsconfig.build.json) runs by default; dev dependencies are pruned afterwards.
   npmBuildScript = "build";
 
-  # The bin/ launchers start Node by name (`exec node`, from PATH): name this package's Node.
+  # The bin/ launchers (package.json's "bin"; bin/package.json is not one) start Node by name (`exec node`,
+  # from PATH): name this package's Node.
   postInstall = ''
-    for f in $out/lib/node_modules/${pkg.name}/bin/*; do
-      substituteInPlace "$f" --replace-fail 'exec node ' 'exec ${nodejs_20}/bin/node '
+    for t in ${builtins.concatStringsSep " " (builtins.attrNames pkg.bin)}; do
+      substituteInPlace "$out/lib/node_modules/${pkg.name}/bin/$t" --replace-fail 'exec node ' 'exec ${nodejs_20}/bin/node '
     done
   '';
 

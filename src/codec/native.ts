@@ -105,6 +105,12 @@ export interface NativeCodecs {
   /** Bit `1 << codec` for each codec decodeAsync has. */
   decoders?: number;
   /**
+   * The listing `squashfs ls [-l]` prints for the image file at `path` (native/sqlist.c), or
+   * undefined wherever src/squashfs/list.ts reads the image any other way (errors, compressor
+   * options, tables it reads later, a listing past 64 MiB): the command line's fast path.
+   */
+  squashfsListing?(path: string, long: boolean): Uint8Array | undefined;
+  /**
    * A streaming liblzma decoder whose runs give at most 1 MiB of output each. `kind` 0: one .xz
    * stream (lzma_stream_decoder with liblzma's `flags`; the caller reads stream padding and the next
    * stream); 1: an .lzma stream, header included (lzma_alone_decoder); 2: the LZMA1 data after the

@@ -342,5 +342,8 @@ describe('nix builders under nix-build (plain derivation, offline)', { skip: ski
     assert.equal(pkg.pname, json.name);
     assert.equal(pkg.version, json.version);
     assert.equal(pkg.npmBuildScript, 'build');
+    // every launcher gets this Node; bin/package.json is not a launcher
+    for (const t of ['imgkit', 'bootimg', 'uimage', 'fdt', 'initramfs', 'squashfs']) assert.match(String(pkg.postInstall), new RegExp(`\\b${t}\\b`));
+    assert.doesNotMatch(String(pkg.postInstall), /bin\/\*/);
   });
 });

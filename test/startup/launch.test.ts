@@ -23,7 +23,9 @@ describe('bin/ launchers', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('every CLI in bin/ has a launcher, and package.json names them all', () => {
-    assert.deepEqual(readdirSync(join(root, 'bin')).sort(), [...CLIS].sort());
+    // package.json makes the launchers CommonJS: squashfs's native listing runs before any ES module loads
+    assert.deepEqual(readdirSync(join(root, 'bin')).sort(), [...CLIS, 'package.json'].sort());
+    assert.equal(JSON.parse(readFileSync(join(root, 'bin/package.json'), 'utf8')).type, 'commonjs');
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
     assert.deepEqual(Object.entries(pkg.bin).sort(), CLIS.map((c) => [c, `bin/${c}`]).sort());
     for (const cli of CLIS) {

@@ -13,18 +13,23 @@ import { nativeCodecs } from '../../src/codec/native.js';
 
 const HOOK = join(root, 'test/startup/trace-loads.mjs');
 
-/** The dist/ modules (paths under dist/) that `bin/<cli> ...args` loads; the command must succeed. */
+/** The dist/ ES modules (paths under dist/) that `bin/<cli> ...args` loads; the command must succeed. */
 function loads(dir: string, cli: string, ...args: string[]): string[] {
+  const mods = loadsWith(dir, {}, cli, ...args);
+  assert.ok(mods.length > 0, 'the hook saw the modules');
+  return mods;
+}
+
+/** As {@link loads}, with `env` added, and no module loaded allowed. */
+function loadsWith(dir: string, env: NodeJS.ProcessEnv, cli: string, ...args: string[]): string[] {
   const log = join(dir, 'loads.txt');
   rmSync(log, { force: true });
   writeFileSync(log, '');
   const r = spawnSync(process.execPath, ['--import', HOOK, join(root, 'bin', cli), ...args], {
-    cwd: dir, encoding: 'utf8', env: { ...process.env, IMGKIT_TRACE_LOADS: log, SOURCE_DATE_EPOCH: '0' },
+    cwd: dir, encoding: 'utf8', env: { ...process.env, IMGKIT_TRACE_LOADS: log, SOURCE_DATE_EPOCH: '0', ...env },
   });
   assert.equal(r.status, 0, `${cli} ${args.join(' ')}: ${r.stderr}`);
-  const mods = readFileSync(log, 'utf8').split('\n').filter((u) => u.includes('/dist/')).map((u) => u.slice(u.indexOf('/dist/') + 6));
-  assert.ok(mods.length > 0, 'the hook saw the modules');
-  return mods;
+  return readFileSync(log, 'utf8').split('\n').filter((u) => u.includes('/dist/')).map((u) => u.slice(u.indexOf('/dist/') + 6));
 }
 
 function assertNone(mods: string[], forbidden: RegExp[], what: string): void {
@@ -63,8 +68,14 @@ describe('start-up: what each command loads', () => {
   });
 
   it('squashfs ls and extract: no writing side; bootimg info, initramfs ls and extract: their format only, reading side', () => {
-    for (const args of [['ls', '-l', 'golden.sqfs'], ['extract', 'golden.sqfs', 'sq']])
-      assertNone(loads(dir, 'squashfs', ...args), [/^squashfs\/(write|pack|mksquashfs|pool|pseudo|packfile|data|tree)\.js$/, ...OTHER_FORMATS('squashfs')], `squashfs ${args[0]}`);
+    const writing = [/^squashfs\/(write|pack|mksquashfs|pool|pseudo|packfile|data|tree)\.js$/, ...OTHER_FORMATS('squashfs')];
+    // ls -l IMG: the native listing, from the CommonJS launcher, loads no ES module at all
+    if (nativeCodecs()?.squashfsListing) assert.deepEqual(loadsWith(dir, {}, 'squashfs', 'ls', '-l', 'golden.sqfs'), [], 'squashfs ls -l (native)');
+    for (const [env, args] of [[{ IMGKIT_NATIVE: '0' }, ['ls', '-l', 'golden.sqfs']], [{}, ['ls', '-l', '--offset', '0', 'golden.sqfs']], [{}, ['extract', 'golden.sqfs', 'sq']]] as const) {
+      const mods = loadsWith(dir, env, 'squashfs', ...args);
+      assert.ok(mods.length > 0, 'the hook saw the modules');
+      assertNone(mods, writing, `squashfs ${args.join(' ')}`);
+    }
     assertNone(loads(dir, 'bootimg', 'info', 'v2.img'), OTHER_FORMATS('bootimg'), 'bootimg info');
     loads(dir, 'initramfs', 'pack', '--dir', 'rootfs', '-o', 'r.cpio');
     for (const args of [['ls', 'r.cpio'], ['extract', 'r.cpio', 'x']])
