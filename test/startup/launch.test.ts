@@ -97,6 +97,23 @@ describe('bin/ launchers', () => {
     assert.equal(pool('bootimg', ['extract', 'i'], 2), 'unset');
   });
 
+  it('packing starts Node with a 2 MiB young generation; every other command without V8 flags (which cost Node its code cache)', () => {
+    const fake = join(dir, 'fake-args');
+    mkdirSync(fake, { recursive: true });
+    writeFileSync(join(fake, 'node'), '#!/bin/sh\nprintf "%s|" "$@"\n', { mode: 0o755 });
+    const flags = (cli: string, args: string[]) => {
+      const r = spawnSync(join(root, 'bin', cli), args, { encoding: 'utf8', env: { ...process.env, PATH: `${fake}:${process.env.PATH}` } });
+      assert.equal(r.status, 0, r.stderr);
+      // Node's own options: those before the launcher's path
+      const argv = r.stdout.split('|');
+      return argv.slice(0, argv.indexOf(join(root, 'bin', cli)));
+    };
+    for (const [cli, args] of [['squashfs', ['pack', 'a', 'b']], ['initramfs', ['pack', '--dir', 'a']], ['imgkit', ['squashfs', 'pack', 'a', 'b']], ['imgkit', ['initramfs', 'pack']]] as const)
+      assert.deepEqual(flags(cli, [...args]), ['--max-semi-space-size=2'], `${cli} ${args.join(' ')}`);
+    for (const [cli, args] of [['squashfs', ['ls', '-l', 'i']], ['squashfs', ['extract', 'i', 'd']], ['squashfs', ['--help']], ['initramfs', ['ls', 'i']], ['imgkit', ['squashfs', 'info', 'i']], ['bootimg', ['info', 'i']], ['fdt', ['--help']], ['uimage', ['list', 'i']]] as const)
+      assert.deepEqual(flags(cli, [...args]), [], `${cli} ${args.join(' ')}`);
+  });
+
   it('through the imgkit umbrella, a tool keeps its exit status: 2 for a usage mistake, 1 for bad input, 0 for success', () => {
     const imgkit = join(root, 'bin/imgkit');
     const input = join(dir, 'in.txt');
