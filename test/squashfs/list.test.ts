@@ -16,8 +16,7 @@ import { listingBytes } from '../../src/squashfs/list.js';
 import { openSquashfs } from '../../src/squashfs/read.js';
 import { longListingChunks } from '../../src/squashfs/text.js';
 import { writeSquashfs, type WriteOptions } from '../../src/squashfs/write.js';
-import type { SourceInode } from '../../src/squashfs/tree.js';
-import { badImages, baseTree } from './bad.js';
+import { badImages, listingTree } from './bad.js';
 import { decodeName, encodeName } from '../../src/bytes/names.js';
 import { requireTools, skipWithout, tempDir } from '../helpers.js';
 
@@ -70,37 +69,9 @@ async function agree(img: Uint8Array, what: string, sub = 'd'): Promise<void> {
     for (const long of [true, false]) assert.deepEqual(await fast(img, path, long), await generic(img, path, long), `${what} ${path} ${long ? '-l' : ''}`);
 }
 
-/** A tree with every kind of entry, names that are not UTF-8, nested and empty directories, and hard links. */
-function tree(): SourceInode {
-  const t = baseTree();
-  const file = (size: number, fill: number): SourceInode => ({ kind: 'file', mode: 0o644, uid: 1000, gid: 100, mtime: 1_600_000_000, size, content: new Uint8Array(size).fill(fill) });
-  const shared = file(3000, 3);
-  const sub: SourceInode = {
-    kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 1_700_000_000,
-    entries: [
-      { name: 'big', inode: file(70_000, 9) },
-      { name: 'empty', inode: { kind: 'dir', mode: 0o700, uid: 0, gid: 0, mtime: 1, entries: [] } },
-      { name: 'link1', inode: shared },
-      { name: 'link2', inode: shared },
-      { name: 'long-target', inode: { kind: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: 2, target: 'x/'.repeat(300) } },
-      { name: 'ok\xe9', inode: file(10, 1) },
-      ...Array.from({ length: 300 }, (_, i) => ({ name: `n${String(i).padStart(3, '0')}`, inode: file(i, i % 250) })),
-    ],
-  };
-  t.entries!.push(
-    { name: 'bad\udcff', inode: file(5, 5) },
-    { name: 'blk', inode: { kind: 'blockdev', mode: 0o600, uid: 0, gid: 0, mtime: 1, major: 8, minor: 1 } },
-    { name: 'd', inode: sub },
-    { name: 'dev', inode: { kind: 'chardev', mode: 0o4755, uid: 0, gid: 0, mtime: 1, major: 300, minor: 70000 } },
-    { name: 'fifo', inode: { kind: 'fifo', mode: 0o1644, uid: 0, gid: 0, mtime: 1 } },
-    { name: 'sock', inode: { kind: 'socket', mode: 0o2755, uid: 0, gid: 0, mtime: 1 } },
-  );
-  return t;
-}
-
 async function image(o: WriteOptions): Promise<Uint8Array> {
   const sink = memorySink();
-  await writeSquashfs(sink, tree(), { blockSize: 4096, pad: false, ...o });
+  await writeSquashfs(sink, listingTree(), { blockSize: 4096, pad: false, ...o });
   return sink.bytes();
 }
 
