@@ -157,6 +157,17 @@ static int64_t run_pos(const run_t *r, uint64_t block, uint32_t offset) {
   return offset < e - p ? (int64_t)(p + offset) : -1;
 }
 
+/* The payload of a metadata block whose header is `header`: stored, or decoded (at most 8 KiB). */
+static int payload(ctx_t *c, unsigned header, const uint8_t *p, uint8_t *out, size_t *n) {
+  unsigned size = header & 0x7fff;
+  if (header & 0x8000) {
+    memcpy(out, p, size);
+    *n = size;
+    return 1;
+  }
+  return c->decode(c->comp, p, size, out, META, n);
+}
+
 /* One metadata block read as MetaReader.block reads it: at `at`, ending by `end`. */
 static int meta_block(ctx_t *c, uint64_t at, uint64_t end, uint8_t *out, size_t *n) {
   uint8_t h[2 + META];
@@ -165,12 +176,7 @@ static int meta_block(ctx_t *c, uint64_t at, uint64_t end, uint8_t *out, size_t 
   if (!rd(c, at, h, want)) return 0;
   unsigned header = u16(h), size = header & 0x7fff;
   if (size == 0 || size > META || at + 2 + size > end) return 0;
-  if (header & 0x8000) {
-    memcpy(out, h + 2, size);
-    *n = size;
-    return 1;
-  }
-  return c->decode(c->comp, h + 2, size, out, META, n);
+  return payload(c, header, h + 2, out, n);
 }
 
 /*
@@ -202,11 +208,7 @@ static int load_table(ctx_t *c, uint64_t start, uint64_t end, uint64_t budget, r
   for (size_t i = 0; i < nb; i++) {
     unsigned header = u16(raw + at), size = header & 0x7fff;
     size_t n = 0;
-    if (header & 0x8000) {
-      memcpy(r->b + pos, raw + at + 2, size);
-      n = size;
-    } else if (!c->decode(c->comp, raw + at + 2, size, r->b + pos, META, &n)) goto done;
-    if (n == 0 || (i + 1 < nb && n != META)) goto done;
+    if (!payload(c, header, raw + at + 2, r->b + pos, &n) || n == 0 || (i + 1 < nb && n != META)) goto done;
     r->off[i] = at;
     r->pos[i] = pos;
     pos += n;
