@@ -49,6 +49,7 @@
 #include "lzenc.h"
 #include "zdeflate.h"
 #include "sqlist.h"
+#include "scan.h"
 
 #ifdef IMGKIT_ZLIB_H
 #include IMGKIT_ZLIB_H
@@ -1380,6 +1381,60 @@ static napi_value squashfs_listing(napi_env env, napi_callback_info info) {
   return view;
 }
 
+/* An external ArrayBuffer over malloc'd `data` (freed with it), as a typed array of `type`; copied when externals are refused. */
+static napi_value owned_array(napi_env env, napi_typedarray_type type, void *data, size_t bytes, size_t elem) {
+  napi_value ab, view;
+  void *copy;
+  if (!data || bytes == 0) {
+    free(data);
+    if (napi_create_arraybuffer(env, 0, &copy, &ab) != napi_ok) return NULL;
+  } else if (napi_create_external_arraybuffer(env, data, bytes, free_listing, NULL, &ab) != napi_ok) {
+    if (napi_create_arraybuffer(env, bytes, &copy, &ab) != napi_ok) {
+      free(data);
+      return NULL;
+    }
+    memcpy(copy, data, bytes);
+    free(data);
+  }
+  if (napi_create_typedarray(env, type, bytes / elem, ab, 0, &view) != napi_ok) return NULL;
+  return view;
+}
+
+/*
+ * scanTree(path, hardlinks, xattrs) → [records, names, targets, xattrNames, xattrValues, xattrLengths]
+ * (native/scan.h), or undefined where src/squashfs/tree.ts must walk `path` itself.
+ */
+static napi_value scan_tree(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], res, undef;
+  bool hardlinks = false, xattrs = false;
+  char path[4097];
+  size_t plen = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || napi_get_value_bool(env, argv[1], &hardlinks) != napi_ok ||
+      napi_get_value_bool(env, argv[2], &xattrs) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: scanTree(path: string, hardlinks: boolean, xattrs: boolean)");
+    return NULL;
+  }
+  napi_get_undefined(env, &undef);
+  if (plen >= sizeof path - 1 || strlen(path) != plen) return undef;
+  scan_result r;
+  memset(&r, 0, sizeof r);
+  if (!fs_scan(path, hardlinks, xattrs, &r)) return undef;
+  napi_value parts[6];
+  int ok = napi_create_string_utf8(env, r.names ? r.names : "", r.names_len, &parts[1]) == napi_ok &&
+           napi_create_string_utf8(env, r.targets ? r.targets : "", r.targets_len, &parts[2]) == napi_ok &&
+           napi_create_string_utf8(env, r.xnames ? r.xnames : "", r.xnames_len, &parts[3]) == napi_ok;
+  free(r.names), free(r.targets), free(r.xnames);
+  /* each owned_array takes its buffer, whatever happens */
+  parts[0] = owned_array(env, napi_float64_array, r.rec, r.nrec * SCAN_FIELDS * sizeof(double), sizeof(double));
+  parts[4] = owned_array(env, napi_uint8_array, r.xvals, r.xvals_len, 1);
+  parts[5] = owned_array(env, napi_float64_array, r.xlens, r.nx * sizeof(double), sizeof(double));
+  if (!ok || !parts[0] || !parts[4] || !parts[5] || napi_create_array_with_length(env, 6, &res) != napi_ok) return undef;
+  for (uint32_t i = 0; i < 6; i++) napi_set_element(env, res, i, parts[i]);
+  return res;
+}
+
 /*
  * decodeFileAsync(inFd, inPos, inLen, codec, max, fd, position): decodeAsync of the `inLen` bytes
  * at `inPos` of the open file `inFd`, read on the pool thread too (pread), so the compressed block
@@ -2344,6 +2399,7 @@ NAPI_MODULE_INIT() {
   put(env, exports, "decodeAsync", decode_async);
   put(env, exports, "decodeFileAsync", decode_file_async);
   put(env, exports, "squashfsListing", squashfs_listing);
+  put(env, exports, "scanTree", scan_tree);
   put(env, exports, "makeEntriesAsync", make_entries_async);
   napi_value dec;
   napi_create_uint32(env, decoders, &dec);

@@ -136,6 +136,12 @@ export interface NativeCodecs {
   /** A file's xattrs (not following a final symlink) in llistxattr's order; [] when none. Throws on other errors. */
   listXattrs?(path: string): [string, Uint8Array][];
   /**
+   * A source tree walked as src/squashfs/tree.ts scanSources() walks it (native/scan.h):
+   * records, NUL-ended names, symlink targets and xattr names, xattr values and their lengths;
+   * undefined where that walk must run instead.
+   */
+  scanTree?(path: string, hardlinks: boolean, xattrs: boolean): [Float64Array, string, string, string, Uint8Array, Float64Array] | undefined;
+  /**
    * glibc's mallopt(M_MMAP_THRESHOLD, bytes): allocations of at least `bytes` are mapped and
    * unmapped each time, never kept in a thread's arena. False where the C library has no mallopt.
    */

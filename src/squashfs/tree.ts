@@ -159,6 +159,8 @@ export async function scanSources(sources: readonly string[], o: ScanOptions = {
   const skip = o.skip;
   const links = new Map<string, SourceInode>();
   const paths = new Map<SourceInode, string>();
+  // one plain source: the addon's walk, where it can take it (the same tree, in a third of the time)
+  const flat = sources.length === 1 && excluded.size === 0 && !skip ? nativeScan(sources[0]!, !o.noHardlinks, o.xattrs !== false, o.onWarning) : undefined;
   // synchronous calls: a scan is a long chain of dependent metadata reads, each a few µs from the
   // dentry cache, where a thread-pool round trip would cost ten times more (and grow malloc arenas)
   const scan = (path: string, rel: string): SourceInode | undefined => {
@@ -202,7 +204,7 @@ export async function scanSources(sources: readonly string[], o: ScanOptions = {
   };
   const tops: { name: string; inode: SourceInode }[] = [];
   for (const s of sources) {
-    const inode = scan(s, '');
+    const inode = flat ? flat.root : scan(s, '');
     if (inode) tops.push({ name: basename(resolve(s)), inode });
   }
   let root: SourceInode;
@@ -218,8 +220,86 @@ export async function scanSources(sources: readonly string[], o: ScanOptions = {
       root.entries!.push({ name, inode: t.inode });
     }
   }
-  if (o.xattrs !== false) await readHostXattrs(paths, o.onWarning);
+  if (o.xattrs !== false && !flat) await readHostXattrs(paths, o.onWarning);
   return root;
+}
+
+/**
+ * A number read from a Float64Array as a small integer where it is one: stored in an object as
+ * is, each would be a heap number of its own (33k inodes: 3.6 MB).
+ */
+const int = (v: number): number => (v === (v | 0) ? v | 0 : v);
+
+const KINDS: readonly (FileKind | undefined)[] = [undefined, 'dir', 'file', 'symlink', 'blockdev', 'chardev', 'fifo', 'socket'];
+/** native/scan.h: numbers per record, and the record kind naming an earlier record (a hard link). */
+const SCAN_FIELDS = 11;
+const SCAN_LINK = 8;
+
+/**
+ * scanSources' walk of one source by the native addon (native/scan.c): the tree the JavaScript
+ * walk builds, xattrs included, or undefined where that walk must run (no addon, or anything it
+ * would report or read differently).
+ */
+function nativeScan(source: string, hardlinks: boolean, xattrs: boolean, onWarning?: (m: string) => void): { root: SourceInode | undefined } | undefined {
+  const got = nativeCodecs()?.scanTree?.(source, hardlinks, xattrs);
+  if (!got) return undefined;
+  const [rec, nameText, targetText, xnameText, xvals, xlens] = got;
+  const names = nameText.split('\0');
+  const targets = targetText.split('\0');
+  const xnames = xnameText.split('\0');
+  const nodes: SourceInode[] = [];
+  // open directories: the node, its path, the entries still to come
+  const stack: { node: SourceInode; path: string; left: number }[] = [];
+  let name = 0, target = 0, x = 0, xat = 0;
+  let root: SourceInode | undefined;
+  for (let r = 0; r < rec.length / SCAN_FIELDS; r++) {
+    const f = r * SCAN_FIELDS;
+    const up = stack[stack.length - 1];
+    const entry = up ? names[name++]! : '';
+    // join() for the source's own entries normalizes the source path; below it, paths are normal already
+    const path = !up ? source : stack.length === 1 ? join(up.path, entry) : `${up.path}/${entry}`;
+    let node: SourceInode;
+    if (rec[f] === SCAN_LINK) node = nodes[rec[f + 1]!]!;
+    else {
+      const kind = KINDS[rec[f]!]!;
+      node = { kind, mode: int(rec[f + 1]!), uid: int(rec[f + 2]!), gid: int(rec[f + 3]!), mtime: int(rec[f + 4]!) };
+      switch (kind) {
+        case 'dir':
+          node.entries = [];
+          break;
+        case 'file': {
+          const size = int(rec[f + 5]!);
+          node.content = hostFile(path, size);
+          node.size = size;
+          node.allocated = int(rec[f + 6]!);
+          node.source = path;
+          break;
+        }
+        case 'symlink':
+          node.target = targets[target++]!;
+          break;
+        case 'blockdev':
+        case 'chardev':
+          node.major = int(rec[f + 8]!);
+          node.minor = int(rec[f + 9]!);
+          break;
+      }
+      for (let k = rec[f + 10]!; k > 0; k--, x++) {
+        const xname = xnames[x]!;
+        const value = xvals.subarray(xat, (xat += xlens[x]!));
+        if (!/^(user|trusted|security)\./.test(xname)) onWarning?.(`Unrecognised xattr prefix ${xname} on ${path}, ignored`);
+        else (node.xattrs ??= []).push({ name: xname, value });
+      }
+    }
+    nodes.push(node);
+    if (up) {
+      up.node.entries!.push({ name: entry, inode: node });
+      up.left--;
+    } else root = node;
+    if (rec[f] !== SCAN_LINK && node.kind === 'dir') stack.push({ node, path, left: rec[f + 7]! });
+    while (stack.length && stack[stack.length - 1]!.left === 0) stack.pop();
+  }
+  return { root };
 }
 
 /**
