@@ -9,7 +9,7 @@
  * queued as a {@link Slot} and handed to a {@link Compressor} (a worker pool) at once; the queue is
  * written to the sink strictly in order as results come back. Block sizes and addresses are known
  * only once a slot is written, so addFile() returns a {@link PendingFile} that {@link DataWriter.resolve}
- * turns into a FileData after {@link DataWriter.finish}. The queue holds at most `window` bytes of
+ * turns into a FileData once {@link DataWriter.written} says its slots are written. The queue holds at most `window` bytes of
  * uncompressed data (back-pressure on the reader), so memory does not grow with file or image size.
  */
 import { createHash } from 'node:crypto';
@@ -63,6 +63,8 @@ interface Slot {
   /** Set when written: the address relative to the image and the block size word. */
   pos: number;
   word: number;
+  /** Place in the output queue (slots are written in this order); -1 for slots written before this writer. */
+  seq: number;
 }
 
 /** Where a file's bytes will go, known once its slots are written. */
@@ -107,6 +109,11 @@ export class DataWriter {
   readonly #fragments: (Slot | undefined)[] = [];
   readonly #queue: Slot[] = [];
   #queued = 0;
+  /** Slots numbered so far, and the number of the last one written. */
+  #seq = 0;
+  #doneSeq = -1;
+  /** The one caller waiting for a slot to be written (the metadata writer, going through the files in data order). */
+  #waiter: { seq: number; resolve: () => void } | undefined;
   #pos: number;
   readonly #window: number;
   readonly #block: Uint8Array;
@@ -151,7 +158,7 @@ export class DataWriter {
       buf.set(block);
       own = buf.subarray(0, block.length);
     }
-    const slot: Slot = { raw: own?.length ?? 0, job: own && !stored ? this.compressor.compress(own) : undefined, stored: stored ? own : undefined, pos: 0, word: 0 };
+    const slot: Slot = { raw: own?.length ?? 0, job: own && !stored ? this.compressor.compress(own) : undefined, stored: stored ? own : undefined, pos: 0, word: 0, seq: this.#seq++ };
     this.#queue.push(slot);
     this.#queued += slot.raw;
     while (this.#queued > this.#window) await this.#writeOne();
@@ -168,9 +175,17 @@ export class DataWriter {
     if (s.job) ({ bytes, compressed, block } = await s.job);
     s.job = undefined;
     s.stored = undefined;
+    if (bytes) {
+      s.word = compressed ? bytes.length : bytes.length + BLOCK_UNCOMPRESSED;
+      this.#pos += bytes.length;
+    }
+    // its address and size word are known: a file ending with it can be resolved
+    this.#doneSeq = s.seq;
+    if (this.#waiter && this.#waiter.seq <= s.seq) {
+      this.#waiter.resolve();
+      this.#waiter = undefined;
+    }
     if (!bytes) return;
-    s.word = compressed ? bytes.length : bytes.length + BLOCK_UNCOMPRESSED;
-    this.#pos += bytes.length;
     this.#meter(s.raw);
     await this.sink.writev([bytes]);
     // a block written as is belongs to the sink unless it says otherwise; a compressed one is free
@@ -187,12 +202,12 @@ export class DataWriter {
   /** Appending: the old image's fragment blocks keep their indexes; new ones follow. */
   preloadFragments(entries: readonly FragmentEntry[]): void {
     if (this.#fragments.length) throw new TypeError('Cannot preload fragments: fragments were already added');
-    for (const e of entries) this.#fragments.push({ raw: 0, job: undefined, stored: undefined, pos: e.start, word: e.size });
+    for (const e of entries) this.#fragments.push({ raw: 0, job: undefined, stored: undefined, pos: e.start, word: e.size, seq: -1 });
   }
 
   /** Appending: a file whose data stays where the old image has it. */
   storedFile(size: number, d: StoredData): PendingFile {
-    const fixed = (pos: number, word: number): Slot => ({ raw: 0, job: undefined, stored: undefined, pos, word });
+    const fixed = (pos: number, word: number): Slot => ({ raw: 0, job: undefined, stored: undefined, pos, word, seq: -1 });
     return {
       size, start: fixed(d.startBlock, 0), blocks: d.blocks.map((w) => fixed(0, w)), fragment: d.fragment, fragmentOffset: d.fragmentOffset, sparse: d.sparse,
     };
@@ -203,7 +218,25 @@ export class DataWriter {
     return this.#fragments.map((s) => ({ start: s!.pos, size: s!.word }));
   }
 
-  /** Where a file's bytes went; call after {@link finish}. */
+  /**
+   * Undefined when every slot of `p` is written, else a promise settled once they are (the queue
+   * moves as later files are added, and wholly at {@link finish}). One caller may wait at a time.
+   */
+  written(p: PendingFile): Promise<void> | undefined {
+    let last = p.start?.seq ?? -1;
+    for (let i = p.blocks.length - 1; i >= 0; i--) {
+      const b = p.blocks[i];
+      if (b) {
+        last = Math.max(last, b.seq);
+        break;
+      }
+    }
+    if (last <= this.#doneSeq) return undefined;
+    if (this.#waiter) throw new TypeError('Cannot wait for a file: another wait is under way');
+    return new Promise((resolve) => (this.#waiter = { seq: last, resolve }));
+  }
+
+  /** Where a file's bytes went; call once {@link written} says so (after {@link finish}, always). */
   resolve(p: PendingFile): FileData {
     return {
       size: p.size, startBlock: p.start?.pos ?? 0, blocks: p.blocks.map((b) => b?.word ?? 0), fragment: p.fragment,
