@@ -24,16 +24,24 @@ import { FLAG, FORMAT, MAX_DEPTH, refToNumber, type MetaRef } from './layout.js'
 import type { SquashfsInode } from './inode.js';
 import type { FragmentEntry } from './fragment.js';
 
-function* inodes(root: SourceInode): Generator<SourceInode> {
-  const seen = new Set<SourceInode>();
+/** Every inode of the tree once (hard links share one; a tree that loops is walked once). */
+function inodes(root: SourceInode): SourceInode[] {
+  const seen = new Set<SourceInode>([root]);
+  const out: SourceInode[] = [];
   const stack = [root];
   while (stack.length) {
     const n = stack.pop()!;
-    if (seen.has(n)) continue;
-    seen.add(n);
-    yield n;
-    for (const e of n.entries ?? []) stack.push(e.inode);
+    out.push(n);
+    const entries = n.entries;
+    if (entries)
+      for (let i = 0; i < entries.length; i++) {
+        const c = entries[i]!.inode;
+        if (seen.has(c)) continue;
+        seen.add(c);
+        stack.push(c);
+      }
   }
+  return out;
 }
 
 /** What packFromArgs reports while it works. */
@@ -161,7 +169,8 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
     }
   }
   let newest = 0;
-  for (const n of inodes(root)) {
+  const all = inodes(root);
+  for (const n of all) {
     if (oldInodes.has(n)) {
       newest = Math.max(newest, n.mtime);
       continue;
@@ -187,7 +196,7 @@ export async function packFromArgs(argv: readonly string[], env: NodeJS.ProcessE
     };
   }
   let files = 0, bytes = 0;
-  for (const n of inodes(root)) if (n.kind === 'file') (files++, (bytes += n.size ?? 0));
+  for (const n of all) if (n.kind === 'file') (files++, (bytes += n.size ?? 0));
   hooks.onStart?.(files, bytes);
   try {
     const result = await withOutputFile(a.dest, async (sink) => {
