@@ -707,6 +707,9 @@ static int work_threads, work_idle;
 
 static int slot_free(void) { return !gate_slots || gate_busy < gate_slots; }
 
+/* Set by compressFirst(true) on a JavaScript thread: its next jobs go to the front of the workers' queue. */
+static _Thread_local int queue_first;
+
 static void execute(napi_env env, void *data) {
   (void)env;
   run((job_t *)data);
@@ -849,13 +852,35 @@ static int work_queue(napi_env env, port_t *p, job_t *j) {
   pthread_mutex_lock(&p->lock);
   p->refs++;
   pthread_mutex_unlock(&p->lock);
-  if (work_tail) work_tail->next = j;
-  else work_head = j;
-  work_tail = j;
+  if (queue_first) {
+    if (!(j->next = work_head)) work_tail = j;
+    work_head = j;
+  } else {
+    if (work_tail) work_tail->next = j;
+    else work_head = j;
+    work_tail = j;
+  }
   if (work_idle && slot_free()) pthread_cond_signal(&work_cond);
   pthread_mutex_unlock(&gate_lock);
   if (p->out++ == 0) napi_ref_threadsafe_function(env, p->tsfn);
   return 1;
+}
+
+/*
+ * compressFirst(on): while on, compression jobs this thread queues for the workers go ahead of
+ * those already waiting (a writer's metadata blocks, each of which it waits for, ahead of its
+ * queued data blocks). Jobs on libuv's pool are not affected.
+ */
+static napi_value compress_first(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool on = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "imgkit native: compressFirst(on: boolean)");
+    return NULL;
+  }
+  queue_first = on;
+  return NULL;
 }
 
 /*
@@ -2399,6 +2424,7 @@ NAPI_MODULE_INIT() {
   put(env, exports, "lzmaOwnAsync", lzma_own_async);
   put(env, exports, "mmapThreshold", mmap_threshold);
   put(env, exports, "compressSlots", compress_slots);
+  put(env, exports, "compressFirst", compress_first);
   put(env, exports, "trimCaches", trim_caches);
   put(env, exports, "copyRangeAsync", copy_range_async);
   put(env, exports, "prefetchAsync", prefetch_async);

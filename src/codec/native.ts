@@ -153,6 +153,8 @@ export interface NativeCodecs {
    * the limit and starts that count anew. Use {@link claimCompressSlots}.
    */
   compressSlots?(n?: number): number;
+  /** While on, the *Async encoders called from this thread queue their job ahead of those waiting for the workers. */
+  compressFirst?(on: boolean): void;
 }
 
 /** A native liblzma decoder (an opaque handle; its memory is freed when it is collected, if not before). */

@@ -181,8 +181,10 @@ function wrap(e: unknown, name: string, offset: number): unknown {
  * the codec can (gzip always does; xz, and zstd and lz4 with the native codecs, then do too), so
  * several calls in flight use several cores. With the native codecs (codec/native.ts) gzip, zstd
  * and lz4 blocks are the bytes of the system's zlib, libzstd and liblz4, as mksquashfs's are.
+ * `first`: with `threaded`, each block goes ahead of those waiting for the addon's compression
+ * workers (metadata blocks, which their writer waits for one by one).
  */
-export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize: number, threaded = false): BlockCodec {
+export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize: number, threaded = false, first = false): BlockCodec {
   const id = COMPRESSOR[name];
   const native = nativeCodecs();
   type Sync = (src: Uint8Array, max: number, offset: number) => Uint8Array;
@@ -365,6 +367,19 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
         throw new TypeError('Cannot compress: writing lzo squashfs images is not supported (reading is)');
       };
       break;
+  }
+  const ahead = native?.compressFirst;
+  if (first && threaded && ahead) {
+    // the encoders queue their job before their first await: inside the flag
+    const queued = compress;
+    compress = (src) => {
+      ahead(true);
+      try {
+        return queued(src);
+      } finally {
+        ahead(false);
+      }
+    };
   }
   return { name, id, compress, offThread, gated, decompress, syncDecompressor: syncWrapped };
 }

@@ -17,6 +17,8 @@ export interface Compressor {
    */
   compress(block: Uint8Array): Promise<Compressed>;
   close(): Promise<void>;
+  /** True when it compresses on the addon's compression workers (claimCompressSlots). */
+  readonly workers?: boolean;
 }
 
 export interface Compressed {
@@ -136,7 +138,7 @@ export function compressorFor(name: CompressorName, options: CompressorOptions, 
   const threaded = blockCodec(name, options, blockSize, true);
   if (threaded.offThread) {
     const release = threaded.gated && claimCompressSlots(processors);
-    if (release) return inlineCompressor(threaded, processors + 2, release);
+    if (release) return { ...inlineCompressor(threaded, processors + 2, release), workers: true };
     const small = name === 'gzip' || name === 'lz4' || (options.dictSize ?? blockSize) <= 256 << 10;
     return inlineCompressor(threaded, small ? processors + 1 : processors);
   }

@@ -234,9 +234,13 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
   // each compressed 8 KiB metadata block leaves a codec context (gzip: ~260 KB of zlib state) to the
   // garbage collector; collect every 32 blocks or so (fully every 128) rather than after 64 MB of external memory
   const metaMeter = garbageMeter(256 << 10, 1 << 20);
-  const inodes = new MetaWriter(codec, !!opts.noInodeCompression);
-  const dirs = new MetaWriter(codec, !!opts.noInodeCompression);
-  const kv = new MetaWriter(codec, !!opts.noXattrCompression);
+  // the tables' blocks, written alongside the data: on the addon's compression workers, each ahead
+  // of the data blocks waiting (this thread reads, hashes and queues the data; on a tree of small
+  // files it has little time to spare)
+  const metaCodec = compressor.workers ? blockCodec(name, metaOptions, blockSize, true, true) : codec;
+  const inodes = new MetaWriter(metaCodec, !!opts.noInodeCompression);
+  const dirs = new MetaWriter(metaCodec, !!opts.noInodeCompression);
+  const kv = new MetaWriter(metaCodec, !!opts.noXattrCompression);
   const ids = new IdTable();
   const xattrs = new XattrWriter(kv);
   const exportRefs: (MetaRef | undefined)[] = new Array(inodeCount).fill(undefined);
