@@ -149,12 +149,21 @@ export class DataWriter {
     this.#tails = { buf: new Uint8Array(o.blockSize), fill: 0, index: -1 };
   }
 
-  /** Queues a copy of `block` (a marker when undefined); waits while the queue is over its window. */
-  async #enqueue(block: Uint8Array | undefined, stored: boolean): Promise<Slot> {
+  /** A block-sized buffer of the writer's: reused once the compressor or the sink is done with it. */
+  #buffer(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(this.o.blockSize);
+  }
+
+  /**
+   * Queues a copy of `block` (a marker when undefined), or `block` itself when `owned` (a buffer
+   * from #buffer()); waits while the queue is over its window.
+   */
+  async #enqueue(block: Uint8Array | undefined, stored: boolean, owned = false): Promise<Slot> {
     let own: Uint8Array | undefined;
-    if (block) {
+    if (owned) own = block;
+    else if (block) {
       // block-sized buffers come back from the compressor and are reused: no garbage per block
-      const buf = this.#free.pop() ?? new Uint8Array(this.o.blockSize);
+      const buf = this.#buffer();
       buf.set(block);
       own = buf.subarray(0, block.length);
     }
@@ -314,7 +323,8 @@ export class DataWriter {
     const buf = this.#block; // one per writer: files are scanned one at a time
     let fill = 0;
     let done = 0;
-    const emit = async (block: Uint8Array, last: boolean) => {
+    // `owned`: `block` is a buffer of the writer's, read into directly, which goes to the queue as it is
+    const emit = async (block: Uint8Array, last: boolean, owned = false) => {
       const zero = !this.o.noSparse && allZero(block);
       // an all-zero tail or small file becomes a hole, never a fragment (mksquashfs: fragment && c_byte)
       if (last && fragmentTail && !zero) {
@@ -328,8 +338,12 @@ export class DataWriter {
         if (write) blocks.push(undefined);
       } else {
         keys.push(createHash('sha256').update(block).digest('base64'));
-        if (write) blocks.push(await this.#enqueue(block, this.o.noDataCompression));
+        if (write) {
+          blocks.push(await this.#enqueue(block, this.o.noDataCompression, owned));
+          return;
+        }
       }
+      if (owned && this.#free.length < 64) this.#free.push(block);
     };
     const direct = 'open' in content && typeof content.open === 'function' ? (content as DirectPayload).open() : undefined;
     if (direct) {
@@ -337,10 +351,17 @@ export class DataWriter {
       try {
         while (done < size) {
           const n = Math.min(bs, size - done);
-          direct.readFully(buf.subarray(0, n), done);
-          done += n;
-          if (n === bs) await emit(buf, false);
-          else fill = n;
+          if (n === bs) {
+            // a whole block, read where it will be queued from: no copy
+            const own = this.#buffer();
+            direct.readFully(own, done);
+            done += n;
+            await emit(own, false, true);
+          } else {
+            direct.readFully(buf.subarray(0, n), done);
+            done += n;
+            fill = n;
+          }
         }
         direct.checkEnd(size);
       } finally {
