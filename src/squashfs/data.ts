@@ -9,8 +9,9 @@
  * queued as a {@link Slot} and handed to a {@link Compressor} (a worker pool) at once; the queue is
  * written to the sink strictly in order as results come back. Block sizes and addresses are known
  * only once a slot is written, so addFile() returns a {@link PendingFile} that {@link DataWriter.resolve}
- * turns into a FileData once {@link DataWriter.written} says its slots are written. The queue holds at most `window` bytes of
- * uncompressed data (back-pressure on the reader), so memory does not grow with file or image size.
+ * turns into a FileData once {@link DataWriter.written} says its slots are written. The queue holds
+ * at most `window` bytes of uncompressed data (back-pressure on the reader), so memory does not grow
+ * with file or image size.
  */
 import { createHash } from 'node:crypto';
 import type { ByteSink } from '../bytes/sink.js';
