@@ -533,6 +533,35 @@ describe('native codecs', { skip }, () => {
     assert.throws(() => n!.compressSlots!(-1), RangeError);
   });
 
+  it('compressFirst: calls made while it is on go ahead of those waiting for the workers, with the same bytes', async () => {
+    const release = claimCompressSlots(1);
+    assert.ok(release);
+    try {
+      const order: string[] = [];
+      const big = Array.from({ length: 6 }, (_, i) => sample(200_000, 40 + i));
+      const small = sample(8192, 50);
+      // one worker: the first big block runs, the other five wait; the small one, queued first, overtakes them
+      const waiting = big.map((b, i) => n!.zstdAsync!(b, 19).then((o) => (order.push(`big${i}`), o)));
+      n!.compressFirst!(true);
+      let ahead: Promise<Uint8Array>;
+      try {
+        ahead = n!.zstdAsync!(small, 15).then((o) => (order.push('small'), o));
+      } finally {
+        n!.compressFirst!(false);
+      }
+      const after = n!.zstdAsync!(small, 15).then((o) => (order.push('after'), o));
+      const outs = await Promise.all([...waiting, ahead, after]);
+      assert.ok(order.indexOf('small') <= 1, order.join(' '));
+      assert.equal(order[order.length - 1], 'after', 'jobs queued with it off go to the back');
+      big.forEach((b, i) => assert.deepEqual(outs[i], n!.zstd!(b, 19)));
+      assert.deepEqual(outs[6], n!.zstd!(small, 15));
+      assert.deepEqual(outs[7], n!.zstd!(small, 15));
+    } finally {
+      release();
+    }
+    assert.throws(() => n!.compressFirst!(1 as unknown as boolean), TypeError);
+  });
+
   it('compressSlots: calls made while slots are claimed run on the addon\'s workers: every codec, errors, a release before they end', async () => {
     const inputs = Array.from({ length: 12 }, (_, i) => sample(40_000 + 1000 * i, 50 + i));
     const release = claimCompressSlots(2);
