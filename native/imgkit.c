@@ -1018,6 +1018,25 @@ static napi_value lz4_async(napi_env env, napi_callback_info info) { return run_
 static const char *lz4_lib_version(void) { return l4.LZ4_versionString(); }
 #endif
 
+/* listXattrs' result: one [name, value] pair per xattr, by fs_xattrs. */
+typedef struct {
+  napi_env env;
+  napi_value list;
+  uint32_t n;
+} xattr_list_t;
+
+static int xattr_pair(void *ctx, const char *name, const void *value, size_t len) {
+  xattr_list_t *x = ctx;
+  napi_value pair, jname, jvalue;
+  napi_create_array_with_length(x->env, 2, &pair);
+  napi_create_string_utf8(x->env, name, NAPI_AUTO_LENGTH, &jname);
+  napi_create_buffer_copy(x->env, len, value, NULL, &jvalue);
+  napi_set_element(x->env, pair, 0, jname);
+  napi_set_element(x->env, pair, 1, jvalue);
+  napi_set_element(x->env, x->list, x->n++, pair);
+  return 1;
+}
+
 /*
  * listXattrs(path) → [name, value][]: the extended attributes of `path` (not following a final
  * symlink) in llistxattr's order, which is the order mksquashfs stores them in. No attributes,
@@ -1025,66 +1044,24 @@ static const char *lz4_lib_version(void) { return l4.LZ4_versionString(); }
  */
 static napi_value list_xattrs(napi_env env, napi_callback_info info) {
   size_t argc = 1, len;
-  napi_value argv[1], list;
+  napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok) {
     napi_throw_type_error(env, NULL, "imgkit native: path must be a string");
     return NULL;
   }
-  char *path = malloc(len + 1), *names = NULL;
+  char *path = malloc(len + 1);
   if (!path) { napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
   napi_get_value_string_utf8(env, argv[0], path, len + 1, &len);
-  napi_create_array(env, &list);
-  ssize_t n = 0;
-  for (int tries = 0; tries < 4; tries++) {
-    n = llistxattr(path, NULL, 0);
-    if (n <= 0) break;
-    free(names);
-    names = malloc((size_t)n);
-    if (!names) { errno = ENOMEM; n = -1; break; }
-    n = llistxattr(path, names, (size_t)n);
-    if (n >= 0 || errno != ERANGE) break;
-  }
-  if (n < 0 && errno != ENOTSUP && errno != ENODATA) goto fail;
-  uint32_t k = 0;
-  for (ssize_t at = 0; at < n; at += (ssize_t)strlen(names + at) + 1) {
-    const char *name = names + at;
-    ssize_t v = 0;
-    uint8_t *value = NULL;
-    for (int tries = 0; tries < 4; tries++) {
-      v = lgetxattr(path, name, NULL, 0);
-      if (v < 0) break;
-      free(value);
-      value = malloc(v ? (size_t)v : 1);
-      if (!value) { errno = ENOMEM; v = -1; break; }
-      v = lgetxattr(path, name, value, (size_t)v);
-      if (v >= 0 || errno != ERANGE) break;
-    }
-    if (v < 0) {
-      free(value);
-      if (errno == ENODATA) continue; /* removed since the listing */
-      goto fail;
-    }
-    napi_value pair, jname, jvalue;
-    napi_create_array_with_length(env, 2, &pair);
-    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &jname);
-    napi_create_buffer_copy(env, (size_t)v, value, NULL, &jvalue);
-    free(value);
-    napi_set_element(env, pair, 0, jname);
-    napi_set_element(env, pair, 1, jvalue);
-    napi_set_element(env, list, k++, pair);
-  }
-  free(names);
+  xattr_list_t x = {env, NULL, 0};
+  napi_create_array(env, &x.list);
+  int ok = fs_xattrs(path, xattr_pair, &x);
   free(path);
-  return list;
-fail: {
-    char msg[160];
-    snprintf(msg, sizeof msg, "imgkit native: cannot read xattrs: %s", strerror(errno));
-    free(names);
-    free(path);
-    napi_throw_error(env, NULL, msg);
-    return NULL;
-  }
+  if (ok) return x.list;
+  char msg[160];
+  snprintf(msg, sizeof msg, "imgkit native: cannot read xattrs: %s", strerror(errno));
+  napi_throw_error(env, NULL, msg);
+  return NULL;
 }
 
 /*
@@ -1377,6 +1354,25 @@ static void free_listing(napi_env env, void *data, void *hint) {
   free(data);
 }
 
+/* An external ArrayBuffer over malloc'd `data` (freed with it), as a typed array of `type`; copied when externals are refused. */
+static napi_value owned_array(napi_env env, napi_typedarray_type type, void *data, size_t bytes, size_t elem) {
+  napi_value ab, view;
+  void *copy;
+  if (!data || bytes == 0) {
+    free(data);
+    if (napi_create_arraybuffer(env, 0, &copy, &ab) != napi_ok) return NULL;
+  } else if (napi_create_external_arraybuffer(env, data, bytes, free_listing, NULL, &ab) != napi_ok) {
+    if (napi_create_arraybuffer(env, bytes, &copy, &ab) != napi_ok) {
+      free(data);
+      return NULL;
+    }
+    memcpy(copy, data, bytes);
+    free(data);
+  }
+  if (napi_create_typedarray(env, type, bytes / elem, ab, 0, &view) != napi_ok) return NULL;
+  return view;
+}
+
 /*
  * squashfsListing(path, long): the listing of `squashfs ls [-l] path` (native/sqlist.c) as a
  * Uint8Array, or undefined where the image needs src/squashfs/list.ts (errors included).
@@ -1398,37 +1394,8 @@ static napi_value squashfs_listing(napi_env env, napi_callback_info info) {
   uint8_t *out = NULL;
   size_t len = 0;
   if (!sq_list(path, long_form, sq_decode, &out, &len)) return res;
-  napi_value ab, view;
-  if (napi_create_external_arraybuffer(env, out, len, free_listing, NULL, &ab) != napi_ok) {
-    void *data;
-    if (napi_create_arraybuffer(env, len, &data, &ab) != napi_ok) {
-      free(out);
-      return res;
-    }
-    memcpy(data, out, len);
-    free(out);
-  }
-  if (napi_create_typedarray(env, napi_uint8_array, len, ab, 0, &view) != napi_ok) return res;
-  return view;
-}
-
-/* An external ArrayBuffer over malloc'd `data` (freed with it), as a typed array of `type`; copied when externals are refused. */
-static napi_value owned_array(napi_env env, napi_typedarray_type type, void *data, size_t bytes, size_t elem) {
-  napi_value ab, view;
-  void *copy;
-  if (!data || bytes == 0) {
-    free(data);
-    if (napi_create_arraybuffer(env, 0, &copy, &ab) != napi_ok) return NULL;
-  } else if (napi_create_external_arraybuffer(env, data, bytes, free_listing, NULL, &ab) != napi_ok) {
-    if (napi_create_arraybuffer(env, bytes, &copy, &ab) != napi_ok) {
-      free(data);
-      return NULL;
-    }
-    memcpy(copy, data, bytes);
-    free(data);
-  }
-  if (napi_create_typedarray(env, type, bytes / elem, ab, 0, &view) != napi_ok) return NULL;
-  return view;
+  napi_value view = owned_array(env, napi_uint8_array, out, len, 1);
+  return view ? view : res;
 }
 
 /*

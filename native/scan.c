@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "scan.h"
+#include "buf.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,24 +26,6 @@
 /* Path bytes for the xattr calls, which take a path: longer ones are left to the JavaScript walk. */
 #define SCAN_PATH_MAX 4096
 
-typedef struct {
-  char *p;
-  size_t len, cap;
-} buf_t;
-
-static int buf_put(buf_t *b, const void *data, size_t n) {
-  if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n) cap *= 2;
-    char *q = realloc(b->p, cap);
-    if (!q) return 0;
-    b->p = q;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, data, n);
-  b->len += n;
-  return 1;
-}
 
 /* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF): what decodes to the same bytes. */
 static int utf8_ok(const unsigned char *s, size_t n) {
@@ -108,46 +91,48 @@ static int link_add(scan_t *s, dev_t dev, ino_t ino, size_t rec) {
   return 1;
 }
 
-/* The xattrs of s->path, appended; their count in *count. 0 on a failure listXattrs would throw for. */
-static int read_xattrs(scan_t *s, double *count) {
+int fs_xattrs(const char *path, fs_xattr_fn each, void *ctx) {
   char stack[1024], *names = stack;
-  ssize_t n = llistxattr(s->path, stack, sizeof stack);
+  ssize_t n = llistxattr(path, stack, sizeof stack);
   for (int tries = 0; n < 0 && errno == ERANGE && tries < 4; tries++) {
-    ssize_t want = llistxattr(s->path, NULL, 0);
+    ssize_t want = llistxattr(path, NULL, 0);
     if (want < 0) { n = -1; break; }
     if (names != stack) free(names);
     names = malloc(want ? (size_t)want : 1);
-    if (!names) return 0;
-    n = llistxattr(s->path, names, (size_t)want);
+    if (!names) { errno = ENOMEM; return 0; }
+    n = llistxattr(path, names, (size_t)want);
   }
   int ok = 1;
-  *count = 0;
   if (n < 0) ok = errno == ENOTSUP || errno == ENODATA;
   for (ssize_t at = 0; ok && n > 0 && at < n; at += (ssize_t)strlen(names + at) + 1) {
     const char *name = names + at;
     char vstack[512], *value = vstack;
-    ssize_t v = lgetxattr(s->path, name, vstack, sizeof vstack);
+    ssize_t v = lgetxattr(path, name, vstack, sizeof vstack);
     for (int tries = 0; v < 0 && errno == ERANGE && tries < 4; tries++) {
-      ssize_t want = lgetxattr(s->path, name, NULL, 0);
+      ssize_t want = lgetxattr(path, name, NULL, 0);
       if (want < 0) { v = -1; break; }
       if (value != vstack) free(value);
       value = malloc(want ? (size_t)want : 1);
       if (!value) { v = -1; errno = ENOMEM; break; }
-      v = lgetxattr(s->path, name, value, (size_t)want);
+      v = lgetxattr(path, name, value, (size_t)want);
     }
-    if (v < 0) {
-      if (errno != ENODATA) ok = 0; /* ENODATA: removed since the listing */
-    } else {
-      double len = (double)v;
-      size_t nl = strlen(name);
-      ok = utf8_ok((const unsigned char *)name, nl) && buf_put(&s->xnames, name, nl + 1) && buf_put(&s->xvals, value, (size_t)v) &&
-           buf_put(&s->xlens, &len, sizeof len);
-      if (ok) *count += 1;
-    }
+    if (v < 0) ok = errno == ENODATA; /* ENODATA: removed since the listing */
+    else ok = each(ctx, name, value, (size_t)v);
     if (value != vstack) free(value);
   }
+  int saved = errno;
   if (names != stack) free(names);
+  errno = saved;
   return ok;
+}
+
+/* One xattr of the entry being walked, appended; 0 for a name the JavaScript walk would decode differently. */
+static int keep_xattr(void *ctx, const char *name, const void *value, size_t len) {
+  scan_t *s = ctx;
+  double n = (double)len;
+  size_t nl = strlen(name);
+  return utf8_ok((const unsigned char *)name, nl) && buf_put(&s->xnames, name, nl + 1) && buf_put(&s->xvals, value, len) &&
+         buf_put(&s->xlens, &n, sizeof n);
 }
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -196,7 +181,11 @@ static int scan_entry(scan_t *s, int dirfd, const char *name, int depth, int *ma
     r[8] = major(st.st_rdev);
     r[9] = minor(st.st_rdev);
   }
-  if (s->xattrs && !read_xattrs(s, &r[10])) return 0;
+  if (s->xattrs) {
+    size_t before = s->xlens.len;
+    if (!fs_xattrs(s->path, keep_xattr, s)) return 0;
+    r[10] = (double)((s->xlens.len - before) / sizeof(double));
+  }
   if (!buf_put(&s->rec, r, sizeof r)) return 0;
   s->nrec++;
   *made = 1;
@@ -287,11 +276,11 @@ int fs_scan(const char *path, int hardlinks, int xattrs, scan_result *out) {
   }
   out->rec = (double *)s->rec.p;
   out->nrec = s->nrec;
-  out->names = s->names.p;
+  out->names = (char *)s->names.p;
   out->names_len = s->names.len;
-  out->targets = s->targets.p;
+  out->targets = (char *)s->targets.p;
   out->targets_len = s->targets.len;
-  out->xnames = s->xnames.p;
+  out->xnames = (char *)s->xnames.p;
   out->xnames_len = s->xnames.len;
   out->xvals = (uint8_t *)s->xvals.p;
   out->xvals_len = s->xvals.len;

@@ -36,4 +36,14 @@ typedef struct {
  */
 int fs_scan(const char *path, int hardlinks, int xattrs, scan_result *out);
 
+/* Called per xattr by fs_xattrs: 1 to go on, 0 to stop (fs_xattrs then returns 0). */
+typedef int (*fs_xattr_fn)(void *ctx, const char *name, const void *value, size_t len);
+
+/*
+ * The xattrs of `path` (not following a final symlink) in llistxattr's order, which is the order
+ * mksquashfs stores them in, each given to `each`. No attributes, or a file system without them,
+ * is none. 1, or 0 with errno set when one cannot be read (one removed since the listing is skipped).
+ */
+int fs_xattrs(const char *path, fs_xattr_fn each, void *ctx);
+
 #endif

@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64
 #include "sqlist.h"
+#include "buf.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -80,8 +81,7 @@ typedef struct {
   uint64_t last_mtime; /* + 1 */
   uint8_t time_text[18];
   /* the path of the directory being listed */
-  uint8_t *path;
-  size_t path_len, path_cap;
+  buf_t path;
   /* the walk's entry records */
   struct rec {
     const uint8_t *name;
@@ -585,19 +585,6 @@ static int line(ctx_t *c, const fields_t *f, const uint8_t *path, size_t path_le
   return 1;
 }
 
-static int push_path(ctx_t *c, const void *p, size_t k) {
-  if (c->path_len + k > c->path_cap) {
-    size_t cap = c->path_cap * 2 > c->path_len + k ? c->path_cap * 2 : c->path_len + k;
-    uint8_t *q = realloc(c->path, cap);
-    if (!q) return 0;
-    c->path = q;
-    c->path_cap = cap;
-  }
-  memcpy(c->path + c->path_len, p, k);
-  c->path_len += k;
-  return 1;
-}
-
 /* list.ts fastListing: the listing at `at` (`length` bytes) of the directory table as records */
 static int fast_listing(ctx_t *c, size_t at, size_t length) {
   const uint8_t *b = c->dt.b;
@@ -659,7 +646,7 @@ static int walk(ctx_t *c, int long_form) {
   if (!frames) return 0;
   size_t nf = 0;
   int ok = 0;
-  if (!push_path(c, prefix, prefix_len) || !push_path(c, "/", 1)) goto done;
+  if (!buf_put(&c->path, prefix, prefix_len) || !buf_put(&c->path, "/", 1)) goto done;
   if (set_has(&c->seen, (uint64_t)1 << 62 | f.number, 1) < 0) goto done;
   for (;;) {
     /* enter the directory in f */
@@ -670,7 +657,7 @@ static int walk(ctx_t *c, int long_form) {
       int64_t at = run_pos(&c->dt, f.start_block, f.offset);
       if (at < 0 || !fast_listing(c, (size_t)at, (size_t)(f.size - 3))) goto done;
     }
-    frames[nf++] = (frame_t){from, c->rec_top, from, c->path_len};
+    frames[nf++] = (frame_t){from, c->rec_top, from, c->path.len};
     /* the next directory to enter, printing the entries before it */
     for (;;) {
       if (nf == 0) {
@@ -684,16 +671,16 @@ static int walk(ctx_t *c, int long_form) {
         continue;
       }
       const struct rec *r = &c->recs[fr->next++];
-      c->path_len = fr->path_len;
+      c->path.len = fr->path_len;
       if (r->kind == 1) {
         uint64_t ref = (uint64_t)r->block << 16 | r->offset, num = (uint64_t)1 << 62 | r->inode_number;
         if (set_has(&c->seen, ref, 0) || set_has(&c->seen, num, 0)) goto done;
         if (set_has(&c->seen, ref, 1) < 0 || set_has(&c->seen, num, 1) < 0) goto done;
       }
       if (!fast_inode(c, r->block, r->offset, &f) || f.kind != r->kind) goto done;
-      if (!line(c, &f, c->path, fr->path_len, r->name, r->name_len, long_form)) goto done;
+      if (!line(c, &f, c->path.p, fr->path_len, r->name, r->name_len, long_form)) goto done;
       if (r->kind == 1) {
-        if (!push_path(c, r->name, r->name_len) || !push_path(c, "/", 1)) goto done;
+        if (!buf_put(&c->path, r->name, r->name_len) || !buf_put(&c->path, "/", 1)) goto done;
         break;
       }
     }
@@ -749,7 +736,7 @@ done:
   free(c.dt.b), free(c.dt.off), free(c.dt.pos);
   free(c.seen.k);
   free(c.lists.k);
-  free(c.path);
+  free(c.path.p);
   free(c.recs);
   if (ok) {
     *out = c.out;
