@@ -284,12 +284,7 @@ function nativeScan(source: string, hardlinks: boolean, xattrs: boolean, onWarni
           node.minor = int(rec[f + 9]!);
           break;
       }
-      for (let k = rec[f + 10]!; k > 0; k--, x++) {
-        const xname = xnames[x]!;
-        const value = xvals.subarray(xat, (xat += xlens[x]!));
-        if (!/^(user|trusted|security)\./.test(xname)) onWarning?.(`Unrecognised xattr prefix ${xname} on ${path}, ignored`);
-        else (node.xattrs ??= []).push({ name: xname, value });
-      }
+      for (let k = rec[f + 10]!; k > 0; k--, x++) addXattr(node, xnames[x]!, xvals.subarray(xat, (xat += xlens[x]!)), path, onWarning);
     }
     nodes.push(node);
     if (up) {
@@ -302,6 +297,12 @@ function nativeScan(source: string, hardlinks: boolean, xattrs: boolean, onWarni
   return { root };
 }
 
+/** Gives `n` an xattr read from the host at `path`, as mksquashfs does: only user., trusted. and security. ones. */
+function addXattr(n: SourceInode, name: string, value: Uint8Array, path: string, onWarning?: (m: string) => void): void {
+  if (!/^(user|trusted|security)\./.test(name)) onWarning?.(`Unrecognised xattr prefix ${name} on ${path}, ignored`);
+  else (n.xattrs ??= []).push({ name, value });
+}
+
 /**
  * Reads every xattr of the scanned paths: with the native addon's llistxattr, in the kernel's
  * order (mksquashfs's, so images match), otherwise with one `getfattr` run (Node has no xattr
@@ -309,10 +310,7 @@ function nativeScan(source: string, hardlinks: boolean, xattrs: boolean, onWarni
  */
 async function readHostXattrs(paths: Map<SourceInode, string>, onWarning?: (m: string) => void): Promise<void> {
   if (paths.size === 0) return;
-  const add = (n: SourceInode, name: string, value: Uint8Array) => {
-    if (!/^(user|trusted|security)\./.test(name)) onWarning?.(`Unrecognised xattr prefix ${name} on ${paths.get(n)}, ignored`);
-    else (n.xattrs ??= []).push({ name, value });
-  };
+  const add = (n: SourceInode, name: string, value: Uint8Array) => addXattr(n, name, value, paths.get(n)!, onWarning);
   const list = nativeCodecs()?.listXattrs;
   if (list) {
     for (const [n, p] of paths) {

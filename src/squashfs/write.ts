@@ -232,7 +232,8 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
     ...(opts.window !== undefined && { window: opts.window }), reuseWritten: !!opts.reuseWritten,
   });
   // each compressed 8 KiB metadata block leaves a codec context (gzip: ~260 KB of zlib state) to the
-  // garbage collector; collect every 32 blocks or so (fully every 128) rather than after 64 MB of external memory
+  // garbage collector; collect every 32 blocks or so (fully every 128, when external memory grew)
+  // rather than after 64 MB of external memory
   const metaMeter = garbageMeter(256 << 10, 1 << 20);
   // the tables' blocks, written alongside the data: on the addon's compression workers, each ahead
   // of the data blocks waiting (this thread reads, hashes and queues the data; on a tree of small
