@@ -1,5 +1,5 @@
 import { lstat, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, openSync, unlinkSync, writevSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { padding } from './limits.js';
 import { shrankError } from './errors.js';
@@ -17,6 +17,12 @@ export interface ByteSink {
    * the chunks until the promise settles; do not mutate them before that.
    */
   writev(chunks: readonly Uint8Array[]): Promise<void>;
+  /**
+   * `writev` finished before it returns, on the calling thread (regular files' sinks): for a writer
+   * that appends many small chunks one after another, no thread-pool round trip per chunk. Throws
+   * what `writev` would reject with; the chunks are free again once it returns.
+   */
+  writevSync?(chunks: readonly Uint8Array[]): void;
   /**
    * Appends `length` bytes of a file range, copied by the kernel (copy_file_range) without passing
    * through memory; `position` advances at once, as with `writev`. Present on file sinks when the
@@ -179,6 +185,11 @@ export function handleSink(fh: FileHandle, start = 0): ByteSink {
       for (const c of chunks) position += c.length;
       return writeAll(fh, at, chunks);
     },
+    writevSync(chunks) {
+      const at = position;
+      for (const c of chunks) position += c.length;
+      writeAllSync(fh.fd, at, chunks);
+    },
     writeAt: (offset, chunks) => writeAll(fh, offset, chunks),
     ...(copyRange && {
       copyFrom(range: FileRange, length: number) {
@@ -239,6 +250,18 @@ async function writeAll(fh: FileHandle, at: number | null, chunks: readonly Uint
       const { bytesWritten } = await fh.writev(batch, at ?? undefined);
       if (at !== null) at += bytesWritten;
       batch = dropWritten(batch, bytesWritten);
+    }
+  }
+}
+
+/** writeAll on this thread, at `at`. */
+function writeAllSync(fd: number, at: number, chunks: readonly Uint8Array[]): void {
+  for (let i = 0; i < chunks.length; i += IOV_MAX) {
+    let batch = chunks.slice(i, i + IOV_MAX).filter((c) => c.length > 0);
+    while (batch.length) {
+      const n = writevSync(fd, batch, at);
+      at += n;
+      batch = dropWritten(batch, n);
     }
   }
 }
@@ -314,6 +337,7 @@ export async function createOutputFile(path: string, opts: OutputOptions = {}): 
       return sink.position;
     },
     writev: (chunks) => sink.writev(chunks),
+    writevSync: (chunks) => sink.writevSync!(chunks),
     writeAt: (offset, chunks) => sink.writeAt!(offset, chunks),
     ...(sink.copyFrom && { copyFrom: sink.copyFrom }),
     ...(sink.copyFromCrc && { copyFromCrc: sink.copyFromCrc }),

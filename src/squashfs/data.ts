@@ -197,7 +197,10 @@ export class DataWriter {
     }
     if (!bytes) return;
     this.#meter(s.raw);
-    await this.sink.writev([bytes]);
+    // a block at a time on this thread where the sink can: a thread-pool round trip per block cost
+    // more than the write
+    if (this.sink.writevSync) this.sink.writevSync([bytes]);
+    else await this.sink.writev([bytes]);
     // a block written as is belongs to the sink unless it says otherwise; a compressed one is free
     if ((compressed || this.o.reuseWritten) && block && block.buffer.byteLength === this.o.blockSize && this.#free.length < 64) this.#free.push(new Uint8Array(block.buffer));
   }

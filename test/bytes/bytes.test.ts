@@ -274,6 +274,46 @@ describe('sinks', () => {
       await rm(dir, { recursive: true });
     }
   });
+  it('writevSync writes at the sink position before it returns, between asynchronous writes; a failed write throws and leaves nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'imgkit-sink-'));
+    try {
+      const path = join(dir, 'out.img');
+      await withOutputFile(path, async (sink) => {
+        assert.ok(sink.writevSync, 'a file sink writes synchronously');
+        const first = sink.writev([Uint8Array.of(1, 2)]);
+        sink.writevSync!([Uint8Array.of(3), new Uint8Array(0), Uint8Array.of(4, 5)]);
+        assert.equal(sink.position, 5);
+        // more buffers than one writev(2) takes
+        sink.writevSync!(Array.from({ length: 1500 }, (_, i) => Uint8Array.of(i & 0xff)));
+        await sink.writev([Uint8Array.of(9)]);
+        await first;
+      });
+      const got = await readFile(path);
+      assert.deepEqual([...got.subarray(0, 5)], [1, 2, 3, 4, 5]);
+      assert.equal(got.length, 5 + 1500 + 1);
+      assert.deepEqual([...got.subarray(5, 1505)], Array.from({ length: 1500 }, (_, i) => i & 0xff));
+      assert.equal(got[1505], 9);
+      assert.equal(memorySink().writevSync, undefined, 'a memory sink keeps the asynchronous form only');
+      // a failed write (here: to a closed file) throws where it is called
+      let thrown = false;
+      await assert.rejects(
+        withOutputFile(join(dir, 'closed'), async (sink) => {
+          await sink.close();
+          try {
+            sink.writevSync!([new Uint8Array(1)]);
+          } catch (e) {
+            thrown = true;
+            throw e;
+          }
+        }),
+        /fd/,
+      );
+      assert.ok(thrown);
+      assert.deepEqual(await readdir(dir), ['out.img']);
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
   it('copyFrom puts a file range (named by path or descriptor) at the sink position; a range that ends early fails and leaves nothing', { skip: !nativeCodecs()?.copyRangeAsync && !process.env.CI && 'the native addon is not built here' }, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'imgkit-sink-'));
     t.after(() => rm(dir, { recursive: true }));
