@@ -443,6 +443,43 @@ static napi_value zd_usable_fn(napi_env env, napi_callback_info info) {
 }
 #endif
 
+/*
+ * Compressors write into a buffer of their thread's, and the result is copied into one of its
+ * exact size: a block's bound is just over the block, above the mmap threshold that pack sets
+ * (128 KiB), so a malloc(bound) per block was an mmap of its own and, freed on the main thread, a
+ * munmap whose TLB shootdown interrupted the threads still compressing. Bounds over SCRATCH_MAX
+ * (1 MiB blocks) keep their own allocation: fewer of them, and no megabyte kept per thread.
+ */
+#define SCRATCH_MAX (512u << 10)
+static __thread uint8_t *scratch;
+static __thread size_t scratch_cap;
+
+/* A buffer of `cap` bytes for this thread's next result: the thread's own, or a new one (NULL: out of memory). */
+static uint8_t *out_buffer(size_t cap) {
+  if (cap == 0) cap = 1;
+  if (cap > SCRATCH_MAX) return malloc(cap);
+  if (cap > scratch_cap) {
+    free(scratch);
+    scratch = malloc(SCRATCH_MAX);
+    scratch_cap = scratch ? SCRATCH_MAX : 0;
+  }
+  return scratch;
+}
+
+/* Makes `buf` (from out_buffer) the job's result of `len` bytes, or frees it when `ok` is 0. */
+static void set_out(job_t *j, uint8_t *buf, size_t len, int ok) {
+  if (buf != scratch) {
+    if (ok) { j->out = buf; j->out_len = len; }
+    else free(buf);
+    return;
+  }
+  if (!ok) return;
+  j->out = malloc(len ? len : 1);
+  if (!j->out) { j->error = "out of memory"; return; }
+  memcpy(j->out, buf, len);
+  j->out_len = len;
+}
+
 /* Runs the job: sets out/out_len, or error. Safe on any thread. */
 static void run(job_t *j) {
   switch (j->kind) {
@@ -463,28 +500,27 @@ static void run(job_t *j) {
     if (j->e == 2 && !zd_fits(j)) { j->error = "imgkit's deflate takes levels 4-9, windowBits 15, memLevel 8 and the default, filtered and fixed strategies"; return; }
     if (j->e == 2 || (j->e == 0 && zd_fits(j) && zd_usable(j->a, j->d))) {
       /* its output is zlib's, which never needs this much; a stream that would is left to zlib */
-      size_t cap = j->in_len + (j->in_len >> 3) + 64;
+      size_t cap = j->in_len + (j->in_len >> 3) + 64, n = 0;
       zd_state *z = zd_thread();
-      j->out = z ? malloc(cap) : NULL;
-      if (j->out && (j->out_len = zd_deflate(z, j->in, j->in_len, j->a, j->d, 1, j->out, cap))) return;
-      int ran = j->out != NULL;
-      free(j->out);
-      j->out = NULL;
-      if (j->e == 2) { j->error = ran ? "imgkit's deflate left this input to zlib" : "out of memory"; return; }
+      uint8_t *buf = z ? out_buffer(cap) : NULL;
+      if (buf) n = zd_deflate(z, j->in, j->in_len, j->a, j->d, 1, buf, cap);
+      if (buf) set_out(j, buf, n, n != 0);
+      if (j->out || j->error) return;
+      if (j->e == 2) { j->error = buf ? "imgkit's deflate left this input to zlib" : "out of memory"; return; }
     }
     z_stream s;
     memset(&s, 0, sizeof s);
     if (zl.deflateInit2_(&s, j->a, Z_DEFLATED, j->b, j->c, j->d, ZLIB_VERSION, (int)sizeof s) != Z_OK) { j->error = "deflateInit2 failed"; return; }
     size_t cap = zl.deflateBound(&s, (uLong)j->in_len);
-    j->out = malloc(cap ? cap : 1);
-    if (!j->out) { zl.deflateEnd(&s); j->error = "out of memory"; return; }
+    uint8_t *buf = out_buffer(cap);
+    if (!buf) { zl.deflateEnd(&s); j->error = "out of memory"; return; }
     s.next_in = (Bytef *)j->in;
     s.avail_in = (uInt)j->in_len;
-    s.next_out = j->out;
+    s.next_out = buf;
     s.avail_out = (uInt)cap;
     int r = zl.deflate(&s, Z_FINISH);
-    j->out_len = s.total_out;
     zl.deflateEnd(&s);
+    set_out(j, buf, s.total_out, r == Z_STREAM_END);
     if (r != Z_STREAM_END) j->error = "deflate did not finish";
     return;
   }
@@ -492,15 +528,15 @@ static void run(job_t *j) {
 #ifdef HAVE_ZSTD
   case ZSTD: {
     size_t cap = zs.ZSTD_compressBound(j->in_len);
-    j->out = malloc(cap ? cap : 1);
-    if (!j->out) { j->error = "out of memory"; return; }
     keep_t *keep = j->in_len <= SMALL_INPUT ? &cctxs_small : &cctxs;
     ZSTD_CCtx *c = keep_take(keep);
     if (!c && !(c = zs.ZSTD_createCCtx())) { j->error = "out of memory"; return; }
-    size_t r = zs.ZSTD_compressCCtx(c, j->out, cap, j->in, j->in_len, j->a);
+    uint8_t *buf = out_buffer(cap);
+    size_t r = buf ? zs.ZSTD_compressCCtx(c, buf, cap, j->in, j->in_len, j->a) : 0;
     if ((c = keep_give(keep, c))) zs.ZSTD_freeCCtx(c);
+    if (!buf) { j->error = "out of memory"; return; }
+    set_out(j, buf, r, !zs.ZSTD_isError(r));
     if (zs.ZSTD_isError(r)) j->error = "ZSTD_compressCCtx failed";
-    else j->out_len = r;
     return;
   }
 #endif
@@ -508,12 +544,13 @@ static void run(job_t *j) {
   case LZ4: {
     if (j->in_len > LZ4_MAX_INPUT_SIZE) { j->error = "input too large for lz4"; return; }
     int cap = l4.LZ4_compressBound((int)j->in_len);
-    j->out = malloc(cap ? (size_t)cap : 1);
-    if (!j->out) { j->error = "out of memory"; return; }
-    int r = j->a ? l4.LZ4_compress_HC((const char *)j->in, (char *)j->out, (int)j->in_len, cap, LZ4HC_CLEVEL_MAX)
-                 : l4.LZ4_compress_default((const char *)j->in, (char *)j->out, (int)j->in_len, cap);
-    if (r <= 0 && j->in_len > 0) j->error = "lz4 compression failed";
-    else j->out_len = (size_t)r;
+    uint8_t *buf = out_buffer((size_t)cap);
+    if (!buf) { j->error = "out of memory"; return; }
+    int r = j->a ? l4.LZ4_compress_HC((const char *)j->in, (char *)buf, (int)j->in_len, cap, LZ4HC_CLEVEL_MAX)
+                 : l4.LZ4_compress_default((const char *)j->in, (char *)buf, (int)j->in_len, cap);
+    int ok = r > 0 || j->in_len == 0;
+    set_out(j, buf, ok ? (size_t)(r > 0 ? r : 0) : 0, ok);
+    if (!ok) j->error = "lz4 compression failed";
     return;
   }
 #endif
@@ -529,13 +566,13 @@ static void run(job_t *j) {
     filters[k++] = (lzma_filter){LZMA_FILTER_LZMA2, &opt};
     filters[k] = (lzma_filter){LZMA_VLI_UNKNOWN, NULL};
     size_t cap = lz.lzma_stream_buffer_bound(j->in_len), pos = 0;
-    j->out = malloc(cap ? cap : 1);
-    if (!j->out) { j->error = "out of memory"; return; }
-    lzma_ret r = lz.lzma_stream_buffer_encode(filters, LZMA_CHECK_CRC32, &xa, j->in, j->in_len, j->out, &pos, cap);
+    uint8_t *buf = out_buffer(cap);
+    if (!buf) { j->error = "out of memory"; return; }
+    lzma_ret r = lz.lzma_stream_buffer_encode(filters, LZMA_CHECK_CRC32, &xa, j->in, j->in_len, buf, &pos, cap);
+    set_out(j, buf, pos, r == LZMA_OK);
     if (r == LZMA_OPTIONS_ERROR) j->error = "xz options not supported";
     else if (r == LZMA_MEM_ERROR) j->error = "out of memory";
     else if (r != LZMA_OK) j->error = "lzma_stream_buffer_encode failed";
-    else j->out_len = pos;
     return;
   }
 #endif
@@ -579,12 +616,12 @@ static void run(job_t *j) {
     struct libdeflate_compressor *c = keep_take(&ldcs[j->a]);
     if (!c && !(c = ld.alloc(j->a))) { j->error = "out of memory"; return; }
     size_t cap = ld.zlib_bound(c, j->in_len);
-    j->out = malloc(cap ? cap : 1);
-    size_t r = j->out ? ld.zlib_compress(c, j->in, j->in_len, j->out, cap) : 0;
+    uint8_t *buf = out_buffer(cap);
+    size_t r = buf ? ld.zlib_compress(c, j->in, j->in_len, buf, cap) : 0;
     if ((c = keep_give(&ldcs[j->a], c))) ld.free_compressor(c);
-    if (!j->out) j->error = "out of memory";
-    else if (!r) j->error = "libdeflate_zlib_compress failed";
-    else j->out_len = r;
+    if (!buf) { j->error = "out of memory"; return; }
+    set_out(j, buf, r, r != 0);
+    if (!r) j->error = "libdeflate_zlib_compress failed";
     return;
   }
 #endif
