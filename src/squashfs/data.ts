@@ -54,6 +54,8 @@ export interface FileData {
 export interface DirectPayload {
   readonly size: number;
   open(): { readFully(into: Uint8Array, position: number): void; checkEnd(size: number): void; close(): void };
+  /** Reads the whole file into the start of `into` (at least `size` bytes), and throws if it is not `size` bytes long. */
+  readAll?(into: Uint8Array): void;
 }
 
 /** One entry of the output queue: a block (or, with no bytes, a position marker). */
@@ -266,9 +268,30 @@ export class DataWriter {
    * bytes, holes of any length counting as equal) matches an earlier file's shares its blocks, and
    * its tail is looked up among the fragments on its own, so a partial match still saves the blocks.
    */
-  async addFile(content: Payload, size: number, allocated?: number): Promise<PendingFile> {
-    const bs = this.o.blockSize;
+  addFile(content: Payload, size: number, allocated?: number): PendingFile | Promise<PendingFile> {
     if (size === 0) return EMPTY_FILE;
+    const readAll = size < this.o.blockSize && !this.o.noFragments ? (content as Partial<DirectPayload>).readAll : undefined;
+    if (typeof readAll === 'function') {
+      // a small host file, wholly a fragment unless it is all zeros (a hole: the general path): read
+      // at once, with no queue marker, scan state or block list of its own, and no promise unless
+      // its fragment block fills (a tree holds tens of thousands of them)
+      const view = this.#block.subarray(0, size);
+      readAll.call(content, view);
+      if (this.o.noSparse || !allZero(view)) {
+        const key = this.o.noDuplicates ? undefined : digest(view);
+        const at = this.#fragmentNow(this.#small, view, key);
+        return at >= 0 ? this.#smallFile(size, at) : this.#addFragment(this.#small, view, key).then((f) => this.#smallFile(size, f));
+      }
+    }
+    return this.#addFile(content, size, allocated);
+  }
+
+  #smallFile(size: number, at: number): PendingFile {
+    return { size, start: undefined, blocks: NO_BLOCKS, fragment: Math.floor(at / FRAG_INDEX), fragmentOffset: at % FRAG_INDEX, sparse: 0 };
+  }
+
+  async #addFile(content: Payload, size: number, allocated: number | undefined): Promise<PendingFile> {
+    const bs = this.o.blockSize;
     const fragmentTail = !this.o.noFragments && (size < bs || (this.o.alwaysUseFragments && size % bs !== 0));
     const nBlocks = fragmentTail ? Math.floor(size / bs) : Math.ceil(size / bs);
     const dedup = !this.o.noDuplicates;
@@ -289,15 +312,19 @@ export class DataWriter {
       const sameTail = pre!.tail === undefined ? match.fragment === undefined : match.fragment !== undefined && this.#tailKey.get(match) === pre!.tailKey;
       if (sameTail && match.size === size) return match; // the whole file
       let fragment: number | undefined, fragmentOffset = 0;
-      if (pre!.tail) ({ index: fragment, offset: fragmentOffset } = await this.#addFragment(size < bs ? this.#small : this.#tails, pre!.tail, pre!.tailKey));
+      if (pre!.tail) {
+        const at = await this.#addFragment(size < bs ? this.#small : this.#tails, pre!.tail, pre!.tailKey);
+        fragment = Math.floor(at / FRAG_INDEX);
+        fragmentOffset = at % FRAG_INDEX;
+      }
       fd = { size, start: match.start, blocks: match.blocks, fragment, fragmentOffset, sparse: report(pre!.sparse) };
     } else {
       const w = await this.#scan(content, size, fragmentTail, true);
       // small files have no blocks: one shared empty list rather than an array each
       fd = { size, start: w.blocks.length ? w.start : undefined, blocks: w.blocks.length ? w.blocks : NO_BLOCKS, fragment: undefined, fragmentOffset: 0, sparse: report(w.sparse) };
       if (w.tail) {
-        const f = await this.#addFragment(size < bs ? this.#small : this.#tails, w.tail, w.tailKey);
-        fd = { ...fd, fragment: f.index, fragmentOffset: f.offset };
+        const at = await this.#addFragment(size < bs ? this.#small : this.#tails, w.tail, w.tailKey);
+        fd = { ...fd, fragment: Math.floor(at / FRAG_INDEX), fragmentOffset: at % FRAG_INDEX };
       }
       pre = w;
     }
@@ -341,7 +368,7 @@ export class DataWriter {
         keys.push('0');
         if (write) blocks.push(undefined);
       } else {
-        keys.push(createHash('sha256').update(block).digest('base64'));
+        keys.push(digest(block));
         if (write) {
           blocks.push(await this.#enqueue(block, this.o.noDataCompression, owned));
           return;
@@ -388,29 +415,42 @@ export class DataWriter {
     }
     if (done !== size) throw Object.assign(new Error(`file changed size while being read (expected ${size} bytes, read ${done})`), { code: 'EIO' });
     if (fill > 0) await emit(buf.subarray(0, fill), true);
-    const tailKey = tail ? createHash('sha256').update(tail).digest('base64') : undefined;
+    const tailKey = tail ? digest(tail) : undefined;
     return { key: `${keys.length}:${keys.join(',')}`, keyCount: keys.length, first: keys[0] ?? '', blocks, start, sparse, tail, tailKey };
   }
 
-  async #addFragment(f: FragmentStream, tail: Uint8Array, tailKey: string | undefined): Promise<{ index: number; offset: number }> {
+  /**
+   * Places a tail in fragment block `f` (index × 2^21 + offset), or where an equal tail already
+   * is; -1, having done nothing, when the open block must be written first ({@link #addFragment}).
+   * `key`: the tail's digest, undefined without deduplication.
+   */
+  #fragmentNow(f: FragmentStream, tail: Uint8Array, key: string | undefined): number {
     // mksquashfs also deduplicates fragments: a tail equal to an earlier one shares its bytes
-    let key: string | undefined;
-    if (!this.o.noDuplicates) {
-      key = tailKey ?? createHash('sha256').update(tail).digest('base64');
+    if (key !== undefined) {
       const seen = this.#fragSeen.get(key);
-      if (seen !== undefined) return { index: Math.floor(seen / FRAG_INDEX), offset: seen % FRAG_INDEX };
+      if (seen !== undefined) return seen;
     }
-    if (f.index >= 0 && f.fill + tail.length > this.o.blockSize) await this.#flush(f);
+    if (f.index >= 0 && f.fill + tail.length > this.o.blockSize) return -1;
     if (f.index < 0) {
       f.index = this.#fragments.length;
       f.fill = 0;
       this.#fragments.push(undefined); // placed when written
     }
-    const offset = f.fill;
-    f.buf.set(tail, offset);
+    const at = f.index * FRAG_INDEX + f.fill;
+    f.buf.set(tail, f.fill);
     f.fill += tail.length;
-    if (key !== undefined) this.#fragSeen.set(key, f.index * FRAG_INDEX + offset);
-    return { index: f.index, offset };
+    if (key !== undefined) this.#fragSeen.set(key, at);
+    return at;
+  }
+
+  async #addFragment(f: FragmentStream, tail: Uint8Array, tailKey: string | undefined): Promise<number> {
+    const key = this.o.noDuplicates ? undefined : (tailKey ?? digest(tail));
+    let at = this.#fragmentNow(f, tail, key);
+    if (at < 0) {
+      await this.#flush(f);
+      at = this.#fragmentNow(f, tail, key);
+    }
+    return at;
   }
 
   async #flush(f: FragmentStream): Promise<void> {
@@ -420,6 +460,9 @@ export class DataWriter {
     this.#fragments[index] = await this.#enqueue(f.buf.subarray(0, f.fill), this.o.noFragmentCompression);
   }
 }
+
+/** What deduplication compares: the bytes' SHA-256. */
+const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('base64');
 
 function allZero(b: Uint8Array): boolean {
   // 32-bit words: BigUint64Array would box every element as a BigInt, 20 times slower

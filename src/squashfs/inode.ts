@@ -238,6 +238,11 @@ export class InodeCache {
 /** What the writer knows about an inode; the encoder picks the basic or extended form from `type`. */
 export type InodeFields = Pick<SquashfsInode, 'type' | 'mode' | 'uidIndex' | 'gidIndex' | 'mtime' | 'inodeNumber' | 'nlink' | 'xattr' | 'startBlock' | 'offset' | 'size' | 'parent' | 'index' | 'fragment' | 'fragmentOffset' | 'blocks' | 'sparse' | 'target' | 'rdev'>;
 
+/** Little-endian stores at `p`; each returns the position after. */
+const put16 = (dv: DataView, p: number, n: number): number => (dv.setUint16(p, n, true), p + 2);
+const put32 = (dv: DataView, p: number, n: number): number => (dv.setUint32(p, n, true), p + 4);
+const put64 = (dv: DataView, p: number, n: number): number => (dv.setUint32(p, n % 0x1_0000_0000, true), dv.setUint32(p + 4, Math.floor(n / 0x1_0000_0000), true), p + 8);
+
 /** Encodes an inode; the mirror of {@link decodeInode}, fields in the same order. */
 export function encodeInode(v: InodeFields): Uint8Array {
   const x = v.xattr ?? NO_XATTR;
@@ -257,31 +262,33 @@ export function encodeInode(v: InodeFields): Uint8Array {
   }
   const out = new Uint8Array(BASE_SIZE + body);
   const dv = new DataView(out.buffer);
-  let p = 0;
-  const u16 = (n: number) => { dv.setUint16(p, n, true); p += 2; };
-  const u32 = (n: number) => { dv.setUint32(p, n, true); p += 4; };
-  const u64 = (n: number) => { dv.setUint32(p, n % 0x1_0000_0000, true); dv.setUint32(p + 4, Math.floor(n / 0x1_0000_0000), true); p += 8; };
-  u16(v.type); u16(v.mode); u16(v.uidIndex); u16(v.gidIndex); u32(v.mtime); u32(v.inodeNumber);
+  // plain calls, no closures over the position: one inode per file of a large tree
+  let p = put16(dv, 0, v.type);
+  p = put16(dv, p, v.mode);
+  p = put16(dv, p, v.uidIndex);
+  p = put16(dv, p, v.gidIndex);
+  p = put32(dv, p, v.mtime);
+  p = put32(dv, p, v.inodeNumber);
   switch (v.type) {
-    case INODE.DIR: u32(v.startBlock); u32(v.nlink); u16(v.size); u16(v.offset); u32(v.parent); break;
+    case INODE.DIR: p = put32(dv, p, v.startBlock); p = put32(dv, p, v.nlink); p = put16(dv, p, v.size); p = put16(dv, p, v.offset); put32(dv, p, v.parent); break;
     case INODE.LDIR:
-      u32(v.nlink); u32(v.size); u32(v.startBlock); u32(v.parent); u16(v.index.length); u16(v.offset); u32(x);
-      for (const e of v.index) { u32(e.index); u32(e.startBlock); u32(e.name.length - 1); out.set(e.name, p); p += e.name.length; }
+      p = put32(dv, p, v.nlink); p = put32(dv, p, v.size); p = put32(dv, p, v.startBlock); p = put32(dv, p, v.parent); p = put16(dv, p, v.index.length); p = put16(dv, p, v.offset); p = put32(dv, p, x);
+      for (const e of v.index) { p = put32(dv, p, e.index); p = put32(dv, p, e.startBlock); p = put32(dv, p, e.name.length - 1); out.set(e.name, p); p += e.name.length; }
       break;
     case INODE.FILE:
     case INODE.LREG:
-      if (v.type === INODE.FILE) { u32(v.startBlock); u32(v.fragment ?? NO_FRAGMENT); u32(v.fragmentOffset); u32(v.size); }
-      else { u64(v.startBlock); u64(v.size); u64(v.sparse); u32(v.nlink); u32(v.fragment ?? NO_FRAGMENT); u32(v.fragmentOffset); u32(x); }
-      for (const b of v.blocks) u32(b);
+      if (v.type === INODE.FILE) { p = put32(dv, p, v.startBlock); p = put32(dv, p, v.fragment ?? NO_FRAGMENT); p = put32(dv, p, v.fragmentOffset); p = put32(dv, p, v.size); }
+      else { p = put64(dv, p, v.startBlock); p = put64(dv, p, v.size); p = put64(dv, p, v.sparse); p = put32(dv, p, v.nlink); p = put32(dv, p, v.fragment ?? NO_FRAGMENT); p = put32(dv, p, v.fragmentOffset); p = put32(dv, p, x); }
+      for (const b of v.blocks) p = put32(dv, p, b);
       break;
     case INODE.SYMLINK: case INODE.LSYMLINK:
-      u32(v.nlink); u32(v.target!.length); out.set(v.target!, p); p += v.target!.length;
-      if (v.type === INODE.LSYMLINK) u32(x);
+      p = put32(dv, p, v.nlink); p = put32(dv, p, v.target!.length); out.set(v.target!, p); p += v.target!.length;
+      if (v.type === INODE.LSYMLINK) put32(dv, p, x);
       break;
-    case INODE.BLKDEV: case INODE.CHRDEV: u32(v.nlink); u32(v.rdev); break;
-    case INODE.LBLKDEV: case INODE.LCHRDEV: u32(v.nlink); u32(v.rdev); u32(x); break;
-    case INODE.FIFO: case INODE.SOCKET: u32(v.nlink); break;
-    default: u32(v.nlink); u32(x);
+    case INODE.BLKDEV: case INODE.CHRDEV: p = put32(dv, p, v.nlink); put32(dv, p, v.rdev); break;
+    case INODE.LBLKDEV: case INODE.LCHRDEV: p = put32(dv, p, v.nlink); p = put32(dv, p, v.rdev); put32(dv, p, x); break;
+    case INODE.FIFO: case INODE.SOCKET: put32(dv, p, v.nlink); break;
+    default: p = put32(dv, p, v.nlink); put32(dv, p, x);
   }
   return out;
 }

@@ -338,8 +338,13 @@ export class MetaWriter {
     return { block: this.#compressedBytes, offset: this.#fill };
   }
 
-  /** Appends bytes; call `ref()` before to learn where they start. */
-  async append(bytes: Uint8Array): Promise<void> {
+  /** {@link ref} when no full block waits to be flushed (then `flush()` first): no promise for a writer appending many small records. */
+  refNow(): MetaRef | undefined {
+    return this.#fill < METADATA_SIZE ? { block: this.#compressedBytes, offset: this.#fill } : undefined;
+  }
+
+  /** Appends bytes without flushing; true when a full block now waits for {@link flush}. */
+  push(bytes: Uint8Array): boolean {
     if (this.#fill + bytes.length > this.#cache.length) {
       const bigger = new Uint8Array(Math.max(this.#cache.length * 2, this.#fill + bytes.length + METADATA_SIZE));
       bigger.set(this.#cache.subarray(0, this.#fill));
@@ -348,7 +353,17 @@ export class MetaWriter {
     this.#cache.set(bytes, this.#fill);
     this.#fill += bytes.length;
     this.total += bytes.length;
-    await this.#flushFull();
+    return this.#fill >= METADATA_SIZE;
+  }
+
+  /** Compresses the full blocks waiting. */
+  flush(): Promise<void> {
+    return this.#flushFull();
+  }
+
+  /** Appends bytes; call `ref()` before to learn where they start. */
+  async append(bytes: Uint8Array): Promise<void> {
+    if (this.push(bytes)) await this.#flushFull();
   }
 
   async #flushFull(): Promise<void> {

@@ -85,6 +85,9 @@ export function hostFile(path: string, size: number): StreamPayload & DirectPayl
   return new HostFile(path, size);
 }
 
+/** Where a read past a file's end lands (it must read nothing). */
+const ONE = new Uint8Array(1);
+
 const changed = (path: string, how: string) => Object.assign(new Error(`${path}: file ${how} while being read`), { code: 'EIO' });
 
 class HostFile implements StreamPayload, DirectPayload {
@@ -107,10 +110,25 @@ class HostFile implements StreamPayload, DirectPayload {
         }
       },
       checkEnd(end: number) {
-        if (readSync(fd, new Uint8Array(1), 0, 1, end) !== 0) throw changed(path, 'grew');
+        if (readSync(fd, ONE, 0, 1, end) !== 0) throw changed(path, 'grew');
       },
       close: () => closeSync(fd),
     };
+  }
+
+  readAll(into: Uint8Array): void {
+    const { path, size } = this;
+    const fd = openSync(path, 'r');
+    try {
+      for (let got = 0; got < size; ) {
+        const n = readSync(fd, into, got, size - got, got);
+        if (n === 0) throw changed(path, 'shrank');
+        got += n;
+      }
+      if (readSync(fd, ONE, 0, 1, size) !== 0) throw changed(path, 'grew');
+    } finally {
+      closeSync(fd);
+    }
   }
 
   async *chunks(): AsyncGenerator<Uint8Array> {
@@ -127,7 +145,7 @@ class HostFile implements StreamPayload, DirectPayload {
         at += buf.length;
         yield buf;
       }
-      if (readSync(fd, new Uint8Array(1), 0, 1, size) !== 0) throw changed(path, 'grew');
+      if (readSync(fd, ONE, 0, 1, size) !== 0) throw changed(path, 'grew');
     } finally {
       closeSync(fd);
     }

@@ -10,7 +10,7 @@
 import { FormatError } from '../bytes/errors.js';
 import { writeZeros, type ByteSink } from '../bytes/sink.js';
 import { blockCodec, encodeCompressorOptions, type CompressorOptions } from './compressor.js';
-import { DataWriter, type PendingFile } from './data.js';
+import { DataWriter, type FileData, type PendingFile } from './data.js';
 import { DirBuilder } from './dir.js';
 import { encodeExportTable } from './export.js';
 import { encodeFragmentTable, type FragmentEntry } from './fragment.js';
@@ -111,6 +111,9 @@ const newPrepared = (inode: SourceInode, number: number, nlink: number): Prepare
 });
 
 const te = new TextEncoder();
+const NO_INDEX: readonly never[] = Object.freeze([]);
+const NO_WORDS: readonly number[] = Object.freeze([]);
+const EMPTY = new Uint8Array(0);
 
 /**
  * The entries' names as UTF-8, as views of one buffer per directory: a separate buffer per name
@@ -249,36 +252,36 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
   /** The file the inode writer waits for the data loop to add. */
   let added: { p: Prepared; resolve: () => void } | undefined;
 
-  const writeInode = async (p: Prepared, fields: { type: number } & Partial<Parameters<typeof encodeInode>[0]>): Promise<MetaRef> => {
+  /** Writes `p`'s inode; the reference at once unless a full block of the table must be compressed first or after (one inode in ~150). */
+  const writeInode = (p: Prepared, fields: { type: number } & Partial<Parameters<typeof encodeInode>[0]>): MetaRef | Promise<MetaRef> => {
+    const ref = inodes.refNow();
+    if (!ref) return inodes.flush().then(() => writeInode(p, fields));
     const n = p.inode;
-    const uidIndex = ids.indexOf(n.uid);
-    const gidIndex = ids.indexOf(n.gid);
-    const ref = await inodes.ref();
     const bytes = encodeInode({
-      mode: n.mode & 0o7777, uidIndex, gidIndex, mtime: n.mtime, inodeNumber: p.number, nlink: p.nlink, xattr: undefined,
-      startBlock: 0, offset: 0, size: 0, parent: 0, index: [], fragment: undefined, fragmentOffset: 0, blocks: [], sparse: 0, target: undefined, rdev: 0,
+      mode: n.mode & 0o7777, uidIndex: ids.indexOf(n.uid), gidIndex: ids.indexOf(n.gid), mtime: n.mtime, inodeNumber: p.number, nlink: p.nlink, xattr: undefined,
+      startBlock: 0, offset: 0, size: 0, parent: 0, index: NO_INDEX, fragment: undefined, fragmentOffset: 0, blocks: NO_WORDS, sparse: 0, target: undefined, rdev: 0,
       ...fields,
     });
-    await inodes.append(bytes);
     metaMeter(bytes.length);
     exportRefs[p.number - 1] = ref;
-    return ref;
+    return inodes.push(bytes) ? inodes.flush().then(() => ref) : ref;
   };
-  const xattrOf = async (n: SourceInode): Promise<number | undefined> => (opts.noXattrs || !n.xattrs?.length ? undefined : xattrs.add(n.xattrs));
+  // undefined at once for the inodes without xattrs (most): no promise each
+  const xattrOf = (n: SourceInode): Promise<number | undefined> | undefined => (opts.noXattrs || !n.xattrs?.length ? undefined : xattrs.add(n.xattrs));
 
-  const writeFile = async (p: Prepared): Promise<MetaRef> => {
-    const n = p.inode;
-    const size = n.size ?? 0;
-    let pf = pending.get(p);
-    if (!pf) {
-      await new Promise<void>((resolve) => (added = { p, resolve }));
-      pf = pending.get(p)!;
-    }
+  /** Writes a file's inode once its data is written: at once for most (no promise), else when the data loop has got that far. */
+  const writeFile = (p: Prepared): MetaRef | Promise<MetaRef> => {
+    const pf = pending.get(p);
+    if (!pf) return new Promise<void>((resolve) => (added = { p, resolve })).then(() => writeFile(p));
     const written = data.written(pf);
-    if (written) await written;
+    if (written) return written.then(() => writeFile(p));
     const fd = data.resolve(pf);
     pending.delete(p); // each file's inode is written once (c.ref): its queue slots can go
-    const xattr = await xattrOf(n);
+    const xa = xattrOf(p.inode);
+    return xa ? xa.then((xattr) => fileInode(p, fd, xattr)) : fileInode(p, fd, undefined);
+  };
+  const fileInode = (p: Prepared, fd: FileData, xattr: number | undefined): MetaRef | Promise<MetaRef> => {
+    const size = p.inode.size ?? 0;
     // a duplicate reports what the first copy reported (mksquashfs returns the first file's entry)
     let sparse = fd.sparse;
     if (sparse > 0 && sparse >= size) sparse = size - 1;
@@ -288,7 +291,6 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
       fragment: fd.fragment, fragmentOffset: fd.fragment === undefined ? 0 : fd.fragmentOffset, blocks: fd.blocks,
     });
   };
-
   /** A directory's inode, its listing written, after its subdirectories' (depth-first, with a stack of its own: trees may be thousands deep). */
   const writeDir = async (top: Prepared, topParent: number): Promise<MetaRef> => {
     const stack = [{ p: top, parent: topParent, listing: new DirBuilder(), i: 0 }];
@@ -304,14 +306,18 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
             stack.push({ p: c, parent: p.number, listing: new DirBuilder(), i: 0 });
             continue;
           }
-          if (k === 'file') c.ref = await writeFile(c);
+          let r: MetaRef | Promise<MetaRef>;
+          if (k === 'file') r = writeFile(c);
           else {
-            const xattr = await xattrOf(c.inode);
+            const xa = xattrOf(c.inode);
+            const xattr = xa && (await xa);
             const x = xattr !== undefined ? 7 : 0;
-            if (k === 'symlink') c.ref = await writeInode(c, { type: INODE.SYMLINK + x, target: te.encode(c.inode.target ?? ''), xattr });
-            else if (k === 'blockdev' || k === 'chardev') c.ref = await writeInode(c, { type: KIND_TYPE[k] + x, rdev: encodeRdev(c.inode.major ?? 0, c.inode.minor ?? 0), xattr });
-            else c.ref = await writeInode(c, { type: KIND_TYPE[k] + x, xattr });
+            if (k === 'symlink') r = writeInode(c, { type: INODE.SYMLINK + x, target: te.encode(c.inode.target ?? ''), xattr });
+            else if (k === 'blockdev' || k === 'chardev') r = writeInode(c, { type: KIND_TYPE[k] + x, rdev: encodeRdev(c.inode.major ?? 0, c.inode.minor ?? 0), xattr });
+            else r = writeInode(c, { type: KIND_TYPE[k] + x, xattr });
           }
+          // awaited only when it is a promise: most inodes are written at once
+          c.ref = r instanceof Promise ? await r : r;
           c.type = KIND_TYPE[k];
         }
         const names = p.names!, ends = p.ends!;
@@ -325,7 +331,8 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
       await dirs.append(bytes);
       metaMeter(bytes.length);
       const index = f.listing.index.map((i) => ({ index: i.index, startBlock: dirs.blockOffsetAt(startPos + i.index), name: i.name }));
-      const xattr = await xattrOf(p.inode);
+      const xa = xattrOf(p.inode);
+      const xattr = xa && (await xa);
       const size = bytes.length + 3;
       const extended = p.ldir || xattr !== undefined || size > 0xffff;
       const ref = await writeInode(p, extended
@@ -369,7 +376,8 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
       if (failed) break;
       ahead.at(i);
       const st = p.inode.stored;
-      pending.set(p, st ? data.storedFile(p.inode.size ?? 0, st) : await data.addFile(p.inode.content ?? new Uint8Array(0), p.inode.size ?? 0, p.inode.allocated));
+      const pf = st ? data.storedFile(p.inode.size ?? 0, st) : data.addFile(p.inode.content ?? EMPTY, p.inode.size ?? 0, p.inode.allocated);
+      pending.set(p, pf instanceof Promise ? await pf : pf);
       if (added?.p === p) {
         added.resolve();
         added = undefined;
