@@ -19,9 +19,10 @@
  * mode and times, many to a thread-pool job (makeEntriesAsync).
  *
  * Every compressor has a synchronous form, f(input, ...) → Buffer, and an asynchronous one,
- * fAsync(input, ...) → Promise<Buffer>, that runs on libuv's thread pool, or, while
+ * fAsync(input, ..., into?) → Promise<Buffer>, that runs on libuv's thread pool, or, while
  * compressSlots(n) limits them, on n compression workers of the addon's own. The caller must not change `input` until the promise settles (the
- * bytes are read in place, not copied).
+ * bytes are read in place, not copied). The compressors that write one output (deflate, zstd, lz4, xz,
+ * libdeflate) put it in `into`, a Uint8Array of the caller's, when it fits, and resolve to a view of it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* copy_file_range */
@@ -166,6 +167,12 @@ typedef struct job {
   int a, b, c, d, e, f;
   uint8_t *out;
   size_t out_len;
+  /* the caller's buffer for the result (optional): the bytes go there when they fit (out stays
+   * NULL, in_into set), and the result is a view of it rather than a new Buffer */
+  uint8_t *into;
+  size_t into_len;
+  int in_into;
+  napi_ref into_ref;
   const char *error; /* static text */
   napi_ref in_ref;
   napi_deferred deferred;
@@ -468,6 +475,13 @@ static uint8_t *out_buffer(size_t cap) {
 
 /* Makes `buf` (from out_buffer) the job's result of `len` bytes, or frees it when `ok` is 0. */
 static void set_out(job_t *j, uint8_t *buf, size_t len, int ok) {
+  if (ok && j->into && len <= j->into_len) {
+    memcpy(j->into, buf, len);
+    if (buf != scratch) free(buf);
+    j->out_len = len;
+    j->in_into = 1;
+    return;
+  }
   if (buf != scratch) {
     if (ok) { j->out = buf; j->out_len = len; }
     else free(buf);
@@ -667,9 +681,10 @@ static napi_value queue_job(napi_env env, const char *name, napi_async_execute_c
 }
 
 /* Reads (input, int…) into a job; throws and returns 0 on bad arguments. */
-static int parse(napi_env env, napi_callback_info info, job_t *j, size_t nints, napi_value *input) {
-  size_t argc = 7;
-  napi_value argv[7];
+static int parse(napi_env env, napi_callback_info info, job_t *j, size_t nints, napi_value *input, napi_value *into) {
+  size_t argc = 9;
+  napi_value argv[9];
+  *into = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 + nints) {
     napi_throw_type_error(env, NULL, "imgkit native: missing arguments");
     return 0;
@@ -700,14 +715,39 @@ static int parse(napi_env env, napi_callback_info info, job_t *j, size_t nints, 
       return 0;
     }
   }
+  /* an optional Uint8Array after the options: where the result goes when it fits */
+  size_t at = 1 + nints + (j->kind == DEFLATE);
+  if (argc > at) {
+    napi_valuetype t;
+    napi_typeof(env, argv[at], &t);
+    if (t != napi_undefined) {
+      napi_is_typedarray(env, argv[at], &is);
+      if (is) napi_get_typedarray_info(env, argv[at], &type, &length, &data, &ab, &offset);
+      if (!is || type != napi_uint8_array) { napi_throw_type_error(env, NULL, "imgkit native: the output must be a Uint8Array"); return 0; }
+      j->into = data;
+      j->into_len = length;
+      *into = argv[at];
+    }
+  }
   *input = argv[0];
   return 1;
 }
 
-static napi_value result(napi_env env, job_t *j) {
+/* The result as a value: a view of the caller's buffer (`into`, whose bytes it holds), or a new Buffer. */
+static napi_status result_value(napi_env env, job_t *j, napi_value into, napi_value *out) {
+  if (!j->in_into) return napi_create_buffer_copy(env, j->out_len, j->out, NULL, out);
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  napi_status st = napi_get_typedarray_info(env, into, &type, &length, &data, &ab, &offset);
+  return st != napi_ok ? st : napi_create_typedarray(env, napi_uint8_array, j->out_len, ab, offset, out);
+}
+
+static napi_value result(napi_env env, job_t *j, napi_value into) {
   napi_value out = NULL;
   if (j->error) napi_throw_range_error(env, NULL, j->error);
-  else if (napi_create_buffer_copy(env, j->out_len, j->out, NULL, &out) != napi_ok) napi_throw_error(env, NULL, "imgkit native: cannot allocate the result");
+  else if (result_value(env, j, into, &out) != napi_ok) napi_throw_error(env, NULL, "imgkit native: cannot allocate the result");
   free(j->out);
   j->out = NULL;
   return out;
@@ -717,10 +757,10 @@ static napi_value run_sync(napi_env env, napi_callback_info info, enum kind kind
   job_t j;
   memset(&j, 0, sizeof j);
   j.kind = kind;
-  napi_value input;
-  if (!parse(env, info, &j, nints, &input)) return NULL;
+  napi_value input, into;
+  if (!parse(env, info, &j, nints, &input, &into)) return NULL;
   run(&j);
-  return result(env, &j);
+  return result(env, &j, into);
 }
 
 /*
@@ -953,14 +993,18 @@ static void complete(napi_env env, napi_status status, void *data) {
     napi_create_string_utf8(env, j->error, NAPI_AUTO_LENGTH, &msg);
     napi_create_range_error(env, NULL, msg, &err);
     napi_reject_deferred(env, j->deferred, err);
-  } else if (napi_create_buffer_copy(env, j->out_len, j->out, NULL, &out) == napi_ok) {
-    napi_resolve_deferred(env, j->deferred, out);
   } else {
-    err = error_of(env, "imgkit native: cannot allocate the result");
-    napi_reject_deferred(env, j->deferred, err);
+    napi_value into = NULL;
+    if (j->in_into) napi_get_reference_value(env, j->into_ref, &into);
+    if (result_value(env, j, into, &out) == napi_ok) napi_resolve_deferred(env, j->deferred, out);
+    else {
+      err = error_of(env, "imgkit native: cannot allocate the result");
+      napi_reject_deferred(env, j->deferred, err);
+    }
   }
   free(j->out);
   napi_delete_reference(env, j->in_ref);
+  if (j->into_ref) napi_delete_reference(env, j->into_ref);
   if (j->work) napi_delete_async_work(env, j->work);
   free(j);
 }
@@ -969,8 +1013,8 @@ static napi_value run_async(napi_env env, napi_callback_info info, enum kind kin
   job_t *j = calloc(1, sizeof *j);
   if (!j) { napi_throw_error(env, NULL, "imgkit native: out of memory"); return NULL; }
   j->kind = kind;
-  napi_value input;
-  if (!parse(env, info, j, nints, &input)) { free(j); return NULL; }
+  napi_value input, into;
+  if (!parse(env, info, j, nints, &input, &into)) { free(j); return NULL; }
   pthread_mutex_lock(&gate_lock);
   int slots = gate_slots;
   pthread_mutex_unlock(&gate_lock);
@@ -978,10 +1022,13 @@ static napi_value run_async(napi_env env, napi_callback_info info, enum kind kin
   if (p) {
     napi_value promise, undefined;
     if (napi_create_reference(env, input, 1, &j->in_ref) == napi_ok) {
-      if (napi_create_promise(env, &j->deferred, &promise) == napi_ok) {
-        if (work_queue(env, p, j)) return promise;
-        if (j->work) napi_delete_async_work(env, j->work);
-        if (napi_get_undefined(env, &undefined) == napi_ok) napi_resolve_deferred(env, j->deferred, undefined);
+      if (!into || napi_create_reference(env, into, 1, &j->into_ref) == napi_ok) {
+        if (napi_create_promise(env, &j->deferred, &promise) == napi_ok) {
+          if (work_queue(env, p, j)) return promise;
+          if (j->work) napi_delete_async_work(env, j->work);
+          if (napi_get_undefined(env, &undefined) == napi_ok) napi_resolve_deferred(env, j->deferred, undefined);
+        }
+        if (j->into_ref) napi_delete_reference(env, j->into_ref);
       }
       napi_delete_reference(env, j->in_ref);
     }
@@ -989,7 +1036,7 @@ static napi_value run_async(napi_env env, napi_callback_info info, enum kind kin
     napi_throw_error(env, NULL, "imgkit native: N-API call failed");
     return NULL;
   }
-  napi_value promise = queue_job(env, "imgkit:compress", execute, complete, j, &j->deferred, &j->work, input, &j->in_ref, NULL, NULL);
+  napi_value promise = queue_job(env, "imgkit:compress", execute, complete, j, &j->deferred, &j->work, input, &j->in_ref, into, into ? &j->into_ref : NULL);
   if (!promise) free(j);
   return promise;
 }

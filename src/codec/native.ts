@@ -10,6 +10,10 @@ import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
 
 export interface NativeCodecs {
+  /*
+   * The asynchronous compressors below that take `into` put their bytes there when they fit and
+   * resolve to a view of it (else to a new Buffer); `into` must not be touched until they settle.
+   */
   /** Library versions of the codecs present, e.g. `{ zlib: '1.2.13', zstd: '1.5.4', lz4: '1.9.4' }`. */
   codecs: { zlib?: string; zstd?: string; lz4?: string; xz?: string; libdeflate?: string };
   /**
@@ -20,7 +24,7 @@ export interface NativeCodecs {
    * zdeflateUsable(level, strategy), else zlib.
    */
   deflate?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number, engine?: 0 | 1 | 2): Uint8Array;
-  deflateAsync?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number, engine?: 0 | 1 | 2): Promise<Uint8Array>;
+  deflateAsync?(input: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number, engine?: 0 | 1 | 2, into?: Uint8Array): Promise<Uint8Array>;
   /**
    * Whether deflate at `level` with `strategy` (default 0; windowBits 15, memLevel 8) runs imgkit's
    * deflate: levels 4–9 and strategies 0, 1 and 4, once it gave this zlib's own bytes for a sample
@@ -33,22 +37,22 @@ export interface NativeCodecs {
    * 9 slower than imgkit's deflate, which gives zlib's bytes).
    */
   libdeflate?(input: Uint8Array, level: number): Uint8Array;
-  libdeflateAsync?(input: Uint8Array, level: number): Promise<Uint8Array>;
+  libdeflateAsync?(input: Uint8Array, level: number, into?: Uint8Array): Promise<Uint8Array>;
   /** CRC-32 (zlib's) of `input` continuing from `value`, by libdeflate_crc32; present with libdeflate. */
   crc32?(input: Uint8Array, value?: number): number;
   /** One zstd frame: ZSTD_compressCCtx at `level`. */
   zstd?(input: Uint8Array, level: number): Uint8Array;
-  zstdAsync?(input: Uint8Array, level: number): Promise<Uint8Array>;
+  zstdAsync?(input: Uint8Array, level: number, into?: Uint8Array): Promise<Uint8Array>;
   /** One raw lz4 block: LZ4_compress_default, or LZ4_compress_HC at level 12 when `hc` is 1. */
   lz4?(input: Uint8Array, hc: number): Uint8Array;
-  lz4Async?(input: Uint8Array, hc: number): Promise<Uint8Array>;
+  lz4Async?(input: Uint8Array, hc: number, into?: Uint8Array): Promise<Uint8Array>;
   /**
    * One .xz stream as lzma_stream_buffer_encode writes it (CRC32 check): LZMA2 with the options of
    * `preset` (0–9, +256 for extreme) and `dictSize`, lc/lp/pb when not -1, after the BCJ filter
    * with id `bcj` (0: none). Encoder memory is kept for the next call (see trimCaches).
    */
   xz?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number, bcj: number): Uint8Array;
-  xzAsync?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number, bcj: number): Promise<Uint8Array>;
+  xzAsync?(input: Uint8Array, preset: number, dictSize: number, lc: number, lp: number, pb: number, bcj: number, into?: Uint8Array): Promise<Uint8Array>;
   /**
    * One LZMA-alone (.lzma) stream from lzma_alone_encoder: `xz --format=lzma` with the options of
    * `preset` (0–9, +256 for extreme) and these dictionary size and lc/lp/pb; "unknown size" in the

@@ -140,8 +140,13 @@ export interface CodecInit {
 export interface BlockCodec {
   readonly name: CompressorName;
   readonly id: number;
-  /** Compressed bytes, or undefined when compression would not make the block smaller (store it). */
-  compress(src: Uint8Array): Promise<Uint8Array | undefined>;
+  /**
+   * Compressed bytes, or undefined when compression would not make the block smaller (store it).
+   * With `into`, the bytes may be a view of it (the addon's codecs with one strategy or filter
+   * chain write there): a block's result without an allocation of its own. `into` must not be
+   * touched until the promise settles.
+   */
+  compress(src: Uint8Array, into?: Uint8Array): Promise<Uint8Array | undefined>;
   /** Whether compress() runs off the JavaScript thread, so calls in flight use several cores. */
   readonly offThread: boolean;
   /**
@@ -230,7 +235,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
     );
   };
   const smaller = (c: Uint8Array | undefined, size: number) => (c && c.length < size ? c : undefined);
-  let compress: (src: Uint8Array) => Promise<Uint8Array | undefined>;
+  let compress: (src: Uint8Array, into?: Uint8Array) => Promise<Uint8Array | undefined>;
   let offThread = false, gated = false;
   switch (name) {
     case 'gzip': {
@@ -241,7 +246,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
         if (windowBits !== 15 || (o.strategies ?? 0) & ~0x1) throw new RangeError('Cannot compress with libdeflate: it has only the 32 KiB window and the default strategy');
         offThread = gated = true;
         // metadata blocks here and now, as below; data and fragment blocks on the addon's workers
-        compress = async (src) => smaller(src.length <= 8192 && blockSize > 8192 ? encode(src, level) : await encodeAsync(src, level), src.length);
+        compress = async (src, into) => smaller(src.length <= 8192 && blockSize > 8192 ? encode(src, level) : await encodeAsync(src, level, into), src.length);
         break;
       }
       const strategies = o.strategies ? GZIP_STRATEGIES.filter(([, bit]) => (o.strategies! & bit) !== 0).map(([, bit]) => bit) : [0x1];
@@ -249,10 +254,12 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       const zs: Record<number, number> = { 1: 0, 2: 1, 4: 2, 8: 3, 16: 4 };
       type Deflate<R> = (b: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number) => R;
       // the system's zlib (what mksquashfs links, so the same bytes) when the addon is built
-      let deflateNow: Deflate<Uint8Array> | undefined = native?.deflate, deflateLater: Deflate<Promise<Uint8Array>> | undefined = native?.deflateAsync;
+      let deflateNow: Deflate<Uint8Array> | undefined = native?.deflate;
+      let deflateLater: ((...a: [...Parameters<Deflate<unknown>>, into?: Uint8Array]) => Promise<Uint8Array>) | undefined =
+        native?.deflateAsync && ((b, level, windowBits, memLevel, strategy, into) => native.deflateAsync!(b, level, windowBits, memLevel, strategy, undefined, into));
       offThread = true;
       gated = !!deflateNow && !!deflateLater;
-      compress = async (src) => {
+      compress = async (src, into) => {
         if (!deflateNow || !deflateLater) {
           const zlib = await import('node:zlib');
           const { promisify } = await import('node:util');
@@ -266,7 +273,8 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
         const small = src.length <= 8192 && blockSize > 8192;
         let best: Uint8Array | undefined;
         for (const s of strategies) {
-          const out = small ? deflateNow(src, level, windowBits, 8, zs[s]!) : await deflateLater(src, level, windowBits, 8, zs[s]!);
+          // one strategy: its bytes may go to `into` (several: each needs its own output to compare)
+          const out = small ? deflateNow(src, level, windowBits, 8, zs[s]!) : await deflateLater(src, level, windowBits, 8, zs[s]!, strategies.length === 1 ? into : undefined);
           if (!best || out.length < best.length) best = new Uint8Array(out.buffer, out.byteOffset, out.length);
         }
         return smaller(best, src.length);
@@ -290,9 +298,10 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
         const lc = o.lc ?? -1, lp = o.lp ?? -1, pb = o.pb ?? -1;
         const ids = bcjs.map((b) => (b ? LZMA_BCJ_ID[b] : 0));
         offThread = gated = threaded;
-        compress = async (src) => {
+        compress = async (src, into) => {
           const outs: Uint8Array[] = [];
-          for (const id of ids) outs.push(threaded ? await encodeAsync(src, preset, dictSize, lc, lp, pb, id) : encode(src, preset, dictSize, lc, lp, pb, id));
+          const to = ids.length === 1 ? into : undefined;
+          for (const id of ids) outs.push(threaded ? await encodeAsync(src, preset, dictSize, lc, lp, pb, id, to) : encode(src, preset, dictSize, lc, lp, pb, id));
           return smaller(best(outs), src.length);
         };
         break;
@@ -341,7 +350,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       const encode = native?.zstd, encodeAsync = native?.zstdAsync;
       offThread = gated = threaded && !!encode && !!encodeAsync;
       compress = encode && encodeAsync
-        ? async (src) => smaller(threaded ? await encodeAsync(src, level) : encode(src, level), src.length)
+        ? async (src, into) => smaller(threaded ? await encodeAsync(src, level, into) : encode(src, level), src.length)
         : async (src) => smaller(await (await getCodec('zstd')).encode!(src, { level }), src.length);
       break;
     }
@@ -349,7 +358,7 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       if (native?.lz4 && native.lz4Async) {
         const { lz4: encode, lz4Async: encodeAsync } = native, hc = o.hc ? 1 : 0;
         offThread = gated = threaded;
-        compress = async (src) => smaller(threaded ? await encodeAsync(src, hc) : encode(src, hc), src.length);
+        compress = async (src, into) => smaller(threaded ? await encodeAsync(src, hc, into) : encode(src, hc), src.length);
       } else {
         // one scratch buffer per codec: the result is an exact-size copy, so each block makes one allocation
         let scratch = new Uint8Array(0);
@@ -372,10 +381,10 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
   if (first && threaded && ahead) {
     // the encoders queue their job before their first await: inside the flag
     const queued = compress;
-    compress = (src) => {
+    compress = (src, into) => {
       ahead(true);
       try {
-        return queued(src);
+        return queued(src, into);
       } finally {
         ahead(false);
       }

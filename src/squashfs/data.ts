@@ -68,6 +68,8 @@ interface Slot {
   word: number;
   /** Place in the output queue (slots are written in this order); -1 for slots written before this writer. */
   seq: number;
+  /** The writer's buffer the compressed bytes may be written into (see #outputs). */
+  out: Uint8Array | undefined;
 }
 
 /** Where a file's bytes will go, known once its slots are written. */
@@ -121,6 +123,13 @@ export class DataWriter {
   readonly #window: number;
   readonly #block: Uint8Array;
   readonly #free: Uint8Array[] = [];
+  /**
+   * Block-sized buffers the compressor writes its results into, reused once written: no new
+   * buffer per block, and none of the external memory whose growth sets off full collections
+   * (real tree, zstd: ~3,000 blocks). Up to 256 KiB blocks; larger ones are few, and a second
+   * buffer per block in flight would raise the peak.
+   */
+  readonly #outputs: Uint8Array[] | undefined;
   readonly #meter = garbageMeter(16 << 20, 64 << 20);
   /**
    * mksquashfs 4.5 fills two fragment blocks at once: one with whole small files, one with the
@@ -148,6 +157,7 @@ export class DataWriter {
     this.#pos = sink.position - base;
     this.#window = o.window ?? Math.max(4 << 20, 4 * o.blockSize);
     this.#block = new Uint8Array(o.blockSize);
+    if (o.blockSize <= 256 << 10 && !o.noDataCompression) this.#outputs = [];
     this.#small = { buf: new Uint8Array(o.blockSize), fill: 0, index: -1 };
     this.#tails = { buf: new Uint8Array(o.blockSize), fill: 0, index: -1 };
   }
@@ -170,7 +180,8 @@ export class DataWriter {
       buf.set(block);
       own = buf.subarray(0, block.length);
     }
-    const slot: Slot = { raw: own?.length ?? 0, job: own && !stored ? this.compressor.compress(own) : undefined, stored: stored ? own : undefined, pos: 0, word: 0, seq: this.#seq++ };
+    const out = own && !stored && this.#outputs ? (this.#outputs.pop() ?? new Uint8Array(this.o.blockSize)) : undefined;
+    const slot: Slot = { raw: own?.length ?? 0, job: own && !stored ? this.compressor.compress(own, out) : undefined, stored: stored ? own : undefined, pos: 0, word: 0, seq: this.#seq++, out };
     this.#queue.push(slot);
     this.#queued += slot.raw;
     while (this.#queued > this.#window) await this.#writeOne();
@@ -205,6 +216,10 @@ export class DataWriter {
     else await this.sink.writev([bytes]);
     // a block written as is belongs to the sink unless it says otherwise; a compressed one is free
     if ((compressed || this.o.reuseWritten) && block && block.buffer.byteLength === this.o.blockSize && this.#free.length < 64) this.#free.push(new Uint8Array(block.buffer));
+    // so is the output buffer, unless the sink keeps the bytes written from it
+    const out = s.out;
+    s.out = undefined;
+    if (out && (this.o.reuseWritten || bytes.buffer !== out.buffer) && this.#outputs!.length < 64) this.#outputs!.push(out);
   }
 
   /** Writes the open fragment blocks and everything still queued. */
@@ -217,12 +232,12 @@ export class DataWriter {
   /** Appending: the old image's fragment blocks keep their indexes; new ones follow. */
   preloadFragments(entries: readonly FragmentEntry[]): void {
     if (this.#fragments.length) throw new TypeError('Cannot preload fragments: fragments were already added');
-    for (const e of entries) this.#fragments.push({ raw: 0, job: undefined, stored: undefined, pos: e.start, word: e.size, seq: -1 });
+    for (const e of entries) this.#fragments.push({ raw: 0, job: undefined, stored: undefined, pos: e.start, word: e.size, seq: -1, out: undefined });
   }
 
   /** Appending: a file whose data stays where the old image has it. */
   storedFile(size: number, d: StoredData): PendingFile {
-    const fixed = (pos: number, word: number): Slot => ({ raw: 0, job: undefined, stored: undefined, pos, word, seq: -1 });
+    const fixed = (pos: number, word: number): Slot => ({ raw: 0, job: undefined, stored: undefined, pos, word, seq: -1, out: undefined });
     return {
       size, start: fixed(d.startBlock, 0), blocks: d.blocks.map((w) => fixed(0, w)), fragment: d.fragment, fragmentOffset: d.fragmentOffset, sparse: d.sparse,
     };

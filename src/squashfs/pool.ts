@@ -15,7 +15,7 @@ export interface Compressor {
    * `block` again so that its buffer can be reused. Takes ownership of `block`'s whole buffer
    * until the promise settles; `block` must start at offset 0 of its buffer.
    */
-  compress(block: Uint8Array): Promise<Compressed>;
+  compress(block: Uint8Array, into?: Uint8Array): Promise<Compressed>;
   close(): Promise<void>;
   /** True when it compresses on the addon's compression workers (claimCompressSlots). */
   readonly workers?: boolean;
@@ -103,11 +103,11 @@ export function inlineCompressor(codec: BlockCodec, limit = Infinity, onClose?: 
   let running = 0;
   const waiting: (() => void)[] = [];
   return {
-    compress: async (b) => {
+    compress: async (b, into) => {
       if (running >= limit) await new Promise<void>((r) => waiting.push(r));
       running++;
       try {
-        const c = await codec.compress(b);
+        const c = await codec.compress(b, into);
         return c ? { bytes: c, compressed: true, block: b } : { bytes: b, compressed: false, block: b };
       } finally {
         running--;

@@ -503,6 +503,43 @@ describe('native codecs', { skip }, () => {
     outs.forEach((o, i) => assert.deepEqual(o, n!.zstd!(inputs[i]!, 15)));
   });
 
+  it('into: a result that fits goes into the caller\'s buffer and comes back as a view of it; one that does not is a new buffer; the bytes are the same either way', async () => {
+    const b = sample(100_000, 7);
+    const run = async () => {
+      const cases: [string, (into?: Uint8Array) => Promise<Uint8Array>, Uint8Array][] = [
+        ['zstd', (into) => n!.zstdAsync!(b, 15, into), n!.zstd!(b, 15)],
+        ['deflate', (into) => n!.deflateAsync!(b, 9, 15, 8, 0, undefined, into), n!.deflate!(b, 9, 15, 8, 0)],
+        ['zlib', (into) => n!.deflateAsync!(b, 6, 15, 8, 0, 1, into), n!.deflate!(b, 6, 15, 8, 0, 1)],
+        ['lz4', (into) => n!.lz4Async!(b, 1, into), n!.lz4!(b, 1)],
+        ['xz', (into) => n!.xzAsync!(b, 1, 1 << 16, -1, -1, -1, 0, into), n!.xz!(b, 1, 1 << 16, -1, -1, -1, 0)],
+        ...(n!.libdeflateAsync ? [['libdeflate', (into?: Uint8Array) => n!.libdeflateAsync!(b, 6, into), n!.libdeflate!(b, 6)] as [string, (into?: Uint8Array) => Promise<Uint8Array>, Uint8Array]] : []),
+      ];
+      for (const [name, f, want] of cases) {
+        const into = new Uint8Array(new ArrayBuffer(want.length + 20), 10, want.length + 5);
+        into.fill(0xee);
+        const got = await f(into);
+        assert.deepEqual(Buffer.from(got.buffer, got.byteOffset, got.length), want, name);
+        assert.equal(got.buffer, into.buffer, `${name}: a view of the buffer given`);
+        assert.equal(got.byteOffset, 10, name);
+        assert.equal(into[want.length], 0xee, `${name}: nothing written past the result`);
+        const small = new Uint8Array(want.length - 1).fill(0xee);
+        const other = await f(small);
+        assert.deepEqual(Buffer.from(other.buffer, other.byteOffset, other.length), want, `${name}: too small a buffer`);
+        assert.notEqual(other.buffer, small.buffer);
+        assert.ok(small.every((x) => x === 0xee), `${name}: a buffer too small is left alone`);
+      }
+      await assert.rejects(async () => n!.zstdAsync!(b, 15, [1, 2] as unknown as Uint8Array), TypeError);
+    };
+    await run();
+    const release = claimCompressSlots(2);
+    assert.ok(release);
+    try {
+      await run(); // on the addon's workers
+    } finally {
+      release();
+    }
+  });
+
   it('compressSlots: no more compressions run at once than claimed; claims add up and each releases once', async () => {
     const inputs = Array.from({ length: 8 }, (_, i) => sample(100_000, i));
     const all = () => Promise.all(inputs.flatMap((b) => [n!.zstdAsync!(b, 15), n!.deflateAsync!(b, 9, 15, 8, 0), n!.xzAsync!(b, 6, 1 << 20, -1, -1, -1, 0)]));
