@@ -54,7 +54,10 @@ export interface FileData {
 export interface DirectPayload {
   readonly size: number;
   open(): { readFully(into: Uint8Array, position: number): void; checkEnd(size: number): void; close(): void };
-  /** Reads the whole file into the start of `into` (at least `size` bytes), and throws if it is not `size` bytes long. */
+  /**
+   * Reads the whole file into the start of `into` (at least `size` bytes; the byte after may be
+   * overwritten), and throws if it is not `size` bytes long.
+   */
   readAll?(into: Uint8Array): void;
 }
 
@@ -290,8 +293,8 @@ export class DataWriter {
       // a small host file, wholly a fragment unless it is all zeros (a hole: the general path): read
       // at once, with no queue marker, scan state or block list of its own, and no promise unless
       // its fragment block fills (a tree holds tens of thousands of them)
+      readAll.call(content, this.#block); // room for a byte more: see HostFile.readAll
       const view = this.#block.subarray(0, size);
-      readAll.call(content, view);
       if (this.o.noSparse || !allZero(view)) {
         const key = this.o.noDuplicates ? undefined : digest(view);
         const at = this.#fragmentNow(this.#small, view, key);

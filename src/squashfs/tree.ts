@@ -120,12 +120,18 @@ class HostFile implements StreamPayload, DirectPayload {
     const { path, size } = this;
     const fd = openSync(path, 'r');
     try {
-      for (let got = 0; got < size; ) {
-        const n = readSync(fd, into, got, size - got, got);
-        if (n === 0) throw changed(path, 'shrank');
+      // one byte more than the size where `into` has room: a read that stops short at the size is
+      // the end of the file, with no second read to see that nothing follows
+      const want = into.length > size ? size + 1 : size;
+      let got = 0;
+      for (;;) {
+        const n = readSync(fd, into, got, want - got, got);
         got += n;
+        if (got > size) throw changed(path, 'grew');
+        if (got === size) break;
+        if (n === 0) throw changed(path, 'shrank');
       }
-      if (readSync(fd, ONE, 0, 1, size) !== 0) throw changed(path, 'grew');
+      if (want === size && readSync(fd, ONE, 0, 1, size) !== 0) throw changed(path, 'grew');
     } finally {
       closeSync(fd);
     }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { memorySink } from '../../src/bytes/sink.js';
 import { writeSquashfs, type WriteOptions } from '../../src/squashfs/write.js';
-import type { SourceInode } from '../../src/squashfs/tree.js';
+import { hostFile, type SourceInode } from '../../src/squashfs/tree.js';
 import type { CompressorName } from '../../src/squashfs/layout.js';
 import type { CompressorOptions } from '../../src/squashfs/compressor.js';
 import { ensureBuilt, root, tempDir, which } from '../helpers.js';
@@ -165,6 +165,42 @@ describe('squashfs parallel compression', () => {
       const b = await image(t, { ...o, compressor: 'gzip', processors, window });
       assert.ok(a.equals(b));
     }), { numRuns: 8 });
+  });
+
+  it('host files: small ones, read whole, give the image their bytes in memory give (duplicates, holes, full fragment blocks); a file whose size changed since the scan is an error', async (t) => {
+    const dir = tempDir();
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const bs = 4096;
+    const bytes: Uint8Array[] = [];
+    for (let i = 0; i < 40; i++) bytes.push(i % 7 === 3 ? new Uint8Array(100 + i) : seeded(300 + 97 * i, i % 5)); // duplicates and all-zero files
+    bytes.push(seeded(bs - 1, 9), seeded(bs + 5, 10), seeded(3 * bs, 11));
+    const tree = (host: boolean): SourceInode => ({
+      kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 1,
+      entries: bytes.map((b, i) => {
+        const path = join(dir, `f${i}`);
+        if (host) writeFileSync(path, b);
+        return { name: `f${i}`, inode: { ...file(b), ...(host && { content: hostFile(path, b.length) }) } };
+      }),
+    });
+    const o: WriteOptions = { compressor: 'gzip', blockSize: bs, processors: 2 };
+    const want = await image(tree(false), o);
+    assert.ok(want.equals(await image(tree(true), o)));
+    assert.ok((await image(tree(false), { ...o, noDuplicates: true, noSparse: true })).equals(await image(tree(true), { ...o, noDuplicates: true, noSparse: true })));
+    // sizes the scan saw, then the file changed: one byte more, one byte fewer, each way of reading
+    const path = join(dir, 'changing');
+    for (const [size, how] of [[1000, 'grew'], [1002, 'shrank'], [bs - 1, 'grew'], [bs + 1, 'shrank']] as const) {
+      writeFileSync(path, seeded(size === bs - 1 ? bs : size === bs + 1 ? bs : 1001, 3));
+      const one: SourceInode = { kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 1, entries: [{ name: 'x', inode: { ...file(new Uint8Array(0)), content: hostFile(path, size), size } }] };
+      await assert.rejects(image(one, o), new RegExp(`changing: file ${how} while being read`), `${size}`);
+    }
+    // a reader with no room for the byte after the file still sees it grow
+    const hf = hostFile(path, 1000) as unknown as { readAll(into: Uint8Array): void };
+    writeFileSync(path, seeded(1001, 4));
+    assert.throws(() => hf.readAll(new Uint8Array(1000)), /grew/);
+    writeFileSync(path, seeded(1000, 4));
+    const into = new Uint8Array(1000);
+    hf.readAll(into);
+    assert.deepEqual(into, seeded(1000, 4));
   });
 });
 
