@@ -519,7 +519,7 @@ static void run(job_t *j) {
       uint8_t *buf = z ? out_buffer(cap) : NULL;
       if (buf) n = zd_deflate(z, j->in, j->in_len, j->a, j->d, 1, buf, cap);
       if (buf) set_out(j, buf, n, n != 0);
-      if (j->out || j->error) return;
+      if (j->out || j->in_into || j->error) return;
       if (j->e == 2) { j->error = buf ? "imgkit's deflate left this input to zlib" : "out of memory"; return; }
     }
     z_stream s;
