@@ -129,8 +129,9 @@ export class DataWriter {
   /**
    * Block-sized buffers the compressor writes its results into, reused once written: no new
    * buffer per block, and none of the external memory whose growth sets off full collections
-   * (real tree, zstd: ~3,000 blocks). Up to 256 KiB blocks; larger ones are few, and a second
-   * buffer per block in flight would raise the peak.
+   * (real tree, zstd: ~3,000 blocks). Up to 256 KiB blocks (larger ones are few, and a second
+   * buffer per block in flight would raise the peak), and only for sinks done with what they
+   * wrote (a memory sink would keep a whole block-sized buffer per compressed block).
    */
   readonly #outputs: Uint8Array[] | undefined;
   readonly #meter = garbageMeter(16 << 20, 64 << 20);
@@ -160,7 +161,7 @@ export class DataWriter {
     this.#pos = sink.position - base;
     this.#window = o.window ?? Math.max(4 << 20, 4 * o.blockSize);
     this.#block = new Uint8Array(o.blockSize);
-    if (o.blockSize <= 256 << 10 && !o.noDataCompression) this.#outputs = [];
+    if (o.blockSize <= 256 << 10 && !o.noDataCompression && o.reuseWritten) this.#outputs = [];
     this.#small = { buf: new Uint8Array(o.blockSize), fill: 0, index: -1 };
     this.#tails = { buf: new Uint8Array(o.blockSize), fill: 0, index: -1 };
   }
@@ -219,10 +220,10 @@ export class DataWriter {
     else await this.sink.writev([bytes]);
     // a block written as is belongs to the sink unless it says otherwise; a compressed one is free
     if ((compressed || this.o.reuseWritten) && block && block.buffer.byteLength === this.o.blockSize && this.#free.length < 64) this.#free.push(new Uint8Array(block.buffer));
-    // so is the output buffer, unless the sink keeps the bytes written from it
+    // so is the output buffer (the sink is done with what it wrote: #outputs)
     const out = s.out;
     s.out = undefined;
-    if (out && (this.o.reuseWritten || bytes.buffer !== out.buffer) && this.#outputs!.length < 64) this.#outputs!.push(out);
+    if (out && this.#outputs!.length < 64) this.#outputs!.push(out);
   }
 
   /** Writes the open fragment blocks and everything still queued. */

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { memorySink } from '../../src/bytes/sink.js';
+import { memorySink, withOutputFile } from '../../src/bytes/sink.js';
 import { writeSquashfs, type WriteOptions } from '../../src/squashfs/write.js';
 import { hostFile, type SourceInode } from '../../src/squashfs/tree.js';
 import type { CompressorName } from '../../src/squashfs/layout.js';
@@ -185,6 +185,14 @@ describe('squashfs parallel compression', () => {
     const o: WriteOptions = { compressor: 'gzip', blockSize: bs, processors: 2 };
     const want = await image(tree(false), o);
     assert.ok(want.equals(await image(tree(true), o)));
+    // to a file, as pack writes: the compressors' output buffers and the block buffers reused, back-pressure at every block
+    const viaFile = async (w: WriteOptions) => {
+      const out = join(dir, 'img');
+      await withOutputFile(out, (sink) => writeSquashfs(sink, tree(true), { ...w, reuseWritten: true }));
+      return readFileSync(out);
+    };
+    assert.ok(want.equals(await viaFile({ ...o, window: bs })));
+    assert.ok((await image(tree(false), { ...o, compressor: 'zstd' })).equals(await viaFile({ ...o, compressor: 'zstd', window: 2 * bs })));
     assert.ok((await image(tree(false), { ...o, noDuplicates: true, noSparse: true })).equals(await image(tree(true), { ...o, noDuplicates: true, noSparse: true })));
     // sizes the scan saw, then the file changed: one byte more, one byte fewer, each way of reading
     const path = join(dir, 'changing');
