@@ -148,6 +148,8 @@ export class DataWriter {
   readonly #byBlockCount = new Set<number>();
   readonly #firstBlocks = new Set<string>();
   readonly #tailKey = new Map<PendingFile, string>();
+  /** Files to come by block count (see {@link expect}); undefined: every file's blocks are hashed. */
+  #counts: Map<number, number> | undefined;
   /** Files found to duplicate an earlier one. */
   duplicates = 0;
 
@@ -278,6 +280,28 @@ export class DataWriter {
     };
   }
 
+  /** Whole blocks a file of `size` bytes is stored in (its tail may go to a fragment). */
+  #blockCount(size: number): number {
+    const bs = this.o.blockSize;
+    const fragmentTail = !this.o.noFragments && (size < bs || (this.o.alwaysUseFragments && size % bs !== 0));
+    return fragmentTail ? Math.floor(size / bs) : Math.ceil(size / bs);
+  }
+
+  /**
+   * The sizes of all the files to be added, before the first: a file whose block count no other
+   * file has, nor one more (an all-zero tail stored as a hole adds one to the count it is found
+   * under), is never looked up by another, so its blocks are stored without being hashed (real
+   * tree: most of the bytes, in a few large files).
+   */
+  expect(sizes: Iterable<number>): void {
+    const counts = new Map<number, number>();
+    for (const size of sizes) {
+      const n = this.#blockCount(size);
+      if (n > 0) counts.set(n, (counts.get(n) ?? 0) + 1);
+    }
+    this.#counts = counts;
+  }
+
   /**
    * Stores one file's bytes. `content` must produce exactly `size` bytes. `allocated` is what the
    * host file system allocated (st_blocks × 512): holes of a file that was not sparse there are
@@ -312,8 +336,11 @@ export class DataWriter {
   async #addFile(content: Payload, size: number, allocated: number | undefined): Promise<PendingFile> {
     const bs = this.o.blockSize;
     const fragmentTail = !this.o.noFragments && (size < bs || (this.o.alwaysUseFragments && size % bs !== 0));
-    const nBlocks = fragmentTail ? Math.floor(size / bs) : Math.ceil(size / bs);
+    const nBlocks = this.#blockCount(size);
     const dedup = !this.o.noDuplicates;
+    // whether a later file may look this one's blocks up (see expect)
+    const counts = this.#counts;
+    const lookedUp = dedup && (!counts || (counts.get(nBlocks) ?? 0) > 1 || counts.has(nBlocks + 1));
     const report = (sparse: number) => (sparse > 0 && allocated !== undefined && allocated >= size ? 0 : sparse);
 
     // an earlier file with as many blocks may share them: find out before writing anything
@@ -338,7 +365,7 @@ export class DataWriter {
       }
       fd = { size, start: match.start, blocks: match.blocks, fragment, fragmentOffset, sparse: report(pre!.sparse) };
     } else {
-      const w = await this.#scan(content, size, fragmentTail, true);
+      const w = await this.#scan(content, size, fragmentTail, true, lookedUp);
       // small files have no blocks: one shared empty list rather than an array each
       fd = { size, start: w.blocks.length ? w.start : undefined, blocks: w.blocks.length ? w.blocks : NO_BLOCKS, fragment: undefined, fragmentOffset: 0, sparse: report(w.sparse) };
       if (w.tail) {
@@ -347,7 +374,7 @@ export class DataWriter {
       }
       pre = w;
     }
-    if (dedup && pre!.keyCount > 0) {
+    if (lookedUp && pre!.keyCount > 0) {
       // mksquashfs puts each new entry at the head of its hash chain: the latest match wins
       this.#byBlocks.set(pre!.key, fd);
       // the count stored, which an all-zero tail makes one more than the count expected from the size
@@ -363,7 +390,7 @@ export class DataWriter {
    * marker for the file's start; without, it only computes the block-list key. The tail that goes
    * in a fragment is returned, not written.
    */
-  async #scan(content: Payload, size: number, fragmentTail: boolean, write: boolean): Promise<Scan> {
+  async #scan(content: Payload, size: number, fragmentTail: boolean, write: boolean, hash = true): Promise<Scan> {
     const bs = this.o.blockSize;
     const start = write ? await this.#enqueue(undefined, false) : undefined;
     const blocks: (Slot | undefined)[] = [];
@@ -387,7 +414,7 @@ export class DataWriter {
         keys.push('0');
         if (write) blocks.push(undefined);
       } else {
-        keys.push(digest(block));
+        keys.push(hash ? digest(block) : '');
         if (write) {
           blocks.push(await this.#enqueue(block, this.o.noDataCompression, owned));
           return;

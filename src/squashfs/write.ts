@@ -356,6 +356,7 @@ export async function writeSquashfs(sink: ByteSink, root: SourceInode, opts: Wri
     const pri = new Map(order.map((p) => [p, opts.priority!(p.inode)]));
     order = order.reverse().sort((a, b) => pri.get(b)! - pri.get(a)!); // stable: reverse tree order within a priority
   }
+  data.expect(order.filter((p) => !p.inode.stored).map((p) => p.inode.size ?? 0));
   const tables = (async () => {
     if (opts.priority) {
       // mksquashfs's sort_files_and_write() creates each file's inode as it stores the data, so with

@@ -72,6 +72,9 @@ before(() => {
   writeFileSync(join(e, 'h'), cat(seeded(4096, 21), seeded(100, 22)));
   writeFileSync(join(e, 'i'), seeded(100, 22));
   writeFileSync(join(e, 'j'), cat(seeded(4096, 24), z(100)));
+  // block counts no other file has: their blocks are stored without digests
+  writeFileSync(join(e, 'k'), cat(seeded(5 * 4096, 25), z(100)));
+  writeFileSync(join(e, 'm'), seeded(9 * 4096 + 5, 26));
   trees.set(0, e);
 });
 after(() => tmp && rmSync(tmp, { recursive: true, force: true }));

@@ -10,6 +10,8 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFi
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { memorySink, withOutputFile } from '../../src/bytes/sink.js';
+import { bytesAccess } from '../../src/bytes/random.js';
+import { openSquashfs } from '../../src/squashfs/read.js';
 import { writeSquashfs, type WriteOptions } from '../../src/squashfs/write.js';
 import { hostFile, type SourceInode } from '../../src/squashfs/tree.js';
 import type { CompressorName } from '../../src/squashfs/layout.js';
@@ -165,6 +167,25 @@ describe('squashfs parallel compression', () => {
       const b = await image(t, { ...o, compressor: 'gzip', processors, window });
       assert.ok(a.equals(b));
     }), { numRuns: 8 });
+  });
+
+  it('a file with a block count no other file has is stored without digests, and one whose zero tail counts a block more is still found', async () => {
+    const bs = 4096;
+    const head = seeded(5 * bs, 25);
+    const cat = (...parts: Uint8Array[]) => Uint8Array.from(Buffer.concat(parts));
+    const tree: SourceInode = {
+      kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 1,
+      entries: [
+        { name: 'k', inode: file(cat(head, new Uint8Array(100))) }, // 5 blocks, a zero tail: found under 6
+        { name: 'l', inode: file(cat(head, new Uint8Array(bs))) }, // 6 blocks, the last a hole: k's block list
+        { name: 'm', inode: file(seeded(9 * bs + 5, 26)) }, // the only file of 9 (or 10) blocks
+        { name: 'n', inode: file(seeded(9 * bs + 5, 26)) }, // ...until this copy
+      ],
+    };
+    const fs = await openSquashfs(bytesAccess(await image(tree, { compressor: 'gzip', blockSize: bs, alwaysUseFragments: true, processors: 2 }), 'squashfs'));
+    const start = async (name: string) => await fs.lookup(name);
+    assert.equal((await start('l')).startBlock, (await start('k')).startBlock, 'l shares k\'s blocks');
+    assert.equal((await start('n')).startBlock, (await start('m')).startBlock, 'n is m\'s duplicate');
   });
 
   it('host files: small ones, read whole, give the image their bytes in memory give (duplicates, holes, full fragment blocks); a file whose size changed since the scan is an error', async (t) => {
