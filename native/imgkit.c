@@ -459,17 +459,11 @@ static napi_value zd_usable_fn(napi_env env, napi_callback_info info) {
  */
 #define SCRATCH_MAX (512u << 10)
 static __thread uint8_t *scratch;
-static __thread size_t scratch_cap;
 
 /* A buffer of `cap` bytes for this thread's next result: the thread's own, or a new one (NULL: out of memory). */
 static uint8_t *out_buffer(size_t cap) {
-  if (cap == 0) cap = 1;
   if (cap > SCRATCH_MAX) return malloc(cap);
-  if (cap > scratch_cap) {
-    free(scratch);
-    scratch = malloc(SCRATCH_MAX);
-    scratch_cap = scratch ? SCRATCH_MAX : 0;
-  }
+  if (!scratch) scratch = malloc(SCRATCH_MAX);
   return scratch;
 }
 

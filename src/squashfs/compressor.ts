@@ -253,9 +253,10 @@ export function blockCodec(name: CompressorName, o: CompressorOptions, blockSize
       // zlib's strategy numbers (Z_DEFAULT_STRATEGY … Z_FIXED) for the option bits
       const zs: Record<number, number> = { 1: 0, 2: 1, 4: 2, 8: 3, 16: 4 };
       type Deflate<R> = (b: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number) => R;
+      type DeflateInto = (b: Uint8Array, level: number, windowBits: number, memLevel: number, strategy: number, into?: Uint8Array) => Promise<Uint8Array>;
       // the system's zlib (what mksquashfs links, so the same bytes) when the addon is built
       let deflateNow: Deflate<Uint8Array> | undefined = native?.deflate;
-      let deflateLater: ((...a: [...Parameters<Deflate<unknown>>, into?: Uint8Array]) => Promise<Uint8Array>) | undefined =
+      let deflateLater: DeflateInto | undefined =
         native?.deflateAsync && ((b, level, windowBits, memLevel, strategy, into) => native.deflateAsync!(b, level, windowBits, memLevel, strategy, undefined, into));
       offThread = true;
       gated = !!deflateNow && !!deflateLater;

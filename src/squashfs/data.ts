@@ -280,11 +280,15 @@ export class DataWriter {
     };
   }
 
+  /** Whether the end of a file of `size` bytes that is not a whole block goes to a fragment. */
+  #fragmentTail(size: number): boolean {
+    const bs = this.o.blockSize;
+    return !this.o.noFragments && (size < bs || (this.o.alwaysUseFragments && size % bs !== 0));
+  }
+
   /** Whole blocks a file of `size` bytes is stored in (its tail may go to a fragment). */
   #blockCount(size: number): number {
-    const bs = this.o.blockSize;
-    const fragmentTail = !this.o.noFragments && (size < bs || (this.o.alwaysUseFragments && size % bs !== 0));
-    return fragmentTail ? Math.floor(size / bs) : Math.ceil(size / bs);
+    return this.#fragmentTail(size) ? Math.floor(size / this.o.blockSize) : Math.ceil(size / this.o.blockSize);
   }
 
   /**
@@ -335,7 +339,7 @@ export class DataWriter {
 
   async #addFile(content: Payload, size: number, allocated: number | undefined): Promise<PendingFile> {
     const bs = this.o.blockSize;
-    const fragmentTail = !this.o.noFragments && (size < bs || (this.o.alwaysUseFragments && size % bs !== 0));
+    const fragmentTail = this.#fragmentTail(size);
     const nBlocks = this.#blockCount(size);
     const dedup = !this.o.noDuplicates;
     // whether a later file may look this one's blocks up (see expect)

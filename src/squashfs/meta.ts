@@ -335,7 +335,7 @@ export class MetaWriter {
   /** The reference the next appended byte will have. Full blocks are flushed first. */
   async ref(): Promise<MetaRef> {
     await this.#flushFull();
-    return { block: this.#compressedBytes, offset: this.#fill };
+    return this.refNow()!;
   }
 
   /** {@link ref} when no full block waits to be flushed (then `flush()` first): no promise for a writer appending many small records. */
